@@ -1,0 +1,98 @@
+/* policy_impl.h -- what the policy files in bandit/ share and nothing else
+ * sees: the opaque splitee_policy, its per-family vtable, the shared per-arm
+ * statistics and the one reward formula every observe path uses. Not
+ * installed; the public interface is include/splitee/bandit.h. */
+#ifndef SPLITEE_POLICY_IMPL_H
+#define SPLITEE_POLICY_IMPL_H
+
+#include <gsl/gsl_rng.h>
+
+#include "splitee/bandit.h"
+#include "splitee/reward.h"
+
+/* The two per-round operations a policy family provides. */
+typedef struct splitee__policy_ops {
+    /* Returns the arm to play (0 <= arm < arms); `rng` may be NULL. */
+    int (*choose)(splitee_policy *p, gsl_rng *rng);
+    /* Learns from one round; ob->arm is in range (checked by the caller). */
+    void (*observe)(splitee_policy *p, const splitee_obs *ob);
+} splitee__policy_ops;
+
+struct splitee_policy {
+    const splitee__policy_ops *ops;
+    splitee_policy_config cfg;
+    splitee_reward rw;       /* copy of the caller's reward model */
+    int arms;                /* L = rw.arms */
+    int untried;             /* number of arms with n == 0 */
+    long long rounds;        /* observe() calls since create/reset */
+    double lo, hi;           /* bounds of any reward under rw (kl-ucb, ucb-v) */
+    /* Per-arm statistics, (arms) used. The entries past `arms` are padding
+     * that loops working two arms at a time may read: n = 1, the rest 0. */
+    double n[SPLITEE_MAX_EXITS + 1];     /* plays, incl. side observations */
+    double sum[SPLITEE_MAX_EXITS + 1];   /* sum of rewards */
+    double sumsq[SPLITEE_MAX_EXITS + 1]; /* sum of squared rewards */
+    double mean[SPLITEE_MAX_EXITS + 1];  /* sum/n, cached at update; 0 if n == 0 */
+};
+
+/* Reward of arm j on a sample whose exit j has confidence cj and whose last
+ * exit has confidence cl: the single formula of reward.h (same order of
+ * operations as splitee_reward_outcome, so sums match bit for bit). cl is
+ * read only when arm j offloads. */
+static inline double splitee__arm_reward(const splitee_reward *rw, int j,
+                                         double cj, double cl)
+{
+    if (j == rw->arms - 1 || cj >= rw->alpha)
+        return cj - rw->mu * rw->gamma[j];
+    return cl - rw->mu * rw->offload[j] - rw->mu * rw->gamma[j];
+}
+
+/* Adds one reward to arm `arm`'s statistics and refreshes its cached mean
+ * (sum/n, one division, identical to dividing at choose time). Does not
+ * touch the round counter. */
+static inline void splitee__policy_update(splitee_policy *p, int arm, double reward)
+{
+    if (p->n[arm] == 0)
+        p->untried--;
+    p->n[arm] += 1;
+    p->sum[arm] += reward;
+    p->sumsq[arm] += reward * reward;
+    p->mean[arm] = p->sum[arm] / p->n[arm];
+}
+
+/* Lowest arm with no observation; only meaningful when p->untried > 0. */
+static inline int splitee__policy_first_untried(const splitee_policy *p)
+{
+    int a = 0;
+    while (a < p->arms - 1 && p->n[a] != 0)
+        a++;
+    return a;
+}
+
+/* Lowest arm with the highest cached mean (all arms, observed or not). */
+static inline int splitee__policy_argmax_mean(const splitee_policy *p)
+{
+    int best = 0;
+    for (int a = 1; a < p->arms; a++)
+        if (p->mean[a] > p->mean[best])
+            best = a;
+    return best;
+}
+
+/* The observe every family without side observations uses: credits the
+ * played arm with its reward (C_L taken from ob->conf_final when the arm
+ * offloaded) and advances the round counter. */
+void splitee__observe_played(splitee_policy *p, const splitee_obs *ob);
+
+/* Per-family vtables (ucb.c, baselines.c, greedy.c, thompson.c). */
+extern const splitee__policy_ops splitee__ucb1_ops;
+extern const splitee__policy_ops splitee__ucb1_side_ops;
+extern const splitee__policy_ops splitee__kl_ucb_ops;
+extern const splitee__policy_ops splitee__ucb_v_ops;
+extern const splitee__policy_ops splitee__final_ops;
+extern const splitee__policy_ops splitee__random_ops;
+extern const splitee__policy_ops splitee__fixed_ops;
+extern const splitee__policy_ops splitee__ee_threshold_ops;
+extern const splitee__policy_ops splitee__epsilon_greedy_ops;
+extern const splitee__policy_ops splitee__thompson_ops;
+
+#endif

@@ -1,0 +1,134 @@
+/* ucb.c -- the upper-confidence-bound family: SplitEE (UCB1 over split
+ * layers), SplitEE-S (UCB1 with side observations from the lower exits,
+ * honest or the authors' reference mode), KL-UCB and UCB-V. All play every
+ * untried arm first, lowest first, and break ties towards the lowest arm. */
+#include <math.h>
+
+#include "policy_impl.h"
+
+/* UCB1: argmax of mean_a + beta*sqrt(ln t / n_a), t = rounds + 1. Written
+ * exactly as the authors' numpy expression so that the choices match theirs
+ * bit for bit; the index loop has no branches so the compiler can
+ * vectorise it. */
+static int ucb1_choose(splitee_policy *p, gsl_rng *rng)
+{
+    (void)rng;
+    if (p->untried)
+        return splitee__policy_first_untried(p);
+    const int arms = p->arms;
+    const double beta = p->cfg.beta;
+    const double lt = log((double)(p->rounds + 1));
+    double idx[SPLITEE_MAX_EXITS + 1];
+    /* two arms per step so that -O2's straight-line vectoriser packs the
+     * divisions and square roots (IEEE-exact either way); for an odd count
+     * the last step reads the padding arm, whose n is 1 (policy_impl.h) */
+    for (int a = 0; a < arms; a += 2) {
+        idx[a] = p->mean[a] + beta * sqrt(lt / p->n[a]);
+        idx[a + 1] = p->mean[a + 1] + beta * sqrt(lt / p->n[a + 1]);
+    }
+    int best = 0;
+    double best_idx = idx[0];
+    for (int a = 1; a < arms; a++)
+        if (idx[a] > best_idx) {
+            best_idx = idx[a];
+            best = a;
+        }
+    return best;
+}
+
+/* SplitEE-S observe: playing arm a reveals C_1..C_a (and C_L when the sample
+ * was offloaded or a is the last arm), so every lower arm j < a whose reward
+ * was observable is updated too, in increasing j, then the played arm. A
+ * lower arm that exits (C_j >= alpha) is always observable; one that would
+ * have offloaded needs C_L, which honest mode uses only when it was actually
+ * known and the reference mode (the authors' simulation) always uses. */
+static void ucb1_side_observe(splitee_policy *p, const splitee_obs *ob)
+{
+    const splitee_reward *rw = &p->rw;
+    const int a = ob->arm;
+    const int use_final = ob->final_known || p->cfg.side_info == SPLITEE_SIDE_INFO_REFERENCE;
+    for (int j = 0; j < a; j++) {
+        double cj = ob->conf[j];
+        if (cj >= rw->alpha || use_final)
+            splitee__policy_update(p, j, splitee__arm_reward(rw, j, cj, ob->conf_final));
+    }
+    splitee__observe_played(p, ob);
+}
+
+/* Bernoulli KL divergence kl(x, y), with both clamped into [eps, 1-eps] so
+ * the logarithms stay finite. */
+static double bernoulli_kl(double x, double y)
+{
+    const double eps = 1e-15;
+    x = fmin(fmax(x, eps), 1 - eps);
+    y = fmin(fmax(y, eps), 1 - eps);
+    return x * log(x / y) + (1 - x) * log((1 - x) / (1 - y));
+}
+
+/* Number of bisection steps of the KL-UCB bound (precision 2^-32). */
+#define KL_UCB_STEPS 32
+
+/* KL-UCB (Garivier & Cappe 2011) on rewards rescaled to [0, 1] with the
+ * reward model's bounds: index_a = max{q in [m_a, 1] : n_a kl(m_a, q) <= ln t}
+ * (the c = 0 variant), found by a fixed number of bisection steps that keep
+ * the feasible end. An arm whose bound provably cannot exceed the current
+ * best (n_a kl(m_a, best) > ln t) skips the bisection; that changes no
+ * choice, since the feasible end it would return is below the best. */
+static int kl_ucb_choose(splitee_policy *p, gsl_rng *rng)
+{
+    (void)rng;
+    if (p->untried)
+        return splitee__policy_first_untried(p);
+    const double bound = log((double)(p->rounds + 1));
+    const double range = p->hi - p->lo;
+    int best = -1;
+    double best_idx = 0;
+    for (int a = 0; a < p->arms; a++) {
+        double m = fmin(fmax((p->mean[a] - p->lo) / range, 0.0), 1.0);
+        if (best >= 0 && m <= best_idx && p->n[a] * bernoulli_kl(m, best_idx) > bound)
+            continue;
+        double lo = m, hi = 1.0;
+        for (int s = 0; s < KL_UCB_STEPS; s++) {
+            double mid = 0.5 * (lo + hi);
+            if (p->n[a] * bernoulli_kl(m, mid) <= bound)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        if (best < 0 || lo > best_idx) {
+            best = a;
+            best_idx = lo;
+        }
+    }
+    return best;
+}
+
+/* UCB-V (Audibert, Munos & Szepesvari 2009): mean_a + beta*(sqrt(2 V_a ln t
+ * / n_a) + 3 b ln t / n_a), V_a the empirical variance (sumsq/n - mean^2,
+ * floored at 0) and b the reward range of the reward model. */
+static int ucb_v_choose(splitee_policy *p, gsl_rng *rng)
+{
+    (void)rng;
+    if (p->untried)
+        return splitee__policy_first_untried(p);
+    const double lt = log((double)(p->rounds + 1));
+    const double b = p->hi - p->lo;
+    const double beta = p->cfg.beta;
+    int best = 0;
+    double best_idx = -INFINITY;
+    for (int a = 0; a < p->arms; a++) {
+        double n = p->n[a], m = p->mean[a];
+        double var = fmax(p->sumsq[a] / n - m * m, 0.0);
+        double idx = m + beta * (sqrt(2.0 * var * lt / n) + 3.0 * b * lt / n);
+        if (a == 0 || idx > best_idx) {
+            best = a;
+            best_idx = idx;
+        }
+    }
+    return best;
+}
+
+const splitee__policy_ops splitee__ucb1_ops = { ucb1_choose, splitee__observe_played };
+const splitee__policy_ops splitee__ucb1_side_ops = { ucb1_choose, ucb1_side_observe };
+const splitee__policy_ops splitee__kl_ucb_ops = { kl_ucb_choose, splitee__observe_played };
+const splitee__policy_ops splitee__ucb_v_ops = { ucb_v_choose, splitee__observe_played };

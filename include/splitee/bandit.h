@@ -1,0 +1,148 @@
+/* bandit.h -- split-layer policies behind one small interface.
+ *
+ * A policy picks an arm (a split layer, 0-based: arm a = layer a+1) before a
+ * sample is processed, and learns from what the device actually saw. It
+ * knows nothing about files, models or sockets: it sees arms, observations
+ * and the reward model (reward.h), which it uses to turn observations into
+ * rewards. Each round is O(arms) and allocation-free; a policy has no global
+ * state, so several can run in parallel threads. Every random draw comes
+ * from a GSL generator owned by the caller.
+ *
+ *     splitee_policy_config pc;
+ *     splitee_policy_config_default(&pc);
+ *     pc.kind = SPLITEE_POLICY_SPLITEE_S;          // UCB with side observations
+ *     splitee_policy *p;
+ *     if (splitee_policy_create(&pc, &rw, &p, &err) < 0) die(err.msg);
+ *     for (each sample) {
+ *         int arm = splitee_policy_choose(p, rng);
+ *         ... run layers 1..arm+1, read confidences conf[0..arm] ...
+ *         splitee_obs ob = { arm, conf, offloaded, final_known, conf_final };
+ *         splitee_policy_observe(p, &ob);
+ *     }
+ *     char *state = splitee_policy_save(p);        // JSON text; free() it
+ *     splitee_policy_free(p);
+ */
+#ifndef SPLITEE_BANDIT_H
+#define SPLITEE_BANDIT_H
+
+#include <gsl/gsl_rng.h>
+#include "reward.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum splitee_policy_kind {
+    SPLITEE_POLICY_SPLITEE = 0,   /* UCB1 over split layers (SplitEE) */
+    SPLITEE_POLICY_SPLITEE_S,     /* UCB1 with side observations (SplitEE-S) */
+    SPLITEE_POLICY_FINAL,         /* always the last layer, on the device */
+    SPLITEE_POLICY_RANDOM,        /* uniform random arm */
+    SPLITEE_POLICY_FIXED,         /* always cfg.fixed_arm */
+    SPLITEE_POLICY_ORACLE,        /* best fixed arm in hindsight (cfg.fixed_arm,
+                                     set by whoever knows the table) */
+    SPLITEE_POLICY_EE_THRESHOLD,  /* all on the device, exit at first C >= alpha */
+    SPLITEE_POLICY_EPSILON_GREEDY,/* epsilon-greedy on mean reward */
+    SPLITEE_POLICY_THOMPSON,      /* Gaussian Thompson sampling */
+    SPLITEE_POLICY_KL_UCB,        /* KL-UCB on rewards rescaled to [0, 1] */
+    SPLITEE_POLICY_UCB_V,         /* UCB-V (empirical Bernstein) */
+    SPLITEE_POLICY_KIND_COUNT
+} splitee_policy_kind;
+
+/* How SplitEE-S uses the exits it did not play (DESIGN.md). */
+typedef enum splitee_side_info {
+    /* A lower arm j is updated only with a reward that was observable:
+     * C_j >= alpha (it would have exited), or C_L was actually known. */
+    SPLITEE_SIDE_INFO_HONEST = 0,
+    /* The authors' published simulation: every lower arm is updated, using
+     * C_L even when the sample exited and C_L was never returned. */
+    SPLITEE_SIDE_INFO_REFERENCE
+} splitee_side_info;
+
+typedef struct splitee_policy_config {
+    splitee_policy_kind kind;
+    double beta;       /* UCB exploration constant (splitee, splitee-s, ucb-v) */
+    double epsilon;    /* epsilon-greedy exploration probability */
+    double prior_sd;   /* Thompson: reward noise s.d. (posterior sd = prior_sd/sqrt(n)) */
+    int fixed_arm;     /* fixed and oracle: the arm to play */
+    splitee_side_info side_info; /* splitee-s only */
+} splitee_policy_config;
+
+/* What the device saw on one round. */
+typedef struct splitee_obs {
+    int arm;            /* arm played, 0 <= arm < L */
+    const double *conf; /* confidences of exits 1..arm+1 (conf[0..arm]);
+                           in replay the whole row (L values) may be passed */
+    int offloaded;      /* 1 if the sample was sent to the cloud */
+    int final_known;    /* 1 if C_L was observed (offloaded, or arm == L-1) */
+    double conf_final;  /* C_L; read when final_known, or by the reference
+                           side-information mode (replay only) */
+} splitee_obs;
+
+typedef struct splitee_policy splitee_policy; /* opaque */
+
+/* Fills *cfg with defaults: kind splitee, beta 1, epsilon 0.05, prior_sd
+ * 0.5, fixed_arm 0, honest side information. */
+void splitee_policy_config_default(splitee_policy_config *cfg);
+
+/* Creates a policy over rw->arms arms. `rw` is copied. Fails with
+ * SPLITEE_ERR_ARG (message in err) on an invalid kind or parameter
+ * (beta < 0, epsilon outside [0, 1], fixed_arm out of range, ...). */
+int splitee_policy_create(const splitee_policy_config *cfg,
+                          const splitee_reward *rw, splitee_policy **out,
+                          splitee_error *err);
+
+/* Frees the policy; NULL is a no-op. */
+void splitee_policy_free(splitee_policy *p);
+
+/* Forgets everything learned; the policy behaves as freshly created. */
+void splitee_policy_reset(splitee_policy *p);
+
+/* The arm to play this round. Randomised policies draw from `rng`, which
+ * may be NULL for deterministic ones. Learning policies first play every
+ * arm that has no observation yet, lowest first; then UCB-type indices are
+ * mean_a + beta*sqrt(ln t / n_a) with t = rounds observed so far + 1 (so
+ * ln t = 0 on the first round after a reference initialisation, as in the
+ * authors' code). Ties go to the lowest arm. */
+int splitee_policy_choose(splitee_policy *p, gsl_rng *rng);
+
+/* Learns from one round. ob->arm must be the arm the device played. */
+void splitee_policy_observe(splitee_policy *p, const splitee_obs *ob);
+
+/* Records a reward for `arm` directly, without a round (used by the
+ * reference initialisation, which plays each arm once on its own sample
+ * and does not advance the UCB clock). */
+void splitee_policy_seed_arm(splitee_policy *p, int arm, double reward);
+
+/* Learned state: plays n (arms) and mean reward (arms), the round counter. */
+int splitee_policy_arms(const splitee_policy *p);
+double splitee_policy_count(const splitee_policy *p, int arm);
+double splitee_policy_mean(const splitee_policy *p, int arm);
+long long splitee_policy_rounds(const splitee_policy *p);
+/* The arm with the highest mean reward among those observed (lowest on
+ * ties); 0 if none observed. */
+int splitee_policy_best_arm(const splitee_policy *p);
+
+/* Learned state as a JSON text (kind, parameters, rounds, per-arm counts,
+ * sums and squared sums). Returns a malloc'd string the caller frees, or
+ * NULL on allocation failure. */
+char *splitee_policy_save(const splitee_policy *p);
+
+/* Restores state saved by splitee_policy_save into a policy of the same
+ * kind and arm count. Fails with FORMAT (malformed JSON, missing fields,
+ * non-finite numbers, negative counts) or ARG (kind or arm count differ);
+ * the policy is unchanged on failure. */
+int splitee_policy_load(splitee_policy *p, const char *json, splitee_error *err);
+
+/* Policy names as the CLI spells them: "splitee", "splitee-s", "final",
+ * "random", "fixed" (written "fixed:K" with K a 1-based layer), "oracle",
+ * "ee-threshold", "epsilon-greedy", "thompson", "kl-ucb", "ucb-v". */
+const char *splitee_policy_kind_name(splitee_policy_kind kind);
+/* Parses one name (and ":K" for fixed, K 1-based) into cfg->kind and
+ * cfg->fixed_arm; returns 0 or SPLITEE_ERR_ARG. */
+int splitee_policy_parse(const char *s, splitee_policy_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,174 @@
+/* replay.h -- benchmark policies on precomputed exit logits.
+ *
+ * A replay streams the samples of an exit-logit table through each policy,
+ * one round per sample, R times over freshly shuffled orders, and measures
+ * accuracy, cost, offload rate, the learned split layer and regret (pseudo
+ * and realized, against the best fixed arm) with 95% confidence intervals
+ * across repetitions, plus curves at up to `checkpoints` rounds. Many
+ * settings (a sweep over alpha, lambda, mu, o, beta) run in one call, spread
+ * over threads; results are identical whatever the thread count, because
+ * each (setting, policy, repetition) job draws only from generators seeded
+ * by (seed, repetition, policy) and results are combined in a fixed order.
+ *
+ *     splitee_replay *rp;
+ *     if (splitee_replay_prepare(table, SPLITEE_CONFIDENCE_MAX_SOFTMAX, &rp, &err) < 0) ...
+ *     splitee_setting set;  splitee_setting_default(&set);  set.reward.offload = 0.5;
+ *     splitee_policy_config pols[2];
+ *     splitee_policy_config_default(&pols[0]);                       // splitee
+ *     splitee_policy_config_default(&pols[1]); pols[1].kind = SPLITEE_POLICY_SPLITEE_S;
+ *     splitee_replay_config rc;  splitee_replay_config_default(&rc);
+ *     splitee_result *res;
+ *     if (splitee_replay_run(rp, &set, 1, pols, 2, &rc, &res, &err) < 0) ...
+ *     printf("%.4f\n", res[0].policies[1].accuracy.mean);
+ *     splitee_results_free(res, 1);
+ *     splitee_replay_free(rp);
+ */
+#ifndef SPLITEE_REPLAY_H
+#define SPLITEE_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "bandit.h"
+#include "reward.h"
+#include "status.h"
+#include "table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum splitee_order {
+    SPLITEE_ORDER_SHUFFLE = 0, /* a fresh seeded shuffle per repetition */
+    SPLITEE_ORDER_GIVEN        /* the table's order (every repetition alike) */
+} splitee_order;
+
+typedef enum splitee_init {
+    SPLITEE_INIT_PLAY_ONCE = 0, /* learning policies play each arm once as
+                                   the first rounds of the pass */
+    SPLITEE_INIT_REFERENCE      /* the authors' code: arm a is seeded with its
+                                   reward on the a-th sample of the order,
+                                   outside the pass, which then starts again
+                                   at the first sample */
+} splitee_init;
+
+/* One point of a sweep: the reward model's parameters and UCB's beta. */
+typedef struct splitee_setting {
+    splitee_reward_config reward;
+    double beta;                   /* overrides every policy's beta */
+} splitee_setting;
+
+typedef struct splitee_replay_config {
+    int repetitions;      /* R >= 1 (default 20) */
+    uint64_t seed;        /* default 1 */
+    splitee_order order;
+    splitee_init init;
+    int checkpoints;      /* curve points, 1..rounds (default 1000) */
+    int threads;          /* 0 = one per online CPU */
+    int curves;           /* 1: keep curves (default); memory is settings x
+                             policies x repetitions x checkpoints x 32 bytes */
+    int trace;            /* 1: keep a per-round trace of repetition 0 of the
+                             first setting */
+    /* Called from the calling thread about ten times a second while jobs
+     * run (done <= total), and once at the end; may be NULL. */
+    void (*progress)(void *ctx, long done, long total);
+    void *progress_ctx;
+} splitee_replay_config;
+
+/* Mean across repetitions with a 95% Student-t confidence interval. */
+typedef struct splitee_stat {
+    double mean, lo, hi; /* lo = hi = mean when R = 1 */
+    double sd;           /* sample standard deviation across repetitions */
+} splitee_stat;
+
+enum {
+    SPLITEE_CURVE_PSEUDO_REGRET = 0, /* cumulative sum of mu* - mu(arm) */
+    SPLITEE_CURVE_REALIZED_REGRET,   /* cumulative r(a*, s_t) - r(arm, s_t) */
+    SPLITEE_CURVE_ACCURACY,          /* running accuracy so far */
+    SPLITEE_CURVE_COST,              /* running average cost so far */
+    SPLITEE_CURVE_KINDS
+};
+
+/* One round of the traced repetition. */
+typedef struct splitee_trace_row {
+    uint32_t sample;   /* index in the table */
+    int16_t arm;       /* 0-based arm played (exit layer = arm + 1) */
+    int16_t exit;      /* 0-based exit whose prediction was used */
+    uint8_t offloaded;
+    uint8_t correct;   /* 1 if the prediction matched the label */
+    double reward, cost;
+} splitee_trace_row;
+
+typedef struct splitee_policy_result {
+    splitee_policy_config config;
+    char name[32];                 /* as the CLI spells it, e.g. "fixed:3" */
+    splitee_stat accuracy;         /* fraction correct (needs labels) */
+    splitee_stat cost;             /* average cost per sample */
+    splitee_stat reward;           /* average reward per sample */
+    splitee_stat offload_rate;     /* fraction offloaded */
+    splitee_stat cost_reduction;   /* 1 - cost / cost(final) */
+    splitee_stat accuracy_change;  /* accuracy - accuracy(final) */
+    splitee_stat pseudo_regret;    /* at T */
+    splitee_stat realized_regret;  /* at T */
+    int learned_arm;               /* the arm most repetitions ended on (the
+                                      most played arm of a repetition) */
+    double learned_share;          /* fraction of repetitions that did */
+    double arm_plays[SPLITEE_MAX_EXITS];    /* mean plays per arm */
+    double exit_hist[SPLITEE_MAX_EXITS + 1];/* mean samples finished at exit
+                                               a on the device; [L]: offloaded */
+    double *curves;  /* (checkpoints, SPLITEE_CURVE_KINDS, 3): mean, lo, hi;
+                        NULL unless cfg.curves */
+    splitee_trace_row *trace; /* (rounds) of repetition 0, or NULL */
+} splitee_policy_result;
+
+typedef struct splitee_result {
+    splitee_setting setting;
+    splitee_reward reward;         /* the model the setting gave */
+    size_t rounds;                 /* rounds per repetition (= samples) */
+    int repetitions;
+    int arms;
+    int has_labels;                /* 0: accuracy fields are NaN */
+    double arm_mean[SPLITEE_MAX_EXITS]; /* each fixed arm's mean reward */
+    int best_arm;                  /* argmax arm_mean (lowest on ties) */
+    double final_accuracy, final_cost; /* the whole model on the device */
+    int checkpoints;
+    size_t *checkpoint_rounds;     /* (checkpoints) rounds, increasing, last = T */
+    int npolicies;
+    splitee_policy_result *policies;
+} splitee_result;
+
+typedef struct splitee_replay splitee_replay; /* prepared table: opaque */
+
+void splitee_setting_default(splitee_setting *s);
+void splitee_replay_config_default(splitee_replay_config *c);
+
+/* Precomputes every sample's confidences and per-exit correctness from a
+ * table (the table may be freed afterwards). */
+int splitee_replay_prepare(const splitee_table *t, splitee_confidence kind,
+                           splitee_replay **out, splitee_error *err);
+void splitee_replay_free(splitee_replay *rp);
+size_t splitee_replay_samples(const splitee_replay *rp);
+int splitee_replay_exits(const splitee_replay *rp);
+/* Confidences (samples, exits) the replay uses. */
+const double *splitee_replay_confidences(const splitee_replay *rp);
+
+/* Runs every policy on every setting. *out receives an array of nsettings
+ * results in the order given (free with splitee_results_free). Fails with
+ * ARG/VALUE (bad settings or policy parameters, message in err) before any
+ * work is done, or NOMEM. */
+int splitee_replay_run(const splitee_replay *rp,
+                       const splitee_setting *settings, int nsettings,
+                       const splitee_policy_config *policies, int npolicies,
+                       const splitee_replay_config *cfg,
+                       splitee_result **out, splitee_error *err);
+
+/* Frees an array of n results (NULL is a no-op). */
+void splitee_results_free(splitee_result *res, int n);
+
+/* The display name of a policy configuration ("splitee-s", "fixed:3"). */
+void splitee_policy_display_name(const splitee_policy_config *pc, char *buf,
+                                 size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

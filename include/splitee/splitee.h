@@ -1,0 +1,52 @@
+/* splitee.h -- the whole public API of libsplitee in one include.
+ *
+ * splitee decides, sample by sample and without labels, how many layers of a
+ * multi-exit network run on a device before the sample exits there or its
+ * activation is offloaded to a cloud server (SplitEE, Bajpai et al. 2023:
+ * a UCB bandit over split layers). The modules, in the order data flows:
+ *
+ *   status.h  return codes and one-line error messages
+ *   npy.h     NumPy .npy arrays
+ *   table.h   exit-logit tables, confidences
+ *   reward.h  the reward model (the contract every policy shares)
+ *   bandit.h  policies: SplitEE, SplitEE-S, baselines, other bandits
+ *   replay.h  benchmark policies on a table, with CIs and regret curves
+ *   report.h  terminal table, JSON, CSV, curves, traces
+ *   plot.h    figures via gnuplot
+ *
+ * A replay in a dozen lines (error handling shortened):
+ *
+ *     #include <splitee/splitee.h>
+ *     splitee_error err;
+ *     splitee_table *t;
+ *     splitee_table_load("data/fmnist-clean.npy", "data/fmnist-test-labels.npy",
+ *                        SPLITEE_LAYOUT_SAMPLES_FIRST, &t, &err);
+ *     splitee_replay *rp;
+ *     splitee_replay_prepare(t, SPLITEE_CONFIDENCE_MAX_SOFTMAX, &rp, &err);
+ *     splitee_setting set;          splitee_setting_default(&set);
+ *     splitee_policy_config pol;    splitee_policy_config_default(&pol);
+ *     splitee_replay_config cfg;    splitee_replay_config_default(&cfg);
+ *     splitee_result *res;
+ *     splitee_replay_run(rp, &set, 1, &pol, 1, &cfg, &res, &err);
+ *     splitee_report_table(stdout, res, 1);
+ *     splitee_results_free(res, 1);
+ *     splitee_replay_free(rp);
+ *     splitee_table_free(t);
+ *
+ * Build against it with `pkg-config --cflags --libs splitee`.
+ */
+#ifndef SPLITEE_SPLITEE_H
+#define SPLITEE_SPLITEE_H
+
+#include "status.h"
+#include "npy.h"
+#include "table.h"
+#include "reward.h"
+#include "bandit.h"
+#include "replay.h"
+#include "report.h"
+#include "plot.h"
+
+#define SPLITEE_VERSION "0.1.0"
+
+#endif

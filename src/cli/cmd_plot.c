@@ -1,0 +1,277 @@
+/* cmd_plot.c -- `splitee plot`: redraws figures from the CSV files that
+ * `splitee replay --curves/--csv` wrote, so a figure can be remade (or
+ * restyled) without rerunning the replay. Reads the CSV back into the
+ * result structures the plot module draws from. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "internal.h"
+
+#define MAX_COLS 64
+#define CLI_MAX_POLICIES_PLOT 64
+
+/* One CSV file held in memory, split into fields in place. */
+typedef struct csv {
+    char *text;
+    char **cells;   /* (rows, ncols) */
+    size_t rows;
+    int ncols;
+    char *head[MAX_COLS];
+} csv;
+
+static void csv_free(csv *c)
+{
+    free(c->text);
+    free(c->cells);
+}
+
+static int split_line(char *line, char **out, int max)
+{
+    int n = 0;
+    for (char *p = line;; ) {
+        if (n == max)
+            return -1;
+        out[n++] = p;
+        char *comma = strchr(p, ',');
+        if (!comma)
+            break;
+        *comma = '\0';
+        p = comma + 1;
+    }
+    return n;
+}
+
+static int csv_read(const char *path, csv *c, splitee_error *err)
+{
+    memset(c, 0, sizeof *c);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t len = 0;
+    FILE *m = open_memstream(&c->text, &len);
+    char chunk[8192];
+    size_t got;
+    while (m && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, got, m);
+    fclose(f);
+    if (!m || fclose(m) != 0 || !c->text)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    size_t lines = 1;
+    for (char *p = c->text; *p; p++)
+        lines += *p == '\n';
+    char *save = NULL, *line = strtok_r(c->text, "\r\n", &save);
+    if (!line || (c->ncols = split_line(line, c->head, MAX_COLS)) < 1)
+        return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: no CSV header", path);
+    c->cells = malloc(lines * (size_t)c->ncols * sizeof *c->cells);
+    if (!c->cells)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+        if (split_line(line, c->cells + c->rows * c->ncols, c->ncols) != c->ncols)
+            return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: row %zu does not have %d fields",
+                                 path, c->rows + 2, c->ncols);
+        c->rows++;
+    }
+    if (c->rows == 0)
+        return splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: no data rows", path);
+    return 0;
+}
+
+static int col(const csv *c, const char *name, const char *path, splitee_error *err)
+{
+    for (int i = 0; i < c->ncols; i++)
+        if (strcmp(c->head[i], name) == 0)
+            return i;
+    splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: no column '%s' (not a file splitee replay wrote?)",
+                  path, name);
+    return -1;
+}
+
+static int num(const csv *c, size_t row, int k, double *out, const char *path, splitee_error *err)
+{
+    const char *s = c->cells[row * c->ncols + k];
+    char *end;
+    *out = strtod(s, &end);
+    if (end == s || *end)
+        return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: row %zu, column '%s': not a number",
+                             path, row + 2, c->head[k]);
+    return 0;
+}
+
+/* Same setting as row 0 (the five parameter columns are identical text)? */
+static int same_setting(const csv *c, size_t row)
+{
+    for (int k = 0; k < 5; k++)
+        if (strcmp(c->cells[row * c->ncols + k], c->cells[k]) != 0)
+            return 0;
+    return 1;
+}
+
+/* Index of `name` among the first n policies of r, or -1. */
+static int find_policy(const splitee_result *r, const char *name)
+{
+    for (int p = 0; p < r->npolicies; p++)
+        if (strcmp(r->policies[p].name, name) == 0)
+            return p;
+    return -1;
+}
+
+static int plot_curves(const char *path, const char *prefix, splitee_error *err)
+{
+    csv c;
+    splitee_result r;
+    memset(&r, 0, sizeof r);
+    int st = csv_read(path, &c, err);
+    int kpol = st ? -1 : col(&c, "policy", path, err);
+    int kround = kpol < 0 ? -1 : col(&c, "round", path, err);
+    int kpr = kround < 0 ? -1 : col(&c, "pseudo_regret", path, err);
+    if (st == 0 && kpr < 0)
+        st = err->status;
+    if (st == 0 && c.ncols < kpr + 3 * SPLITEE_CURVE_KINDS)
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: missing curve columns", path);
+    r.policies = st ? NULL : calloc(CLI_MAX_POLICIES_PLOT, sizeof *r.policies);
+    if (st == 0 && !r.policies)
+        st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    /* rows of the first setting, grouped by policy in file order */
+    size_t *count = st ? NULL : calloc(CLI_MAX_POLICIES_PLOT, sizeof *count);
+    for (size_t i = 0; st == 0 && i < c.rows; i++) {
+        if (!same_setting(&c, i))
+            continue;
+        const char *name = c.cells[i * c.ncols + kpol];
+        int p = find_policy(&r, name);
+        if (p < 0) {
+            if (r.npolicies == CLI_MAX_POLICIES_PLOT) {
+                st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: too many policies", path);
+                break;
+            }
+            p = r.npolicies++;
+            snprintf(r.policies[p].name, sizeof r.policies[p].name, "%s", name);
+            r.policies[p].curves = malloc(c.rows * 3 * SPLITEE_CURVE_KINDS * sizeof(double));
+            if (!r.policies[p].curves) {
+                st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+        }
+        size_t k = count[p]++;
+        if (p == 0) {
+            double rd;
+            if ((st = num(&c, i, kround, &rd, path, err)) < 0)
+                break;
+            if (!r.checkpoint_rounds)
+                r.checkpoint_rounds = malloc(c.rows * sizeof *r.checkpoint_rounds);
+            if (!r.checkpoint_rounds) {
+                st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            r.checkpoint_rounds[k] = (size_t)rd;
+            r.checkpoints = (int)(k + 1);
+        }
+        for (int m = 0; st == 0 && m < 3 * SPLITEE_CURVE_KINDS; m++)
+            st = num(&c, i, kpr + m, &r.policies[p].curves[k * 3 * SPLITEE_CURVE_KINDS + m], path, err);
+    }
+    for (int p = 1; st == 0 && p < r.npolicies; p++)
+        if (count[p] != count[0])
+            st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: policies have different numbers of rows", path);
+    if (st == 0) {
+        double *params[4] = { &r.setting.reward.alpha, &r.setting.reward.lambda,
+                              &r.setting.reward.mu, &r.setting.reward.offload };
+        for (int k = 0; st == 0 && k < 4; k++)
+            st = num(&c, 0, k, params[k], path, err);
+        if (st == 0)
+            st = splitee_plot_regret(prefix, &r, err);
+    }
+    free(count);
+    csv_free(&c);
+    for (int p = 0; r.policies && p < r.npolicies; p++)
+        free(r.policies[p].curves);
+    free(r.policies);
+    free(r.checkpoint_rounds);
+    return st;
+}
+
+static int plot_table(const char *path, const char *prefix, splitee_error *err)
+{
+    csv c;
+    int st = csv_read(path, &c, err);
+    int kpol = st ? -1 : col(&c, "policy", path, err);
+    int kcost = kpol < 0 ? -1 : col(&c, "cost", path, err);
+    int kacc = kcost < 0 ? -1 : col(&c, "accuracy", path, err);
+    if (st == 0 && kacc < 0)
+        st = err->status;
+    /* policies repeat with the same period in every setting */
+    int np = 0;
+    while (st == 0 && (size_t)np < c.rows && (np == 0 || strcmp(c.cells[np * c.ncols + kpol], c.cells[kpol]) != 0))
+        np++;
+    int nres = np ? (int)(c.rows / (size_t)np) : 0;
+    if (st == 0 && (size_t)nres * np != c.rows)
+        st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: settings do not all list the same policies", path);
+    splitee_result *res = st ? NULL : calloc((size_t)nres, sizeof *res);
+    if (st == 0 && !res)
+        st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    for (int i = 0; st == 0 && i < nres; i++) {
+        res[i].npolicies = np;
+        res[i].has_labels = 1;
+        if (!(res[i].policies = calloc((size_t)np, sizeof *res[i].policies))) {
+            st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+            break;
+        }
+        for (int p = 0; st == 0 && p < np; p++) {
+            size_t row = (size_t)i * np + p;
+            splitee_policy_result *pr = &res[i].policies[p];
+            snprintf(pr->name, sizeof pr->name, "%s", c.cells[row * c.ncols + kpol]);
+            if (strcmp(pr->name, res[0].policies[p].name) != 0)
+                st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: row %zu: policy order differs", path, row + 2);
+            else if ((st = num(&c, row, kcost, &pr->cost.mean, path, err)) == 0 &&
+                     (st = num(&c, row, kacc, &pr->accuracy.mean, path, err)) == 0 &&
+                     (st = num(&c, row, kacc + 1, &pr->accuracy.lo, path, err)) == 0)
+                st = num(&c, row, kacc + 2, &pr->accuracy.hi, path, err);
+        }
+    }
+    if (st == 0)
+        st = splitee_plot_sweep(prefix, res, nres, err);
+    splitee_results_free(res, nres);
+    csv_free(&c);
+    return st;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: splitee plot [--curves FILE] [--table FILE] --out PREFIX\n"
+          "  --curves FILE   curves CSV from `splitee replay --curves`: draws PREFIX-regret.{svg,png}\n"
+          "                  (the first setting in the file)\n"
+          "  --table FILE    table CSV from `splitee replay --csv` of a sweep: draws\n"
+          "                  PREFIX-sweep.{svg,png} (accuracy against cost)\n", f);
+}
+
+int cli_plot(int argc, char **argv)
+{
+    const char *curves = NULL, *table = NULL, *out = NULL;
+    splitee_error err = { 0, "" };
+    for (int i = 0; i < argc; i++) {
+        const char **dst = strcmp(argv[i], "--curves") == 0 ? &curves
+                         : strcmp(argv[i], "--table") == 0  ? &table
+                         : strcmp(argv[i], "--out") == 0    ? &out : NULL;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (!dst || i + 1 >= argc) {
+            splitee__fail(&err, SPLITEE_ERR_ARG, dst ? "%s: missing value" : "unknown option '%s' (see splitee plot --help)", argv[i]);
+            return cli_fail(&err, SPLITEE_ERR_ARG);
+        }
+        *dst = argv[++i];
+    }
+    if (!out || (!curves && !table)) {
+        usage(stderr);
+        return 2;
+    }
+    int st = 0;
+    if (curves)
+        st = plot_curves(curves, out, &err);
+    if (st == 0 && table)
+        st = plot_table(table, out, &err);
+    return st < 0 ? cli_fail(&err, st) : 0;
+}

@@ -1,0 +1,631 @@
+/* options.c -- parses `splitee replay` options from an experiment JSON and
+ * from flags through one option table, so that a config file can hold any
+ * option and flags override it. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+#include "options.h"
+
+#define DATA_DIR "data"
+
+void cli_replay_defaults(cli_replay_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->logits = strdup(DATA_DIR "/fmnist-clean.npy");
+    o->labels = strdup(DATA_DIR "/fmnist-test-labels.npy");
+    o->layout = SPLITEE_LAYOUT_SAMPLES_FIRST;
+    o->confidence = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
+    static const char *pols[] = { "splitee", "splitee-s", "final", "random", "oracle",
+                                  "ee-threshold", "epsilon-greedy", "thompson",
+                                  "kl-ucb", "ucb-v" };
+    for (size_t i = 0; i < sizeof pols / sizeof *pols; i++) {
+        splitee_policy_config_default(&o->policies[i]);
+        splitee_policy_parse(pols[i], &o->policies[i]);
+    }
+    o->npolicies = (int)(sizeof pols / sizeof *pols);
+    o->alpha = (cli_values){ 1, { 0.8 } };
+    o->lambda = (cli_values){ 1, { 0.1 } };
+    o->mu = (cli_values){ 1, { 1.0 } };
+    o->offload = (cli_values){ 1, { 0.3 } };
+    o->beta = (cli_values){ 1, { 1.0 } };
+    splitee_replay_config_default(&o->replay);
+    splitee_policy_config pc;
+    splitee_policy_config_default(&pc);
+    o->epsilon = pc.epsilon;
+    o->prior_sd = pc.prior_sd;
+    o->side_info = SPLITEE_SIDE_INFO_HONEST;
+    o->progress = -1;
+}
+
+void cli_replay_free(cli_replay_opts *o)
+{
+    free(o->logits);
+    free(o->labels);
+    free(o->json);
+    free(o->csv);
+    free(o->curves);
+    free(o->trace);
+    free(o->plot);
+}
+
+/* ------------------------------------------------------------ numbers --- */
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (end == s || *end || errno == ERANGE || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno == ERANGE || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Rounds v to 12 significant digits, so 0.1 + 5*0.05 prints as 0.35. */
+static double tidy(double v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%.12g", v);
+    return strtod(b, NULL);
+}
+
+int cli_parse_values(const char *s, cli_values *v, splitee_error *err, const char *what)
+{
+    double a, b, step;
+    char buf[256];
+    if (strlen(s) >= sizeof buf)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "%s: value list too long", what);
+    strcpy(buf, s);
+    char *c1 = strchr(buf, ':');
+    if (c1) {
+        char *c2 = strchr(c1 + 1, ':');
+        if (!c2)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "%s: a range is start:stop:step (got '%s')", what, s);
+        *c1 = *c2 = '\0';
+        if (parse_double(buf, &a) || parse_double(c1 + 1, &b) || parse_double(c2 + 1, &step))
+            return splitee__fail(err, SPLITEE_ERR_ARG, "%s: not a number in '%s'", what, s);
+        if (step <= 0 || b < a)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "%s: a range needs step > 0 and stop >= start (got '%s')", what, s);
+        double count = floor((b - a) / step + 1e-9) + 1;
+        if (count > CLI_MAX_SWEEP)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "%s: more than %d values in '%s'", what, CLI_MAX_SWEEP, s);
+        v->n = (int)count;
+        for (int k = 0; k < v->n; k++)
+            v->v[k] = tidy(a + k * step);
+        return 0;
+    }
+    v->n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (v->n == CLI_MAX_SWEEP)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "%s: more than %d values", what, CLI_MAX_SWEEP);
+        if (parse_double(tok, &v->v[v->n++]))
+            return splitee__fail(err, SPLITEE_ERR_ARG, "%s: not a number: '%s'", what, tok);
+    }
+    if (v->n == 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "%s: no value given", what);
+    return 0;
+}
+
+/* Numbers of a JSON array into out. */
+static int json_vector(const cJSON *arr, double *out, int max, int *n, splitee_error *err,
+                       const char *what)
+{
+    *n = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, arr) {
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
+            return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: entry %d is not a finite number", what, *n + 1);
+        if (*n == max)
+            return splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: more than %d entries", what, max);
+        out[(*n)++] = x->valuedouble;
+    }
+    return 0;
+}
+
+int cli_parse_vector(const char *s, double *out, int max, int *n, splitee_error *err,
+                     const char *what)
+{
+    FILE *f = fopen(s, "rb");
+    if (!f) {   /* an inline list */
+        cli_values v;
+        int st = cli_parse_values(s, &v, err, what);
+        if (st < 0)
+            return splitee__fail(err, SPLITEE_ERR_IO, "%s: '%s' is neither a readable file nor a list of numbers", what, s);
+        if (v.n > max)
+            return splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: more than %d values", what, max);
+        memcpy(out, v.v, (size_t)v.n * sizeof *out);
+        *n = v.n;
+        return 0;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    char chunk[4096];
+    size_t got;
+    while (m && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, got, m);
+    int bad = ferror(f);
+    fclose(f);
+    if (m)
+        fclose(m);
+    if (bad || !text) {
+        free(text);
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot read", s);
+    }
+    int st = 0;
+    cJSON *j = cJSON_Parse(text);
+    const char *p = text;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (j) {
+        const cJSON *arr = cJSON_IsArray(j) ? j : cJSON_GetObjectItemCaseSensitive(j, "layer_cost");
+        if (!cJSON_IsArray(arr))
+            st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: expected a JSON array or an object with a \"layer_cost\" array", s);
+        else
+            st = json_vector(arr, out, max, n, err, s);
+    } else if (*p == '[' || *p == '{') {
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: malformed JSON", s);
+    } else {     /* one number per line */
+        *n = 0;
+        int line = 0;
+        for (char *tok = strtok(text, "\n"); tok && st == 0; tok = strtok(NULL, "\n")) {
+            line++;
+            while (isspace((unsigned char)*tok))
+                tok++;
+            if (!*tok || *tok == '#')
+                continue;
+            if (*n == max)
+                st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: more than %d values", s, max);
+            else if (parse_double(tok, &out[(*n)++]))
+                st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s:%d: not a number", s, line);
+        }
+    }
+    if (st == 0 && *n == 0)
+        st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: no values", s);
+    cJSON_Delete(j);
+    free(text);
+    return st;
+}
+
+/* ------------------------------------------------------- option table --- */
+
+typedef int (*setter)(cli_replay_opts *o, const char *v, splitee_error *err);
+
+static int set_str(char **dst, const char *v, splitee_error *err)
+{
+    char *c = strdup(v);
+    if (!c)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "out of memory");
+    free(*dst);
+    *dst = c;
+    return 0;
+}
+
+#define STR_SETTER(field) \
+    static int set_##field(cli_replay_opts *o, const char *v, splitee_error *err) \
+    { return set_str(&o->field, v, err); }
+STR_SETTER(logits)
+STR_SETTER(json)
+STR_SETTER(csv)
+STR_SETTER(curves)
+STR_SETTER(trace)
+STR_SETTER(plot)
+
+static int set_labels(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    if (strcmp(v, "none") == 0) {
+        free(o->labels);
+        o->labels = NULL;
+        return 0;
+    }
+    return set_str(&o->labels, v, err);
+}
+
+static int set_domain(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    static const char *known[] = { "clean", "noise", "blur", "contrast" };
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+        if (strcmp(v, known[i]) == 0) {
+            char path[128];
+            snprintf(path, sizeof path, DATA_DIR "/fmnist-%s.npy", v);
+            return set_str(&o->logits, path, err);
+        }
+    }
+    return splitee__fail(err, SPLITEE_ERR_ARG,
+                         "--domain: unknown domain '%s' (clean, noise, blur, contrast)", v);
+}
+
+static int set_layout(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    if (strcmp(v, "samples-first") == 0)
+        o->layout = SPLITEE_LAYOUT_SAMPLES_FIRST;
+    else if (strcmp(v, "exits-first") == 0)
+        o->layout = SPLITEE_LAYOUT_EXITS_FIRST;
+    else
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--layout: expected samples-first or exits-first, got '%s'", v);
+    return 0;
+}
+
+static int set_confidence(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    if (splitee_confidence_parse(v, &o->confidence) < 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--confidence: expected max-softmax, entropy or margin, got '%s'", v);
+    return 0;
+}
+
+static int set_policies(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    char buf[1024];
+    if (strlen(v) >= sizeof buf)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--policies: list too long");
+    strcpy(buf, v);
+    o->npolicies = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        while (isspace((unsigned char)*tok))
+            tok++;
+        if (o->npolicies == CLI_MAX_POLICIES)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--policies: more than %d policies", CLI_MAX_POLICIES);
+        splitee_policy_config *pc = &o->policies[o->npolicies++];
+        splitee_policy_config_default(pc);
+        if (splitee_policy_parse(tok, pc) < 0)
+            return splitee__fail(err, SPLITEE_ERR_ARG,
+                                 "--policies: unknown policy '%s' (splitee, splitee-s, final, random, "
+                                 "fixed:K, oracle, ee-threshold, epsilon-greedy, thompson, kl-ucb, ucb-v)", tok);
+    }
+    if (o->npolicies == 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--policies: no policy given");
+    return 0;
+}
+
+#define VALUES_SETTER(field) \
+    static int set_##field(cli_replay_opts *o, const char *v, splitee_error *err) \
+    { return cli_parse_values(v, &o->field, err, "--" #field); }
+VALUES_SETTER(alpha)
+VALUES_SETTER(lambda)
+VALUES_SETTER(mu)
+VALUES_SETTER(offload)
+VALUES_SETTER(beta)
+
+static int set_layer_cost(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    return cli_parse_vector(v, o->layer_cost, SPLITEE_MAX_EXITS, &o->nlayer_cost, err, "--layer-cost");
+}
+
+static int set_offload_cost(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    return cli_parse_vector(v, o->offload_cost, SPLITEE_MAX_EXITS, &o->noffload_cost, err, "--offload-cost");
+}
+
+static int set_reps(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    long x;
+    if (parse_long(v, 1, 1000000, &x))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--reps: expected an integer in 1..1000000, got '%s'", v);
+    o->replay.repetitions = (int)x;
+    return 0;
+}
+
+static int set_seed(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (end == v || *end || errno || *v == '-')
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--seed: expected a non-negative integer, got '%s'", v);
+    o->replay.seed = (uint64_t)x;
+    return 0;
+}
+
+static int set_order(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    if (strcmp(v, "shuffle") == 0)
+        o->replay.order = SPLITEE_ORDER_SHUFFLE;
+    else if (strcmp(v, "given") == 0)
+        o->replay.order = SPLITEE_ORDER_GIVEN;
+    else
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--order: expected shuffle or given, got '%s'", v);
+    return 0;
+}
+
+static int set_init(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    if (strcmp(v, "play-once") == 0)
+        o->replay.init = SPLITEE_INIT_PLAY_ONCE;
+    else if (strcmp(v, "reference") == 0)
+        o->replay.init = SPLITEE_INIT_REFERENCE;
+    else
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--init: expected play-once or reference, got '%s'", v);
+    return 0;
+}
+
+static int set_side_info(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    if (strcmp(v, "honest") == 0)
+        o->side_info = SPLITEE_SIDE_INFO_HONEST;
+    else if (strcmp(v, "reference") == 0)
+        o->side_info = SPLITEE_SIDE_INFO_REFERENCE;
+    else
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--side-info: expected honest or reference, got '%s'", v);
+    return 0;
+}
+
+static int set_reference(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    (void)v;
+    (void)err;
+    o->replay.order = SPLITEE_ORDER_GIVEN;
+    o->replay.init = SPLITEE_INIT_REFERENCE;
+    o->side_info = SPLITEE_SIDE_INFO_REFERENCE;
+    return 0;
+}
+
+static int set_checkpoints(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    long x;
+    if (parse_long(v, 1, 100000000, &x))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--checkpoints: expected a positive integer, got '%s'", v);
+    o->replay.checkpoints = (int)x;
+    return 0;
+}
+
+static int set_threads(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    long x;
+    if (parse_long(v, 0, 256, &x))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--threads: expected an integer in 0..256 (0 = all cores), got '%s'", v);
+    o->replay.threads = (int)x;
+    return 0;
+}
+
+static int set_epsilon(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    if (parse_double(v, &o->epsilon) || o->epsilon < 0 || o->epsilon > 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--epsilon: expected a number in [0, 1], got '%s'", v);
+    return 0;
+}
+
+static int set_prior_sd(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    if (parse_double(v, &o->prior_sd) || o->prior_sd <= 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--prior-sd: expected a positive number, got '%s'", v);
+    return 0;
+}
+
+static int set_quiet(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    (void)v;
+    (void)err;
+    o->quiet = 1;
+    return 0;
+}
+
+static int set_progress(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    (void)v;
+    (void)err;
+    o->progress = 1;
+    return 0;
+}
+
+static int set_no_progress(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    (void)v;
+    (void)err;
+    o->progress = 0;
+    return 0;
+}
+
+typedef struct opt_def {
+    const char *name;  /* without the leading "--" */
+    const char *arg;   /* placeholder, or NULL for a plain flag */
+    setter set;
+    const char *help;
+} opt_def;
+
+static const opt_def OPTS[] = {
+    { "logits", "FILE", set_logits, "exit-logit table: .npy (float32/64) or .csv [data/fmnist-clean.npy]" },
+    { "labels", "FILE", set_labels, "labels .npy (int32/64) or text; 'none' for no accuracy [data/fmnist-test-labels.npy]" },
+    { "domain", "NAME", set_domain, "shipped table: clean, noise, blur or contrast" },
+    { "layout", "L", set_layout, "samples-first (N,L,K) or exits-first (L,N,K) [samples-first]" },
+    { "confidence", "C", set_confidence, "max-softmax, entropy or margin [max-softmax]" },
+    { "policies", "LIST", set_policies, "comma list: splitee,splitee-s,final,random,fixed:K,oracle,\n"
+      "                          ee-threshold,epsilon-greedy,thompson,kl-ucb,ucb-v [all but fixed]" },
+    { "alpha", "V", set_alpha, "exit threshold; V, a,b,c or start:stop:step [0.8]" },
+    { "lambda", "V", set_lambda, "device cost per layer [0.1]" },
+    { "mu", "V", set_mu, "cost weight [1]" },
+    { "offload", "V", set_offload, "offloading cost o [0.3]" },
+    { "beta", "V", set_beta, "UCB exploration constant [1]" },
+    { "layer-cost", "LIST|FILE", set_layer_cost, "per-layer device cost vector (replaces lambda): list, or a file\n"
+      "                          (JSON array, {\"layer_cost\": [...]}, or one number per line)" },
+    { "offload-cost", "LIST|FILE", set_offload_cost, "per-layer offloading cost vector (replaces offload)" },
+    { "reps", "R", set_reps, "shuffled repetitions [20]" },
+    { "seed", "S", set_seed, "random seed [1]" },
+    { "order", "O", set_order, "shuffle or given [shuffle]" },
+    { "init", "I", set_init, "play-once or reference [play-once]" },
+    { "side-info", "S", set_side_info, "splitee-s side observations: honest or reference [honest]" },
+    { "reference", NULL, set_reference, "the authors' simulation: --order given --init reference --side-info reference" },
+    { "epsilon", "E", set_epsilon, "epsilon-greedy exploration probability [0.05]" },
+    { "prior-sd", "S", set_prior_sd, "Thompson sampling reward s.d. [0.5]" },
+    { "checkpoints", "N", set_checkpoints, "curve points [1000]" },
+    { "threads", "N", set_threads, "worker threads, 0 = all cores [0]" },
+    { "json", "FILE", set_json, "write everything as JSON" },
+    { "csv", "FILE", set_csv, "write the table as CSV" },
+    { "curves", "FILE", set_curves, "write regret/accuracy/cost curves as CSV" },
+    { "trace", "FILE", set_trace, "write a per-round CSV of the first repetition" },
+    { "plot", "PREFIX", set_plot, "draw PREFIX-regret.{svg,png} (and PREFIX-sweep.* for sweeps)" },
+    { "quiet", NULL, set_quiet, "do not print the table" },
+    { "progress", NULL, set_progress, "show progress on stderr even when it is not a terminal" },
+    { "no-progress", NULL, set_no_progress, "never show progress" },
+};
+
+static const opt_def *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof OPTS / sizeof *OPTS; i++)
+        if (strlen(OPTS[i].name) == len && strncmp(OPTS[i].name, name, len) == 0)
+            return &OPTS[i];
+    return NULL;
+}
+
+void cli_replay_usage(FILE *f)
+{
+    fputs("usage: splitee replay [options]\n"
+          "Replays an exit-logit table through split-layer policies and reports accuracy,\n"
+          "cost, offload rate, learned layer and regret with 95% confidence intervals.\n\n"
+          "  --config FILE           experiment JSON holding any option below (flags override it)\n", f);
+    for (size_t i = 0; i < sizeof OPTS / sizeof *OPTS; i++) {
+        char lhs[64];
+        snprintf(lhs, sizeof lhs, "--%s%s%s", OPTS[i].name, OPTS[i].arg ? " " : "",
+                 OPTS[i].arg ? OPTS[i].arg : "");
+        fprintf(f, "  %-23s %s\n", lhs, OPTS[i].help);
+    }
+    fputs("  --help                  this text\n", f);
+}
+
+/* ------------------------------------------------------------- config --- */
+
+/* The option value a JSON item stands for: strings as they are, numbers in
+ * full precision, arrays joined with commas. */
+static int json_value(const cJSON *x, char *buf, size_t len)
+{
+    if (cJSON_IsString(x))
+        return snprintf(buf, len, "%s", x->valuestring) < (int)len ? 0 : -1;
+    if (cJSON_IsNumber(x))
+        return snprintf(buf, len, "%.17g", x->valuedouble) < (int)len ? 0 : -1;
+    if (cJSON_IsArray(x)) {
+        size_t o = 0;
+        buf[0] = '\0';
+        const cJSON *e;
+        cJSON_ArrayForEach(e, x) {
+            if (o && o + 1 < len)
+                buf[o++] = ',';
+            if (o >= len || json_value(e, buf + o, len - o) < 0 || cJSON_IsArray(e))
+                return -1;
+            o += strlen(buf + o);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int apply_config(cli_replay_opts *o, const char *path, splitee_error *err)
+{
+    size_t len;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *text = NULL;
+    FILE *m = open_memstream(&text, &len);
+    char chunk[4096];
+    size_t got;
+    while (m && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, got, m);
+    fclose(f);
+    if (m)
+        fclose(m);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: not a JSON object of options", path);
+    }
+    int st = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, j) {
+        const opt_def *d = find_opt(x->string, strlen(x->string));
+        char val[4096];
+        if (!d) {
+            st = splitee__fail(err, SPLITEE_ERR_ARG, "%s: unknown option \"%s\"", path, x->string);
+        } else if (!d->arg) {
+            if (!cJSON_IsBool(x))
+                st = splitee__fail(err, SPLITEE_ERR_ARG, "%s: \"%s\" takes true or false", path, x->string);
+            else if (cJSON_IsTrue(x))
+                st = d->set(o, "", err);
+        } else if (json_value(x, val, sizeof val) < 0) {
+            st = splitee__fail(err, SPLITEE_ERR_ARG, "%s: \"%s\" must be a string, a number or a list", path, x->string);
+        } else if ((st = d->set(o, val, err)) < 0) {
+            char inner[sizeof err->msg];
+            snprintf(inner, sizeof inner, "%s", err->msg);
+            splitee__fail(err, st, "%s: %s", path, inner);
+        }
+        if (st < 0)
+            break;
+    }
+    cJSON_Delete(j);
+    return st;
+}
+
+/* ------------------------------------------------------------- parse --- */
+
+int cli_replay_parse(cli_replay_opts *o, int argc, char **argv, splitee_error *err)
+{
+    int st;
+    for (int i = 0; i < argc; i++) {   /* --config first, wherever it is */
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc)
+                return splitee__fail(err, SPLITEE_ERR_ARG, "--config: missing FILE");
+            if ((st = apply_config(o, argv[++i], err)) < 0)
+                return st;
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            if ((st = apply_config(o, argv[i] + 9, err)) < 0)
+                return st;
+        }
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_replay_usage(stdout);
+            return 1;
+        }
+        if (strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--config=", 9) == 0)
+            continue;
+        if (strncmp(a, "--", 2) != 0)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "unexpected argument '%s' (see splitee replay --help)", a);
+        const char *eq = strchr(a + 2, '=');
+        size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const opt_def *d = find_opt(a + 2, nlen);
+        if (!d)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "unknown option '%s' (see splitee replay --help)", a);
+        const char *val = "";
+        if (d->arg) {
+            if (eq)
+                val = eq + 1;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else
+                return splitee__fail(err, SPLITEE_ERR_ARG, "--%s: missing %s", d->name, d->arg);
+        } else if (eq) {
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--%s takes no value", d->name);
+        }
+        if ((st = d->set(o, val, err)) < 0)
+            return st;
+    }
+    for (int p = 0; p < o->npolicies; p++) {
+        o->policies[p].epsilon = o->epsilon;
+        o->policies[p].prior_sd = o->prior_sd;
+        o->policies[p].side_info = o->side_info;
+    }
+    return 0;
+}

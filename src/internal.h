@@ -1,0 +1,35 @@
+/* internal.h -- helpers shared by splitee's own source files; not installed.
+ * Internal non-static names carry the `splitee__` prefix (DESIGN.md). */
+#ifndef SPLITEE_INTERNAL_H
+#define SPLITEE_INTERNAL_H
+
+#include <stddef.h>
+#include "splitee/status.h"
+
+#if defined(__GNUC__)
+#define SPLITEE__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SPLITEE__PRINTF(a, b)
+#endif
+
+/* Formats a one-line message into err (if not NULL), records `status` there
+ * and returns `status`, so callers can write
+ *     return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: bad magic", path); */
+int splitee__fail(splitee_error *err, int status, const char *fmt, ...)
+    SPLITEE__PRINTF(3, 4);
+
+/* a*b into *out; returns 0, or -1 when the product overflows size_t. */
+static inline int splitee__mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > (size_t)-1 / a)
+        return -1;
+    *out = a * b;
+    return 0;
+}
+
+/* Writes `len` bytes to `path` atomically: a temporary file beside it,
+ * fsync-free rename on success, removal on failure. */
+int splitee__write_file_atomic(const char *path, const void *data, size_t len,
+                               splitee_error *err);
+
+#endif

@@ -1,0 +1,610 @@
+/* replay.c -- the replay harness: streams an exit-logit table through
+ * policies, repetition by repetition, and summarises what happened.
+ *
+ * Work is split into jobs, one per (setting, policy, repetition). A job owns
+ * its policy and generator, writes only its own slot of the raw per-job
+ * outputs, and never allocates inside the round loop. Jobs are handed to
+ * worker threads through an atomic counter; when all are done the main
+ * thread combines the slots in a fixed order, so the numbers do not depend
+ * on how many threads ran or which thread ran what. */
+#include <math.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "internal.h"
+#include "stats.h"
+#include "splitee/replay.h"
+
+struct splitee_replay {
+    size_t n;          /* samples */
+    int exits;         /* L */
+    int has_labels;
+    double *conf;      /* (n, L) confidence of every exit */
+    uint8_t *correct;  /* (n, L) 1 if exit's argmax == label; NULL without labels */
+};
+
+/* Raw outcome of one repetition of one policy on one setting. */
+typedef struct rep_out {
+    double accuracy, cost, reward, offload, pseudo, realized;
+    int learned;                              /* most played arm */
+    double plays[SPLITEE_MAX_EXITS];
+    double hist[SPLITEE_MAX_EXITS + 1];
+} rep_out;
+
+/* Per-setting quantities every job of that setting reads. */
+typedef struct setting_ctx {
+    splitee_reward rw;
+    double arm_mean[SPLITEE_MAX_EXITS]; /* mean reward of each fixed arm */
+    int best;                           /* argmax arm_mean */
+    double ee_mean;                     /* mean reward of ee-threshold */
+    double *rstar;                      /* (n) reward of the best arm per sample */
+} setting_ctx;
+
+typedef struct run_ctx {
+    const splitee_replay *rp;
+    const splitee_setting *settings; /* (ns) */
+    const splitee_policy_config *pols;
+    int np, ns, reps;
+    const splitee_replay_config *cfg;
+    setting_ctx *sets;     /* (ns) */
+    uint32_t *orders;      /* (reps, n) sample order of each repetition */
+    size_t *ck;            /* (nck) checkpoint rounds */
+    int nck;
+    rep_out *outs;         /* (ns, np, reps) */
+    double *raw_curves;    /* (ns, np, reps, nck, KINDS) */
+    splitee_trace_row **traces; /* (np) for setting 0, repetition 0 */
+    atomic_long next, done;
+    atomic_int failed;
+} run_ctx;
+
+/* ------------------------------------------------------------ prepare --- */
+
+int splitee_replay_prepare(const splitee_table *t, splitee_confidence kind,
+                           splitee_replay **out, splitee_error *err)
+{
+    *out = NULL;
+    splitee_replay *rp = calloc(1, sizeof *rp);
+    size_t n = splitee_table_samples(t), cells;
+    int L = splitee_table_exits(t), K = splitee_table_classes(t);
+    if (!rp || splitee__mul_size(n, (size_t)L, &cells) < 0)
+        goto nomem;
+    rp->n = n;
+    rp->exits = L;
+    rp->conf = malloc(cells * sizeof *rp->conf);
+    if (!rp->conf)
+        goto nomem;
+    const int32_t *labels = splitee_table_labels(t);
+    const double *logits = splitee_table_logits(t);
+    rp->has_labels = labels != NULL;
+    if (labels && !(rp->correct = malloc(cells)))
+        goto nomem;
+    for (size_t s = 0; s < n; s++) {
+        for (int e = 0; e < L; e++) {
+            int32_t pred;
+            size_t i = s * (size_t)L + (size_t)e;
+            rp->conf[i] = splitee_confidence_of(logits + i * (size_t)K, K, kind, &pred);
+            if (labels)
+                rp->correct[i] = pred == labels[s];
+        }
+    }
+    *out = rp;
+    return SPLITEE_OK;
+nomem:
+    splitee_replay_free(rp);
+    return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory preparing the replay",
+                         splitee_table_name(t));
+}
+
+void splitee_replay_free(splitee_replay *rp)
+{
+    if (!rp)
+        return;
+    free(rp->conf);
+    free(rp->correct);
+    free(rp);
+}
+
+size_t splitee_replay_samples(const splitee_replay *rp) { return rp->n; }
+int splitee_replay_exits(const splitee_replay *rp) { return rp->exits; }
+const double *splitee_replay_confidences(const splitee_replay *rp) { return rp->conf; }
+
+void splitee_setting_default(splitee_setting *s)
+{
+    splitee_reward_config_default(&s->reward);
+    s->beta = 1.0;
+}
+
+void splitee_replay_config_default(splitee_replay_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->repetitions = 20;
+    c->seed = 1;
+    c->order = SPLITEE_ORDER_SHUFFLE;
+    c->init = SPLITEE_INIT_PLAY_ONCE;
+    c->checkpoints = 1000;
+    c->threads = 0;
+    c->curves = 1;
+}
+
+void splitee_policy_display_name(const splitee_policy_config *pc, char *buf, size_t len)
+{
+    if (pc->kind == SPLITEE_POLICY_FIXED)
+        snprintf(buf, len, "fixed:%d", pc->fixed_arm + 1);
+    else
+        snprintf(buf, len, "%s", splitee_policy_kind_name(pc->kind));
+}
+
+/* -------------------------------------------------------- per setting --- */
+
+/* Fixed-arm means, the best arm and its per-sample rewards. */
+static void setting_means(const splitee_replay *rp, setting_ctx *sc)
+{
+    int L = rp->exits;
+    long double sum[SPLITEE_MAX_EXITS] = { 0 }, ee = 0;
+    for (size_t s = 0; s < rp->n; s++) {
+        const double *row = rp->conf + s * (size_t)L;
+        for (int a = 0; a < L; a++)
+            sum[a] += splitee_reward_outcome(&sc->rw, a, row).reward;
+        ee += splitee_reward_ee_threshold(&sc->rw, row).reward;
+    }
+    sc->best = 0;
+    for (int a = 0; a < L; a++) {
+        sc->arm_mean[a] = (double)(sum[a] / rp->n);
+        if (sc->arm_mean[a] > sc->arm_mean[sc->best])
+            sc->best = a;
+    }
+    sc->ee_mean = (double)(ee / rp->n);
+    for (size_t s = 0; s < rp->n; s++)
+        sc->rstar[s] = splitee_reward_outcome(&sc->rw, sc->best,
+                                              rp->conf + s * (size_t)L).reward;
+}
+
+static int learns(splitee_policy_kind k)
+{
+    switch (k) {
+    case SPLITEE_POLICY_SPLITEE: case SPLITEE_POLICY_SPLITEE_S:
+    case SPLITEE_POLICY_EPSILON_GREEDY: case SPLITEE_POLICY_THOMPSON:
+    case SPLITEE_POLICY_KL_UCB: case SPLITEE_POLICY_UCB_V:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The policy configuration a job of setting `sc` runs. */
+static splitee_policy_config job_policy(const run_ctx *rc, int p, const splitee_setting *set,
+                                        const setting_ctx *sc)
+{
+    splitee_policy_config pc = rc->pols[p];
+    pc.beta = set->beta;
+    if (pc.kind == SPLITEE_POLICY_ORACLE)
+        pc.fixed_arm = sc->best;
+    return pc;
+}
+
+/* Stable stream number for a policy, so that its random draws do not
+ * depend on which other policies run beside it. */
+static uint64_t policy_stream(const splitee_policy_config *pc)
+{
+    char name[32];
+    splitee_policy_display_name(pc, name, sizeof name);
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *c = name; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    return h;
+}
+
+/* -------------------------------------------------------------- a job --- */
+
+/* Runs repetition r of policy p on setting si. Returns 0 or a status. */
+static int run_job(run_ctx *rc, int si, int p, int r)
+{
+    const splitee_replay *rp = rc->rp;
+    const setting_ctx *sc = &rc->sets[si];
+    const splitee_reward *rw = &sc->rw;
+    const int L = rp->exits;
+    const size_t n = rp->n;
+    splitee_policy_config pc = job_policy(rc, p, &rc->settings[si], sc);
+    splitee_policy *pol;
+    if (splitee_policy_create(&pc, rw, &pol, NULL) < 0)
+        return SPLITEE_ERR_ARG;
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!rng) {
+        splitee_policy_free(pol);
+        return SPLITEE_ERR_NOMEM;
+    }
+    uint64_t seed = splitee__mix64(rc->cfg->seed ^ splitee__mix64((uint64_t)r + 1)
+                                   ^ splitee__mix64(policy_stream(&pc)));
+    gsl_rng_set(rng, (unsigned long)seed);
+
+    const uint32_t *order = rc->orders + (size_t)r * n;
+    const int ee = pc.kind == SPLITEE_POLICY_EE_THRESHOLD;
+    if (rc->cfg->init == SPLITEE_INIT_REFERENCE && learns(pc.kind))
+        for (int a = 0; a < L; a++)
+            splitee_policy_seed_arm(pol, a, splitee_reward_outcome(
+                rw, a, rp->conf + (size_t)order[(size_t)a % n] * L).reward);
+
+    rep_out *o = &rc->outs[((size_t)si * rc->np + p) * rc->reps + r];
+    memset(o, 0, sizeof *o);
+    double *curve = rc->raw_curves
+        ? rc->raw_curves + (((size_t)si * rc->np + p) * rc->reps + r) * rc->nck * SPLITEE_CURVE_KINDS
+        : NULL;
+    splitee_trace_row *trace = (si == 0 && r == 0 && rc->traces) ? rc->traces[p] : NULL;
+    long long plays[SPLITEE_MAX_EXITS] = { 0 }, hist[SPLITEE_MAX_EXITS + 1] = { 0 };
+    long long ncorrect = 0, noff = 0;
+    double cost = 0, reward = 0, pseudo = 0, realized = 0;
+    const double mu_star = sc->arm_mean[sc->best];
+    int k = 0;
+
+    for (size_t t = 0; t < n; t++) {
+        const uint32_t s = order[t];
+        const double *row = rp->conf + (size_t)s * L;
+        const int arm = splitee_policy_choose(pol, rng);
+        const splitee_outcome oc = ee ? splitee_reward_ee_threshold(rw, row)
+                                      : splitee_reward_outcome(rw, arm, row);
+        const splitee_obs ob = { arm, row, oc.offloaded,
+                                 oc.offloaded || arm == L - 1, row[L - 1] };
+        splitee_policy_observe(pol, &ob);
+
+        const int correct = rp->correct ? rp->correct[(size_t)s * L + oc.exit] : 0;
+        ncorrect += correct;
+        noff += oc.offloaded;
+        cost += oc.cost;
+        reward += oc.reward;
+        pseudo += mu_star - (ee ? sc->ee_mean : sc->arm_mean[arm]);
+        realized += sc->rstar[s] - oc.reward;
+        plays[arm]++;
+        hist[oc.offloaded ? L : oc.exit]++;
+        if (trace)
+            trace[t] = (splitee_trace_row){ s, (int16_t)arm, (int16_t)oc.exit,
+                                            (uint8_t)oc.offloaded, (uint8_t)correct,
+                                            oc.reward, oc.cost };
+        if (curve && t + 1 == rc->ck[k]) {
+            double *c = curve + (size_t)k * SPLITEE_CURVE_KINDS;
+            c[SPLITEE_CURVE_PSEUDO_REGRET] = pseudo;
+            c[SPLITEE_CURVE_REALIZED_REGRET] = realized;
+            c[SPLITEE_CURVE_ACCURACY] = rp->correct ? (double)ncorrect / (double)(t + 1) : NAN;
+            c[SPLITEE_CURVE_COST] = cost / (double)(t + 1);
+            k++;
+        }
+    }
+
+    o->accuracy = rp->correct ? (double)ncorrect / (double)n : NAN;
+    o->cost = cost / (double)n;
+    o->reward = reward / (double)n;
+    o->offload = (double)noff / (double)n;
+    o->pseudo = pseudo;
+    o->realized = realized;
+    o->learned = 0;
+    for (int a = 0; a < L; a++) {
+        o->plays[a] = (double)plays[a];
+        if (plays[a] > plays[o->learned])
+            o->learned = a;
+    }
+    for (int a = 0; a <= L; a++)
+        o->hist[a] = (double)hist[a];
+    gsl_rng_free(rng);
+    splitee_policy_free(pol);
+    return SPLITEE_OK;
+}
+
+static void *worker(void *arg)
+{
+    run_ctx *rc = arg;
+    const long total = (long)rc->ns * rc->np * rc->reps;
+    for (;;) {
+        long j = atomic_fetch_add(&rc->next, 1);
+        if (j >= total || atomic_load(&rc->failed))
+            break;
+        int r = (int)(j % rc->reps);
+        int p = (int)(j / rc->reps % rc->np);
+        int si = (int)(j / rc->reps / rc->np);
+        int st = run_job(rc, si, p, r);
+        if (st < 0)
+            atomic_store(&rc->failed, st);
+        atomic_fetch_add(&rc->done, 1);
+    }
+    return NULL;
+}
+
+/* Runs all jobs on `threads` threads (the caller's among them when there is
+ * no progress callback to serve), reporting progress from this thread. */
+static int run_jobs(run_ctx *rc, int threads)
+{
+    const long total = (long)rc->ns * rc->np * rc->reps;
+    const splitee_replay_config *cfg = rc->cfg;
+    if (threads > total)
+        threads = (int)total;
+    pthread_t tid[256];
+    int started = 0;
+    int spawn = cfg->progress ? threads : threads - 1;
+    for (int i = 0; i < spawn && i < 256; i++)
+        if (pthread_create(&tid[started], NULL, worker, rc) == 0)
+            started++;
+    if (!cfg->progress || started == 0) {
+        worker(rc);
+    } else {
+        const struct timespec tick = { 0, 100 * 1000 * 1000 };
+        while (atomic_load(&rc->done) < total && !atomic_load(&rc->failed)) {
+            cfg->progress(cfg->progress_ctx, atomic_load(&rc->done), total);
+            nanosleep(&tick, NULL);
+        }
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    if (cfg->progress)
+        cfg->progress(cfg->progress_ctx, atomic_load(&rc->done), total);
+    return atomic_load(&rc->failed);
+}
+
+/* ---------------------------------------------------------- summarise --- */
+
+/* Statistic of one double field (at byte offset `off`) across repetitions,
+ * gathered into tmp (reps). */
+static splitee_stat stat_field(const rep_out *o, int reps, size_t off, double *tmp)
+{
+    for (int r = 0; r < reps; r++)
+        memcpy(&tmp[r], (const char *)&o[r] + off, sizeof(double));
+    return splitee__stat(tmp, (size_t)reps, 1);
+}
+
+/* Combines the repetitions of policy p on setting si into *pr. */
+static int summarise(const run_ctx *rc, int si, int p, const splitee_result *res,
+                     splitee_policy_result *pr)
+{
+    const int reps = rc->reps, L = rc->rp->exits;
+    const rep_out *o = &rc->outs[((size_t)si * rc->np + p) * reps];
+    double *tmp = malloc(3 * (size_t)reps * sizeof *tmp);
+    if (!tmp)
+        return SPLITEE_ERR_NOMEM;
+    double *red = tmp, *chg = tmp + reps, *g = tmp + 2 * reps;
+    for (int r = 0; r < reps; r++) {
+        red[r] = res->final_cost > 0 ? 1.0 - o[r].cost / res->final_cost : NAN;
+        chg[r] = o[r].accuracy - res->final_accuracy;
+    }
+    pr->config = job_policy(rc, p, &rc->settings[si], &rc->sets[si]);
+    splitee_policy_display_name(&rc->pols[p], pr->name, sizeof pr->name);
+    pr->accuracy = stat_field(o, reps, offsetof(rep_out, accuracy), g);
+    pr->cost = stat_field(o, reps, offsetof(rep_out, cost), g);
+    pr->reward = stat_field(o, reps, offsetof(rep_out, reward), g);
+    pr->offload_rate = stat_field(o, reps, offsetof(rep_out, offload), g);
+    pr->pseudo_regret = stat_field(o, reps, offsetof(rep_out, pseudo), g);
+    pr->realized_regret = stat_field(o, reps, offsetof(rep_out, realized), g);
+    pr->cost_reduction = splitee__stat(red, (size_t)reps, 1);
+    pr->accuracy_change = splitee__stat(chg, (size_t)reps, 1);
+    free(tmp);
+
+    int votes[SPLITEE_MAX_EXITS] = { 0 };
+    for (int r = 0; r < reps; r++)
+        votes[o[r].learned]++;
+    pr->learned_arm = 0;
+    for (int a = 0; a < L; a++)
+        if (votes[a] > votes[pr->learned_arm])
+            pr->learned_arm = a;
+    pr->learned_share = (double)votes[pr->learned_arm] / reps;
+    for (int a = 0; a <= L; a++) {
+        long double pl = 0, h = 0;
+        for (int r = 0; r < reps; r++) {
+            pl += a < L ? o[r].plays[a] : 0;
+            h += o[r].hist[a];
+        }
+        if (a < L)
+            pr->arm_plays[a] = (double)(pl / reps);
+        pr->exit_hist[a] = (double)(h / reps);
+    }
+
+    if (rc->raw_curves) {
+        const size_t width = (size_t)rc->nck * SPLITEE_CURVE_KINDS;
+        const double *raw = rc->raw_curves + ((size_t)si * rc->np + p) * reps * width;
+        pr->curves = malloc(width * 3 * sizeof *pr->curves);
+        if (!pr->curves)
+            return SPLITEE_ERR_NOMEM;
+        for (size_t c = 0; c < width; c++) {
+            splitee_stat st = splitee__stat(raw + c, (size_t)reps, width);
+            pr->curves[3 * c] = st.mean;
+            pr->curves[3 * c + 1] = st.lo;
+            pr->curves[3 * c + 2] = st.hi;
+        }
+    }
+    return SPLITEE_OK;
+}
+
+/* --------------------------------------------------------------- run --- */
+
+static int check_args(const splitee_replay *rp, const splitee_setting *settings, int ns,
+                      const splitee_policy_config *pols, int np,
+                      const splitee_replay_config *cfg, setting_ctx *sets,
+                      splitee_error *err)
+{
+    if (ns < 1 || np < 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "nothing to run: %d settings, %d policies", ns, np);
+    if (cfg->repetitions < 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "repetitions must be >= 1 (got %d)", cfg->repetitions);
+    if (cfg->checkpoints < 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "checkpoints must be >= 1 (got %d)", cfg->checkpoints);
+    if (cfg->threads < 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "threads must be >= 0 (got %d)", cfg->threads);
+    if (rp->n > UINT32_MAX)
+        return splitee__fail(err, SPLITEE_ERR_OVERFLOW, "too many samples for a replay (%zu)", rp->n);
+    for (int si = 0; si < ns; si++) {
+        int st = splitee_reward_init(&sets[si].rw, &settings[si].reward, rp->exits, err);
+        if (st < 0)
+            return st;
+        for (int p = 0; p < np; p++) {
+            splitee_policy_config pc = pols[p];
+            pc.beta = settings[si].beta;
+            if (pc.kind == SPLITEE_POLICY_ORACLE)
+                pc.fixed_arm = 0;
+            splitee_policy *tmp;
+            if ((st = splitee_policy_create(&pc, &sets[si].rw, &tmp, err)) < 0)
+                return st;
+            splitee_policy_free(tmp);
+        }
+    }
+    return SPLITEE_OK;
+}
+
+static void make_orders(const run_ctx *rc)
+{
+    const size_t n = rc->rp->n;
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    for (int r = 0; r < rc->reps; r++) {
+        uint32_t *ord = rc->orders + (size_t)r * n;
+        for (size_t i = 0; i < n; i++)
+            ord[i] = (uint32_t)i;
+        if (rc->cfg->order == SPLITEE_ORDER_SHUFFLE && rng) {
+            gsl_rng_set(rng, (unsigned long)splitee__mix64(rc->cfg->seed
+                                                          ^ splitee__mix64((uint64_t)r + 1)));
+            gsl_ran_shuffle(rng, ord, n, sizeof *ord);
+        }
+    }
+    gsl_rng_free(rng);
+}
+
+static int fill_results(run_ctx *rc, splitee_result *res)
+{
+    const splitee_replay *rp = rc->rp;
+    for (int si = 0; si < rc->ns; si++) {
+        splitee_result *R = &res[si];
+        const setting_ctx *sc = &rc->sets[si];
+        R->setting = rc->settings[si];
+        R->reward = sc->rw;
+        R->rounds = rp->n;
+        R->repetitions = rc->reps;
+        R->arms = rp->exits;
+        R->has_labels = rp->has_labels;
+        memcpy(R->arm_mean, sc->arm_mean, sizeof R->arm_mean);
+        R->best_arm = sc->best;
+        long long c = 0;
+        for (size_t s = 0; rp->correct && s < rp->n; s++)
+            c += rp->correct[s * rp->exits + rp->exits - 1];
+        R->final_accuracy = rp->correct ? (double)c / (double)rp->n : NAN;
+        R->final_cost = sc->rw.gamma[rp->exits - 1];
+        R->checkpoints = rc->nck;
+        R->npolicies = rc->np;
+        R->checkpoint_rounds = malloc((size_t)rc->nck * sizeof *R->checkpoint_rounds);
+        R->policies = calloc((size_t)rc->np, sizeof *R->policies);
+        if (!R->checkpoint_rounds || !R->policies)
+            return SPLITEE_ERR_NOMEM;
+        memcpy(R->checkpoint_rounds, rc->ck, (size_t)rc->nck * sizeof *rc->ck);
+        for (int p = 0; p < rc->np; p++) {
+            int st = summarise(rc, si, p, R, &R->policies[p]);
+            if (st < 0)
+                return st;
+            if (si == 0 && rc->traces) {
+                R->policies[p].trace = rc->traces[p];
+                rc->traces[p] = NULL;
+            }
+        }
+    }
+    return SPLITEE_OK;
+}
+
+static void free_ctx(run_ctx *rc)
+{
+    for (int si = 0; rc->sets && si < rc->ns; si++)
+        free(rc->sets[si].rstar);
+    free(rc->sets);
+    free(rc->orders);
+    free(rc->ck);
+    free(rc->outs);
+    free(rc->raw_curves);
+    for (int p = 0; rc->traces && p < rc->np; p++)
+        free(rc->traces[p]);
+    free(rc->traces);
+}
+
+int splitee_replay_run(const splitee_replay *rp,
+                       const splitee_setting *settings, int nsettings,
+                       const splitee_policy_config *policies, int npolicies,
+                       const splitee_replay_config *cfg,
+                       splitee_result **out, splitee_error *err)
+{
+    *out = NULL;
+    run_ctx rc;
+    memset(&rc, 0, sizeof rc);
+    rc.rp = rp;
+    rc.settings = settings;
+    rc.pols = policies;
+    rc.np = npolicies;
+    rc.ns = nsettings;
+    rc.reps = cfg->repetitions;
+    rc.cfg = cfg;
+    rc.sets = calloc(nsettings > 0 ? (size_t)nsettings : 1, sizeof *rc.sets);
+    if (!rc.sets)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "out of memory");
+    int st = check_args(rp, settings, nsettings, policies, npolicies, cfg, rc.sets, err);
+    if (st < 0) {
+        free_ctx(&rc);
+        return st;
+    }
+    const size_t n = rp->n;
+    rc.nck = cfg->checkpoints < (long)n ? cfg->checkpoints : (int)n;
+    size_t jobs = (size_t)nsettings * npolicies * rc.reps, curve_cells = 0;
+    int ok = splitee__mul_size(jobs, (size_t)rc.nck * SPLITEE_CURVE_KINDS, &curve_cells) == 0;
+    rc.orders = malloc((size_t)rc.reps * n * sizeof *rc.orders);
+    rc.ck = malloc((size_t)rc.nck * sizeof *rc.ck);
+    rc.outs = malloc(jobs * sizeof *rc.outs);
+    if (ok && cfg->curves)
+        ok = (rc.raw_curves = malloc(curve_cells * sizeof *rc.raw_curves)) != NULL;
+    ok = ok && rc.orders && rc.ck && rc.outs;
+    if (ok && cfg->trace) {
+        rc.traces = calloc((size_t)npolicies, sizeof *rc.traces);
+        ok = rc.traces != NULL;
+        for (int p = 0; ok && p < npolicies; p++)
+            ok = (rc.traces[p] = malloc(n * sizeof **rc.traces)) != NULL;
+    }
+    for (int si = 0; ok && si < nsettings; si++)
+        ok = (rc.sets[si].rstar = malloc(n * sizeof *rc.sets[si].rstar)) != NULL;
+    if (!ok) {
+        free_ctx(&rc);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM,
+                             "out of memory for %zu replay jobs (fewer --checkpoints or settings?)", jobs);
+    }
+    for (int k = 0; k < rc.nck; k++)
+        rc.ck[k] = (size_t)(((unsigned long long)(k + 1) * n) / (unsigned long long)rc.nck);
+    for (int si = 0; si < nsettings; si++)
+        setting_means(rp, &rc.sets[si]);
+    make_orders(&rc);
+
+    int threads = cfg->threads;
+    if (threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus > 0 ? (int)(cpus < 256 ? cpus : 256) : 1;
+    }
+    st = run_jobs(&rc, threads);
+    splitee_result *res = NULL;
+    if (st == 0) {
+        res = calloc((size_t)nsettings, sizeof *res);
+        st = res ? fill_results(&rc, res) : SPLITEE_ERR_NOMEM;
+    }
+    free_ctx(&rc);
+    if (st < 0) {
+        splitee_results_free(res, nsettings);
+        return splitee__fail(err, st, "replay failed: %s", splitee_strerror(st));
+    }
+    *out = res;
+    return SPLITEE_OK;
+}
+
+void splitee_results_free(splitee_result *res, int n)
+{
+    if (!res)
+        return;
+    for (int i = 0; i < n; i++) {
+        for (int p = 0; res[i].policies && p < res[i].npolicies; p++) {
+            free(res[i].policies[p].curves);
+            free(res[i].policies[p].trace);
+        }
+        free(res[i].policies);
+        free(res[i].checkpoint_rounds);
+    }
+    free(res);
+}

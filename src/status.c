@@ -1,0 +1,68 @@
+/* status.c -- status codes, error messages and atomic file writes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "splitee/status.h"
+
+const char *splitee_strerror(int status)
+{
+    switch (status) {
+    case SPLITEE_OK: return "success";
+    case SPLITEE_ERR_NOMEM: return "out of memory";
+    case SPLITEE_ERR_IO: return "input/output error";
+    case SPLITEE_ERR_FORMAT: return "malformed input";
+    case SPLITEE_ERR_SHAPE: return "shape mismatch";
+    case SPLITEE_ERR_VALUE: return "invalid value";
+    case SPLITEE_ERR_ARG: return "invalid argument";
+    case SPLITEE_ERR_OVERFLOW: return "size overflow";
+    case SPLITEE_ERR_UNSUPPORTED: return "unsupported input";
+    default: return "unknown error";
+    }
+}
+
+int splitee__fail(splitee_error *err, int status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        /* one line: fold any newline a caller's text smuggled in */
+        for (char *c = err->msg; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+        err->status = status;
+    }
+    return status;
+}
+
+int splitee__write_file_atomic(const char *path, const void *data, size_t len,
+                               splitee_error *err)
+{
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        int e = errno;
+        free(tmp);
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
+    int ok = fwrite(data, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        free(tmp);
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
+    free(tmp);
+    return SPLITEE_OK;
+}

@@ -1,0 +1,370 @@
+/* test_replay.c -- the replay harness against a naive replay written here,
+ * the authors' published algorithm (recorded choices in tests/fixtures,
+ * made by tools/reference_splitee.py), and its determinism promises. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "splitee/splitee.h"
+
+#define N 300
+#define L 6
+#define K 3
+
+/* A synthetic table whose confidences straddle any threshold. */
+static splitee_table *synthetic(int with_labels)
+{
+    static double logits[N * L * K];
+    static int32_t labels[N];
+    unsigned x = 12345;
+    for (int s = 0; s < N; s++) {
+        labels[s] = s % K;
+        for (int e = 0; e < L; e++)
+            for (int k = 0; k < K; k++) {
+                x = x * 1103515245u + 12345u;
+                double u = (x >> 8) / 16777216.0;
+                logits[(s * L + e) * K + k] = 3 * u + (k == labels[s] ? 0.5 * e * ((s % 5) / 4.0) : 0);
+            }
+    }
+    splitee_table *t;
+    splitee_error e;
+    cr_assert_eq(splitee_table_from_logits("synthetic", logits, N, L, K,
+                                           with_labels ? labels : NULL, &t, &e), 0, "%s", e.msg);
+    return t;
+}
+
+static splitee_policy_config policy(const char *name)
+{
+    splitee_policy_config pc;
+    splitee_policy_config_default(&pc);
+    cr_assert_eq(splitee_policy_parse(name, &pc), 0, "%s", name);
+    return pc;
+}
+
+static splitee_result *run(splitee_table *t, const splitee_setting *set, int nset,
+                           const splitee_policy_config *pols, int np,
+                           const splitee_replay_config *rc)
+{
+    splitee_replay *rp;
+    splitee_error e;
+    cr_assert_eq(splitee_replay_prepare(t, SPLITEE_CONFIDENCE_MAX_SOFTMAX, &rp, &e), 0, "%s", e.msg);
+    splitee_result *res;
+    cr_assert_eq(splitee_replay_run(rp, set, nset, pols, np, rc, &res, &e), 0, "%s", e.msg);
+    splitee_replay_free(rp);
+    return res;
+}
+
+static int *read_arms(const char *path, int *n)
+{
+    size_t len;
+    char *text = tu_read(path, &len);
+    cr_assert(text, "cannot read %s", path);
+    int *arms = malloc(sizeof(int) * (len + 1));
+    *n = 0;
+    for (char *tok = strtok(text, "\n"); tok; tok = strtok(NULL, "\n"))
+        arms[(*n)++] = atoi(tok);
+    free(text);
+    return arms;
+}
+
+static void check_reference(const char *kind, double offload, const char *expected)
+{
+    splitee_table *t;
+    splitee_error e;
+    cr_assert_eq(splitee_table_load_npy("fixtures/ref-logits.npy", "fixtures/ref-labels.npy",
+                                        SPLITEE_LAYOUT_SAMPLES_FIRST, &t, &e), 0, "%s", e.msg);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    set.reward.alpha = 0.75;
+    set.reward.lambda = 0.1;
+    set.reward.offload = offload;
+    splitee_policy_config pc = policy(kind);
+    pc.side_info = SPLITEE_SIDE_INFO_REFERENCE;
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 1;
+    rc.order = SPLITEE_ORDER_GIVEN;
+    rc.init = SPLITEE_INIT_REFERENCE;
+    rc.trace = 1;
+    splitee_result *res = run(t, &set, 1, &pc, 1, &rc);
+    int n;
+    int *arms = read_arms(expected, &n);
+    cr_assert_eq((size_t)n, res->rounds);
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(res->policies[0].trace[i].sample, (uint32_t)i);
+        cr_assert_eq(res->policies[0].trace[i].arm + 1, arms[i],
+                     "%s o=%g: round %d chose layer %d, published algorithm %d", kind, offload,
+                     i + 1, res->policies[0].trace[i].arm + 1, arms[i]);
+    }
+    free(arms);
+    splitee_results_free(res, 1);
+    splitee_table_free(t);
+}
+
+Test(replay, reference_mode_reproduces_published_splitee)
+{
+    check_reference("splitee", 0.1, "fixtures/ref-splitee-o0.1.txt");
+    check_reference("splitee", 0.5, "fixtures/ref-splitee-o0.5.txt");
+}
+
+Test(replay, reference_mode_reproduces_published_splitee_s)
+{
+    check_reference("splitee-s", 0.1, "fixtures/ref-splitee-s-o0.1.txt");
+    check_reference("splitee-s", 0.5, "fixtures/ref-splitee-s-o0.5.txt");
+}
+
+/* A fixed arm replayed naively, in the table's order, must give the same
+ * accuracy, cost, offload rate and regrets. */
+Test(replay, fixed_arm_matches_naive_replay)
+{
+    splitee_table *t = synthetic(1);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    set.reward.alpha = 0.55;
+    set.reward.offload = 0.2;
+    splitee_reward rw;
+    cr_assert_eq(splitee_reward_init(&rw, &set.reward, L, NULL), 0);
+    const double *z = splitee_table_logits(t);
+    const int32_t *y = splitee_table_labels(t);
+    static double conf[N * L];
+    static int32_t pred[N * L];
+    splitee_table_confidences(t, SPLITEE_CONFIDENCE_MAX_SOFTMAX, conf, pred);
+    (void)z;
+    long double mean[L] = { 0 };
+    for (int s = 0; s < N; s++)
+        for (int a = 0; a < L; a++)
+            mean[a] += splitee_reward_outcome(&rw, a, conf + s * L).reward / (long double)N;
+    int best = 0;
+    for (int a = 1; a < L; a++)
+        if (mean[a] > mean[best])
+            best = a;
+
+    for (int arm = 0; arm < L; arm++) {
+        int correct = 0, off = 0;
+        long double cost = 0, realized = 0;
+        for (int s = 0; s < N; s++) {
+            const double *row = conf + s * L;
+            int exit = (arm == L - 1 || row[arm] >= set.reward.alpha) ? arm : L - 1;
+            off += exit != arm;
+            correct += pred[s * L + exit] == y[s];
+            cost += rw.gamma[arm] + (exit != arm ? rw.offload[arm] : 0);
+            realized += splitee_reward_outcome(&rw, best, row).reward -
+                        splitee_reward_outcome(&rw, arm, row).reward;
+        }
+        char name[16];
+        snprintf(name, sizeof name, "fixed:%d", arm + 1);
+        splitee_policy_config pc = policy(name);
+        splitee_replay_config rc;
+        splitee_replay_config_default(&rc);
+        rc.repetitions = 3;
+        splitee_result *res = run(t, &set, 1, &pc, 1, &rc);
+        const splitee_policy_result *pr = &res->policies[0];
+        cr_assert_float_eq(pr->accuracy.mean, correct / (double)N, 1e-12);
+        cr_assert_float_eq(pr->cost.mean, (double)(cost / N), 1e-12);
+        cr_assert_float_eq(pr->offload_rate.mean, off / (double)N, 1e-12);
+        cr_assert_float_eq(pr->realized_regret.mean, (double)realized, 1e-9);
+        cr_assert_float_eq(pr->pseudo_regret.mean, (double)(N * (mean[best] - mean[arm])), 1e-9);
+        cr_assert_eq(pr->learned_arm, arm);
+        cr_assert_float_eq(pr->accuracy_change.mean,
+                           correct / (double)N - res->final_accuracy, 1e-12);
+        splitee_results_free(res, 1);
+    }
+    splitee_table_free(t);
+}
+
+Test(replay, oracle_plays_best_arm_with_zero_pseudo_regret)
+{
+    splitee_table *t = synthetic(1);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    splitee_policy_config pc = policy("oracle");
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 4;
+    splitee_result *res = run(t, &set, 1, &pc, 1, &rc);
+    cr_assert_eq(res->policies[0].pseudo_regret.mean, 0);
+    cr_assert_eq(res->policies[0].learned_arm, res->best_arm);
+    cr_assert_float_eq(res->policies[0].realized_regret.mean, 0, 1e-9);
+    splitee_results_free(res, 1);
+    splitee_table_free(t);
+}
+
+static void assert_same_results(const splitee_result *a, const splitee_result *b, int np)
+{
+    for (int p = 0; p < np; p++) {
+        const splitee_policy_result *x = &a->policies[p], *y = &b->policies[p];
+        cr_assert_eq(memcmp(&x->accuracy, &y->accuracy, sizeof x->accuracy), 0, "%s", x->name);
+        cr_assert_eq(memcmp(&x->cost, &y->cost, sizeof x->cost), 0);
+        cr_assert_eq(memcmp(&x->pseudo_regret, &y->pseudo_regret, sizeof x->pseudo_regret), 0);
+        cr_assert_eq(memcmp(&x->realized_regret, &y->realized_regret, sizeof x->realized_regret), 0);
+        cr_assert_eq(memcmp(x->arm_plays, y->arm_plays, sizeof x->arm_plays), 0);
+        cr_assert_eq(memcmp(x->curves, y->curves,
+                            (size_t)a->checkpoints * SPLITEE_CURVE_KINDS * 3 * sizeof(double)), 0);
+    }
+}
+
+Test(replay, results_do_not_depend_on_thread_count)
+{
+    splitee_table *t = synthetic(1);
+    splitee_setting set[2];
+    splitee_setting_default(&set[0]);
+    splitee_setting_default(&set[1]);
+    set[1].reward.offload = 0.6;
+    splitee_policy_config pols[4] = { policy("splitee"), policy("splitee-s"), policy("random"),
+                                      policy("thompson") };
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 7;
+    rc.threads = 1;
+    splitee_result *one = run(t, set, 2, pols, 4, &rc);
+    rc.threads = 2;
+    splitee_result *two = run(t, set, 2, pols, 4, &rc);
+    rc.threads = 5;
+    splitee_result *five = run(t, set, 2, pols, 4, &rc);
+    for (int s = 0; s < 2; s++) {
+        assert_same_results(&one[s], &two[s], 4);
+        assert_same_results(&one[s], &five[s], 4);
+    }
+    splitee_results_free(one, 2);
+    splitee_results_free(two, 2);
+    splitee_results_free(five, 2);
+    splitee_table_free(t);
+}
+
+Test(replay, seed_changes_shuffles_and_policies_share_them)
+{
+    splitee_table *t = synthetic(1);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    splitee_policy_config pols[2] = { policy("random"), policy("final") };
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 1;
+    rc.trace = 1;
+    splitee_result *a = run(t, &set, 1, pols, 2, &rc);
+    rc.seed = 2;
+    splitee_result *b = run(t, &set, 1, pols, 2, &rc);
+    int same_order = 1, perm[N] = { 0 };
+    for (int i = 0; i < N; i++) {
+        same_order &= a->policies[0].trace[i].sample == b->policies[0].trace[i].sample;
+        cr_assert_eq(a->policies[0].trace[i].sample, a->policies[1].trace[i].sample,
+                     "policies of one repetition see the same order");
+        perm[a->policies[0].trace[i].sample]++;
+    }
+    cr_assert(!same_order, "another seed gives another order");
+    for (int s = 0; s < N; s++)
+        cr_assert_eq(perm[s], 1, "each sample once per repetition");
+    splitee_results_free(a, 1);
+    splitee_results_free(b, 1);
+    splitee_table_free(t);
+}
+
+Test(replay, play_once_init_tries_every_arm_first)
+{
+    splitee_table *t = synthetic(1);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    splitee_policy_config pc = policy("splitee");
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 1;
+    rc.trace = 1;
+    splitee_result *res = run(t, &set, 1, &pc, 1, &rc);
+    for (int a = 0; a < L; a++)
+        cr_assert_eq(res->policies[0].trace[a].arm, a);
+    splitee_results_free(res, 1);
+    splitee_table_free(t);
+}
+
+Test(replay, curves_end_at_the_final_metrics)
+{
+    splitee_table *t = synthetic(1);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    splitee_policy_config pc = policy("splitee-s");
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 5;
+    rc.checkpoints = 7;
+    splitee_result *res = run(t, &set, 1, &pc, 1, &rc);
+    cr_assert_eq(res->checkpoints, 7);
+    cr_assert_eq(res->checkpoint_rounds[6], (size_t)N);
+    for (int k = 1; k < 7; k++)
+        cr_assert_gt(res->checkpoint_rounds[k], res->checkpoint_rounds[k - 1]);
+    const double *last = res->policies[0].curves + 6 * SPLITEE_CURVE_KINDS * 3;
+    const splitee_policy_result *pr = &res->policies[0];
+    cr_assert_float_eq(last[SPLITEE_CURVE_PSEUDO_REGRET * 3], pr->pseudo_regret.mean, 1e-9);
+    cr_assert_float_eq(last[SPLITEE_CURVE_REALIZED_REGRET * 3 + 1], pr->realized_regret.lo, 1e-9);
+    cr_assert_float_eq(last[SPLITEE_CURVE_ACCURACY * 3 + 2], pr->accuracy.hi, 1e-12);
+    cr_assert_float_eq(last[SPLITEE_CURVE_COST * 3], pr->cost.mean, 1e-12);
+    splitee_results_free(res, 1);
+    splitee_table_free(t);
+}
+
+Test(replay, ee_threshold_never_offloads)
+{
+    splitee_table *t = synthetic(1);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    set.reward.alpha = 0.6;
+    splitee_policy_config pc = policy("ee-threshold");
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 2;
+    splitee_result *res = run(t, &set, 1, &pc, 1, &rc);
+    const splitee_policy_result *pr = &res->policies[0];
+    cr_assert_eq(pr->offload_rate.mean, 0);
+    cr_assert_eq(pr->exit_hist[L], 0);
+    double total = 0;
+    for (int a = 0; a < L; a++)
+        total += pr->exit_hist[a];
+    cr_assert_float_eq(total, N, 1e-9);
+    cr_assert_lt(pr->cost.mean, res->final_cost);
+    splitee_results_free(res, 1);
+    splitee_table_free(t);
+}
+
+Test(replay, unlabelled_table_reports_no_accuracy)
+{
+    splitee_table *t = synthetic(0);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    splitee_policy_config pc = policy("splitee");
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 2;
+    splitee_result *res = run(t, &set, 1, &pc, 1, &rc);
+    cr_assert_eq(res->has_labels, 0);
+    cr_assert(isnan(res->policies[0].accuracy.mean));
+    cr_assert(!isnan(res->policies[0].cost.mean));
+    splitee_results_free(res, 1);
+    splitee_table_free(t);
+}
+
+Test(replay, rejects_bad_configuration_before_running)
+{
+    splitee_table *t = synthetic(1);
+    splitee_replay *rp;
+    cr_assert_eq(splitee_replay_prepare(t, SPLITEE_CONFIDENCE_MAX_SOFTMAX, &rp, NULL), 0);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    splitee_policy_config pc = policy("splitee");
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    splitee_result *res = (splitee_result *)1;
+    splitee_error e;
+    rc.repetitions = 0;
+    cr_assert_eq(splitee_replay_run(rp, &set, 1, &pc, 1, &rc, &res, &e), SPLITEE_ERR_ARG);
+    cr_assert_null(res);
+    splitee_replay_config_default(&rc);
+    set.reward.alpha = -0.1;
+    cr_assert_eq(splitee_replay_run(rp, &set, 1, &pc, 1, &rc, &res, &e), SPLITEE_ERR_VALUE);
+    cr_assert(strstr(e.msg, "alpha"));
+    splitee_setting_default(&set);
+    pc = policy("fixed:9");     /* the table has 6 layers */
+    cr_assert_lt(splitee_replay_run(rp, &set, 1, &pc, 1, &rc, &res, &e), 0);
+    splitee_replay_free(rp);
+    splitee_table_free(t);
+}

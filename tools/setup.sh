@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# setup.sh -- installs what splitee needs from Debian's archive, once.
+#   tools/setup.sh           build, test and plot dependencies
+#   tools/setup.sh --train   also PyTorch/NumPy/OpenBLAS and Fashion-MNIST,
+#                            for tools/train.py
+# Packages already installed are not reinstalled; apt-get runs only when
+# something is missing. Needs root (or sudo) for that.
+set -euo pipefail
+
+pkgs=(gcc libc6-dev libgsl-dev libcjson-dev libcriterion-dev meson ninja-build
+      pkg-config gnuplot-nox)
+if [[ "${1:-}" == "--train" ]]; then
+    pkgs+=(python3-torch python3-numpy libopenblas0-pthread dataset-fashion-mnist)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# test.sh -- installs what is missing, then builds and runs the whole test
+# suite twice: a normal release build (build/) and an AddressSanitizer +
+# UndefinedBehaviorSanitizer debug build (build-asan/). Fails if any test
+# fails. `tools/test.sh --quick` runs the normal build only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh
+
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+
+total_ok=0
+total_fail=0
+run_suite() {
+    local dir="$1"; shift
+    tools/build.sh "$dir" "$@"
+    local log="$dir/meson-logs/test-summary.txt"
+    set +e
+    meson test -C "$dir" --print-errorlogs --num-processes 2 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    set -e
+    local ok fail
+    ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+    fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+    total_ok=$((total_ok + ${ok:-0}))
+    total_fail=$((total_fail + ${fail:-0}))
+    if [[ $rc -ne 0 && ${fail:-0} -eq 0 ]]; then total_fail=$((total_fail + 1)); fi
+    return 0
+}
+
+run_suite build
+if [[ "${1:-}" != "--quick" ]]; then
+    run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+fi
+echo "tests: ${total_ok} passed, ${total_fail} failed"
+[[ $total_fail -eq 0 ]]

@@ -26,6 +26,12 @@ run_suite() {
     total_ok=$((total_ok + ${ok:-0}))
     total_fail=$((total_fail + ${fail:-0}))
     if [[ $rc -ne 0 && ${fail:-0} -eq 0 ]]; then total_fail=$((total_fail + 1)); fi
+    # Criterion may count a test as passed when a sanitizer reports from its
+    # worker after the assertions ran: any report fails the suite.
+    if grep -qE "ERROR: [A-Za-z]+Sanitizer|runtime error:" "$dir/meson-logs/testlog.txt"; then
+        echo "test.sh: sanitizer reports in $dir/meson-logs/testlog.txt" >&2
+        total_fail=$((total_fail + 1))
+    fi
     return 0
 }
 

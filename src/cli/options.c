@@ -443,7 +443,7 @@ typedef struct opt_def {
 
 static const opt_def OPTS[] = {
     { "logits", "FILE", set_logits, "exit-logit table: .npy (float32/64) or .csv [data/fmnist-clean.npy]" },
-    { "labels", "FILE", set_labels, "labels .npy (int32/64) or text; 'none' for no accuracy [data/fmnist-test-labels.npy]" },
+    { "labels", "FILE", set_labels, "labels .npy (int32/int64/uint8), or with a .csv table a text file\n                          of one integer per line; 'none' for no accuracy [data/fmnist-test-labels.npy]" },
     { "domain", "NAME", set_domain, "shipped table: clean, noise, blur or contrast" },
     { "layout", "L", set_layout, "samples-first (N,L,K) or exits-first (L,N,K) [samples-first]" },
     { "confidence", "C", set_confidence, "max-softmax, entropy or margin [max-softmax]" },

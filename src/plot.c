@@ -60,6 +60,8 @@ static void put_panel(FILE *f, const panel *pn, int p)
     put_quoted(f, sp->xlabel ? sp->xlabel : "");
     fputs("\nset ylabel ", f);
     put_quoted(f, sp->ylabel ? sp->ylabel : "");
+    fputs(sp->points ? "\nset offsets graph 0.04, graph 0.04, graph 0.06, graph 0.06"
+                     : "\nunset offsets", f);
     fputs("\nplot ", f);
     for (int i = 0; i < pn[p].nseries; i++) {
         int lc = i % 8 + 1;

@@ -254,16 +254,35 @@ static int set_domain(cli_replay_opts *o, const char *v, splitee_error *err)
                          "--domain: unknown domain '%s' (clean, noise, blur, contrast)", v);
 }
 
-static int set_layout(cli_replay_opts *o, const char *v, splitee_error *err)
+/* Index of v in names[0..n-1] into *out, or an error listing the choices. */
+static int pick(const char *opt, const char *v, const char *const *names, int n, int *out,
+                splitee_error *err)
 {
-    if (strcmp(v, "samples-first") == 0)
-        o->layout = SPLITEE_LAYOUT_SAMPLES_FIRST;
-    else if (strcmp(v, "exits-first") == 0)
-        o->layout = SPLITEE_LAYOUT_EXITS_FIRST;
-    else
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--layout: expected samples-first or exits-first, got '%s'", v);
-    return 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    char list[128] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    return splitee__fail(err, SPLITEE_ERR_ARG, "--%s: expected one of %s, got '%s'", opt, list, v);
 }
+
+/* Enum options: the names in enum order. */
+#define CHOICE_SETTER(fn, opt, field, type, ...) \
+    static int fn(cli_replay_opts *o, const char *v, splitee_error *err) \
+    { \
+        static const char *const names[] = { __VA_ARGS__ }; \
+        int i = 0, st = pick(opt, v, names, (int)(sizeof names / sizeof *names), &i, err); \
+        if (st == 0) \
+            o->field = (type)i; \
+        return st; \
+    }
+CHOICE_SETTER(set_layout, "layout", layout, splitee_layout, "samples-first", "exits-first")
+CHOICE_SETTER(set_order, "order", replay.order, splitee_order, "shuffle", "given")
+CHOICE_SETTER(set_init, "init", replay.init, splitee_init, "play-once", "reference")
+CHOICE_SETTER(set_side_info, "side-info", side_info, splitee_side_info, "honest", "reference")
 
 static int set_confidence(cli_replay_opts *o, const char *v, splitee_error *err)
 {
@@ -332,39 +351,6 @@ static int set_seed(cli_replay_opts *o, const char *v, splitee_error *err)
     if (end == v || *end || errno || *v == '-')
         return splitee__fail(err, SPLITEE_ERR_ARG, "--seed: expected a non-negative integer, got '%s'", v);
     o->replay.seed = (uint64_t)x;
-    return 0;
-}
-
-static int set_order(cli_replay_opts *o, const char *v, splitee_error *err)
-{
-    if (strcmp(v, "shuffle") == 0)
-        o->replay.order = SPLITEE_ORDER_SHUFFLE;
-    else if (strcmp(v, "given") == 0)
-        o->replay.order = SPLITEE_ORDER_GIVEN;
-    else
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--order: expected shuffle or given, got '%s'", v);
-    return 0;
-}
-
-static int set_init(cli_replay_opts *o, const char *v, splitee_error *err)
-{
-    if (strcmp(v, "play-once") == 0)
-        o->replay.init = SPLITEE_INIT_PLAY_ONCE;
-    else if (strcmp(v, "reference") == 0)
-        o->replay.init = SPLITEE_INIT_REFERENCE;
-    else
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--init: expected play-once or reference, got '%s'", v);
-    return 0;
-}
-
-static int set_side_info(cli_replay_opts *o, const char *v, splitee_error *err)
-{
-    if (strcmp(v, "honest") == 0)
-        o->side_info = SPLITEE_SIDE_INFO_HONEST;
-    else if (strcmp(v, "reference") == 0)
-        o->side_info = SPLITEE_SIDE_INFO_REFERENCE;
-    else
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--side-info: expected honest or reference, got '%s'", v);
     return 0;
 }
 

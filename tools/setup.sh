@@ -8,7 +8,7 @@
 set -euo pipefail
 
 pkgs=(gcc libc6-dev libgsl-dev libcjson-dev libcriterion-dev meson ninja-build
-      pkg-config gnuplot-nox)
+      pkg-config gnuplot-nox zlib1g-dev)
 if [[ "${1:-}" == "--train" ]]; then
     pkgs+=(python3-torch python3-numpy libopenblas0-pthread dataset-fashion-mnist)
 fi

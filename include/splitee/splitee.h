@@ -13,6 +13,10 @@
  *   replay.h  benchmark policies on a table, with CIs and regret curves
  *   report.h  terminal table, JSON, CSV, curves, traces
  *   plot.h    figures via gnuplot
+ *   model.h   the multi-exit model: architecture JSON + safetensors weights
+ *   engine.h  layer-by-layer forward pass, exits, split and resume
+ *   payload.h activation payloads for offloading (f32, f16, int8)
+ *   image.h   Fashion-MNIST IDX files and seeded image distortions
  *
  * A replay in a dozen lines (error handling shortened):
  *
@@ -46,6 +50,10 @@
 #include "replay.h"
 #include "report.h"
 #include "plot.h"
+#include "model.h"
+#include "engine.h"
+#include "payload.h"
+#include "image.h"
 
 #define SPLITEE_VERSION "0.1.0"
 

@@ -1,0 +1,117 @@
+/* kernels.c -- the float32 kernels of the inference engine (kernels.h). */
+#include <math.h>
+#include <stddef.h>
+
+#include "kernels.h"
+
+void splitee__matmul(float *restrict y, const float *restrict x, const float *restrict w,
+                     const float *restrict b, int n, int in, int out)
+{
+    /* weight row outer: each row of W is read once and reused for all n */
+    for (int o = 0; o < out; o++) {
+        const float *wo = w + (size_t)o * (size_t)in;
+        float bias = b ? b[o] : 0.0f;
+        for (int t = 0; t < n; t++)
+            y[(size_t)t * (size_t)out + (size_t)o] =
+                splitee__dot(x + (size_t)t * (size_t)in, wo, in) + bias;
+    }
+}
+
+/* Sum of n doubles-of-floats in 8 lanes folded pairwise, then the tail;
+ * with `center`, sums (x - center)^2 instead. */
+static double sum_lanes(const float *x, int n, double center, int squares)
+{
+    double acc[8] = { 0 };
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            double d = (double)x[i + l] - center;
+            acc[l] += squares ? d * d : d;
+        }
+    double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; i++) {
+        double d = (double)x[i] - center;
+        s += squares ? d * d : d;
+    }
+    return s;
+}
+
+void splitee__layernorm(float *y, const float *x, const float *g, const float *b, int n,
+                        int dim, float eps)
+{
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (size_t)t * (size_t)dim;
+        float *yt = y + (size_t)t * (size_t)dim;
+        double mean = sum_lanes(xt, dim, 0.0, 0) / dim;
+        double var = sum_lanes(xt, dim, mean, 1) / dim;
+        float m = (float)mean;
+        float rstd = (float)(1.0 / sqrt(var + (double)eps));
+        for (int i = 0; i < dim; i++)
+            yt[i] = (xt[i] - m) * rstd * g[i] + b[i];
+    }
+}
+
+void splitee__softmax(float *x, int n)
+{
+    float m = x[0];
+    for (int i = 1; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        s += x[i];
+    }
+    for (int i = 0; i < n; i++)
+        x[i] /= s;
+}
+
+void splitee__gelu(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752440f));
+}
+
+void splitee__attention(float *restrict y, const float *restrict qkv, float *restrict scores,
+                        int tokens, int dim, int heads)
+{
+    int hd = dim / heads;
+    size_t row = 3 * (size_t)dim;
+    float scale = (float)sqrt((double)hd); /* PyTorch divides by math.sqrt(hd) */
+    for (int h = 0; h < heads; h++) {
+        size_t off = (size_t)h * (size_t)hd;
+        for (int t = 0; t < tokens; t++) {
+            const float *q = qkv + (size_t)t * row + off;
+            for (int u = 0; u < tokens; u++)
+                scores[u] = splitee__dot(q, qkv + (size_t)u * row + (size_t)dim + off, hd) / scale;
+            splitee__softmax(scores, tokens);
+            float *yt = y + (size_t)t * (size_t)dim + off;
+            for (int i = 0; i < hd; i++)
+                yt[i] = 0.0f;
+            for (int u = 0; u < tokens; u++) {
+                const float *v = qkv + (size_t)u * row + 2 * (size_t)dim + off;
+                float p = scores[u];
+                for (int i = 0; i < hd; i++)
+                    yt[i] += p * v[i];
+            }
+        }
+    }
+}
+
+void splitee__add(float *restrict y, const float *restrict x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+void splitee__mean_rows(float *restrict y, const float *restrict x, int n, int dim)
+{
+    for (int i = 0; i < dim; i++)
+        y[i] = 0.0f;
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (size_t)t * (size_t)dim;
+        for (int i = 0; i < dim; i++)
+            y[i] += xt[i];
+    }
+    for (int i = 0; i < dim; i++)
+        y[i] /= (float)n;
+}

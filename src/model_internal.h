@@ -1,0 +1,116 @@
+/* model_internal.h -- internal: the layout of a loaded model (read-only
+ * weights pointing into the mapped safetensors file) and the per-block-kind
+ * dispatch shared by the loader (model.c) and the engine (engine.c).
+ *
+ * Adding a block kind (e.g. a convolution stage): add a splitee__block_kind
+ * value, its weights struct to the union in splitee__block, and one entry
+ * in the ops table of blocks.c (declare its tensors, size its scratch, run
+ * it); the loader and the engine go through the table and need no change
+ * beyond choosing the kind per layer. */
+#ifndef SPLITEE_MODEL_INTERNAL_H
+#define SPLITEE_MODEL_INTERNAL_H
+
+#include <stddef.h>
+#include "safetensors.h"
+#include "splitee/model.h"
+
+/* y = W x + b, PyTorch layout. */
+typedef struct splitee__linear {
+    const float *w;  /* (out, in) */
+    const float *b;  /* (out) */
+    int out, in;
+} splitee__linear;
+
+/* LayerNorm affine parameters. */
+typedef struct splitee__norm {
+    const float *g;  /* (dim) weight */
+    const float *b;  /* (dim) bias */
+    int dim;
+} splitee__norm;
+
+typedef enum splitee__block_kind {
+    SPLITEE__BLOCK_VIT_ENCODER = 0, /* pre-norm transformer encoder layer */
+    SPLITEE__BLOCK_KINDS
+} splitee__block_kind;
+
+/* Pre-norm transformer encoder layer:
+ *   x += proj(attention(qkv(ln1(x))));  x += fc2(gelu(fc1(ln2(x)))) */
+typedef struct splitee__vit_block {
+    splitee__norm ln1;     /* (dim) */
+    splitee__linear qkv;   /* (3 dim, dim): rows [0,dim) q, [dim,2dim) k, [2dim,3dim) v */
+    splitee__linear proj;  /* (dim, dim) */
+    splitee__norm ln2;     /* (dim) */
+    splitee__linear fc1;   /* (mlp_hidden, dim) */
+    splitee__linear fc2;   /* (dim, mlp_hidden) */
+} splitee__vit_block;
+
+typedef struct splitee__block {
+    splitee__block_kind kind;
+    union {
+        splitee__vit_block vit;
+    } u;
+} splitee__block;
+
+/* Exit head: logits = fc(mean over tokens of ln(x)). */
+typedef struct splitee__exit_head {
+    splitee__norm ln;      /* (dim) */
+    splitee__linear fc;    /* (classes, dim) */
+} splitee__exit_head;
+
+struct splitee_model {
+    splitee_model_config cfg;
+    char *json_path;           /* owned */
+    char *weights_path;        /* owned */
+    splitee__safetensors st;   /* the mapping every weight pointer points into */
+    splitee__linear patch;     /* (dim, patch_dim) */
+    const float *pos;          /* (tokens, dim) */
+    splitee__block *blocks;    /* (layers) */
+    splitee__exit_head *exits; /* (layers) */
+    size_t scratch_floats;     /* most scratch any block needs (floats) */
+};
+
+/* One tensor the architecture expects: its name, shape and where the
+ * loader stores its data pointer. */
+typedef struct splitee__tensor_spec {
+    char name[48];
+    int ndim;              /* 1 or 2 */
+    size_t shape[2];
+    const float **dest;
+} splitee__tensor_spec;
+
+/* A growing list of specs (capacity fixed up front by the loader). */
+typedef struct splitee__spec_list {
+    splitee__tensor_spec *items;
+    size_t count, cap;
+} splitee__spec_list;
+
+/* Appends a spec; the list's capacity must suffice (the loader sizes it
+ * from splitee__block_ops.tensors). */
+void splitee__spec_add(splitee__spec_list *l, const char *name, int ndim, size_t d0,
+                       size_t d1, const float **dest);
+
+/* What each block kind provides. */
+typedef struct splitee__block_ops {
+    const char *name;                       /* for messages */
+    int tensors;                            /* tensors it declares */
+    /* Declares the tensors of block `layer` and fills the shape fields of
+     * *blk (pointers are filled when the tensors are bound). */
+    void (*declare)(splitee__spec_list *l, int layer, const splitee_model_config *cfg,
+                    splitee__block *blk);
+    /* Scratch floats one forward needs; 0 on size_t overflow. */
+    size_t (*scratch_floats)(const splitee_model_config *cfg);
+    /* x (tokens, dim) <- block(x); scratch as sized above. */
+    void (*forward)(const splitee__block *blk, const splitee_model_config *cfg, float *x,
+                    float *scratch);
+} splitee__block_ops;
+
+/* The ops of `kind` (never NULL for a valid kind). */
+const splitee__block_ops *splitee__block_ops_get(splitee__block_kind kind);
+
+/* Rounds a float count up to a multiple of 16 (64-byte chunks). */
+static inline size_t splitee__round16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+#endif

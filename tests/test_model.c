@@ -1,0 +1,686 @@
+/* test_model.c -- Criterion tests for the model loader (model.h): the shipped
+ * model (../data/model; SPLITEE_TEST_MODEL overrides the folder) loads with
+ * the documented architecture, and every kind of bad model.json or bad
+ * safetensors file -- built in the temp dir from corrupted copies of the
+ * shipped files -- is refused with the right status and a one-line message
+ * naming the file and the problem. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "splitee/model.h"
+#include "testutil.h"
+
+static const char *model_dir(void)
+{
+    const char *e = getenv("SPLITEE_TEST_MODEL");
+    return e && *e ? e : "../data/model";
+}
+
+/* The shipped file `name` of the model folder, malloc'd. */
+static char *shipped(const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", model_dir(), name);
+    char *b = tu_read(path, len);
+    cr_assert_not_null(b, "cannot read %s", path);
+    return b;
+}
+
+/* ---- building model folders ------------------------------------------------ */
+
+/* A fresh folder tu_path(name) holding model.json (`json`) and
+ * model.safetensors (st, len); NULL json / st: the shipped file. */
+static const char *write_model(const char *name, const char *json, const void *st, size_t len)
+{
+    static char dir[8][1024];
+    static int next;
+    char *d = dir[next++ & 7];
+    snprintf(d, sizeof dir[0], "%s", tu_path(name));
+    cr_assert_eq(mkdir(d, 0700), 0, "mkdir %s", d);
+    char rel[1100];
+    size_t n;
+    char *own_json = json ? NULL : shipped("model.json", &n);
+    char *own_st = st ? NULL : shipped("model.safetensors", &len);
+    snprintf(rel, sizeof rel, "%s/model.json", name);
+    tu_write(rel, json ? json : own_json, strlen(json ? json : own_json));
+    snprintf(rel, sizeof rel, "%s/model.safetensors", name);
+    tu_write(rel, st ? st : own_st, len);
+    free(own_json);
+    free(own_st);
+    return d;
+}
+
+/* Loading `dir` fails with `status`, and the one-line message names
+ * `dir`/`file` and contains `word`. */
+static void expect_fail(const char *dir, const char *file, int status, const char *word)
+{
+    splitee_model *m = (splitee_model *)1;
+    splitee_error err = { 0, "" };
+    int rc = splitee_model_load(dir, &m, &err);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    cr_assert_eq(rc, status, "expected %d, got %d: %s", status, rc, err.msg);
+    cr_assert_eq(err.status, status);
+    cr_assert_null(m);
+    cr_assert_not_null(strstr(err.msg, path), "'%s' not named in: %s", path, err.msg);
+    cr_assert_not_null(strstr(err.msg, word), "'%s' not in: %s", word, err.msg);
+    cr_assert_null(strchr(err.msg, '\n'));
+}
+
+/* The shipped model.json with `key` replaced by `value` (a JSON text), or
+ * removed when value is NULL; malloc'd. */
+static char *json_with(const char *key, const char *value)
+{
+    size_t n;
+    char *text = shipped("model.json", &n);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cr_assert_not_null(root);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, key);
+    if (value) {
+        cJSON *v = cJSON_Parse(value);
+        cr_assert_not_null(v, "bad test value %s", value);
+        cJSON_AddItemToObject(root, key, v);
+    }
+    char *out = cJSON_Print(root);
+    cJSON_Delete(root);
+    return out;
+}
+
+/* A model folder whose model.json has `key` set to `value` (NULL: removed). */
+static const char *model_with(const char *name, const char *key, const char *value)
+{
+    char *json = json_with(key, value);
+    const char *d = write_model(name, json, NULL, 0);
+    free(json);
+    return d;
+}
+
+/* The shipped safetensors: its header as cJSON and its data section. */
+typedef struct shipped_st {
+    char *file;
+    size_t len;
+    cJSON *header;
+    const unsigned char *data;
+    size_t data_len;
+} shipped_st;
+
+static void open_shipped(shipped_st *s)
+{
+    s->file = shipped("model.safetensors", &s->len);
+    cr_assert(s->len >= 8);
+    uint64_t h = 0;
+    for (int i = 7; i >= 0; i--)
+        h = h << 8 | (unsigned char)s->file[i];
+    cr_assert(h <= s->len - 8);
+    s->header = cJSON_ParseWithLength(s->file + 8, (size_t)h);
+    cr_assert_not_null(s->header);
+    s->data = (const unsigned char *)s->file + 8 + h;
+    s->data_len = s->len - 8 - (size_t)h;
+}
+
+static void close_shipped(shipped_st *s)
+{
+    cJSON_Delete(s->header);
+    free(s->file);
+}
+
+/* A safetensors image of `header` (serialised and padded with spaces to a
+ * multiple of 8, plus `extra_pad` spaces) followed by `data`; malloc'd. */
+static unsigned char *st_image(const cJSON *header, size_t extra_pad, const void *data,
+                               size_t dlen, size_t *len)
+{
+    char *text = cJSON_PrintUnformatted(header);
+    size_t tl = strlen(text), hl = tl + (8 - tl % 8) % 8 + extra_pad;
+    *len = 8 + hl + dlen;
+    unsigned char *b = malloc(*len);
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memset(b + 8, ' ', hl);
+    memcpy(b + 8, text, tl);
+    if (dlen)
+        memcpy(b + 8 + hl, data, dlen);
+    free(text);
+    return b;
+}
+
+/* Writes a model folder with the shipped model.json and the safetensors
+ * built from `header` and `data`. */
+static const char *model_from(const char *name, const cJSON *header, size_t extra_pad,
+                              const void *data, size_t dlen)
+{
+    size_t len;
+    unsigned char *img = st_image(header, extra_pad, data, dlen, &len);
+    const char *d = write_model(name, NULL, img, len);
+    free(img);
+    return d;
+}
+
+/* Sets header[name].data_offsets to [b, e]. */
+static void set_offsets(cJSON *header, const char *name, double b, double e)
+{
+    cJSON *t = cJSON_GetObjectItemCaseSensitive(header, name);
+    cr_assert_not_null(t, "no tensor %s", name);
+    cJSON *o = cJSON_CreateArray();
+    cJSON_AddItemToArray(o, cJSON_CreateNumber(b));
+    cJSON_AddItemToArray(o, cJSON_CreateNumber(e));
+    cJSON_DeleteItemFromObjectCaseSensitive(t, "data_offsets");
+    cJSON_AddItemToObject(t, "data_offsets", o);
+}
+
+static double offset_of(const cJSON *header, const char *name, int which)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(header, name);
+    cr_assert_not_null(t, "no tensor %s", name);
+    return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(t, "data_offsets"), which)
+        ->valuedouble;
+}
+
+/* Rebuilds the shipped file without tensor `drop` (NULL: none), with
+ * `extra` (NULL: none) appended as an F32 tensor of `extra_n` floats, and
+ * with tensor `edit` (NULL: none) given dtype `dtype` / shape `shape`
+ * (JSON text, NULL: unchanged) and *poison (NULL: none) written into its
+ * element 7. Offsets are recomputed, so the layout stays valid. */
+static const char *rebuild(const char *name, const char *drop, const char *extra, size_t extra_n,
+                           const char *edit, const char *dtype, const char *shape,
+                           const float *poison)
+{
+    shipped_st s;
+    open_shipped(&s);
+    cJSON *out = cJSON_CreateObject();
+    unsigned char *data = malloc(s.data_len + extra_n * 4 + 4);
+    size_t pos = 0;
+    for (const cJSON *t = s.header->child; t; t = t->next) {
+        if (strcmp(t->string, "__metadata__") == 0) {
+            cJSON_AddItemToObject(out, t->string, cJSON_Duplicate(t, 1));
+            continue;
+        }
+        if (drop && strcmp(t->string, drop) == 0)
+            continue;
+        size_t b = (size_t)offset_of(s.header, t->string, 0);
+        size_t e = (size_t)offset_of(s.header, t->string, 1);
+        cJSON *copy = cJSON_Duplicate(t, 1);
+        memcpy(data + pos, s.data + b, e - b);
+        if (edit && strcmp(t->string, edit) == 0) {
+            if (dtype)
+                cJSON_ReplaceItemInObjectCaseSensitive(copy, "dtype", cJSON_CreateString(dtype));
+            if (shape)
+                cJSON_ReplaceItemInObjectCaseSensitive(copy, "shape", cJSON_Parse(shape));
+            if (poison)
+                memcpy(data + pos + 7 * 4, poison, 4);
+        }
+        cJSON_AddItemToObject(out, t->string, copy);
+        set_offsets(out, t->string, (double)pos, (double)(pos + e - b));
+        pos += e - b;
+    }
+    if (extra) {
+        char sh[32];
+        snprintf(sh, sizeof sh, "[%zu]", extra_n);
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "dtype", "F32");
+        cJSON_AddItemToObject(t, "shape", cJSON_Parse(sh));
+        cJSON_AddItemToObject(out, extra, t);
+        set_offsets(out, extra, (double)pos, (double)(pos + extra_n * 4));
+        memset(data + pos, 0, extra_n * 4);
+        pos += extra_n * 4;
+    }
+    const char *d = model_from(name, out, 0, data, pos);
+    cJSON_Delete(out);
+    free(data);
+    close_shipped(&s);
+    return d;
+}
+
+/* ---- the shipped model ----------------------------------------------------- */
+
+Test(model, loads_shipped_model)
+{
+    splitee_model *m = NULL;
+    splitee_error err = { 0, "" };
+    cr_assert_eq(splitee_model_load(model_dir(), &m, &err), 0, "%s", err.msg);
+    const splitee_model_config *c = splitee_model_get_config(m);
+    cr_assert_eq(c->image_size, 28);
+    cr_assert_eq(c->channels, 1);
+    cr_assert_eq(c->patch_size, 7);
+    cr_assert_eq(c->patch_dim, 49);
+    cr_assert_eq(c->tokens, 16);
+    cr_assert_eq(c->dim % c->heads, 0);
+    cr_assert_eq(c->head_dim * c->heads, c->dim);
+    cr_assert_eq(c->layers, 12);
+    cr_assert_eq(c->classes, 10);
+    cr_assert_float_eq(c->norm_eps, 1e-5, 1e-12);
+    cr_assert_float_eq(c->input_mean, 0.2860, 1e-12);
+    cr_assert_float_eq(c->input_std, 0.3530, 1e-12);
+    size_t d = (size_t)c->dim, h = (size_t)c->mlp_hidden;
+    size_t per_layer = 4 * d + 3 * d * d + 3 * d + d * d + d + h * d + h + d * h + d + 2 * d +
+                       10 * d + 10;
+    cr_assert_eq(c->params, d * 49 + d + 16 * d + 12 * per_layer);
+    size_t len;
+    free(shipped("model.safetensors", &len));
+    cr_assert(len > c->params * 4 && len < c->params * 4 + 65536, "file %zu bytes", len);
+    cr_assert_not_null(strstr(splitee_model_json_path(m), "model.json"));
+    cr_assert_not_null(strstr(splitee_model_weights_path(m), "model.safetensors"));
+    splitee_model_free(m);
+    splitee_model_free(NULL);
+}
+
+Test(model, rejects_null_folder)
+{
+    splitee_model *m = (splitee_model *)1;
+    splitee_error err;
+    cr_assert_eq(splitee_model_load(NULL, &m, &err), SPLITEE_ERR_ARG);
+    cr_assert_null(m);
+    cr_assert_eq(splitee_model_load(tu_path("nothing-here"), &m, NULL), SPLITEE_ERR_IO);
+}
+
+/* ---- model.json ------------------------------------------------------------ */
+
+Test(model, rejects_missing_model_json)
+{
+    const char *d = tu_path("empty-model");
+    cr_assert_eq(mkdir(d, 0700), 0);
+    expect_fail(d, "model.json", SPLITEE_ERR_IO, "cannot open");
+}
+
+Test(model, rejects_malformed_json)
+{
+    static const char *const bad[] = { "{\"format\": \"splitee-model\",", "", "{]", "nul",
+                                       "{\"dim\": 64} trailing" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "malformed%zu", i);
+        expect_fail(write_model(name, bad[i], NULL, 0), "model.json", SPLITEE_ERR_FORMAT,
+                    "malformed JSON");
+    }
+    expect_fail(write_model("array", "[1, 2]", NULL, 0), "model.json", SPLITEE_ERR_FORMAT,
+                "not a JSON object");
+}
+
+Test(model, rejects_every_missing_key)
+{
+    static const char *const keys[] = { "format", "version", "type", "image_size", "channels",
+                                        "patch_size", "tokens", "dim", "heads", "mlp_hidden",
+                                        "layers", "classes", "norm_eps", "activation",
+                                        "exit_pool", "input_mean", "input_std", "dtype",
+                                        "weights" };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char name[32], word[64];
+        snprintf(name, sizeof name, "missing-%s", keys[i]);
+        snprintf(word, sizeof word, "missing key '%s'", keys[i]);
+        expect_fail(model_with(name, keys[i], NULL), "model.json", SPLITEE_ERR_FORMAT, word);
+    }
+}
+
+Test(model, rejects_ill_typed_keys)
+{
+    static const struct { const char *key, *value, *word; } bad[] = {
+        { "dim", "\"64\"", "'dim' must be an integer" },
+        { "dim", "64.5", "'dim' must be an integer" },
+        { "layers", "true", "'layers' must be an integer" },
+        { "heads", "null", "'heads' must be an integer" },
+        { "version", "[1]", "'version' must be an integer" },
+        { "norm_eps", "\"1e-5\"", "'norm_eps' must be a number" },
+        { "input_mean", "{}", "'input_mean' must be a number" },
+        { "type", "5", "'type' must be a string" },
+        { "activation", "[\"gelu-erf\"]", "'activation' must be a string" },
+        { "weights", "1", "'weights' must be a string" },
+        { "dim", "1e300", "'dim' must be in" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "type%zu", i);
+        int status = strstr(bad[i].word, "must be in") ? SPLITEE_ERR_VALUE : SPLITEE_ERR_FORMAT;
+        expect_fail(model_with(name, bad[i].key, bad[i].value), "model.json", status, bad[i].word);
+    }
+}
+
+Test(model, rejects_out_of_range_values)
+{
+    static const struct { const char *key, *value, *word; } bad[] = {
+        { "dim", "0", "'dim' must be in [1," },
+        { "layers", "-3", "'layers' must be in [1," },
+        { "classes", "1", "'classes' must be in [2," },
+        { "norm_eps", "0", "'norm_eps' must be a positive" },
+        { "norm_eps", "-1e-5", "'norm_eps' must be a positive" },
+        { "input_std", "0", "'input_std' must be a positive" },
+        { "weights", "\"\"", "'weights' is empty" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "range%zu", i);
+        expect_fail(model_with(name, bad[i].key, bad[i].value), "model.json", SPLITEE_ERR_VALUE,
+                    bad[i].word);
+    }
+}
+
+Test(model, rejects_unsupported_architectures)
+{
+    static const struct { const char *key, *value, *word; } bad[] = {
+        { "type", "\"cnn-multi-exit\"", "unsupported type 'cnn-multi-exit'" },
+        { "activation", "\"relu\"", "unsupported activation 'relu'" },
+        { "activation", "\"gelu-tanh\"", "unsupported activation 'gelu-tanh'" },
+        { "exit_pool", "\"cls\"", "unsupported exit_pool 'cls'" },
+        { "dtype", "\"F16\"", "unsupported dtype 'F16'" },
+        { "version", "2", "unsupported version 2" },
+        { "channels", "3", "3 channels are not supported" },
+        { "layers", "65", "65 layers" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "unsup%zu", i);
+        expect_fail(model_with(name, bad[i].key, bad[i].value), "model.json",
+                    SPLITEE_ERR_UNSUPPORTED, bad[i].word);
+    }
+    expect_fail(model_with("format", "format", "\"onnx\""), "model.json", SPLITEE_ERR_FORMAT,
+                "unsupported format 'onnx'");
+}
+
+Test(model, rejects_inconsistent_architecture)
+{
+    expect_fail(model_with("heads", "heads", "5"), "model.json", SPLITEE_ERR_SHAPE,
+                "is not divisible by heads 5");
+    expect_fail(model_with("patch", "patch_size", "5"), "model.json", SPLITEE_ERR_SHAPE,
+                "image_size 28 is not divisible by patch_size 5");
+    expect_fail(model_with("tokens", "tokens", "15"), "model.json", SPLITEE_ERR_SHAPE,
+                "tokens 15 disagree");
+}
+
+Test(model, rejects_overflowing_sizes)
+{
+    char *json = json_with("dim", "2000000000");
+    cJSON *root = cJSON_Parse(json);
+    free(json);
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "heads", cJSON_CreateNumber(1));
+    json = cJSON_Print(root);
+    expect_fail(write_model("ovf-dim", json, NULL, 0), "model.json", SPLITEE_ERR_OVERFLOW,
+                "sizes overflow");
+    free(json);
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "dim", cJSON_CreateNumber(600000000));
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "mlp_hidden", cJSON_CreateNumber(INT_MAX));
+    json = cJSON_Print(root);
+    expect_fail(write_model("ovf-mlp", json, NULL, 0), "model.json", SPLITEE_ERR_OVERFLOW,
+                "sizes overflow");
+    free(json);
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "dim", cJSON_CreateNumber(64));
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "mlp_hidden", cJSON_CreateNumber(128));
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "image_size", cJSON_CreateNumber(2147483646));
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "patch_size", cJSON_CreateNumber(1073741823));
+    json = cJSON_Print(root);
+    expect_fail(write_model("ovf-patch", json, NULL, 0), "model.json", SPLITEE_ERR_OVERFLOW,
+                "sizes overflow");
+    free(json);
+    cJSON_Delete(root);
+}
+
+Test(model, rejects_architecture_that_disagrees_with_weights)
+{
+    /* consistent on its own, but the weights are 64 wide */
+    char *json = json_with("dim", "32");
+    expect_fail(write_model("narrow", json, NULL, 0), "model.safetensors", SPLITEE_ERR_SHAPE,
+                "tensor 'patch.weight' has shape (64, 49), expected (32, 49)");
+    free(json);
+    expect_fail(model_with("hidden", "mlp_hidden", "96"), "model.safetensors", SPLITEE_ERR_SHAPE,
+                "tensor 'layers.0.fc1.weight' has shape");
+    expect_fail(model_with("classes", "classes", "11"), "model.safetensors", SPLITEE_ERR_SHAPE,
+                "tensor 'exits.0.fc.weight' has shape (10, ");
+    expect_fail(model_with("fewer", "layers", "11"), "model.safetensors", SPLITEE_ERR_FORMAT,
+                "unexpected tensor 'layers.11.");
+    expect_fail(model_with("more", "layers", "13"), "model.safetensors", SPLITEE_ERR_FORMAT,
+                "missing tensor 'layers.12.ln1.weight'");
+}
+
+Test(model, rejects_missing_weights_file)
+{
+    expect_fail(model_with("noweights", "weights", "\"nope.safetensors\""), "nope.safetensors",
+                SPLITEE_ERR_IO, "cannot open");
+}
+
+/* ---- safetensors: the file ------------------------------------------------- */
+
+Test(model, rejects_truncated_header_length)
+{
+    expect_fail(write_model("tiny", NULL, "\x10\0\0\0", 4), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "truncated");
+    expect_fail(write_model("zero", NULL, "", 0), "model.safetensors", SPLITEE_ERR_FORMAT,
+                "truncated");
+}
+
+Test(model, rejects_header_length_past_eof)
+{
+    size_t len;
+    char *st = shipped("model.safetensors", &len);
+    uint64_t h = (uint64_t)len; /* 8 bytes too many */
+    for (int i = 0; i < 8; i++)
+        st[i] = (char)(h >> (8 * i));
+    expect_fail(write_model("hlen", NULL, st, len), "model.safetensors", SPLITEE_ERR_FORMAT,
+                "runs past the end of the file");
+    memset(st, 0xff, 8);
+    expect_fail(write_model("hlen2", NULL, st, len), "model.safetensors", SPLITEE_ERR_FORMAT,
+                "runs past the end of the file");
+    free(st);
+}
+
+Test(model, rejects_malformed_header_json)
+{
+    size_t len;
+    char *st = shipped("model.safetensors", &len);
+    st[8] = '[';   /* the header's opening brace */
+    expect_fail(write_model("hjson", NULL, st, len), "model.safetensors", SPLITEE_ERR_FORMAT,
+                "malformed JSON header");
+    free(st);
+    char text[] = "{\"a\": 1} x";
+    size_t l = 8 + strlen(text);
+    unsigned char *img = malloc(l);
+    for (int i = 0; i < 8; i++)
+        img[i] = (unsigned char)(strlen(text) >> (8 * i));
+    memcpy(img + 8, text, strlen(text));
+    expect_fail(write_model("hjson2", NULL, img, l), "model.safetensors", SPLITEE_ERR_FORMAT,
+                "text after the object");
+    memcpy(img + 8, "[1, 2, 3] ", 10);
+    expect_fail(write_model("hjson3", NULL, img, l), "model.safetensors", SPLITEE_ERR_FORMAT,
+                "not an object");
+    free(img);
+}
+
+Test(model, rejects_ill_formed_tensor_entries)
+{
+    static const struct { const char *key, *value, *word; int status; } bad[] = {
+        { "dtype", "7", "non-string \"dtype\"", SPLITEE_ERR_FORMAT },
+        { "dtype", "\"F33\"", "unknown dtype 'F33'", SPLITEE_ERR_FORMAT },
+        { "shape", "\"16x64\"", "non-array \"shape\"", SPLITEE_ERR_FORMAT },
+        { "shape", "[16, -64]", "shape must hold non-negative integers", SPLITEE_ERR_FORMAT },
+        { "shape", "[16, 6.4]", "shape must hold non-negative integers", SPLITEE_ERR_FORMAT },
+        { "shape", "[1099511627776, 1099511627776, 1099511627776]", "element count overflows",
+          SPLITEE_ERR_OVERFLOW },
+        { "data_offsets", "[0]", "\"data_offsets\" must be an array", SPLITEE_ERR_FORMAT },
+        { "data_offsets", "[-4, 0]", "non-negative integers", SPLITEE_ERR_FORMAT },
+        { "extra", "1", "unexpected key 'extra'", SPLITEE_ERR_FORMAT },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        shipped_st s;
+        open_shipped(&s);
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(s.header, "pos");
+        cJSON_DeleteItemFromObjectCaseSensitive(t, bad[i].key);
+        cJSON_AddItemToObject(t, bad[i].key, cJSON_Parse(bad[i].value));
+        char name[32];
+        snprintf(name, sizeof name, "entry%zu", i);
+        const char *d = model_from(name, s.header, 0, s.data, s.data_len);
+        expect_fail(d, "model.safetensors", bad[i].status, bad[i].word);
+        expect_fail(d, "model.safetensors", bad[i].status, "'pos'");
+        close_shipped(&s);
+    }
+    shipped_st s;
+    open_shipped(&s);
+    cJSON_ReplaceItemInObjectCaseSensitive(s.header, "pos", cJSON_CreateString("x"));
+    expect_fail(model_from("entry-str", s.header, 0, s.data, s.data_len), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "'pos' is not an object");
+    close_shipped(&s);
+    open_shipped(&s);
+    cJSON_DeleteItemFromObjectCaseSensitive(s.header, "__metadata__");
+    cJSON_AddItemToObject(s.header, "__metadata__", cJSON_CreateNumber(3));
+    expect_fail(model_from("meta", s.header, 0, s.data, s.data_len), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "\"__metadata__\" is not an object");
+    close_shipped(&s);
+}
+
+Test(model, rejects_out_of_bounds_offsets)
+{
+    shipped_st s;
+    open_shipped(&s);
+    /* the last tensor's end one float past the data section */
+    double b = offset_of(s.header, "exits.11.fc.bias", 0);
+    set_offsets(s.header, "exits.11.fc.bias", b + 4, (double)s.data_len + 4);
+    expect_fail(model_from("oob", s.header, 0, s.data, s.data_len), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "out of bounds");
+    set_offsets(s.header, "exits.11.fc.bias", b + 8, b + 4);   /* begin after end */
+    expect_fail(model_from("oob2", s.header, 0, s.data, s.data_len), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "out of bounds");
+    close_shipped(&s);
+}
+
+Test(model, rejects_offsets_that_disagree_with_dtype_and_shape)
+{
+    shipped_st s;
+    open_shipped(&s);
+    double b = offset_of(s.header, "pos", 0), e = offset_of(s.header, "pos", 1);
+    set_offsets(s.header, "pos", b, e - 4);
+    expect_fail(model_from("span", s.header, 0, s.data, s.data_len), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "span");
+    set_offsets(s.header, "pos", b, e);
+    cJSON *t = cJSON_GetObjectItemCaseSensitive(s.header, "pos");
+    cJSON_ReplaceItemInObjectCaseSensitive(t, "dtype", cJSON_CreateString("F16"));
+    expect_fail(model_from("span16", s.header, 0, s.data, s.data_len), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "F16 x");
+    close_shipped(&s);
+}
+
+Test(model, rejects_overlapping_tensors)
+{
+    shipped_st s;
+    open_shipped(&s);
+    /* layers.0.ln2.bias points at layers.0.ln1.bias's bytes (same size) */
+    set_offsets(s.header, "layers.0.ln2.bias", offset_of(s.header, "layers.0.ln1.bias", 0),
+                offset_of(s.header, "layers.0.ln1.bias", 1));
+    expect_fail(model_from("overlap", s.header, 0, s.data, s.data_len), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "overlap");
+    close_shipped(&s);
+    open_shipped(&s);   /* partial overlap: shifted by one float */
+    double b = offset_of(s.header, "layers.0.ln2.weight", 0);
+    set_offsets(s.header, "layers.0.ln2.weight", b - 4, offset_of(s.header, "layers.0.ln2.weight", 1) - 4);
+    expect_fail(model_from("overlap2", s.header, 0, s.data, s.data_len), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "overlap");
+    close_shipped(&s);
+}
+
+Test(model, rejects_unindexed_data_bytes)
+{
+    shipped_st s;
+    open_shipped(&s);
+    unsigned char *data = malloc(s.data_len + 4);
+    memcpy(data, s.data, s.data_len);
+    memset(data + s.data_len, 0, 4);
+    expect_fail(model_from("trail", s.header, 0, data, s.data_len + 4), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "belong to no tensor");
+    free(data);
+    close_shipped(&s);
+}
+
+Test(model, rejects_duplicate_tensor_names)
+{
+    size_t len;
+    char *st = shipped("model.safetensors", &len);
+    /* rename layers.0.ln2.bias (same length: offsets stay valid) */
+    const char *keep = "\"layers.0.ln1.bias\":";
+    char *pb = strstr(st + 8, "\"layers.0.ln2.bias\":");
+    cr_assert_not_null(pb);
+    memcpy(pb, keep, strlen(keep));
+    expect_fail(write_model("dup", NULL, st, len), "model.safetensors", SPLITEE_ERR_FORMAT,
+                "duplicate tensor 'layers.0.ln1.bias'");
+    free(st);
+}
+
+/* ---- safetensors: what the architecture needs ----------------------------- */
+
+Test(model, rejects_wrong_dtype)
+{
+    expect_fail(rebuild("i32", NULL, NULL, 0, "layers.3.qkv.weight", "I32", NULL, NULL),
+                "model.safetensors", SPLITEE_ERR_UNSUPPORTED,
+                "tensor 'layers.3.qkv.weight' has dtype I32 (expected F32)");
+    expect_fail(rebuild("u8", NULL, NULL, 0, "pos", "U32", NULL, NULL), "model.safetensors",
+                SPLITEE_ERR_UNSUPPORTED, "dtype U32");
+}
+
+Test(model, rejects_missing_tensors)
+{
+    static const char *const names[] = { "patch.weight", "pos", "layers.5.fc2.bias",
+                                         "exits.11.fc.weight", "exits.0.ln.weight" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char dir[32], word[96];
+        snprintf(dir, sizeof dir, "drop%zu", i);
+        snprintf(word, sizeof word, "missing tensor '%s'", names[i]);
+        expect_fail(rebuild(dir, names[i], NULL, 0, NULL, NULL, NULL, NULL), "model.safetensors",
+                    SPLITEE_ERR_FORMAT, word);
+    }
+}
+
+Test(model, rejects_unexpected_tensors)
+{
+    expect_fail(rebuild("extra", NULL, "layers.0.extra.weight", 4, NULL, NULL, NULL, NULL),
+                "model.safetensors", SPLITEE_ERR_FORMAT,
+                "unexpected tensor 'layers.0.extra.weight'");
+    expect_fail(rebuild("extra2", NULL, "cls_token", 64, NULL, NULL, NULL, NULL),
+                "model.safetensors", SPLITEE_ERR_FORMAT, "unexpected tensor 'cls_token'");
+}
+
+Test(model, rejects_shapes_that_disagree)
+{
+    expect_fail(rebuild("pos", NULL, NULL, 0, "pos", NULL, "[8, 128]", NULL), "model.safetensors",
+                SPLITEE_ERR_SHAPE, "tensor 'pos' has shape (8, 128), expected (16, 64)");
+    expect_fail(rebuild("transposed", NULL, NULL, 0, "layers.2.fc1.weight", NULL, "[64, 128]", NULL),
+                "model.safetensors", SPLITEE_ERR_SHAPE,
+                "tensor 'layers.2.fc1.weight' has shape (64, 128), expected (128, 64)");
+    expect_fail(rebuild("flat", NULL, NULL, 0, "exits.4.ln.bias", NULL, "[1, 64]", NULL),
+                "model.safetensors", SPLITEE_ERR_SHAPE, "has shape (1, 64), expected (64,)");
+}
+
+Test(model, rejects_non_finite_weights)
+{
+    const float nan = NAN, inf = -INFINITY;
+    expect_fail(rebuild("nan", NULL, NULL, 0, "layers.7.proj.weight", NULL, NULL, &nan),
+                "model.safetensors", SPLITEE_ERR_VALUE,
+                "tensor 'layers.7.proj.weight' holds a non-finite value (nan) at element 7");
+    expect_fail(rebuild("inf", NULL, NULL, 0, "exits.2.fc.bias", NULL, NULL, &inf),
+                "model.safetensors", SPLITEE_ERR_VALUE, "non-finite value (-inf)");
+}
+
+Test(model, rejects_misaligned_data)
+{
+    shipped_st s;
+    open_shipped(&s);
+    expect_fail(model_from("misaligned", s.header, 2, s.data, s.data_len), "model.safetensors",
+                SPLITEE_ERR_UNSUPPORTED, "not 4-byte aligned");
+    close_shipped(&s);
+}
+
+Test(model, rebuilt_copy_loads)
+{
+    /* the rebuilder itself yields a valid file: the rejections above are real */
+    const char *d = rebuild("same", NULL, NULL, 0, NULL, NULL, NULL, NULL);
+    splitee_model *m = NULL;
+    splitee_error err = { 0, "" };
+    cr_assert_eq(splitee_model_load(d, &m, &err), 0, "%s", err.msg);
+    splitee_model_free(m);
+    shipped_st s;
+    open_shipped(&s);
+    d = model_from("same2", s.header, 0, s.data, s.data_len);
+    cr_assert_eq(splitee_model_load(d, &m, &err), 0, "%s", err.msg);
+    splitee_model_free(m);
+    close_shipped(&s);
+}

@@ -34,17 +34,30 @@ static void put_quoted(FILE *f, const char *s)
     fputc('\'', f);
 }
 
+/* Ten colours that stay distinct on white (a policy list can be long). */
+static const char *const COLOURS[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                       "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22" };
+#define NCOLOURS (int)(sizeof COLOURS / sizeof *COLOURS)
+
 static void put_datablocks(FILE *f, const panel *pn, int npanels)
 {
     for (int p = 0; p < npanels; p++) {
+        const double floor_ = pn[p].spec->logy_floor;
         for (int i = 0; i < pn[p].nseries; i++) {
             const splitee_plot_series *s = &pn[p].series[i];
             fprintf(f, "$d%d_%d << EOD\n", p, i);
             for (size_t k = 0; k < s->n; k++) {
-                double lo = s->lo ? s->lo[k] : s->y[k], hi = s->hi ? s->hi[k] : s->y[k];
-                if (isfinite(s->x[k]) && isfinite(s->y[k]))
-                    fprintf(f, "%.10g %.10g %.10g %.10g\n", s->x[k], s->y[k],
-                            isfinite(lo) ? lo : s->y[k], isfinite(hi) ? hi : s->y[k]);
+                double y = s->y[k];
+                double lo = s->lo && isfinite(s->lo[k]) ? s->lo[k] : y;
+                double hi = s->hi && isfinite(s->hi[k]) ? s->hi[k] : y;
+                if (!isfinite(s->x[k]) || !isfinite(y))
+                    continue;
+                if (floor_ > 0) {
+                    y = fmax(y, floor_);
+                    lo = fmax(lo, floor_);
+                    hi = fmax(hi, floor_);
+                }
+                fprintf(f, "%.10g %.10g %.10g %.10g\n", s->x[k], y, lo, hi);
             }
             fputs("EOD\n", f);
         }
@@ -62,16 +75,23 @@ static void put_panel(FILE *f, const panel *pn, int p)
     put_quoted(f, sp->ylabel ? sp->ylabel : "");
     fputs(sp->points ? "\nset offsets graph 0.04, graph 0.04, graph 0.06, graph 0.06"
                      : "\nunset offsets", f);
+    if (sp->logy_floor > 0)
+        fprintf(f, "\nset logscale y\nset yrange [%g:*]", sp->logy_floor);
+    else
+        fputs("\nunset logscale y\nset yrange [*:*]", f);
+    /* many series: the key goes under the panel rather than over the lines */
+    fputs(pn[p].nseries > 5 ? "\nset key outside below center horizontal reverse Left"
+                            : "\nset key top left reverse Left", f);
     fputs("\nplot ", f);
     for (int i = 0; i < pn[p].nseries; i++) {
-        int lc = i % 8 + 1;
+        const char *lc = COLOURS[i % NCOLOURS];
         if (sp->bands)
-            fprintf(f, "$d%d_%d using 1:3:4 with filledcurves lc %d notitle, ", p, i, lc);
+            fprintf(f, "$d%d_%d using 1:3:4 with filledcurves lc rgb '%s' notitle, ", p, i, lc);
         if (sp->points)
-            fprintf(f, "$d%d_%d using 1:2:3:4 with yerrorbars lc %d pt 7 ps 0.6 notitle, "
-                       "$d%d_%d using 1:2 with lines lc %d lw 2 title ", p, i, lc, p, i, lc);
+            fprintf(f, "$d%d_%d using 1:2:3:4 with yerrorbars lc rgb '%s' pt 7 ps 0.6 notitle, "
+                       "$d%d_%d using 1:2 with lines lc rgb '%s' lw 2 title ", p, i, lc, p, i, lc);
         else
-            fprintf(f, "$d%d_%d using 1:2 with lines lc %d lw 2 title ", p, i, lc);
+            fprintf(f, "$d%d_%d using 1:2 with lines lc rgb '%s' lw 2 title ", p, i, lc);
         put_quoted(f, pn[p].series[i].name);
         fputs(i + 1 < pn[p].nseries ? ", \\\n     " : "\n", f);
     }
@@ -80,7 +100,7 @@ static void put_panel(FILE *f, const panel *pn, int p)
 static void put_render(FILE *f, const char *terminal, const char *out, const panel *pn,
                        int npanels, const char *suptitle)
 {
-    fprintf(f, "set terminal %s size %d,%d\nset output ", terminal, 560 * npanels + 80, 460);
+    fprintf(f, "set terminal %s size %d,%d\nset output ", terminal, 560 * npanels + 80, 540);
     put_quoted(f, out);
     fputc('\n', f);
     if (npanels > 1) {
@@ -130,7 +150,7 @@ static int render(const char *prefix, const panel *pn, int npanels, const char *
         st = splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", script, strerror(errno));
         goto out;
     }
-    fputs("set encoding utf8\nset grid lc rgb '#dddddd'\nset key top left\n"
+    fputs("set encoding utf8\nset grid lc rgb '#dddddd'\n"
           "set style fill transparent solid 0.18 noborder\nset border lc rgb '#444444'\n", f);
     put_datablocks(f, pn, npanels);
     put_render(f, "svg dynamic background rgb 'white' font 'sans,12'", svg_tmp, pn, npanels, suptitle);
@@ -209,8 +229,11 @@ int splitee_plot_regret(const char *prefix, const splitee_result *r, splitee_err
     } else {
         curve_series(r, SPLITEE_CURVE_PSEUDO_REGRET, rounds, buf, s);
         curve_series(r, SPLITEE_CURVE_REALIZED_REGRET, rounds, buf + (size_t)np * 3 * nck, s + np);
-        splitee_plot_spec a = { "Pseudo regret", "round", "cumulative regret", 1, 0 };
-        splitee_plot_spec b = { "Realized regret (same samples)", "round", "cumulative regret", 1, 0 };
+        /* log scale: baselines with linear regret would flatten the learners;
+         * zero (the oracle) sits on the floor */
+        splitee_plot_spec a = { "Pseudo regret", "round", "cumulative regret (log scale)", 1, 0, 0.1 };
+        splitee_plot_spec b = { "Realized regret (same samples)", "round",
+                                "cumulative regret (log scale)", 1, 0, 0.1 };
         panel pn[2] = { { &a, s, np }, { &b, s + np, np } };
         char title[160];
         int o = snprintf(title, sizeof title, "alpha %.3g, lambda %.3g, mu %.3g, o %.3g: mean and 95%% CI",
@@ -253,7 +276,7 @@ int splitee_plot_sweep(const char *prefix, const splitee_result *res, int nres,
             s[p] = (splitee_plot_series){ res[0].policies[p].name, (size_t)nres, x, y, lo, hi };
         }
         splitee_plot_spec spec = { "Accuracy against cost across the sweep",
-                                   "average cost per sample", "accuracy (%)", 0, 1 };
+                                   "average cost per sample", "accuracy (%)", 0, 1, 0 };
         snprintf(name, plen, "%s-sweep", prefix);
         st = splitee_plot(name, &spec, s, np, err);
     }

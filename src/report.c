@@ -35,9 +35,10 @@ static void fmt_stat(char *buf, size_t len, splitee_stat s, double scale, int pr
 {
     if (isnan(s.mean))
         snprintf(buf, len, "n/a");
-    else
-        snprintf(buf, len, "%.*f ±%.*f", prec, s.mean * scale, prec,
-                 (s.hi - s.lo) / 2 * scale);
+    else /* "+ 0.0" and the rounding guard keep "-0.0" out of the table */
+        snprintf(buf, len, "%.*f ±%.*f", prec,
+                 fabs(s.mean * scale) < 0.5 * pow(10, -prec) ? 0.0 : s.mean * scale, prec,
+                 (s.hi - s.lo) / 2 * scale + 0.0);
 }
 
 static void table_setting(FILE *f, const splitee_result *r)

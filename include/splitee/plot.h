@@ -32,6 +32,8 @@ typedef struct splitee_plot_spec {
     const char *title, *xlabel, *ylabel;
     int bands;    /* 1: shade lo..hi around each line */
     int points;   /* 1: mark points (sweeps) rather than plain lines */
+    double logy_floor; /* > 0: logarithmic y axis; values below are drawn
+                          at this floor (so zero regret stays visible) */
 } splitee_plot_spec;
 
 /* Draws the series into PREFIX.svg and PREFIX.png. Fails with IO if gnuplot

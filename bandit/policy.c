@@ -148,6 +148,7 @@ void splitee_policy_free(splitee_policy *p)
 void splitee_policy_reset(splitee_policy *p)
 {
     p->rounds = 0;
+    p->hint = 0;
     p->untried = p->arms;
     for (int a = 0; a <= SPLITEE_MAX_EXITS; a++) {
         p->sum[a] = p->sumsq[a] = p->mean[a] = 0.0;

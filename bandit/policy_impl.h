@@ -25,6 +25,9 @@ struct splitee_policy {
     int arms;                /* L = rw.arms */
     int untried;             /* number of arms with n == 0 */
     long long rounds;        /* observe() calls since create/reset */
+    int hint;                /* UCB1: the arm chosen last round, where the
+                                next scan starts (a speed hint only: any
+                                value gives the same choice) */
     double lo, hi;           /* bounds of any reward under rw (kl-ucb, ucb-v) */
     /* Per-arm statistics, (arms) used. The entries past `arms` are padding
      * that loops working two arms at a time may read: n = 1, the rest 0. */

@@ -6,10 +6,19 @@
 
 #include "policy_impl.h"
 
-/* UCB1: argmax of mean_a + beta*sqrt(ln t / n_a), t = rounds + 1. Written
- * exactly as the authors' numpy expression so that the choices match theirs
- * bit for bit; the index loop has no branches so the compiler can
- * vectorise it. */
+/* UCB1: argmax of mean_a + beta*sqrt(ln t / n_a), t = rounds + 1, lowest
+ * arm on ties. Every index that can win is evaluated exactly as the
+ * authors' numpy expression, so the choices match theirs bit for bit; the
+ * division and square root are skipped only for an arm whose index is
+ * provably below the best index found so far, b:
+ *
+ *   d = (b - mean_a) - tau > 0  and  beta^2 ln t < d^2 n_a,
+ *   tau = 1e-9 (1 + 2|b| + |b - mean_a|)   (>= 1e-9 (1 + |b| + |mean_a|))
+ *
+ * imply mean_a + beta*sqrt(ln t/n_a) <= b - tau + (a few ulps) < b, since
+ * every rounding error involved is far below tau. The scan starts from the
+ * arm chosen last round, which usually wins again, so most rounds cost one
+ * division and square root instead of one per arm. */
 static int ucb1_choose(splitee_policy *p, gsl_rng *rng)
 {
     (void)rng;
@@ -18,21 +27,23 @@ static int ucb1_choose(splitee_policy *p, gsl_rng *rng)
     const int arms = p->arms;
     const double beta = p->cfg.beta;
     const double lt = log((double)(p->rounds + 1));
-    double idx[SPLITEE_MAX_EXITS + 1];
-    /* two arms per step so that -O2's straight-line vectoriser packs the
-     * divisions and square roots (IEEE-exact either way); for an odd count
-     * the last step reads the padding arm, whose n is 1 (policy_impl.h) */
-    for (int a = 0; a < arms; a += 2) {
-        idx[a] = p->mean[a] + beta * sqrt(lt / p->n[a]);
-        idx[a + 1] = p->mean[a + 1] + beta * sqrt(lt / p->n[a + 1]);
-    }
-    int best = 0;
-    double best_idx = idx[0];
-    for (int a = 1; a < arms; a++)
-        if (idx[a] > best_idx) {
-            best_idx = idx[a];
+    const double b2lt = beta * beta * lt;
+    int best = p->hint < arms ? p->hint : 0;
+    double best_idx = p->mean[best] + beta * sqrt(lt / p->n[best]);
+    double tau0 = 1e-9 * (1.0 + 2.0 * fabs(best_idx));
+    for (int a = 0; a < arms; a++) {
+        const double gap = best_idx - p->mean[a];
+        const double d = gap * (1.0 - 1e-9) - tau0; /* gap - tau, gap > 0 */
+        if (d > 0 && b2lt < d * d * p->n[a])
+            continue;
+        const double idx = p->mean[a] + beta * sqrt(lt / p->n[a]);
+        if (idx > best_idx || (idx == best_idx && a < best)) {
+            best_idx = idx;
             best = a;
+            tau0 = 1e-9 * (1.0 + 2.0 * fabs(best_idx));
         }
+    }
+    p->hint = best;
     return best;
 }
 

@@ -230,12 +230,15 @@ static int naive_thompson(const naive *nv, double sd, gsl_rng *r)
 /* Which naive rule to run against the policy. */
 enum naive_rule { NR_UCB1, NR_SIDE_HONEST, NR_SIDE_REF, NR_KL, NR_UCBV, NR_EPS, NR_TS };
 
-/* Runs policy and reference side by side for `rounds` rounds on random
- * rows and checks every choice, then the final counts, means and clock. */
-static void check_against_naive(splitee_policy_kind kind, splitee_side_info side,
-                                enum naive_rule rule, int arms, int rounds)
+typedef void (*row_gen)(gsl_rng *r, int arms, double *row);
+
+/* Runs policy and reference side by side for `rounds` rounds on rows from
+ * `gen` and checks every choice, then the final counts, means and clock. */
+static void check_rows_against_naive(splitee_policy_kind kind, splitee_side_info side,
+                                     enum naive_rule rule, int arms, int rounds,
+                                     double lambda, row_gen gen)
 {
-    splitee_reward rw = make_rw(arms, 0.8, 0.4 / arms, 0.3);
+    splitee_reward rw = make_rw(arms, 0.8, lambda, 0.3);
     splitee_policy *p = make_policy(kind, &rw, side);
     naive nv = { .arms = arms };
     gsl_rng *rows = gsl_rng_alloc(gsl_rng_mt19937), *r1 = gsl_rng_alloc(gsl_rng_mt19937),
@@ -246,7 +249,7 @@ static void check_against_naive(splitee_policy_kind kind, splitee_side_info side
     double lo, hi, row[MAXA];
     naive_bounds(&rw, &lo, &hi);
     for (int t = 0; t < rounds; t++) {
-        gen_row(rows, arms, row);
+        gen(rows, arms, row);
         int want;
         switch (rule) {
         case NR_KL: want = naive_kl_ucb(&nv, lo, hi); break;
@@ -276,7 +279,32 @@ static void check_against_naive(splitee_policy_kind kind, splitee_side_info side
     splitee_policy_free(p);
 }
 
+/* The usual case: random rows, lambda 0.4 / arms. */
+static void check_against_naive(splitee_policy_kind kind, splitee_side_info side,
+                                enum naive_rule rule, int arms, int rounds)
+{
+    check_rows_against_naive(kind, side, rule, arms, rounds, 0.4 / arms, gen_row);
+}
+
+/* Rows whose confidences are 0.5 or 1 (exact in binary): with lambda 0
+ * every reward is one of a few exact values, so means and indices tie
+ * exactly and often -- the case where a shortcut in the index scan would
+ * show as a different tie-break. */
+static void gen_tied_row(gsl_rng *r, int arms, double *row)
+{
+    for (int j = 0; j < arms; j++)
+        row[j] = gsl_rng_uniform(r) < 0.5 ? 0.5 : 1.0;
+}
+
 /* ---- each policy against its reference -------------------------------- */
+
+Test(bandit, ucb_ties_match_naive_reference)
+{
+    check_rows_against_naive(SPLITEE_POLICY_SPLITEE, SPLITEE_SIDE_INFO_HONEST, NR_UCB1, 12,
+                             5000, 0.0, gen_tied_row);
+    check_rows_against_naive(SPLITEE_POLICY_SPLITEE_S, SPLITEE_SIDE_INFO_REFERENCE,
+                             NR_SIDE_REF, 12, 5000, 0.0, gen_tied_row);
+}
 
 Test(bandit, ucb_matches_naive_reference)
 {

@@ -80,7 +80,7 @@ static void put_panel(FILE *f, const panel *pn, int p)
     else
         fputs("\nunset logscale y\nset yrange [*:*]", f);
     /* many series: the key goes under the panel rather than over the lines */
-    fputs(pn[p].nseries > 5 ? "\nset key outside below center horizontal reverse Left"
+    fputs(pn[p].nseries > 5 ? "\nset key outside below center horizontal reverse Left height 1.5"
                             : "\nset key top left reverse Left", f);
     fputs("\nplot ", f);
     for (int i = 0; i < pn[p].nseries; i++) {

@@ -74,10 +74,11 @@ static inline size_t splitee__round16f(size_t n)
 }
 
 /* Scratch floats splitee__kernels.attention needs for `tokens` tokens of
- * width `dim`: round16(tokens) scores, then (dim, tokens) K transposed. */
+ * width `dim`: round16(4 tokens) scores (4 query rows at a time), then
+ * (dim, tokens) K transposed. The portable kernel uses the first tokens. */
 static inline size_t splitee__attention_scratch_floats(size_t tokens, size_t dim)
 {
-    return splitee__round16f(tokens) + splitee__round16f(tokens * dim);
+    return splitee__round16f(4 * tokens) + splitee__round16f(tokens * dim);
 }
 
 /* One set of kernels. Every function has the contract of the portable

@@ -220,7 +220,9 @@ AVX2 static void softmax8(float *x, int n)
         _mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i), s));
 }
 
-/* scratch: scores (round16(tokens)) | kt (dim, tokens), K transposed. */
+/* scratch: scores (4 rows of tokens, in round16(4 tokens)) | kt (dim,
+ * tokens), K transposed. Query rows go 4 at a time so that the dot
+ * products and the weighted sums run as 4 independent FMA chains. */
 AVX2 static void attention_avx2(float *restrict y, const float *restrict qkv,
                                 float *restrict scratch, int tokens, int dim, int heads)
 {
@@ -230,33 +232,53 @@ AVX2 static void attention_avx2(float *restrict y, const float *restrict qkv,
         return;
     }
     size_t row = 3 * (size_t)dim, st = (size_t)tokens;
-    float *scores = scratch, *kt = scratch + splitee__round16f(st);
+    float *scores = scratch, *kt = scratch + splitee__round16f(4 * st);
     for (int u = 0; u < tokens; u++) {
         const float *k = qkv + (size_t)u * row + (size_t)dim;
         for (int c = 0; c < dim; c++)
             kt[(size_t)c * st + (size_t)u] = k[c];
     }
     const __m256 scale = _mm256_set1_ps((float)__builtin_sqrt((double)hd));
+    float *p0 = scores, *p1 = scores + st, *p2 = scores + 2 * st, *p3 = scores + 3 * st;
     for (int h = 0; h < heads; h++) {
         size_t off = (size_t)h * (size_t)hd;
-        for (int t = 0; t < tokens; t++) {
-            const float *q = qkv + (size_t)t * row + off;
+        for (int t = 0; t < tokens; t += 4) {
+            const float *q0 = qkv + (size_t)t * row + off, *q1 = q0 + row, *q2 = q1 + row;
+            const float *q3 = q2 + row;
             for (int u = 0; u < tokens; u += 8) {
-                __m256 acc = _mm256_setzero_ps();
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
                 const float *kc = kt + off * st + (size_t)u;
-                for (int i = 0; i < hd; i++, kc += st)
-                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(q + i), _mm256_loadu_ps(kc), acc);
-                _mm256_storeu_ps(scores + u, _mm256_div_ps(acc, scale));
+                for (int i = 0; i < hd; i++, kc += st) {
+                    __m256 k = _mm256_loadu_ps(kc);
+                    a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q0 + i), k, a0);
+                    a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(q1 + i), k, a1);
+                    a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(q2 + i), k, a2);
+                    a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(q3 + i), k, a3);
+                }
+                _mm256_storeu_ps(p0 + u, _mm256_div_ps(a0, scale));
+                _mm256_storeu_ps(p1 + u, _mm256_div_ps(a1, scale));
+                _mm256_storeu_ps(p2 + u, _mm256_div_ps(a2, scale));
+                _mm256_storeu_ps(p3 + u, _mm256_div_ps(a3, scale));
             }
-            softmax8(scores, tokens);
-            float *yt = y + (size_t)t * (size_t)dim + off;
+            softmax8(p0, tokens);
+            softmax8(p1, tokens);
+            softmax8(p2, tokens);
+            softmax8(p3, tokens);
+            float *y0 = y + (size_t)t * (size_t)dim + off;
             for (int c = 0; c < hd; c += 8) {
-                __m256 acc = _mm256_setzero_ps();
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
                 const float *v = qkv + 2 * (size_t)dim + off + (size_t)c;
-                for (int u = 0; u < tokens; u++, v += row)
-                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + u), _mm256_loadu_ps(v),
-                                          acc);
-                _mm256_storeu_ps(yt + c, acc);
+                for (int u = 0; u < tokens; u++, v += row) {
+                    __m256 vv = _mm256_loadu_ps(v);
+                    a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + u), vv, a0);
+                    a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + u), vv, a1);
+                    a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(p2 + u), vv, a2);
+                    a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(p3 + u), vv, a3);
+                }
+                _mm256_storeu_ps(y0 + c, a0);
+                _mm256_storeu_ps(y0 + (size_t)dim + c, a1);
+                _mm256_storeu_ps(y0 + 2 * (size_t)dim + c, a2);
+                _mm256_storeu_ps(y0 + 3 * (size_t)dim + c, a3);
             }
         }
     }

@@ -62,8 +62,8 @@ static void vit_declare(splitee__spec_list *l, int layer, const splitee_model_co
 }
 
 /* Scratch of one encoder layer, in 64-byte aligned chunks:
- * xb (tokens, dim) | qkv (tokens, 3 dim) | y (tokens, dim) | scores (tokens)
- * | hidden (tokens, mlp_hidden). */
+ * xb (tokens, dim) | qkv (tokens, 3 dim) | y (tokens, dim) | scores
+ * (attention scratch, kernels.h) | hidden (tokens, mlp_hidden). */
 typedef struct vit_scratch {
     float *xb, *qkv, *y, *scores, *hidden;
 } vit_scratch;
@@ -76,7 +76,8 @@ static size_t vit_layout(const splitee_model_config *cfg, float *base, vit_scrat
         t3d > (size_t)-1 / 8)
         return 0;
     size_t sizes[5] = { splitee__round16(td), splitee__round16(t3d), splitee__round16(td),
-                        splitee__round16(t), splitee__round16(th) };
+                        splitee__attention_scratch_floats(t, (size_t)cfg->dim),
+                        splitee__round16(th) };
     float **dst[5] = { &s->xb, &s->qkv, &s->y, &s->scores, &s->hidden };
     size_t off = 0;
     for (int i = 0; i < 5; i++) {
@@ -93,8 +94,8 @@ static size_t vit_scratch_floats(const splitee_model_config *cfg)
     return vit_layout(cfg, NULL, &s);
 }
 
-static void vit_forward(const splitee__block *blk, const splitee_model_config *cfg, float *x,
-                        float *scratch)
+static void vit_forward(const splitee__block *blk, const splitee_model_config *cfg,
+                        const splitee__kernels *k, float *x, float *scratch)
 {
     const splitee__vit_block *w = &blk->u.vit;
     int t = cfg->tokens, d = cfg->dim, h = cfg->mlp_hidden;
@@ -103,25 +104,35 @@ static void vit_forward(const splitee__block *blk, const splitee_model_config *c
     vit_layout(cfg, scratch, &s);
 
     /* x = x + proj(attention(qkv(ln1(x)))) */
-    splitee__layernorm(s.xb, x, w->ln1.g, w->ln1.b, t, d, eps);
-    splitee__matmul(s.qkv, s.xb, w->qkv.w, w->qkv.b, t, d, 3 * d);
-    splitee__attention(s.y, s.qkv, s.scores, t, d, cfg->heads);
-    splitee__matmul(s.xb, s.y, w->proj.w, w->proj.b, t, d, d);
+    k->layernorm(s.xb, x, w->ln1.g, w->ln1.b, t, d, eps);
+    splitee__linear_apply(k, s.qkv, s.xb, &w->qkv, t);
+    k->attention(s.y, s.qkv, s.scores, t, d, cfg->heads);
+    splitee__linear_apply(k, s.xb, s.y, &w->proj, t);
     splitee__add(x, s.xb, (size_t)t * (size_t)d);
 
     /* x = x + fc2(gelu(fc1(ln2(x)))) */
-    splitee__layernorm(s.xb, x, w->ln2.g, w->ln2.b, t, d, eps);
-    splitee__matmul(s.hidden, s.xb, w->fc1.w, w->fc1.b, t, d, h);
-    splitee__gelu(s.hidden, (size_t)t * (size_t)h);
-    splitee__matmul(s.xb, s.hidden, w->fc2.w, w->fc2.b, t, h, d);
+    k->layernorm(s.xb, x, w->ln2.g, w->ln2.b, t, d, eps);
+    splitee__linear_apply(k, s.hidden, s.xb, &w->fc1, t);
+    k->gelu(s.hidden, (size_t)t * (size_t)h);
+    splitee__linear_apply(k, s.xb, s.hidden, &w->fc2, t);
     splitee__add(x, s.xb, (size_t)t * (size_t)d);
+}
+
+static int vit_linears(splitee__block *blk, splitee__linear **out)
+{
+    splitee__vit_block *w = &blk->u.vit;
+    out[0] = &w->qkv;
+    out[1] = &w->proj;
+    out[2] = &w->fc1;
+    out[3] = &w->fc2;
+    return 4;
 }
 
 /* ---- the table ----------------------------------------------------------- */
 
 static const splitee__block_ops block_ops[SPLITEE__BLOCK_KINDS] = {
     [SPLITEE__BLOCK_VIT_ENCODER] = { "vit-encoder", 12, vit_declare, vit_scratch_floats,
-                                     vit_forward },
+                                     vit_forward, vit_linears },
 };
 
 const splitee__block_ops *splitee__block_ops_get(splitee__block_kind kind)

@@ -22,24 +22,41 @@ struct splitee_engine_state {
     void *mem;        /* the one allocation all of the above live in */
 };
 
+/* Floats of each buffer of a run state (x, patches, normed, pooled,
+ * scratch) and their total; 0 on size_t overflow. */
+static size_t state_sizes(const splitee_model *model, size_t sizes[5])
+{
+    const splitee_model_config *c = &model->cfg;
+    size_t td = (size_t)c->tokens * (size_t)c->dim;   /* checked by the loader */
+    sizes[0] = splitee__round16(td);
+    sizes[1] = splitee__round16((size_t)c->tokens * (size_t)c->patch_dim);
+    sizes[2] = splitee__round16(td);
+    sizes[3] = splitee__round16((size_t)c->dim);
+    sizes[4] = splitee__round16(model->scratch_floats);
+    size_t total = 0;
+    for (int i = 0; i < 5; i++) {
+        if (total > (size_t)-1 / sizeof(float) - sizes[i])
+            return 0;
+        total += sizes[i];
+    }
+    return total;
+}
+
+size_t splitee__model_state_bytes(const splitee_model *m)
+{
+    size_t sizes[5];
+    return state_sizes(m, sizes) * sizeof(float);
+}
+
 int splitee_engine_state_create(const splitee_model *model, splitee_engine_state **out,
                                 splitee_error *err)
 {
     *out = NULL;
     if (!model)
         return splitee__fail(err, SPLITEE_ERR_ARG, "engine: no model given");
-    const splitee_model_config *c = &model->cfg;
-    size_t td = (size_t)c->tokens * (size_t)c->dim;   /* checked by the loader */
-    size_t sizes[5] = { splitee__round16(td),
-                        splitee__round16((size_t)c->tokens * (size_t)c->patch_dim),
-                        splitee__round16(td), splitee__round16((size_t)c->dim),
-                        splitee__round16(model->scratch_floats) };
-    size_t total = 0;
-    for (int i = 0; i < 5; i++) {
-        if (total > (size_t)-1 / sizeof(float) - sizes[i])
-            return splitee__fail(err, SPLITEE_ERR_OVERFLOW, "engine: run state size overflows");
-        total += sizes[i];
-    }
+    size_t sizes[5], total = state_sizes(model, sizes);
+    if (total == 0)
+        return splitee__fail(err, SPLITEE_ERR_OVERFLOW, "engine: run state size overflows");
     splitee_engine_state *s = calloc(1, sizeof *s);
     if (!s)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "engine: out of memory");
@@ -113,7 +130,7 @@ static int embed(splitee_engine_state *s, const float *img, int normalise, split
                     dst[py * ps + px] = normalise ? (src[px] - mean) / std : src[px];
             }
         }
-    splitee__matmul(s->x, s->patches, m->patch.w, m->patch.b, c->tokens, c->patch_dim, c->dim);
+    splitee__linear_apply(m->kern, s->x, s->patches, &m->patch, c->tokens);
     splitee__add(s->x, m->pos, (size_t)c->tokens * (size_t)c->dim);
     s->depth = 0;
     return SPLITEE_OK;
@@ -146,7 +163,7 @@ int splitee_engine_run_layer(splitee_engine_state *s, int layer, splitee_error *
                              "engine: layer %d requested but the next layer is %d", layer,
                              s->depth);
     const splitee__block *blk = &m->blocks[layer];
-    splitee__block_ops_get(blk->kind)->forward(blk, &m->cfg, s->x, s->scratch);
+    splitee__block_ops_get(blk->kind)->forward(blk, &m->cfg, m->kern, s->x, s->scratch);
     s->depth = layer + 1;
     return SPLITEE_OK;
 }
@@ -183,9 +200,10 @@ int splitee_engine_exit_logits(splitee_engine_state *s, int exit, float *logits,
                              "engine: exit %d requested but the sample is at depth %d "
                              "(exit i follows layer i)", exit, s->depth);
     const splitee__exit_head *e = &m->exits[exit];
-    splitee__layernorm(s->normed, s->x, e->ln.g, e->ln.b, c->tokens, c->dim, (float)c->norm_eps);
+    m->kern->layernorm(s->normed, s->x, e->ln.g, e->ln.b, c->tokens, c->dim,
+                       (float)c->norm_eps);
     splitee__mean_rows(s->pooled, s->normed, c->tokens, c->dim);
-    splitee__matmul(logits, s->pooled, e->fc.w, e->fc.b, 1, c->dim, c->classes);
+    splitee__linear_apply(m->kern, logits, s->pooled, &e->fc, 1);
     return SPLITEE_OK;
 }
 

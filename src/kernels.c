@@ -1,6 +1,8 @@
 /* kernels.c -- the float32 kernels of the inference engine (kernels.h). */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -114,4 +116,33 @@ void splitee__mean_rows(float *restrict y, const float *restrict x, int n, int d
     }
     for (int i = 0; i < dim; i++)
         y[i] /= (float)n;
+}
+
+/* ---- the portable table and the choice ---------------------------------------- */
+
+static void linear_portable(float *restrict y, const float *restrict x, const float *restrict w,
+                            const float *restrict wt, const float *restrict b, int n, int in,
+                            int out)
+{
+    (void)wt;
+    splitee__matmul(y, x, w, b, n, in, out);
+}
+
+static const splitee__kernels portable_kernels = {
+    "portable", 0, linear_portable, splitee__layernorm, splitee__attention, splitee__gelu,
+};
+
+const splitee__kernels *splitee__kernels_portable(void)
+{
+    return &portable_kernels;
+}
+
+const splitee__kernels *splitee__kernels_select(void)
+{
+    const char *e = getenv("SPLITEE_SIMD");
+    if (e && (strcmp(e, "off") == 0 || strcmp(e, "0") == 0 || strcmp(e, "no") == 0 ||
+              strcmp(e, "portable") == 0))
+        return &portable_kernels;
+    const splitee__kernels *k = splitee__kernels_avx2();
+    return k ? k : &portable_kernels;
 }

@@ -1,6 +1,12 @@
 /* kernels.h -- internal: the float32 kernels of the inference engine.
  *
- * Straight-line loops the compiler can vectorise without -ffast-math:
+ * Two sets of kernels behind one table (splitee__kernels), picked once per
+ * model at load time (splitee__kernels_select): the portable C kernels
+ * below (kernels.c, any architecture, baseline x86-64), and the AVX2+FMA
+ * kernels (kernels_avx2.c, x86-64 CPUs that have both, detected at run
+ * time). The portable functions are also called directly by the tests.
+ *
+ * Portable kernels: straight-line loops the compiler can vectorise without -ffast-math:
  * reductions keep SPLITEE__LANES independent partial sums (one per vector
  * lane) that are folded in a fixed order, so results are deterministic and
  * independent of the target ISA (no FMA: the build uses -ffp-contract=off).
@@ -60,5 +66,54 @@ void splitee__add(float *restrict y, const float *restrict x, size_t n);
 
 /* y (dim) = mean over the n rows of x (n, dim), summed in row order. */
 void splitee__mean_rows(float *restrict y, const float *restrict x, int n, int dim);
+
+/* Floats rounded up to a multiple of 16 (64-byte chunks). */
+static inline size_t splitee__round16f(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+/* Scratch floats splitee__kernels.attention needs for `tokens` tokens of
+ * width `dim`: round16(4 tokens) scores (4 query rows at a time), then
+ * (dim, tokens) K transposed. The portable kernel uses the first tokens. */
+static inline size_t splitee__attention_scratch_floats(size_t tokens, size_t dim)
+{
+    return splitee__round16f(4 * tokens) + splitee__round16f(tokens * dim);
+}
+
+/* One set of kernels. Every function has the contract of the portable
+ * kernel of the same name above, except where noted. */
+typedef struct splitee__kernels {
+    const char *name;   /* "portable" or "avx2-fma" */
+    int packed;         /* 1: linear() needs wt, the transposed weights */
+    /* y (n, out) = x (n, in) W^T + b with w (out, in) and its transpose
+     * wt (in, out) (NULL when !packed; the AVX2 set then falls back to w);
+     * b (out) or NULL. */
+    void (*linear)(float *restrict y, const float *restrict x, const float *restrict w,
+                   const float *restrict wt, const float *restrict b, int n, int in, int out);
+    void (*layernorm)(float *y, const float *x, const float *g, const float *b, int n, int dim,
+                      float eps);
+    /* scratch: splitee__attention_scratch_floats(tokens, dim) floats. */
+    void (*attention)(float *restrict y, const float *restrict qkv, float *restrict scratch,
+                      int tokens, int dim, int heads);
+    void (*gelu)(float *x, size_t n);
+} splitee__kernels;
+
+/* The portable kernels (never NULL). */
+const splitee__kernels *splitee__kernels_portable(void);
+
+/* The AVX2+FMA kernels, or NULL when this build has none (not x86-64 with
+ * GCC/clang) or the CPU lacks AVX2 or FMA. */
+const splitee__kernels *splitee__kernels_avx2(void);
+
+/* What a model loads with: the AVX2+FMA kernels when available, unless the
+ * environment variable SPLITEE_SIMD is "off", "0", "no" or "portable"
+ * (read here, once per model load); the portable ones otherwise. */
+const splitee__kernels *splitee__kernels_select(void);
+
+/* For the tests: e^x and erf(x) of the AVX2 kernels, in place on n
+ * floats; -1 (and nothing done) when splitee__kernels_avx2() is NULL. */
+int splitee__avx2_exp(float *x, size_t n);
+int splitee__avx2_erf(float *x, size_t n);
 
 #endif

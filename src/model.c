@@ -378,6 +378,81 @@ static int load_weights(splitee_model *m, splitee_error *err)
     return rc;
 }
 
+/* ---- repacking -------------------------------------------------------------- */
+
+/* Every linear layer of the model, in a fixed order (patch, then per layer
+ * the block's linears and the exit's), into out (NULL: count only). */
+static size_t all_linears(splitee_model *m, splitee__linear **out)
+{
+    size_t n = 0;
+    if (out)
+        out[n] = &m->patch;
+    n++;
+    for (int i = 0; i < m->cfg.layers; i++) {
+        splitee__linear *l[SPLITEE__MAX_BLOCK_LINEARS];
+        int k = splitee__block_ops_get(m->blocks[i].kind)->linears(&m->blocks[i], l);
+        for (int j = 0; j < k; j++, n++)
+            if (out)
+                out[n] = l[j];
+        if (out)
+            out[n] = &m->exits[i].fc;
+        n++;
+    }
+    return n;
+}
+
+/* For kernels that want it (m->kern->packed), one 64-byte aligned buffer
+ * holding every linear weight transposed to (in, out), each in a chunk
+ * rounded to 16 floats; the mapped file stays the source of truth (the
+ * copy is made from it once and never written afterwards). */
+static int pack_weights(splitee_model *m, splitee_error *err)
+{
+    if (!m->kern->packed)
+        return SPLITEE_OK;
+    size_t n = all_linears(m, NULL);
+    splitee__linear **ls = calloc(n, sizeof *ls);
+    if (!ls)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", m->weights_path);
+    all_linears(m, ls);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)   /* sizes were checked against the file */
+        total += splitee__round16((size_t)ls[i]->in * (size_t)ls[i]->out);
+    m->packed = aligned_alloc(64, (total ? total : 16) * sizeof(float));
+    if (!m->packed) {
+        free(ls);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory (%zu bytes of repacked "
+                             "weights)", m->weights_path, total * sizeof(float));
+    }
+    m->packed_floats = total;
+    float *p = m->packed;
+    for (size_t i = 0; i < n; i++) {
+        splitee__linear *l = ls[i];
+        size_t in = (size_t)l->in, out = (size_t)l->out;
+        for (size_t o = 0; o < out; o++)
+            for (size_t j = 0; j < in; j++)
+                p[j * out + o] = l->w[o * in + j];
+        l->wt = p;
+        p += splitee__round16(in * out);
+    }
+    free(ls);
+    return SPLITEE_OK;
+}
+
+const splitee__kernels *splitee__model_kernels(const splitee_model *m)
+{
+    return m->kern;
+}
+
+size_t splitee__model_mapped_bytes(const splitee_model *m)
+{
+    return m->st.map_len;
+}
+
+size_t splitee__model_extra_bytes(const splitee_model *m)
+{
+    return m->packed_floats * sizeof(float);
+}
+
 /* ---- model ---------------------------------------------------------------- */
 
 /* "dir/name", or name alone when it is absolute. */
@@ -434,6 +509,9 @@ int splitee_model_load(const char *dir, splitee_model **out, splitee_error *err)
         rc = plan_blocks(m, err);
     if (rc == 0)
         rc = load_weights(m, err);
+    m->kern = splitee__kernels_select();
+    if (rc == 0)
+        rc = pack_weights(m, err);
     free(weights);
     if (rc < 0) {
         splitee_model_free(m);
@@ -448,6 +526,7 @@ void splitee_model_free(splitee_model *m)
     if (!m)
         return;
     splitee__safetensors_close(&m->st);
+    free(m->packed);
     free(m->blocks);
     free(m->exits);
     free(m->json_path);

@@ -11,15 +11,26 @@
 #define SPLITEE_MODEL_INTERNAL_H
 
 #include <stddef.h>
+#include "kernels.h"
 #include "safetensors.h"
 #include "splitee/model.h"
 
 /* y = W x + b, PyTorch layout. */
 typedef struct splitee__linear {
-    const float *w;  /* (out, in) */
-    const float *b;  /* (out) */
+    const float *w;  /* (out, in), in the mapped file */
+    const float *b;  /* (out), in the mapped file */
+    const float *wt; /* (in, out) W transposed, in the model's `packed` buffer,
+                      * when the model's kernels want it; NULL otherwise */
     int out, in;
 } splitee__linear;
+
+/* y (n, out) = x (n, in) W^T + b through the kernels k. */
+static inline void splitee__linear_apply(const splitee__kernels *k, float *restrict y,
+                                         const float *restrict x, const splitee__linear *l,
+                                         int n)
+{
+    k->linear(y, x, l->w, l->wt, l->b, n, l->in, l->out);
+}
 
 /* LayerNorm affine parameters. */
 typedef struct splitee__norm {
@@ -67,7 +78,17 @@ struct splitee_model {
     splitee__block *blocks;    /* (layers) */
     splitee__exit_head *exits; /* (layers) */
     size_t scratch_floats;     /* most scratch any block needs (floats) */
+    const splitee__kernels *kern; /* chosen once at load (splitee__kernels_select) */
+    float *packed;             /* transposed linear weights (packed_floats), or NULL:
+                                * the only weight memory besides the mapping */
+    size_t packed_floats;
 };
+
+/* Internal accessors for bench/bench_engine.c and the tests. */
+const splitee__kernels *splitee__model_kernels(const splitee_model *m);
+size_t splitee__model_mapped_bytes(const splitee_model *m);  /* the weights file */
+size_t splitee__model_extra_bytes(const splitee_model *m);   /* repacked weights */
+size_t splitee__model_state_bytes(const splitee_model *m);   /* one run state's buffers */
 
 /* One tensor the architecture expects: its name, shape and where the
  * loader stores its data pointer. */
@@ -89,6 +110,8 @@ typedef struct splitee__spec_list {
 void splitee__spec_add(splitee__spec_list *l, const char *name, int ndim, size_t d0,
                        size_t d1, const float **dest);
 
+#define SPLITEE__MAX_BLOCK_LINEARS 8
+
 /* What each block kind provides. */
 typedef struct splitee__block_ops {
     const char *name;                       /* for messages */
@@ -99,9 +122,13 @@ typedef struct splitee__block_ops {
                     splitee__block *blk);
     /* Scratch floats one forward needs; 0 on size_t overflow. */
     size_t (*scratch_floats)(const splitee_model_config *cfg);
-    /* x (tokens, dim) <- block(x); scratch as sized above. */
-    void (*forward)(const splitee__block *blk, const splitee_model_config *cfg, float *x,
-                    float *scratch);
+    /* x (tokens, dim) <- block(x) with kernels k; scratch as sized above. */
+    void (*forward)(const splitee__block *blk, const splitee_model_config *cfg,
+                    const splitee__kernels *k, float *x, float *scratch);
+    /* Stores the block's linear layers in out[0..] (at most
+     * SPLITEE__MAX_BLOCK_LINEARS) and returns how many: the loader repacks
+     * their weights for the kernels that want it. */
+    int (*linears)(splitee__block *blk, splitee__linear **out);
 } splitee__block_ops;
 
 /* The ops of `kind` (never NULL for a valid kind). */

@@ -124,6 +124,34 @@ Test(engine, every_exit_matches_pytorch_fixture)
     splitee_model_free(m);
 }
 
+/* The same parity with the portable kernels forced (SPLITEE_SIMD=off is
+ * read at model load; each Criterion test runs in its own process). */
+Test(engine, portable_kernels_match_pytorch_fixture)
+{
+    setenv("SPLITEE_SIMD", "off", 1);
+    splitee_model *m = load_model();
+    unsetenv("SPLITEE_SIMD");
+    const splitee_model_config *c = splitee_model_get_config(m);
+    splitee_engine_state *s = new_state(m);
+    fixture f;
+    load_fixture(c, &f);
+    float *got = forward_all(s, &f, c);
+    const float *want = f.out.data;
+    double worst = 0.0;
+    size_t total = f.n * (size_t)c->layers * (size_t)c->classes;
+    for (size_t i = 0; i < total; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        worst = d > worst ? d : worst;
+        cr_assert(d <= PARITY_TOL, "portable: logit %zu: C %.7g vs PyTorch %.7g", i,
+                  (double)got[i], (double)want[i]);
+    }
+    cr_log_info("portable kernels: max |C - PyTorch| %.3g over %zu logits", worst, total);
+    free(got);
+    free_fixture(&f);
+    splitee_engine_state_free(s);
+    splitee_model_free(m);
+}
+
 Test(engine, step_by_step_equals_forward)
 {
     splitee_model *m = load_model();

@@ -1,7 +1,9 @@
 /* test_kernels.c -- Criterion tests for the engine's float32 kernels
  * (src/kernels.h): each against a naive double-precision reference on
  * random shapes, including lengths that are not multiples of the vector
- * lanes. */
+ * lanes. The linear, LayerNorm, attention and GELU tests run every kernel
+ * set the CPU has (portable always, AVX2+FMA when present) with the same
+ * tolerances; the AVX2 exp and erf are checked on dense sweeps in ulp. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -23,6 +25,26 @@ static double uniform(double lo, double hi)
 static int irand(int lo, int hi) /* [lo, hi] */
 {
     return lo + (int)uniform(0.0, (double)(hi - lo + 1));
+}
+
+/* The kernel sets this CPU runs: portable, then AVX2+FMA if available. */
+static int kernel_sets(const splitee__kernels **ks)
+{
+    int n = 0;
+    ks[n++] = splitee__kernels_portable();
+    if (splitee__kernels_avx2())
+        ks[n++] = splitee__kernels_avx2();
+    return n;
+}
+
+/* wt (in, out) = w (out, in) transposed, malloc'd. */
+static float *transpose(const float *w, int out, int in)
+{
+    float *wt = malloc((size_t)out * (size_t)in * sizeof *wt + 4);
+    for (int o = 0; o < out; o++)
+        for (int i = 0; i < in; i++)
+            wt[(size_t)i * out + o] = w[(size_t)o * in + i];
+    return wt;
 }
 
 static float *rand_floats(size_t n, double lo, double hi)
@@ -56,8 +78,13 @@ Test(kernels, matmul_matches_double_reference)
         int n = irand(1, 20), in = irand(1, 150), out = irand(1, 70), bias = trial % 3 != 0;
         float *x = rand_floats((size_t)n * in, -1, 1), *w = rand_floats((size_t)out * in, -1, 1);
         float *b = bias ? rand_floats((size_t)out, -1, 1) : NULL;
-        float *y = malloc((size_t)n * out * sizeof *y);
-        splitee__matmul(y, x, w, b, n, in, out);
+        float *y = malloc((size_t)n * out * sizeof *y), *wt = transpose(w, out, in);
+        const splitee__kernels *ks[2];
+        for (int k = 0, nk = kernel_sets(ks); k < nk; k++) {
+        if (k == 0)
+            splitee__matmul(y, x, w, b, n, in, out);
+        else
+            ks[k]->linear(y, x, w, ks[k]->packed ? wt : NULL, b, n, in, out);
         for (int t = 0; t < n; t++)
             for (int o = 0; o < out; o++) {
                 double ref = b ? b[o] : 0.0, mag = fabs(ref);
@@ -67,8 +94,11 @@ Test(kernels, matmul_matches_double_reference)
                 }
                 double got = y[(size_t)t * out + o];
                 cr_assert(fabs(got - ref) <= 2e-6 * mag + 1e-30,
-                          "(%d,%d,%d) y[%d][%d] = %.9g vs %.9g", n, in, out, t, o, got, ref);
+                          "%s (%d,%d,%d) y[%d][%d] = %.9g vs %.9g", ks[k]->name, n, in, out, t,
+                          o, got, ref);
             }
+        }
+        free(wt);
         free(x);
         free(w);
         free(b);
@@ -79,13 +109,15 @@ Test(kernels, matmul_matches_double_reference)
 Test(kernels, layernorm_matches_double_reference)
 {
     for (int trial = 0; trial < 60; trial++) {
-        int n = irand(1, 17), dim = irand(1, 200);
+        int n = irand(1, 17), dim = trial % 2 ? irand(1, 200) : 8 * irand(1, 25);
         double offset = trial % 4 == 0 ? 100.0 : 0.0, spread = uniform(0.01, 10.0);
         float *x = rand_floats((size_t)n * dim, offset - spread, offset + spread);
         float *g = rand_floats((size_t)dim, -2, 2), *b = rand_floats((size_t)dim, -1, 1);
         float *y = malloc((size_t)n * dim * sizeof *y);
         float eps = 1e-5f;
-        splitee__layernorm(y, x, g, b, n, dim, eps);
+        const splitee__kernels *ks[2];
+        for (int k = 0, nk = kernel_sets(ks); k < nk; k++) {
+        ks[k]->layernorm(y, x, g, b, n, dim, eps);
         for (int t = 0; t < n; t++) {
             const float *xt = x + (size_t)t * dim;
             double mean = 0.0, var = 0.0;
@@ -102,19 +134,21 @@ Test(kernels, layernorm_matches_double_reference)
                 double ref = (xt[i] - mean) * rstd * g[i] + b[i];
                 double got = y[(size_t)t * dim + i];
                 cr_assert(fabs(got - ref) <= tol * (fabs(g[i]) + 1.0) * 4 + 1e-6 * fabs(ref),
-                          "dim %d offset %g: %.9g vs %.9g", dim, offset, got, ref);
+                          "%s dim %d offset %g: %.9g vs %.9g", ks[k]->name, dim, offset, got,
+                          ref);
             }
         }
         /* in place gives the same */
         float *z = malloc((size_t)n * dim * sizeof *z);
         memcpy(z, x, (size_t)n * dim * sizeof *z);
-        splitee__layernorm(z, z, g, b, n, dim, eps);
+        ks[k]->layernorm(z, z, g, b, n, dim, eps);
         cr_assert_eq(memcmp(z, y, (size_t)n * dim * sizeof *z), 0);
+        free(z);
+        }
         free(x);
         free(g);
         free(b);
         free(y);
-        free(z);
     }
 }
 
@@ -157,19 +191,22 @@ Test(kernels, gelu_is_exact_erf_gelu)
 {
     size_t n = 4001;
     float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
-    for (size_t i = 0; i < n; i++)
-        x[i] = y[i] = (float)(-10.0 + 20.0 * (double)i / (double)(n - 1));
-    splitee__gelu(y, n);
-    for (size_t i = 0; i < n; i++) {
-        double ref = 0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0)));
-        cr_assert(fabs(y[i] - ref) <= 1e-6 * (1.0 + fabs(ref)), "gelu(%g) = %.9g vs %.9g",
-                  x[i], y[i], ref);
+    const splitee__kernels *ks[2];
+    for (int k = 0, nk = kernel_sets(ks); k < nk; k++) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = y[i] = (float)(-10.0 + 20.0 * (double)i / (double)(n - 1));
+        ks[k]->gelu(y, n);
+        for (size_t i = 0; i < n; i++) {
+            double ref = 0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0)));
+            cr_assert(fabs(y[i] - ref) <= 1e-6 * (1.0 + fabs(ref)), "%s gelu(%g) = %.9g vs %.9g",
+                      ks[k]->name, x[i], y[i], ref);
+        }
+        float z[3] = { 0.0f, 1.0f, -1.0f };
+        ks[k]->gelu(z, 3);
+        cr_assert_eq(z[0], 0.0f);
+        cr_assert(fabs(z[1] - 0.8413447460685429) < 1e-7);   /* Phi(1) */
+        cr_assert(fabs(z[2] + 0.15865525393145707) < 1e-7);
     }
-    float z[3] = { 0.0f, 1.0f, -1.0f };
-    splitee__gelu(z, 3);
-    cr_assert_eq(z[0], 0.0f);
-    cr_assert(fabs(z[1] - 0.8413447460685429) < 1e-7);   /* Phi(1) */
-    cr_assert(fabs(z[2] + 0.15865525393145707) < 1e-7);
     /* tanh-approximate GELU would give 0.841192 at 1: far outside */
     free(x);
     free(y);
@@ -178,11 +215,17 @@ Test(kernels, gelu_is_exact_erf_gelu)
 Test(kernels, attention_matches_double_reference)
 {
     for (int trial = 0; trial < 40; trial++) {
-        int tokens = irand(1, 20), heads = irand(1, 4), hd = irand(1, 24), dim = heads * hd;
+        /* odd trials: shapes the AVX2 kernel vectorises (multiples of 8) */
+        int tokens = trial % 2 ? 8 * irand(1, 3) : irand(1, 20), heads = irand(1, 4);
+        int hd = trial % 2 ? 8 * irand(1, 3) : irand(1, 24), dim = heads * hd;
         float *qkv = rand_floats((size_t)tokens * 3 * dim, -1.5, 1.5);
-        float *y = malloc((size_t)tokens * dim * sizeof *y), *scores = malloc((size_t)tokens * 4);
+        float *y = malloc((size_t)tokens * dim * sizeof *y);
+        float *scores = malloc(splitee__attention_scratch_floats((size_t)tokens, (size_t)dim) *
+                               sizeof *scores);
         double *p = malloc((size_t)tokens * sizeof *p);
-        splitee__attention(y, qkv, scores, tokens, dim, heads);
+        const splitee__kernels *ks[2];
+        for (int ki = 0, nk = kernel_sets(ks); ki < nk; ki++) {
+        ks[ki]->attention(y, qkv, scores, tokens, dim, heads);
         for (int h = 0; h < heads; h++)
             for (int t = 0; t < tokens; t++) {
                 const float *q = qkv + (size_t)t * 3 * dim + h * hd;
@@ -206,10 +249,11 @@ Test(kernels, attention_matches_double_reference)
                     }
                     double got = y[(size_t)t * dim + h * hd + i];
                     cr_assert(fabs(got - ref) <= 1e-5 * (mag + 1e-3),
-                              "T=%d H=%d hd=%d: y[%d][%d] %.9g vs %.9g", tokens, heads, hd, t,
-                              h * hd + i, got, ref);
+                              "%s T=%d H=%d hd=%d: y[%d][%d] %.9g vs %.9g", ks[ki]->name, tokens,
+                              heads, hd, t, h * hd + i, got, ref);
                 }
             }
+        }
         free(qkv);
         free(y);
         free(scores);
@@ -236,4 +280,88 @@ Test(kernels, add_and_mean_rows)
     free(x);
     free(y);
     free(keep);
+}
+
+/* ulps between float got and the double ref, in units of ref's float ulp. */
+static double ulps(float got, double ref)
+{
+    float r = (float)ref, a = fabsf(r);
+    double u = a == 0.0f ? 0x1p-149 : (double)(nextafterf(a, INFINITY) - a);
+    return fabs((double)got - ref) / u;
+}
+
+Test(kernels, avx2_exp_within_1_5_ulp)
+{
+    size_t n = 1000001;
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(-87.0 + 175.0 * (double)i / (double)(n - 1));
+    float *y = malloc(n * sizeof *y);
+    memcpy(y, x, n * sizeof *y);
+    if (splitee__avx2_exp(y, n) < 0)
+        cr_skip_test("no AVX2+FMA on this CPU");
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = ulps(y[i], exp((double)x[i]));
+        cr_assert(e <= 1.5, "exp(%.9g) = %.9g, %.2f ulp from %.17g", x[i], y[i], e,
+                  exp((double)x[i]));
+        worst = e > worst ? e : worst;
+    }
+    cr_log_info("AVX2 exp: worst %.3f ulp over [-87, 88]", worst);
+    free(x);
+    free(y);
+}
+
+Test(kernels, avx2_erf_within_1_5_ulp)
+{
+    /* every 256th float of [-6, 6] (about 8.4 million), in chunks */
+    size_t cap = 1 << 16;
+    float *x = malloc(cap * sizeof *x), *y = malloc(cap * sizeof *y);
+    if (splitee__avx2_erf(y, 0) < 0)
+        cr_skip_test("no AVX2+FMA on this CPU");
+    double worst = 0.0;
+    float v = -6.0f, worst_x = 0.0f;
+    while (v < 6.0f) {
+        size_t n = 0;
+        for (; n < cap && v < 6.0f; n++) {
+            x[n] = y[n] = v;
+            uint32_t b;
+            memcpy(&b, &v, sizeof b);
+            if (b > 0x80000000u)   /* negative: towards zero, then +0 */
+                b = b - 256 > 0x80000000u ? b - 256 : 0u;
+            else
+                b += 256;
+            memcpy(&v, &b, sizeof v);
+        }
+        splitee__avx2_erf(y, n);
+        for (size_t i = 0; i < n; i++) {
+            double e = ulps(y[i], erf((double)x[i]));
+            cr_assert(e <= 1.5, "erf(%.9g) = %.9g, %.2f ulp from %.17g", x[i], y[i], e,
+                      erf((double)x[i]));
+            if (e > worst) {
+                worst = e;
+                worst_x = x[i];
+            }
+        }
+    }
+    cr_log_info("AVX2 erf: worst %.3f ulp over [-6, 6] (at %.9g)", worst, worst_x);
+    free(x);
+    free(y);
+}
+
+Test(kernels, simd_env_selects_portable)
+{
+    const char *old = getenv("SPLITEE_SIMD");
+    char *keep = old ? strdup(old) : NULL;
+    setenv("SPLITEE_SIMD", "off", 1);
+    cr_assert_eq(splitee__kernels_select(), splitee__kernels_portable());
+    unsetenv("SPLITEE_SIMD");
+    const splitee__kernels *k = splitee__kernels_select();
+    cr_assert_eq(k, splitee__kernels_avx2() ? splitee__kernels_avx2()
+                                            : splitee__kernels_portable());
+    cr_log_info("default kernels on this CPU: %s", k->name);
+    if (keep) {
+        setenv("SPLITEE_SIMD", keep, 1);
+        free(keep);
+    }
 }

@@ -19,6 +19,17 @@
  *     ... splitee_engine_state_create(m, &s, &err) ... (engine.h)
  *     splitee_model_free(m);
  *
+ * Kernels: at load the model picks its float32 kernels once -- AVX2+FMA
+ * (x86-64 CPUs that have both, detected at run time; the library itself
+ * is built for baseline x86-64) or portable C (any CPU; -ffp-contract=off
+ * semantics). Setting the environment variable SPLITEE_SIMD=off (or 0,
+ * no, portable) before splitee_model_load forces the portable kernels.
+ * Both stay within 1e-4 of PyTorch's logits (tests/test_engine.c). The
+ * AVX2 kernels read a transposed copy of every linear weight made once at
+ * load from the mapped file (which stays the source of truth): about as
+ * much memory again as the weights (1.5 MiB for the shipped model); the
+ * portable kernels need no copy. docs/PERFORMANCE.md has the speeds.
+ *
  * Supported architecture (model.json "type"): "vit-multi-exit" -- a
  * 28x28x1 image cut into (image_size/patch_size)^2 non-overlapping patches,
  * linear patch embedding + learned position embeddings, `layers` pre-norm

@@ -1,8 +1,9 @@
 /* fuzz_payload.c -- libFuzzer target: the activation payload decoder
  * (src/payload.c: splitee_payload_peek, splitee_payload_decode) and
  * splitee_engine_import_payload on the shipped model (data/model, or the
- * folder in $SPLITEE_FUZZ_MODEL), whose state then runs the next layer and
- * reads its exit, so decoded values flow into the engine.
+ * folder in $SPLITEE_FUZZ_MODEL), whose state then reads the exit after
+ * the split (running layer 0 first for a split after layer 0), so decoded
+ * values flow into the engine.
  *
  * Input: the payload bytes as they would arrive from a peer (seeds:
  * tests/fuzz/seeds.py). A payload that peeks cleanly is decoded into a
@@ -70,13 +71,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!fits || splitee_engine_depth(state) != info.layer)
         abort();
+    /* Decoded values flow into the engine: the exit after the split
+     * reads them. A split after layer 0 first runs layer 0 (one layer of
+     * the real model costs more than everything else here, so only then). */
     float logits[64];
     int depth = info.layer;
     if ((size_t)c->classes > sizeof logits / sizeof logits[0])
         abort();
-    if (depth < c->layers && splitee_engine_run_layer(state, depth++, &err) < 0)
+    if (depth == 0 && splitee_engine_run_layer(state, depth++, &err) < 0)
         abort();
-    if (depth > 0 && splitee_engine_exit_logits(state, depth - 1, logits, &err) < 0)
+    if (splitee_engine_exit_logits(state, depth - 1, logits, &err) < 0)
         abort();
     return 0;
 }

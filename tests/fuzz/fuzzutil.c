@@ -27,7 +27,11 @@ const char *fz_write(int slot, const void *data, size_t len)
     if (slot < 0 || slot >= SLOTS)
         abort();
     if (!dir[0]) {
-        const char *t = getenv("TMPDIR");
+        /* tmpfs when there is one: a disk-backed /tmp made the file
+         * targets ten times slower */
+        const char *t = getenv("SPLITEE_FUZZ_TMP");
+        if (!t || !*t)
+            t = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
         snprintf(dir, sizeof dir, "%s/splitee-fuzz-XXXXXX", t && *t ? t : "/tmp");
         if (!mkdtemp(dir)) {
             perror("fuzz: mkdtemp");

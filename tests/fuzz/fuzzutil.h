@@ -12,8 +12,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Writes [data, data + len) to scratch file `slot` (0..3) of this process,
- * replacing what it held, and returns its path (a private temp folder,
- * removed at exit). Aborts on an I/O failure: that is no finding. */
+ * replacing what it held, and returns its path (a private folder in
+ * $SPLITEE_FUZZ_TMP, else /dev/shm, else $TMPDIR or /tmp; removed at exit). Aborts on an I/O failure: that is no finding. */
 const char *fz_write(int slot, const void *data, size_t len);
 
 /* A refusal must carry a negative status equal to err->status and a

@@ -45,7 +45,7 @@ static int read_exact(gzFile f, void *buf, size_t n, const char *path, const cha
 }
 
 /* First allocation for IDX data (bytes); the buffer doubles from there. */
-#define IDX_CHUNK ((size_t)1 << 20)
+#define IDX_CHUNK ((size_t)1 << 16)
 
 /* Reads exactly `total` bytes of IDX data into a malloc'd *data. The
  * buffer grows as the data arrives, so a header that announces more than

@@ -6,9 +6,11 @@
 #   tools/fuzz.sh --seconds 15       15 s each (what .ci/run does)
 #   tools/fuzz.sh model payload      only these targets
 #   tools/fuzz.sh --build-only       build, run nothing
-# Each target starts from the seeds of tests/fuzz/seeds.py (regenerated
-# into build-fuzz/seeds/TARGET) and grows build-fuzz/corpus/TARGET, kept
-# between runs; tests/fuzz/TARGET.dict is used when it exists. Any crash,
+# Each target first replays its past findings (tests/fuzz/regressions/
+# TARGET/, committed), then starts from the seeds of tests/fuzz/seeds.py
+# (regenerated into build-fuzz/seeds/TARGET) and grows
+# build-fuzz/corpus/TARGET, kept between runs; tests/fuzz/TARGET.dict is
+# used when it exists. Any crash,
 # leak, timeout, out-of-memory or sanitizer report fails the script, which
 # prints the reproducer's path and the command that replays it. Logs:
 # build-fuzz/logs/TARGET.log. Targets are every fuzz_* executable that
@@ -64,7 +66,9 @@ for t in "${targets[@]}"; do
           -artifact_prefix="$dir/artifacts/$t-")
     [[ -f "tests/fuzz/$t.dict" ]] && args+=(-dict="tests/fuzz/$t.dict")
     log="$dir/logs/$t.log"
-    if "$exe" "${args[@]}" "$corpus" "$dir/seeds/$t" >"$log" 2>&1; then
+    inputs=("$corpus" "$dir/seeds/$t")
+    [[ -d "tests/fuzz/regressions/$t" ]] && inputs+=("tests/fuzz/regressions/$t")
+    if "$exe" "${args[@]}" "${inputs[@]}" >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
         cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)
         echo "fuzz $t: ok, ${runs:-?} runs in ${seconds} s, ${cov:-no coverage line}, corpus $(ls "$corpus" | wc -l) files"

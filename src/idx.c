@@ -44,6 +44,48 @@ static int read_exact(gzFile f, void *buf, size_t n, const char *path, const cha
     return SPLITEE_OK;
 }
 
+/* First allocation for IDX data (bytes); the buffer doubles from there. */
+#define IDX_CHUNK ((size_t)1 << 16)
+
+/* Reads exactly `total` bytes of IDX data into a malloc'd *data. The
+ * buffer grows as the data arrives, so a header that announces more than
+ * the file holds (a 16-byte file may claim petabytes) costs at most about
+ * twice what the file really holds, never what the header says. */
+static int read_data(gzFile f, size_t total, const char *path, uint8_t **data,
+                     splitee_error *err)
+{
+    size_t cap = total < IDX_CHUNK ? total : IDX_CHUNK, got = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, cap);
+    int rc = SPLITEE_OK;
+    while (rc == 0 && got < total) {
+        if (got == cap) {
+            size_t grown = cap <= total / 2 ? 2 * cap : total;
+            uint8_t *b = realloc(buf, grown);
+            if (!b) {
+                rc = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory (%zu bytes)",
+                                   path, grown);
+                break;
+            }
+            buf = b;
+            cap = grown;
+        }
+        size_t room = cap - got;
+        int r = gzread(f, buf + got, room > (1u << 30) ? 1u << 30 : (unsigned)room);
+        if (r <= 0)
+            rc = read_failure(f, path, "IDX data", total - got, err);
+        else
+            got += (size_t)r;
+    }
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *data = buf;
+    return SPLITEE_OK;
+}
+
 /* Reads one IDX file of unsigned bytes with `ndim` dimensions into a
  * malloc'd *data, its dimensions into dims. */
 static int read_idx(const char *path, int ndim, size_t *dims, uint8_t **data, splitee_error *err)
@@ -81,10 +123,8 @@ static int read_idx(const char *path, int ndim, size_t *dims, uint8_t **data, sp
         else if (splitee__mul_size(total, dims[i], &total) < 0)
             rc = splitee__fail(err, SPLITEE_ERR_OVERFLOW, "%s: IDX data size overflows", path);
     }
-    if (rc == 0 && !(*data = malloc(total)))
-        rc = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, total);
     if (rc == 0)
-        rc = read_exact(f, *data, total, path, "IDX data", err);
+        rc = read_data(f, total, path, data, err);
     if (rc == 0) {
         unsigned char extra;
         int r = gzread(f, &extra, 1);

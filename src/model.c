@@ -1,6 +1,8 @@
 /* model.c -- loads and checks a model folder (model.h): model.json (cJSON)
  * into a splitee_model_config, then the safetensors weights, each tensor
- * bound to the place the architecture expects it (model_internal.h). */
+ * bound to the place the architecture expects it (model_internal.h). The
+ * public loader reads and maps files; splitee__model_load_mem runs the
+ * same parsing and checks on buffers (the fuzz targets, tests/fuzz/). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
@@ -21,9 +23,10 @@
 
 /* Reads the whole (small) text file `path` into a malloc'd NUL-terminated
  * buffer. */
-static int read_text(const char *path, char **out, splitee_error *err)
+static int read_text(const char *path, char **out, size_t *len, splitee_error *err)
 {
     *out = NULL;
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -46,6 +49,7 @@ static int read_text(const char *path, char **out, splitee_error *err)
     }
     buf[n] = '\0';
     *out = buf;
+    *len = n;
     return SPLITEE_OK;
 }
 
@@ -229,20 +233,24 @@ static int check_config(splitee_model_config *c, const char *path, splitee_error
     return SPLITEE_OK;
 }
 
-/* Parses model.json at `path` into *c; *weights gets a malloc'd copy of the
- * weights file name. */
-static int load_config(const char *path, splitee_model_config *c, char **weights,
-                       splitee_error *err)
+/* Parses the model.json text [text, text + len) (need not be
+ * NUL-terminated), named `path` in messages, into *c; *weights gets a
+ * malloc'd copy of the weights file name. */
+static int parse_config(const char *path, const char *text, size_t len, splitee_model_config *c,
+                        char **weights, splitee_error *err)
 {
-    char *text;
-    int rc = read_text(path, &text, err);
-    if (rc < 0)
-        return rc;
+    if (len > MAX_JSON_BYTES)
+        return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: larger than %zu bytes", path,
+                             MAX_JSON_BYTES);
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
-    if (!root) {
-        size_t at = end && end >= text ? (size_t)(end - text) : 0;
-        rc = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: malformed JSON near byte %zu", path, at);
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    int rc = SPLITEE_OK;
+    size_t at = end && end >= text ? (size_t)(end - text) : 0;
+    while (root && at < len && text[at] && strchr(" \t\r\n", text[at]))
+        at++;
+    if (!root || at < len) {
+        rc = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: malformed JSON near byte %zu%s", path,
+                           at, root ? " (text after the object)" : "");
     } else if (!cJSON_IsObject(root)) {
         rc = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: not a JSON object", path);
     } else {
@@ -255,6 +263,19 @@ static int load_config(const char *path, splitee_model_config *c, char **weights
             rc = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
     }
     cJSON_Delete(root);
+    return rc;
+}
+
+/* Parses the model.json file at `path` into *c, as parse_config. */
+static int load_config(const char *path, splitee_model_config *c, char **weights,
+                       splitee_error *err)
+{
+    char *text;
+    size_t len;
+    int rc = read_text(path, &text, &len, err);
+    if (rc < 0)
+        return rc;
+    rc = parse_config(path, text, len, c, weights, err);
     free(text);
     return rc;
 }
@@ -353,21 +374,12 @@ static const char *find_unexpected(const splitee_model *m, const splitee__spec_l
     return NULL;
 }
 
-/* Opens the weights and binds every tensor. */
-static int load_weights(splitee_model *m, splitee_error *err)
+/* Binds every tensor of the architecture to m->st (already opened and
+ * checked as a safetensors file). */
+static int bind_weights(splitee_model *m, splitee_error *err)
 {
-    const uint16_t one = 1;
-    unsigned char first;
-    memcpy(&first, &one, 1);
-    if (first != 1)
-        return splitee__fail(err, SPLITEE_ERR_UNSUPPORTED,
-                             "%s: little-endian float32 weights need a little-endian host",
-                             m->weights_path);
-    int rc = splitee__safetensors_open(m->weights_path, &m->st, err);
-    if (rc < 0)
-        return rc;
     splitee__spec_list l = { NULL, 0, 0 };
-    rc = declare_all(m, &l, err);
+    int rc = declare_all(m, &l, err);
     for (size_t i = 0; rc == 0 && i < l.count; i++)
         rc = bind_tensor(m, &l.items[i], err);
     const char *extra = rc == 0 ? find_unexpected(m, &l) : NULL;
@@ -453,6 +465,19 @@ size_t splitee__model_extra_bytes(const splitee_model *m)
     return m->packed_floats * sizeof(float);
 }
 
+/* UNSUPPORTED on a big-endian host: the weights are used in place. */
+static int check_host(const splitee_model *m, splitee_error *err)
+{
+    const uint16_t one = 1;
+    unsigned char first;
+    memcpy(&first, &one, 1);
+    if (first != 1)
+        return splitee__fail(err, SPLITEE_ERR_UNSUPPORTED,
+                             "%s: little-endian float32 weights need a little-endian host",
+                             m->weights_path);
+    return SPLITEE_OK;
+}
+
 /* ---- model ---------------------------------------------------------------- */
 
 /* "dir/name", or name alone when it is absolute. */
@@ -508,11 +533,51 @@ int splitee_model_load(const char *dir, splitee_model **out, splitee_error *err)
     if (rc == 0)
         rc = plan_blocks(m, err);
     if (rc == 0)
-        rc = load_weights(m, err);
+        rc = check_host(m, err);
+    if (rc == 0)
+        rc = splitee__safetensors_open(m->weights_path, &m->st, err);
+    if (rc == 0)
+        rc = bind_weights(m, err);
     m->kern = splitee__kernels_select();
     if (rc == 0)
         rc = pack_weights(m, err);
     free(weights);
+    if (rc < 0) {
+        splitee_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return SPLITEE_OK;
+}
+
+int splitee__model_load_mem(const char *json_name, const char *json, size_t json_len,
+                            const char *weights_name, const void *weights, size_t weights_len,
+                            splitee_model **out, splitee_error *err)
+{
+    *out = NULL;
+    if (!json_name || !json || !weights_name)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "model: no model.json text or names given");
+    splitee_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", json_name);
+    char *ignored = NULL;   /* model.json's "weights": the caller supplies them */
+    int rc = SPLITEE_OK;
+    if (!(m->json_path = strdup(json_name)) || !(m->weights_path = strdup(weights_name)))
+        rc = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", json_name);
+    if (rc == 0)
+        rc = parse_config(m->json_path, json, json_len, &m->cfg, &ignored, err);
+    if (rc == 0)
+        rc = plan_blocks(m, err);
+    if (rc == 0)
+        rc = check_host(m, err);
+    if (rc == 0)
+        rc = splitee__safetensors_parse(weights, weights_len, m->weights_path, &m->st, err);
+    if (rc == 0)
+        rc = bind_weights(m, err);
+    m->kern = splitee__kernels_select();
+    if (rc == 0)
+        rc = pack_weights(m, err);
+    free(ignored);
     if (rc < 0) {
         splitee_model_free(m);
         return rc;

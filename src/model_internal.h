@@ -90,6 +90,17 @@ size_t splitee__model_mapped_bytes(const splitee_model *m);  /* the weights file
 size_t splitee__model_extra_bytes(const splitee_model *m);   /* repacked weights */
 size_t splitee__model_state_bytes(const splitee_model *m);   /* one run state's buffers */
 
+/* splitee_model_load from memory: the model.json text [json, json +
+ * json_len) (need not be NUL-terminated; its "weights" key is checked but
+ * not followed) and the whole safetensors file [weights, weights +
+ * weights_len), which the model borrows: it must outlive the model.
+ * json_name / weights_name stand for the file paths in messages. Every
+ * check of the public loader runs, through the same code; only reading and
+ * mapping the files differ. */
+int splitee__model_load_mem(const char *json_name, const char *json, size_t json_len,
+                            const char *weights_name, const void *weights, size_t weights_len,
+                            splitee_model **out, splitee_error *err);
+
 /* One tensor the architecture expects: its name, shape and where the
  * loader stores its data pointer. */
 typedef struct splitee__tensor_spec {

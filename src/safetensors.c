@@ -217,6 +217,16 @@ done:
     return rc;
 }
 
+/* The 8-byte header length needs 8 bytes: FORMAT naming the file if fewer. */
+static int check_room(const char *path, size_t len, splitee_error *err)
+{
+    if (len < 8)
+        return splitee__fail(err, SPLITEE_ERR_FORMAT,
+                             "%s: truncated: %zu bytes, no room for the 8-byte header length",
+                             path, len);
+    return SPLITEE_OK;
+}
+
 /* Opens and maps `path` read-only into st->map / st->map_len. */
 static int map_file(splitee__safetensors *st, splitee_error *err)
 {
@@ -231,10 +241,8 @@ static int map_file(splitee__safetensors *st, splitee_error *err)
         rc = splitee__fail(err, SPLITEE_ERR_IO, "%s: not a regular file", st->path);
     else if ((uintmax_t)sb.st_size > (uintmax_t)SIZE_MAX)
         rc = splitee__fail(err, SPLITEE_ERR_OVERFLOW, "%s: file too large", st->path);
-    else if (sb.st_size < 8)
-        rc = splitee__fail(err, SPLITEE_ERR_FORMAT,
-                           "%s: truncated: %lld bytes, no room for the 8-byte header length",
-                           st->path, (long long)sb.st_size);
+    else
+        rc = check_room(st->path, (size_t)sb.st_size, err);
     if (rc == 0) {
         st->map_len = (size_t)sb.st_size;
         st->map = mmap(NULL, st->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -248,31 +256,49 @@ static int map_file(splitee__safetensors *st, splitee_error *err)
     return rc;
 }
 
+/* Every check of the file's bytes [b, b + len): the header length, then the
+ * header; st->data / data_len point into b. Both the mapped and the
+ * in-memory opener go through here. */
+static int parse_bytes(splitee__safetensors *st, const unsigned char *b, size_t len,
+                       splitee_error *err)
+{
+    int rc = check_room(st->path, len, err);
+    if (rc < 0)
+        return rc;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | b[i];
+    if (hlen > len - 8)
+        return splitee__fail(err, SPLITEE_ERR_FORMAT,
+                             "%s: header length %llu runs past the end of the file (%zu bytes)",
+                             st->path, (unsigned long long)hlen, len);
+    if (hlen > SPLITEE__ST_MAX_HEADER)
+        return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: header length %llu exceeds %zu bytes",
+                             st->path, (unsigned long long)hlen, SPLITEE__ST_MAX_HEADER);
+    st->data = b + 8 + hlen;
+    st->data_len = len - 8 - (size_t)hlen;
+    return parse_header(st, (const char *)b + 8, (size_t)hlen, err);
+}
+
 int splitee__safetensors_open(const char *path, splitee__safetensors *st, splitee_error *err)
 {
     memset(st, 0, sizeof *st);
     st->path = path;
     int rc = map_file(st, err);
-    if (rc < 0) {
+    if (rc == 0)
+        rc = parse_bytes(st, st->map, st->map_len, err);
+    if (rc < 0)
         splitee__safetensors_close(st);
-        return rc;
-    }
-    const unsigned char *b = st->map;
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--)
-        hlen = hlen << 8 | b[i];
-    if (hlen > st->map_len - 8) {
-        rc = splitee__fail(err, SPLITEE_ERR_FORMAT,
-                           "%s: header length %llu runs past the end of the file (%zu bytes)",
-                           path, (unsigned long long)hlen, st->map_len);
-    } else if (hlen > SPLITEE__ST_MAX_HEADER) {
-        rc = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: header length %llu exceeds %zu bytes",
-                           path, (unsigned long long)hlen, SPLITEE__ST_MAX_HEADER);
-    } else {
-        st->data = b + 8 + hlen;
-        st->data_len = st->map_len - 8 - (size_t)hlen;
-        rc = parse_header(st, (const char *)b + 8, (size_t)hlen, err);
-    }
+    return rc;
+}
+
+int splitee__safetensors_parse(const void *buf, size_t len, const char *path,
+                               splitee__safetensors *st, splitee_error *err)
+{
+    memset(st, 0, sizeof *st);
+    st->path = path;
+    int rc = buf ? parse_bytes(st, buf, len, err)
+                 : splitee__fail(err, SPLITEE_ERR_ARG, "%s: no buffer given", path);
     if (rc < 0)
         splitee__safetensors_close(st);
     return rc;

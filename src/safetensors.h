@@ -32,7 +32,8 @@ typedef struct splitee__st_tensor {
 
 typedef struct splitee__safetensors {
     const char *path;                     /* borrowed, for messages */
-    void *map;                            /* whole file, read-only */
+    void *map;                            /* whole file, read-only; NULL when parsed
+                                           * from a borrowed buffer */
     size_t map_len;                       /* bytes */
     const unsigned char *data;            /* data section */
     size_t data_len;                      /* bytes */
@@ -43,6 +44,13 @@ typedef struct splitee__safetensors {
 /* Maps and checks the file at `path` (kept borrowed in st->path). On
  * failure everything is released and st is empty. */
 int splitee__safetensors_open(const char *path, splitee__safetensors *st, splitee_error *err);
+
+/* Same checks on the bytes of a whole file already in memory, [buf, buf +
+ * len), which st borrows (tensor data points into it: it must outlive st);
+ * `path` names it in messages. The fuzz targets use this; the opener above
+ * runs the very same checks on its mapping. */
+int splitee__safetensors_parse(const void *buf, size_t len, const char *path,
+                               splitee__safetensors *st, splitee_error *err);
 
 /* The tensor called `name`, or NULL. */
 const splitee__st_tensor *splitee__safetensors_find(const splitee__safetensors *st,

@@ -205,6 +205,50 @@ Test(image, rejects_truncated_files)
     }
 }
 
+/* Found by fuzzing (tests/fuzz/fuzz_idx.c): a header announcing far more
+ * data than the file holds made the reader allocate what the header said
+ * (malloc of 6 GB from a 41-byte input) before finding the file short.
+ * Now the buffer grows with the data that actually arrives. */
+Test(image, header_claiming_huge_data_is_refused_as_truncated)
+{
+    for (int gz = 0; gz < 2; gz++) {
+        uint32_t dims[3] = { 0x40000000u, 0x40000000u, 1 };   /* 2^60 bytes */
+        unsigned char px[10] = { 0 };
+        size_t len;
+        unsigned char *b = idx_image(0x08, 3, dims, px, sizeof px, &len);
+        const char *p = write_file(gz ? "huge.idx.gz" : "huge.idx", b, len, gz);
+        expect_fail(p, NULL, p, SPLITEE_ERR_FORMAT,
+                    "truncated IDX data (expected 1152921504606846966 more bytes)");
+        free(b);
+        uint32_t n = 0x7fffffffu;
+        b = idx_image(0x08, 1, &n, px, sizeof px, &len);
+        const char *q = write_file(gz ? "hugel.idx.gz" : "hugel.idx", b, len, gz);
+        const char *ip = write_images(gz ? "fewi.gz" : "fewi", 2, 2, 2, gz);
+        expect_fail(ip, q, q, SPLITEE_ERR_FORMAT, "truncated IDX data");
+        free(b);
+    }
+}
+
+/* Data larger than the reader's first allocation: the growing buffer
+ * keeps every byte in place. */
+Test(image, reads_data_larger_than_one_chunk)
+{
+    for (int gz = 0; gz < 2; gz++) {
+        const char *ip = write_images(gz ? "big.gz" : "big", 3, 1000, 1000, gz);
+        splitee_images im;
+        splitee_error err = { 0, "" };
+        cr_assert_eq(splitee_idx_load(ip, NULL, &im, &err), 0, "%s", err.msg);
+        cr_assert(im.count == 3 && im.rows == 1000 && im.cols == 1000 && !im.labels);
+        size_t bad = 0;
+        for (size_t k = 0; k < 3; k++)
+            for (size_t i = 0; i < 1000; i++)
+                for (size_t j = 0; j < 1000; j++)
+                    bad += im.pixels[(k * 1000 + i) * 1000 + j] != (k + 3 * i + 5 * j) % 256;
+        cr_assert_eq(bad, 0);
+        splitee_images_release(&im);
+    }
+}
+
 Test(image, rejects_trailing_bytes)
 {
     uint32_t dims[3] = { 1, 2, 2 };

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "model_internal.h"
 #include "splitee/model.h"
 #include "testutil.h"
 
@@ -303,6 +305,21 @@ Test(model, rejects_malformed_json)
                 "not a JSON object");
 }
 
+Test(model, rejects_oversized_json)
+{
+    size_t n;
+    char *text = shipped("model.json", &n);
+    size_t big = ((size_t)1 << 20) + 1;
+    char *json = malloc(big + 1);
+    memset(json, ' ', big);
+    memcpy(json, text, n);
+    json[big] = '\0';
+    expect_fail(write_model("bigjson", json, NULL, 0), "model.json", SPLITEE_ERR_FORMAT,
+                "larger than 1048576 bytes");
+    free(json);
+    free(text);
+}
+
 Test(model, rejects_every_missing_key)
 {
     static const char *const keys[] = { "format", "version", "type", "image_size", "channels",
@@ -489,6 +506,27 @@ Test(model, rejects_malformed_header_json)
     free(img);
 }
 
+Test(model, rejects_header_longer_than_the_limit)
+{
+    /* a sparse file just large enough for a 100,000,001-byte header */
+    const char *d = write_model("bighdr", NULL, "\x01\xe1\xf5\x05\0\0\0\0", 8);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/model.safetensors", d);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(ftruncate(fileno(f), (off_t)8 + 100000001), 0);
+    fclose(f);
+    expect_fail(d, "model.safetensors", SPLITEE_ERR_FORMAT,
+                "header length 100000001 exceeds 100000000 bytes");
+}
+
+Test(model, rejects_data_without_tensors)
+{
+    static const char img[] = "\x08\0\0\0\0\0\0\0{}      \x01\x02\x03\x04";
+    expect_fail(write_model("notensors", NULL, img, sizeof img - 1), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "4 data bytes but no tensors");
+}
+
 Test(model, rejects_ill_formed_tensor_entries)
 {
     static const struct { const char *key, *value, *word; int status; } bad[] = {
@@ -502,6 +540,9 @@ Test(model, rejects_ill_formed_tensor_entries)
         { "data_offsets", "[0]", "\"data_offsets\" must be an array", SPLITEE_ERR_FORMAT },
         { "data_offsets", "[-4, 0]", "non-negative integers", SPLITEE_ERR_FORMAT },
         { "extra", "1", "unexpected key 'extra'", SPLITEE_ERR_FORMAT },
+        { "shape", "[1, 1, 1, 1, 1, 1, 1, 16, 64]", "9 dimensions (at most 8",
+          SPLITEE_ERR_UNSUPPORTED },
+        { "shape", "[4503599627370496, 1024]", "byte size overflows", SPLITEE_ERR_OVERFLOW },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         shipped_st s;
@@ -683,4 +724,87 @@ Test(model, rebuilt_copy_loads)
     cr_assert_eq(splitee_model_load(d, &m, &err), 0, "%s", err.msg);
     splitee_model_free(m);
     close_shipped(&s);
+}
+
+/* ---- the in-memory loader (splitee__model_load_mem, the fuzz path) ---------- */
+
+/* Loads dir both ways; the in-memory loader gets the folder's two files
+ * under their real paths, so the results must be identical: the same
+ * status and message on failure, the same configuration and weights on
+ * success. */
+static void same_both_ways(const char *dir)
+{
+    char jp[1100], wp[1100];
+    snprintf(jp, sizeof jp, "%s/model.json", dir);
+    snprintf(wp, sizeof wp, "%s/model.safetensors", dir);
+    size_t jn, wn;
+    char *json = tu_read(jp, &jn), *w = tu_read(wp, &wn);
+    cr_assert(json && w);
+    splitee_model *a = NULL, *b = NULL;
+    splitee_error ea = { 0, "" }, eb = { 0, "" };
+    int ra = splitee_model_load(dir, &a, &ea);
+    int rb = splitee__model_load_mem(jp, json, jn, wp, w, wn, &b, &eb);
+    cr_assert_eq(ra, rb, "%s: file %d (%s), memory %d (%s)", dir, ra, ea.msg, rb, eb.msg);
+    cr_assert_str_eq(ea.msg, eb.msg);
+    if (ra == 0) {
+        const splitee_model_config *ca = splitee_model_get_config(a);
+        const splitee_model_config *cb = splitee_model_get_config(b);
+        cr_assert_eq(memcmp(ca, cb, sizeof *ca), 0);
+        cr_assert_eq(a->st.count, b->st.count);
+        for (size_t i = 0; i < a->st.count; i++) {
+            const splitee__st_tensor *x = &a->st.tensors[i], *y = &b->st.tensors[i];
+            cr_assert_str_eq(x->name, y->name);
+            cr_assert_eq(x->end - x->begin, y->end - y->begin);
+            cr_assert_eq(memcmp(x->data, y->data, x->end - x->begin), 0, "%s", x->name);
+            cr_assert((const char *)y->data >= w && (const char *)y->data < w + wn);
+        }
+        cr_assert_eq(memcmp(a->pos, b->pos, (size_t)ca->tokens * (size_t)ca->dim * 4), 0);
+    } else {
+        cr_assert_null(b);
+    }
+    splitee_model_free(a);
+    splitee_model_free(b);
+    free(json);
+    free(w);
+}
+
+Test(model, memory_loader_matches_folder_loader)
+{
+    same_both_ways(model_dir());
+    same_both_ways(model_with("mem-dim", "dim", "32"));
+    same_both_ways(model_with("mem-layers", "layers", "13"));
+    same_both_ways(write_model("mem-json", "{\"dim\": 64} trailing", NULL, 0));
+    same_both_ways(write_model("mem-short", NULL, "\x10\0\0\0", 4));
+    same_both_ways(rebuild("mem-drop", "pos", NULL, 0, NULL, NULL, NULL, NULL));
+    same_both_ways(rebuild("mem-i32", NULL, NULL, 0, "pos", "I32", NULL, NULL));
+    shipped_st s;
+    open_shipped(&s);
+    set_offsets(s.header, "layers.0.ln2.bias", offset_of(s.header, "layers.0.ln1.bias", 0),
+                offset_of(s.header, "layers.0.ln1.bias", 1));
+    same_both_ways(model_from("mem-overlap", s.header, 0, s.data, s.data_len));
+    close_shipped(&s);
+}
+
+Test(model, memory_loader_takes_unterminated_json_and_checks_arguments)
+{
+    size_t jn, wn;
+    char *json = shipped("model.json", &jn), *w = shipped("model.safetensors", &wn);
+    char *copy = malloc(jn);   /* exactly the text: no NUL after it */
+    memcpy(copy, json, jn);
+    splitee_model *m = NULL;
+    splitee_error err = { 0, "" };
+    cr_assert_eq(splitee__model_load_mem("j", copy, jn, "w", w, wn, &m, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(splitee_model_json_path(m), "j");
+    cr_assert_str_eq(splitee_model_weights_path(m), "w");
+    splitee_model_free(m);
+    cr_assert_eq(splitee__model_load_mem("j", copy, jn - 2, "w", w, wn, &m, &err),
+                 SPLITEE_ERR_FORMAT);
+    cr_assert_not_null(strstr(err.msg, "j: malformed JSON"), "%s", err.msg);
+    cr_assert_eq(splitee__model_load_mem("j", copy, jn, "w", NULL, 0, &m, &err), SPLITEE_ERR_ARG);
+    cr_assert_not_null(strstr(err.msg, "w: no buffer"), "%s", err.msg);
+    cr_assert_null(m);
+    cr_assert_eq(splitee__model_load_mem(NULL, copy, jn, "w", w, wn, &m, &err), SPLITEE_ERR_ARG);
+    free(copy);
+    free(json);
+    free(w);
 }

@@ -3,15 +3,22 @@
 #   tools/setup.sh           build, test and plot dependencies
 #   tools/setup.sh --train   also PyTorch/NumPy/OpenBLAS and Fashion-MNIST,
 #                            for tools/train.py
+#   tools/setup.sh --fuzz    also clang and its libFuzzer/sanitizer runtimes
+#                            (libclang-rt-14-dev), for tools/fuzz.sh
+# Options combine (--train --fuzz).
 # Packages already installed are not reinstalled; apt-get runs only when
 # something is missing. Needs root (or sudo) for that.
 set -euo pipefail
 
 pkgs=(gcc libc6-dev libgsl-dev libcjson-dev libcriterion-dev meson ninja-build
       pkg-config gnuplot-nox zlib1g-dev)
-if [[ "${1:-}" == "--train" ]]; then
-    pkgs+=(python3-torch python3-numpy libopenblas0-pthread dataset-fashion-mnist)
-fi
+for opt in "$@"; do
+    case "$opt" in
+        --train) pkgs+=(python3-torch python3-numpy libopenblas0-pthread dataset-fashion-mnist) ;;
+        --fuzz) pkgs+=(clang libclang-rt-14-dev python3) ;;
+        *) echo "setup.sh: unknown option $opt" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""seeds.py -- writes small valid seed inputs for the libFuzzer targets of
+tests/fuzz/ (docs/FUZZING.md), derived from the shipped files where that
+makes sense, so that no corpus needs committing.
+
+    tests/fuzz/seeds.py OUTDIR [TARGET...]
+
+writes OUTDIR/TARGET/NAME for each target it knows (all by default); a
+target it does not know gets no seeds and starts from an empty corpus.
+Adding seeds for a target: one function below and one line in SEEDS.
+Standard library only; deterministic; every seed is a few KB at most."""
+import gzip
+import json
+import os
+import struct
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+MODEL = os.path.join(ROOT, "data", "model")
+
+
+def floats(n, seed=1):
+    """n small deterministic finite float32 values."""
+    return [((i * 37 + seed * 11) % 17 - 8) / 16.0 for i in range(n)]
+
+
+# ---- model: 2-byte JSON length, model.json, safetensors ----------------------
+
+def safetensors(tensors):
+    """A safetensors file from [(name, shape, values)], F32, header padded
+    to 8 bytes as the reference writer does."""
+    header, data = {"__metadata__": {"format": "splitee-model"}}, b""
+    for name, shape, values in tensors:
+        raw = struct.pack("<%df" % len(values), *values)
+        header[name] = {"dtype": "F32", "shape": list(shape),
+                        "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def tiny_model(layers, seed):
+    """The shipped architecture (its model.json and its tensor names and
+    shape pattern) shrunk to dim 4, 2 heads, 4x4 images of 2x2 patches, 3
+    classes and `layers` layers: (json bytes, safetensors bytes)."""
+    with open(os.path.join(MODEL, "model.json")) as f:
+        cfg = json.load(f)
+    with open(os.path.join(MODEL, "model.safetensors"), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    c = cfg
+    tiny = dict(dim=4, heads=2, mlp_hidden=8, classes=3, image_size=4, patch_size=2,
+                tokens=4, layers=layers)
+    pd, tpd = c["patch_size"] ** 2 * c["channels"], tiny["patch_size"] ** 2
+    size_map = {c["dim"]: tiny["dim"], 3 * c["dim"]: 3 * tiny["dim"],
+                c["mlp_hidden"]: tiny["mlp_hidden"], c["classes"]: tiny["classes"],
+                c["tokens"]: tiny["tokens"], pd: tpd}
+    if len(size_map) != 6:
+        raise SystemExit("seeds.py: the shipped sizes are ambiguous; update tiny_model")
+    tensors = []
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        parts = name.split(".")
+        if parts[0] in ("layers", "exits") and int(parts[1]) >= layers:
+            continue
+        shape = [size_map[d] for d in e["shape"]]
+        count = 1
+        for d in shape:
+            count *= d
+        tensors.append((name, shape, floats(count, seed + len(tensors))))
+    cfg.update(tiny)
+    js = json.dumps(cfg, indent=1).encode()
+    return js, safetensors(tensors)
+
+
+def model_seeds():
+    out = {}
+    for layers in (1, 2):
+        js, st = tiny_model(layers, layers)
+        out["tiny-%d-layers" % layers] = struct.pack("<H", len(js)) + js + st
+    with open(os.path.join(MODEL, "model.json"), "rb") as f:
+        shipped = f.read()
+    _, st = tiny_model(1, 3)
+    out["shipped-json-tiny-weights"] = struct.pack("<H", len(shipped)) + shipped + st
+    return out
+
+
+# ---- payload: the wire bytes of an activation ----------------------------------
+
+def payload(enc, layer, tokens, dim, seed):
+    n = tokens * dim
+    vals = floats(n, seed)
+    if enc == 0:
+        body = struct.pack("<%df" % n, *vals)
+    elif enc == 1:
+        body = struct.pack("<%de" % n, *vals)
+    else:
+        scale = max(abs(v) for v in vals) / 127.0
+        body = struct.pack("<f", scale) + bytes(round(v / scale) & 0xFF for v in vals)
+    return b"SPLA" + struct.pack("<HBBIIII", 1, enc, 0, layer, tokens, dim, len(body)) + body
+
+
+def payload_seeds():
+    with open(os.path.join(MODEL, "model.json")) as f:
+        c = json.load(f)
+    t, d = c["tokens"], c["dim"]
+    return {"f32-layer3": payload(0, 3, t, d, 1), "f16-layer1": payload(1, 1, t, d, 2),
+            "int8-layer0": payload(2, 0, t, d, 3), "int8-last": payload(2, c["layers"], t, d, 4),
+            "f32-small": payload(0, 2, 2, 3, 5)}
+
+
+# ---- npy -----------------------------------------------------------------------
+
+def npy(descr, shape, raw, fortran=False):
+    if len(shape) == 1:
+        shp = "(%d,)" % shape[0]
+    else:
+        shp = "(" + ", ".join(str(s) for s in shape) + ")"
+    h = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, shp)
+    h += " " * (-(10 + len(h) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + raw
+
+
+def npy_seeds():
+    # The shipped clean table cut to its first two samples.
+    with open(os.path.join(ROOT, "data", "fmnist-clean.npy"), "rb") as f:
+        head = f.read(10)
+        hlen = struct.unpack("<H", head[8:10])[0]
+        header = f.read(hlen).decode()
+        shape = header.split("'shape': (")[1].split(")")[0]
+        exits, classes = [int(s) for s in shape.split(",")[1:3]]
+        table = f.read(2 * exits * classes * 4)
+    return {"table-2-samples": npy("<f4", (2, exits, classes), table),
+            "labels-i64": npy("<i8", (5,), struct.pack("<5q", 0, 1, 2, 9, 3)),
+            "f64-scalar": npy("<f8", (), struct.pack("<d", 0.5)),
+            "u1-matrix": npy("|u1", (3, 3), bytes(range(9))),
+            "i4-3d": npy("<i4", (2, 1, 2), struct.pack("<4i", -1, 0, 1, 7))}
+
+
+# ---- IDX: 2-byte image-file length, image file, label file ----------------------
+
+def idx(dims, raw):
+    return struct.pack(">BBBB", 0, 0, 8, len(dims)) + struct.pack(">%dI" % len(dims), *dims) + raw
+
+
+def idx_seeds():
+    images = idx((3, 4, 4), bytes((i * 53) % 256 for i in range(48)))
+    labels = idx((3,), bytes([1, 0, 9]))
+    gz = lambda b: gzip.compress(b, mtime=0)
+    pair = lambda a, b: struct.pack("<H", len(a)) + a + b
+    return {"plain": pair(images, labels), "gzip": pair(gz(images), gz(labels)),
+            "gzip-images": pair(gz(images), labels)}
+
+
+SEEDS = {
+    "model": model_seeds,
+    "payload": payload_seeds,
+    "npy": npy_seeds,
+    "idx": idx_seeds,
+}
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit("usage: seeds.py OUTDIR [TARGET...]")
+    out, targets = sys.argv[1], sys.argv[2:] or list(SEEDS)
+    for t in targets:
+        if t not in SEEDS:
+            continue
+        os.makedirs(os.path.join(out, t), exist_ok=True)
+        for name, data in SEEDS[t]().items():
+            with open(os.path.join(out, t, name), "wb") as f:
+                f.write(data)
+
+
+if __name__ == "__main__":
+    main()

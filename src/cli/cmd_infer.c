@@ -190,7 +190,7 @@ static void print_stats(FILE *f, const infer_opts *o, const splitee_model_config
     fprintf(f, "%-34s %zu (%.1f%%)\n", "exited on the device", r->exited, 100 * frac(r->exited, r->samples));
     fprintf(f, "%-34s %zu (%.1f%%)\n", "offloaded", r->offloaded, 100 * frac(r->offloaded, r->samples));
     fprintf(f, "%-34s %zu per offload, %zu in total\n", "payload bytes",
-            r->offloaded ? r->payload_bytes : 0, r->payload_bytes * r->offloaded);
+            r->payload_bytes, r->payload_bytes * r->offloaded);
     fprintf(f, "%-34s %zu of %zu offloaded\n", "predictions the encoding changed", r->changed, r->offloaded);
     fprintf(f, "%-34s %.3g\n", "max |final logit - full forward|", r->max_diff);
 }

@@ -274,7 +274,7 @@ int cli_profile(int argc, char **argv)
     px = malloc(npx * sizeof *px);
     logits = malloc((size_t)c->classes * sizeof *logits);
     t = malloc(R * (size_t)W * sizeof *t);
-    col = malloc(R * sizeof *col);
+    col = malloc((R > (size_t)L ? R : (size_t)L) * sizeof *col);  /* one column, or the L exit medians */
     if (!px || !logits || !t || !col) {
         st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "out of memory for %zu runs", R);
         goto done;

@@ -17,6 +17,7 @@ Usage (Debian's PyTorch lives in /usr/bin/python3):
       [--model data/model] [--splitee build/splitee] [--limit N] [--threads N]
 """
 import argparse
+import ctypes
 import json
 import os
 import struct
@@ -62,6 +63,38 @@ def load_model(folder):
     return model, cfg
 
 
+class DistortionConfig(ctypes.Structure):
+    """splitee_distortion_config (include/splitee/image.h)."""
+    _fields_ = [("kind", ctypes.c_int), ("sigma", ctypes.c_double),
+                ("factor", ctypes.c_double), ("seed", ctypes.c_uint64)]
+
+
+class SpliteeError(ctypes.Structure):
+    _fields_ = [("status", ctypes.c_int), ("msg", ctypes.c_char * 512)]
+
+
+def c_distort(lib, domain, images):
+    """The C library's distortion of uint8 images (n, 28, 28) into float32
+    pixels in [0, 1], through splitee_distortion_domain + splitee_distorter_*."""
+    cfg = DistortionConfig()
+    err = SpliteeError()
+    if lib.splitee_distortion_domain(domain.encode(), ctypes.byref(cfg), ctypes.byref(err)) < 0:
+        raise ValueError(err.msg.decode())
+    d = ctypes.c_void_p()
+    n, h, w = images.shape
+    if lib.splitee_distorter_create(ctypes.byref(cfg), ctypes.c_size_t(h), ctypes.c_size_t(w),
+                                    ctypes.byref(d), ctypes.byref(err)) < 0:
+        raise ValueError(err.msg.decode())
+    src = np.ascontiguousarray(images, dtype=np.uint8)
+    out = np.empty((n, h, w), dtype=np.float32)
+    u8p, f32p = ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_float)
+    for k in range(n):
+        lib.splitee_distorter_apply(d, src[k].ctypes.data_as(u8p), ctypes.c_uint64(k),
+                                    out[k].ctypes.data_as(f32p))
+    lib.splitee_distorter_free(d)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--domain", default="clean",
@@ -72,6 +105,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="splitee logits --threads [0: all]")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--keep", default="", help="folder to keep the C tables in")
+    ap.add_argument("--lib", default="build/libsplitee.so",
+                    help="the C library, for the pixel-level check of the distortions")
     args = ap.parse_args()
 
     domains = {stem: fn for stem, _, fn in train.DOMAINS}
@@ -92,12 +127,19 @@ def main():
     tmp = args.keep or scratch.name
     os.makedirs(tmp, exist_ok=True)
 
+    lib = None
+    if os.path.exists(args.lib):
+        lib = ctypes.CDLL(os.path.abspath(args.lib))
+        lib.splitee_distorter_apply.argtypes = [ctypes.c_void_p, ctypes.c_void_p,
+                                                ctypes.c_uint64, ctypes.c_void_p]
+        lib.splitee_distorter_free.argtypes = [ctypes.c_void_p]
     print(f"date: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; torch {torch.__version__}; "
           f"{len(te_img)} test images; model {args.model}; tolerance {args.tol:g}")
     worst_all = 0.0
     for d in wanted:
         t0 = time.time()
-        x = train.normalise(domains[d](pix).astype(np.float32))   # as train.py made the tables
+        px32 = domains[d](pix).astype(np.float32)
+        x = train.normalise(px32)                                 # as train.py made the tables
         ref = train.all_logits(model, x)                          # (n, exits, classes)
         t1 = time.time()
         out = os.path.join(tmp, f"c-{d}.npy")
@@ -124,6 +166,12 @@ def main():
         print(f"\n{d}: max |C - PyTorch| {worst:.3g}; prediction agreement "
               f"{100 * (c.argmax(-1) == ref.argmax(-1)).mean():.3f}% over every exit "
               f"(PyTorch {t1 - t0:.1f} s, C {t2 - t1:.1f} s)")
+        if lib is not None:   # the distortion itself, pixel by pixel
+            cpx = c_distort(lib, d, te_img)
+            ndiff = int((cpx.view(np.uint32) != px32.view(np.uint32)).sum())
+            print(f"{d}: C distortion vs train.py's, float32 pixels: "
+                  + ("bit-identical" if ndiff == 0 else
+                     f"{ndiff} of {px32.size} differ, max {np.abs(cpx - px32).max():.3g}"))
         shipped = os.path.join(os.path.dirname(os.path.abspath(args.model)), f"fmnist-{d}.npy")
         if os.path.exists(shipped):   # does today's PyTorch still give the shipped table?
             sh = np.load(shipped)[:len(ref)]

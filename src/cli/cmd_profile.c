@@ -227,7 +227,7 @@ static void print_profile(FILE *f, const profile_opts *o, const profile *p)
             "exit med", "p10", "p90", "layer_cost");
     fprintf(f, "%-10s %10.4f %10.4f %10.4f\n", "embed", p->embed.median, p->embed.p10, p->embed.p90);
     for (int l = 0; l < p->layers; l++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "layer %d", l + 1);
         fprintf(f, "%-10s %10.4f %10.4f %10.4f   %10.4f %10.4f %10.4f   %.6g\n", name,
                 p->layer[l].median, p->layer[l].p10, p->layer[l].p90, p->exit[l].median,

@@ -23,6 +23,9 @@ static void usage(FILE *f)
           "commands:\n"
           "  replay    benchmark split-layer policies on a precomputed exit-logit table\n"
           "  plot      draw figures from the CSV files replay writes\n"
+          "  logits    run images through the C inference engine: the exit-logit table\n"
+          "  infer     run images with a fixed split: exit on the device or offload a payload\n"
+          "  profile   measure per-layer latency: a device profile for replay --layer-cost\n"
           "  version   print the version\n\n"
           "`splitee COMMAND --help` describes each command's options.\n", f);
 }
@@ -38,6 +41,12 @@ int main(int argc, char **argv)
         return cli_replay(argc - 2, argv + 2);
     if (strcmp(cmd, "plot") == 0)
         return cli_plot(argc - 2, argv + 2);
+    if (strcmp(cmd, "logits") == 0)
+        return cli_logits(argc - 2, argv + 2);
+    if (strcmp(cmd, "infer") == 0)
+        return cli_infer(argc - 2, argv + 2);
+    if (strcmp(cmd, "profile") == 0)
+        return cli_profile(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("splitee %s\n", SPLITEE_VERSION);
         return 0;

@@ -1,0 +1,307 @@
+/* cmd_infer.c -- `splitee infer`: runs images through the engine with a
+ * fixed split, as a device and a cloud would. The device runs layers
+ * [0, K) and exit K-1; a sample whose confidence reaches alpha exits there,
+ * any other is encoded as an activation payload (f32, f16 or int8), decoded
+ * into a second run state (the cloud's) and resumed to the final exit.
+ * Reports accuracy, exit and offload rates and payload bytes, next to the
+ * uninterrupted full forward pass on the same images, so the effect of a
+ * lossy encoding shows. One thread: this is the device's view. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include "cli.h"
+#include "engine_opts.h"
+#include "internal.h"
+
+typedef struct infer_opts {
+    cli_input in;   /* first: the shared setters cast to it */
+    int split;      /* K, 1..layers; 0 = not given */
+    double alpha;
+    splitee_confidence confidence;
+    splitee_payload_encoding encoding;
+    char *json;
+} infer_opts;
+
+static int set_split(void *o, const char *v, splitee_error *err)
+{
+    long x;
+    if (cli_eparse_long(v, 1, SPLITEE_MAX_EXITS, &x) < 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--split: expected a layer 1..%d, got '%s'", SPLITEE_MAX_EXITS, v);
+    ((infer_opts *)o)->split = (int)x;
+    return 0;
+}
+
+static int set_alpha(void *o, const char *v, splitee_error *err)
+{
+    double a;
+    if (cli_eparse_double(v, &a) < 0 || a < 0 || a > 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--alpha: expected a number in [0, 1], got '%s'", v);
+    ((infer_opts *)o)->alpha = a;
+    return 0;
+}
+
+static int set_confidence(void *o, const char *v, splitee_error *err)
+{
+    if (splitee_confidence_parse(v, &((infer_opts *)o)->confidence) < 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--confidence: expected max-softmax, entropy or margin, got '%s'", v);
+    return 0;
+}
+
+static int set_encoding(void *o, const char *v, splitee_error *err)
+{
+    if (splitee_payload_encoding_parse(v, &((infer_opts *)o)->encoding, NULL) < 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--encoding: expected f32, f16 or int8, got '%s'", v);
+    return 0;
+}
+
+static int set_json(void *o, const char *v, splitee_error *err)
+{
+    return cli_set_string(&((infer_opts *)o)->json, v, err);
+}
+
+static const cli_eopt OPTS[] = {
+    { "model", "DIR", cli_set_model, "model folder: model.json + weights [data/model]" },
+    { "images", "FILE", cli_set_images, "IDX image file, gzip or not (required)" },
+    { "labels", "FILE", cli_set_labels, "IDX label file (required)" },
+    { "split", "K", set_split, "layers on the device, 1..L; exit K is read there (required)" },
+    { "alpha", "A", set_alpha, "exit threshold on the confidence of exit K [0.8]" },
+    { "confidence", "C", set_confidence, "max-softmax, entropy or margin [max-softmax]" },
+    { "encoding", "E", set_encoding, "payload encoding: f32, f16 or int8 [f32]" },
+    { "domain", "NAME", cli_set_domain, "shipped shifted domain: clean, noise, blur or contrast" },
+    { "distort", "KIND:LEVEL", cli_set_distort, "noise:SIGMA, blur:SIGMA or contrast:FACTOR (pixels in [0,1])" },
+    { "seed", "S", cli_set_seed, "noise seed: image k uses S + k [20231101]" },
+    { "limit", "N", cli_set_limit, "the first N images only" },
+    { "json", "FILE", set_json, "write the results as JSON" },
+};
+#define NOPTS (sizeof OPTS / sizeof *OPTS)
+
+static void usage(FILE *f)
+{
+    fputs("usage: splitee infer --images IDX --labels IDX --split K [options]\n"
+          "Runs a fixed split: layers 1..K on the device, exit K when its confidence reaches\n"
+          "alpha, otherwise the activation is sent as a payload and the cloud finishes.\n\n", f);
+    cli_eopts_print(f, OPTS, NOPTS);
+}
+
+/* What one run measured. */
+typedef struct infer_stats {
+    size_t samples;
+    size_t exited, offloaded;       /* samples that exited at K / were offloaded */
+    size_t correct;                 /* predictions of the split run */
+    size_t correct_lossless;        /* same exits, offloaded ones from the exact final exit */
+    size_t correct_full;            /* exit L of the uninterrupted forward */
+    size_t correct_exit_k;          /* exit K of every sample */
+    size_t changed;                 /* offloaded samples whose prediction the encoding changed */
+    size_t payload_bytes;           /* per offload */
+    double max_diff;                /* max |resumed - full| final logit over offloaded samples */
+} infer_stats;
+
+static int argmax(const float *z, int k)
+{
+    int b = 0;
+    for (int i = 1; i < k; i++)
+        if (z[i] > z[b])
+            b = i;
+    return b;
+}
+
+/* The per-sample loop; buffers are allocated once by the caller. */
+static int run(const infer_opts *o, const splitee_model *m, const splitee_images *im,
+               splitee_engine_state *dev, splitee_engine_state *cloud, splitee_distorter *d,
+               float *px, float *full, void *buf, size_t cap, infer_stats *r,
+               splitee_error *err)
+{
+    const splitee_model_config *c = splitee_model_get_config(m);
+    const int L = c->layers, K = o->split, C = c->classes;
+    float zk[4096], zl[4096];   /* (classes) logits of exit K and of the cloud's final exit */
+    double zd[4096];
+    size_t npx = im->rows * im->cols;
+    int st;
+    memset(r, 0, sizeof *r);
+    r->samples = im->count;
+    r->payload_bytes = splitee_payload_size(o->encoding, (size_t)c->tokens, (size_t)c->dim);
+    for (size_t k = 0; k < im->count; k++) {
+        int y = im->labels[k];
+        splitee_distorter_apply(d, im->pixels + k * npx, k, px);
+        /* the reference: every exit of the uninterrupted forward pass */
+        if ((st = splitee_engine_forward(dev, px, full, err)) < 0)
+            return st;
+        int pred_full = argmax(full + (size_t)(L - 1) * C, C);
+        r->correct_full += pred_full == y;
+        /* the device: layers [0, K), exit K-1 */
+        if ((st = splitee_engine_embed(dev, px, err)) < 0 ||
+            (st = splitee_engine_run_layers(dev, 0, K, err)) < 0 ||
+            (st = splitee_engine_exit_logits(dev, K - 1, zk, err)) < 0)
+            return st;
+        for (int i = 0; i < C; i++)
+            zd[i] = zk[i];
+        int32_t pred_k;
+        double conf = splitee_confidence_of(zd, C, o->confidence, &pred_k);
+        r->correct_exit_k += pred_k == y;
+        if (K == L || conf >= o->alpha) {
+            r->exited++;
+            r->correct += pred_k == y;
+            r->correct_lossless += pred_k == y;
+            continue;
+        }
+        /* offload: payload out, the cloud decodes it and finishes */
+        size_t n;
+        if ((st = splitee_engine_export_payload(dev, o->encoding, buf, cap, &n, err)) < 0 ||
+            (st = splitee_engine_import_payload(cloud, buf, n, err)) < 0 ||
+            (st = splitee_engine_run_layers(cloud, K, L, err)) < 0 ||
+            (st = splitee_engine_exit_logits(cloud, L - 1, zl, err)) < 0)
+            return st;
+        r->offloaded++;
+        int pred = argmax(zl, C);
+        r->correct += pred == y;
+        r->correct_lossless += pred_full == y;
+        r->changed += pred != pred_full;
+        for (int i = 0; i < C; i++) {
+            double dd = fabs((double)zl[i] - (double)full[(size_t)(L - 1) * C + i]);
+            if (dd > r->max_diff)
+                r->max_diff = dd;
+        }
+    }
+    return 0;
+}
+
+static double frac(size_t a, size_t b)
+{
+    return b ? (double)a / (double)b : 0.0;
+}
+
+static void print_stats(FILE *f, const infer_opts *o, const splitee_model_config *c,
+                        const infer_stats *r)
+{
+    fprintf(f, "model %s: %d layers, %d classes; images %s: %zu (%s)\n", o->in.model,
+            c->layers, c->classes, o->in.images, r->samples, o->in.distort_name);
+    fprintf(f, "split after layer %d of %d; alpha %g on %s; payload %s\n\n", o->split,
+            c->layers, o->alpha, splitee_confidence_name(o->confidence),
+            splitee_payload_encoding_name(o->encoding));
+    char lab[64];
+    fprintf(f, "%-34s %.4f\n", "accuracy", frac(r->correct, r->samples));
+    fprintf(f, "%-34s %.4f\n", "  same split, lossless payload", frac(r->correct_lossless, r->samples));
+    snprintf(lab, sizeof lab, "  full forward (exit %d)", c->layers);
+    fprintf(f, "%-34s %.4f\n", lab, frac(r->correct_full, r->samples));
+    snprintf(lab, sizeof lab, "  exit %d for every sample", o->split);
+    fprintf(f, "%-34s %.4f\n", lab, frac(r->correct_exit_k, r->samples));
+    fprintf(f, "%-34s %zu (%.1f%%)\n", "exited on the device", r->exited, 100 * frac(r->exited, r->samples));
+    fprintf(f, "%-34s %zu (%.1f%%)\n", "offloaded", r->offloaded, 100 * frac(r->offloaded, r->samples));
+    fprintf(f, "%-34s %zu per offload, %zu in total\n", "payload bytes",
+            r->payload_bytes, r->payload_bytes * r->offloaded);
+    fprintf(f, "%-34s %zu of %zu offloaded\n", "predictions the encoding changed", r->changed, r->offloaded);
+    fprintf(f, "%-34s %.3g\n", "max |final logit - full forward|", r->max_diff);
+}
+
+static int write_json(const char *path, const infer_opts *o, const splitee_model_config *c,
+                      const infer_stats *r, splitee_error *err)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", o->in.model);
+    cJSON_AddStringToObject(j, "images", o->in.images);
+    cJSON_AddStringToObject(j, "labels", o->in.labels);
+    cJSON_AddStringToObject(j, "domain", o->in.distort_name);
+    cJSON_AddNumberToObject(j, "layers", c->layers);
+    cJSON_AddNumberToObject(j, "split", o->split);
+    cJSON_AddNumberToObject(j, "alpha", o->alpha);
+    cJSON_AddStringToObject(j, "confidence", splitee_confidence_name(o->confidence));
+    cJSON_AddStringToObject(j, "encoding", splitee_payload_encoding_name(o->encoding));
+    cJSON_AddNumberToObject(j, "samples", (double)r->samples);
+    cJSON_AddNumberToObject(j, "accuracy", frac(r->correct, r->samples));
+    cJSON_AddNumberToObject(j, "accuracy_lossless", frac(r->correct_lossless, r->samples));
+    cJSON_AddNumberToObject(j, "accuracy_full_forward", frac(r->correct_full, r->samples));
+    cJSON_AddNumberToObject(j, "accuracy_exit_split", frac(r->correct_exit_k, r->samples));
+    cJSON_AddNumberToObject(j, "exited", (double)r->exited);
+    cJSON_AddNumberToObject(j, "offloaded", (double)r->offloaded);
+    cJSON_AddNumberToObject(j, "exit_rate", frac(r->exited, r->samples));
+    cJSON_AddNumberToObject(j, "offload_rate", frac(r->offloaded, r->samples));
+    cJSON_AddNumberToObject(j, "payload_bytes_per_offload", (double)r->payload_bytes);
+    cJSON_AddNumberToObject(j, "payload_bytes_total", (double)(r->payload_bytes * r->offloaded));
+    cJSON_AddNumberToObject(j, "predictions_changed_by_encoding", (double)r->changed);
+    cJSON_AddNumberToObject(j, "max_abs_final_logit_diff", r->max_diff);
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!text)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    size_t len = strlen(text);
+    text[len] = '\n';   /* replaces the terminator; written by length */
+    int st = splitee_file_write_atomic(path, text, len + 1, err);
+    free(text);
+    return st;
+}
+
+int cli_infer(int argc, char **argv)
+{
+    infer_opts o;
+    memset(&o, 0, sizeof o);
+    cli_input_defaults(&o.in);
+    o.alpha = 0.8;
+    o.confidence = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
+    o.encoding = SPLITEE_PAYLOAD_F32;
+    splitee_error err = { 0, "" };
+    splitee_model *m = NULL;
+    splitee_images im;
+    memset(&im, 0, sizeof im);
+    splitee_engine_state *dev = NULL, *cloud = NULL;
+    splitee_distorter *d = NULL;
+    float *px = NULL, *full = NULL;
+    void *buf = NULL;
+    infer_stats r;
+
+    int st = cli_eopts_parse(OPTS, NOPTS, &o, argc, argv, "infer", usage, &err);
+    if (st != 0)
+        goto done;
+    if (!o.split) {
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--split: missing (layers to run on the device, 1..L)");
+        goto done;
+    }
+    if (!o.in.labels) {
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--labels: missing (an IDX label file)");
+        goto done;
+    }
+    if ((st = cli_input_load(&o.in, &m, &im, &err)) < 0)
+        goto done;
+    const splitee_model_config *c = splitee_model_get_config(m);
+    if (o.split > c->layers) {
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--split: %d is out of range for %s (1..%d layers)",
+                           o.split, splitee_model_json_path(m), c->layers);
+        goto done;
+    }
+    if (c->classes > 4096) {
+        st = splitee__fail(&err, SPLITEE_ERR_UNSUPPORTED, "%s: more than 4096 classes", splitee_model_json_path(m));
+        goto done;
+    }
+    size_t cap = splitee_payload_size(SPLITEE_PAYLOAD_F32, (size_t)c->tokens, (size_t)c->dim);
+    if ((st = splitee_engine_state_create(m, &dev, &err)) < 0 ||
+        (st = splitee_engine_state_create(m, &cloud, &err)) < 0 ||
+        (st = splitee_distorter_create(&o.in.distort, im.rows, im.cols, &d, &err)) < 0)
+        goto done;
+    px = malloc(im.rows * im.cols * sizeof *px);
+    full = malloc((size_t)c->layers * (size_t)c->classes * sizeof *full);
+    buf = malloc(cap);
+    if (!px || !full || !buf) {
+        st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((st = run(&o, m, &im, dev, cloud, d, px, full, buf, cap, &r, &err)) < 0)
+        goto done;
+    if (o.json && (st = write_json(o.json, &o, c, &r, &err)) < 0)
+        goto done;
+    print_stats(stdout, &o, c, &r);
+done:
+    free(px);
+    free(full);
+    free(buf);
+    splitee_distorter_free(d);
+    splitee_engine_state_free(dev);
+    splitee_engine_state_free(cloud);
+    splitee_images_release(&im);
+    splitee_model_free(m);
+    free(o.json);
+    cli_input_free(&o.in);
+    if (st == 1)
+        return 0;
+    return st < 0 ? cli_fail(&err, st) : 0;
+}

@@ -17,6 +17,9 @@
  *   engine.h  layer-by-layer forward pass, exits, split and resume
  *   payload.h activation payloads for offloading (f32, f16, int8)
  *   image.h   Fashion-MNIST IDX files and seeded image distortions
+ *   wire.h    the device <-> cloud wire protocol (framing, parser)
+ *   cloud.h   the cloud server that finishes offloaded samples
+ *   device.h  the device loop: policy, engine, offload, fallback
  *
  * A replay in a dozen lines (error handling shortened):
  *
@@ -54,6 +57,9 @@
 #include "engine.h"
 #include "payload.h"
 #include "image.h"
+#include "wire.h"
+#include "cloud.h"
+#include "device.h"
 
 #define SPLITEE_VERSION "0.1.0"
 

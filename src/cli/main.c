@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "live.h"
 
 int cli_fail(const splitee_error *err, int status)
 {
@@ -23,6 +24,8 @@ static void usage(FILE *f)
           "commands:\n"
           "  replay    benchmark split-layer policies on a precomputed exit-logit table\n"
           "  plot      draw figures from the CSV files replay writes\n"
+          "  cloud     serve devices: finish offloaded samples (live split computing)\n"
+          "  device    learn the split layer live against a cloud\n"
           "  version   print the version\n\n"
           "`splitee COMMAND --help` describes each command's options.\n", f);
 }
@@ -38,6 +41,10 @@ int main(int argc, char **argv)
         return cli_replay(argc - 2, argv + 2);
     if (strcmp(cmd, "plot") == 0)
         return cli_plot(argc - 2, argv + 2);
+    if (strcmp(cmd, "cloud") == 0)
+        return cli_cloud(argc - 2, argv + 2);
+    if (strcmp(cmd, "device") == 0)
+        return cli_device(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("splitee %s\n", SPLITEE_VERSION);
         return 0;

@@ -29,6 +29,7 @@ typedef struct dev_opts {
     int nlayer_cost, noffload_cost;
     splitee_device_config dev;
     long limit, save_every;
+    double interval;              /* seconds between sample starts (a sensor's rate), 0: none */
     unsigned long seed;
     int quiet;
 } dev_opts;
@@ -69,6 +70,7 @@ static void device_usage(FILE *f)
           "  --encoding E         payload encoding f32 (default), f16, int8\n"
           "  --limit N            first N images (default all)\n"
           "  --timeout S          connect/request timeout in seconds (1)\n"
+          "  --interval S         start a sample every S seconds, like a sensor (0: at once)\n"
           "  --eval               also run every exit locally for regret (evaluation only)\n"
           "  --checkpoints N      curve points in --json (100)\n"
           "  --log FILE.jsonl     one JSON object per round\n"
@@ -145,6 +147,8 @@ static int parse(dev_opts *o, int argc, char **argv, splitee_error *err)
             st = num(a, v, 0, 1e9, &o->policy.beta, err);
         else if (strcmp(a, "--epsilon") == 0)
             st = num(a, v, 0, 1, &o->policy.epsilon, err);
+        else if (strcmp(a, "--interval") == 0)
+            st = num(a, v, 0, 3600, &o->interval, err);
         else if (strcmp(a, "--timeout") == 0)
             st = num(a, v, 1e-3, 3600, &o->dev.timeout_s, err);
         else if (strcmp(a, "--layer-cost") == 0)
@@ -517,7 +521,15 @@ int cli_device(int argc, char **argv)
         cli_live_log("device", line);
     }
     long k = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (; k < total && !stop_asked; k++) {
+        if (o.interval > 0) {
+            double at = (double)t0.tv_sec + (double)t0.tv_nsec * 1e-9 + (double)k * o.interval;
+            struct timespec due = { (time_t)at, (long)((at - floor(at)) * 1e9) };
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR && !stop_asked) {
+            }
+        }
         splitee_distorter_apply(dist, im.pixels + (size_t)k * im.rows * im.cols, (uint64_t)k, px);
         splitee_round r;
         int label = im.labels ? im.labels[k] : -1;

@@ -17,6 +17,7 @@
  *   engine.h  layer-by-layer forward pass, exits, split and resume
  *   payload.h activation payloads for offloading (f32, f16, int8)
  *   image.h   Fashion-MNIST IDX files and seeded image distortions
+ *   link.h    link-cost simulator: latency, radio energy and o per offload
  *
  * A replay in a dozen lines (error handling shortened):
  *
@@ -54,6 +55,7 @@
 #include "engine.h"
 #include "payload.h"
 #include "image.h"
+#include "link.h"
 
 #define SPLITEE_VERSION "0.1.0"
 

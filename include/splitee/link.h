@@ -77,6 +77,13 @@ extern "C" {
 #endif
 
 #define SPLITEE_LINK_MAX_TAIL 4     /* tail phases of a radio model */
+#define SPLITEE_LINK_FRAME_HEADER 16 /* default application frame header, bytes */
+/* Default cost weights (docs/LINKS.md): o = 0.0005/ms * latency + 1e-5/mJ *
+ * energy, i.e. 0.5 per second of latency and 0.01 per joule, so that one
+ * layer of device cost at lambda = 0.1 weighs as much as 200 ms or 10 J,
+ * and an isolated offload on the nominal LTE profile costs o ~ 0.27. */
+#define SPLITEE_LINK_W_MS 0.0005
+#define SPLITEE_LINK_W_MJ 0.00001
 
 typedef enum splitee_loss_model {
     SPLITEE_LOSS_NONE = 0,
@@ -155,6 +162,7 @@ typedef struct splitee_link_params {
     double trace_start_s;   /* offset into the trace at t = 0, seconds */
     int trace_loop;         /* 1: replay in a loop; 0: hold the last rate */
     double trace_bin_ms;    /* Mahimahi: bin width for rates (default 100) */
+    char source[256];       /* where the figures come from (profile "source") */
 } splitee_link_params;
 
 typedef struct splitee_link splitee_link; /* opaque, read-only once made */
@@ -194,6 +202,11 @@ int splitee_link_load(const char *path, splitee_link **out, splitee_error *err);
 int splitee_link_parse(const char *json, const char *name, const char *dir,
                        splitee_link **out, splitee_error *err);
 
+/* Checks parameters as splitee_link_create does; messages start with
+ * `who` (a file name, or NULL for p->name). */
+int splitee_link_check_params(const splitee_link_params *p, const char *who,
+                              splitee_error *err);
+
 /* Makes a link from parameters and, when p->has_trace, a trace:
  * times_s (n) strictly increasing from >= 0 and rates_mbps (n) >= 0, a
  * piecewise-constant uplink rate (rate k holds from times_s[k] to
@@ -214,8 +227,9 @@ const splitee_link_params *splitee_link_get_params(const splitee_link *lk);
  * the caller frees both arrays). `name` names the trace in messages:
  * FORMAT "NAME:LINE: ..." for a malformed line or decreasing times,
  * VALUE for negative or non-finite rates, an empty trace, or (Mahimahi)
- * bin_ms <= 0. `time Mbit/s`: the last rate holds for the median gap
- * between lines (1 s for a single line); Mahimahi: opportunities are
+ * bin_ms <= 0. `time Mbit/s`: times are taken relative to the first line,
+ * and the last rate holds for the mean gap between lines (1 s for a
+ * single line); Mahimahi: opportunities are
  * counted in bins of bin_ms, the period is the last timestamp (rounded
  * up to whole ms, at least 1). Blank lines and lines starting with '#'
  * are skipped. */

@@ -23,6 +23,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  replay    benchmark split-layer policies on a precomputed exit-logit table\n"
           "  plot      draw figures from the CSV files replay writes\n"
+          "  link      price offloading per split layer on a link profile\n"
           "  version   print the version\n\n"
           "`splitee COMMAND --help` describes each command's options.\n", f);
 }
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
         return cli_replay(argc - 2, argv + 2);
     if (strcmp(cmd, "plot") == 0)
         return cli_plot(argc - 2, argv + 2);
+    if (strcmp(cmd, "link") == 0)
+        return cli_link(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("splitee %s\n", SPLITEE_VERSION);
         return 0;

@@ -54,7 +54,7 @@ static int parse_args(link_opts *o, int argc, char **argv, splitee_error *err)
 {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
+        double x = 0;
         int st;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             link_usage(stdout);

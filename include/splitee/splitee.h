@@ -20,6 +20,7 @@
  *   wire.h    the device <-> cloud wire protocol (framing, parser)
  *   cloud.h   the cloud server that finishes offloaded samples
  *   device.h  the device loop: policy, engine, offload, fallback
+ *   link.h    link-cost simulator: latency, radio energy and o per offload
  *
  * A replay in a dozen lines (error handling shortened):
  *
@@ -60,6 +61,7 @@
 #include "wire.h"
 #include "cloud.h"
 #include "device.h"
+#include "link.h"
 
 #define SPLITEE_VERSION "0.1.0"
 

@@ -8,6 +8,7 @@
 
 int cli_replay(int argc, char **argv);
 int cli_plot(int argc, char **argv);
+int cli_link(int argc, char **argv);
 
 /* Prints "splitee: MESSAGE" on stderr and returns the exit status for
  * `status` (2 for input problems, 1 otherwise). */

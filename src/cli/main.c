@@ -26,6 +26,7 @@ static void usage(FILE *f)
           "  plot      draw figures from the CSV files replay writes\n"
           "  cloud     serve devices: finish offloaded samples (live split computing)\n"
           "  device    learn the split layer live against a cloud\n"
+          "  link      price offloading per split layer on a link profile\n"
           "  version   print the version\n\n"
           "`splitee COMMAND --help` describes each command's options.\n", f);
 }
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
         return cli_cloud(argc - 2, argv + 2);
     if (strcmp(cmd, "device") == 0)
         return cli_device(argc - 2, argv + 2);
+    if (strcmp(cmd, "link") == 0)
+        return cli_link(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("splitee %s\n", SPLITEE_VERSION);
         return 0;

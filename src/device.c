@@ -37,6 +37,7 @@ struct splitee_device {
     double *logits_d;              /* (classes) */
     float *eval_logits;            /* (layers, classes), eval only */
     double conf[SPLITEE_MAX_EXITS];/* confidences of the exits run this round */
+    double o_round[SPLITEE_MAX_EXITS]; /* the reward model's o with this round's link price */
     unsigned char *payload;        /* (payload_cap) bytes */
     size_t payload_cap;
     unsigned char *frame;          /* (frame_cap) bytes */
@@ -51,6 +52,8 @@ struct splitee_device {
     int16_t *arms_played;
     int8_t *correct;               /* 1, 0, or -1 without a label */
     double *costs;
+    float *ctrl_ns;                /* controller time per round, ns */
+    float *scratch;                /* (rounds) for the median */
     double *rewards;               /* (rounds, layers) eval only: every arm's reward */
     double *curve;                 /* (checkpoints, 5) */
     long n;                        /* rounds done */
@@ -111,6 +114,8 @@ void splitee_device_free(splitee_device *d)
     free(d->arms_played);
     free(d->correct);
     free(d->costs);
+    free(d->ctrl_ns);
+    free(d->scratch);
     free(d->rewards);
     free(d->curve);
     free(d);
@@ -175,9 +180,11 @@ int splitee_device_create(const splitee_model *model, const splitee_policy_confi
     d->arms_played = malloc(rounds * sizeof *d->arms_played);
     d->correct = malloc(rounds * sizeof *d->correct);
     d->costs = malloc(rounds * sizeof *d->costs);
+    d->ctrl_ns = malloc(rounds * sizeof *d->ctrl_ns);
+    d->scratch = malloc(rounds * sizeof *d->scratch);
     d->curve = malloc((size_t)d->cfg.checkpoints * 5 * sizeof *d->curve);
     int ok = d->logits && d->logits_d && d->payload && d->frame && d->arms_played && d->correct &&
-             d->costs && d->curve;
+             d->costs && d->ctrl_ns && d->scratch && d->curve;
     if (dc->eval) {
         d->eval_logits = malloc(L * (size_t)d->classes * sizeof *d->eval_logits);
         d->rewards = malloc(rounds * L * sizeof *d->rewards);
@@ -504,8 +511,17 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
         return st;
     uint64_t c3 = mono_ns();
 
-    /* Learn and account: the controller's other half. */
+    /* Learn and account: the controller's other half. A link-priced
+     * offload is learned with the o it actually cost. */
+    int priced = r->outcome == SPLITEE_ROUND_OFFLOADED && d->cfg.link && r->offload_cost != d->rw.offload[arm];
+    if (priced) {
+        memcpy(d->o_round, d->rw.offload, sizeof d->o_round);
+        d->o_round[arm] = r->offload_cost;
+        splitee_policy_set_offload(d->policy, d->o_round);
+    }
     splitee_policy_observe(d->policy, &ob);
+    if (priced)
+        splitee_policy_set_offload(d->policy, d->rw.offload);
     long n = d->n;
     d->arms_played[n] = (int16_t)arm;
     d->correct[n] = (int8_t)(label < 0 ? -1 : r->prediction == label);
@@ -528,12 +544,19 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
     r->controller_ns = (double)((c1 - c0) + (c4 - c3));
     d->sum_device_us += r->device_us;
     d->sum_ctrl_ns += r->controller_ns;
+    d->ctrl_ns[n] = (float)r->controller_ns;
     if (r->controller_ns > d->max_ctrl_ns)
         d->max_ctrl_ns = r->controller_ns;
     return 0;
 }
 
 /* ---- summary ---------------------------------------------------------------- */
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
 
 void splitee_device_summarize(splitee_device *d, splitee_device_summary *s)
 {
@@ -555,6 +578,13 @@ void splitee_device_summarize(splitee_device *d, splitee_device_summary *s)
     s->learned_arm = splitee_policy_best_arm(d->policy);
     s->controller_ns_mean = n ? d->sum_ctrl_ns / (double)n : NAN;
     s->controller_ns_max = d->max_ctrl_ns;
+    s->controller_ns_p50 = NAN;
+    if (n > 0) {
+        memcpy(d->scratch, d->ctrl_ns, (size_t)n * sizeof *d->scratch);
+        qsort(d->scratch, (size_t)n, sizeof *d->scratch, cmp_float);
+        s->controller_ns_p50 = n % 2 ? d->scratch[n / 2]
+                                     : 0.5 * ((double)d->scratch[n / 2 - 1] + d->scratch[n / 2]);
+    }
     s->device_us_mean = n ? d->sum_device_us / (double)n : NAN;
     long off = d->offloaded;
     s->rtt_us_mean = off ? d->sum_rtt_us / (double)off : NAN;

@@ -84,6 +84,15 @@ for enc in f16 int8; do
     [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "$enc: offloaded ${o:-?} fallback ${f:-?}"
 done
 
+# --- a simulated LTE link prices offloads (and --sleep follows its latency)
+$bin device $M --cloud 127.0.0.1:$port $I --limit 12 --link ../data/links/lte.json --sleep \
+    --policy fixed:2 --alpha 0.99 --log "$tmp/link.jsonl" > "$tmp/link.out" 2> "$tmp/link.err" \
+    || bad "--link: exit $? $(cat "$tmp/link.err")"
+adds_up link "$tmp/link.out" 12
+grep -q '"energy_mJ"' "$tmp/link.jsonl" && ok || bad "--link: no link fields in the log"
+refuse_link=$($bin device $M --cloud none $I --link nope.json 2>&1 >/dev/null; echo "rc=$?")
+[[ "$refuse_link" == *"nope.json"*"rc=2" ]] && ok || bad "--link nope.json: $refuse_link"
+
 # --- --state persists across restarts
 grep -q '"rounds":[[:space:]]*48' "$tmp/state.json" && ok || bad "state after 48 rounds: $(head -c 200 "$tmp/state.json")"
 $bin device $M --cloud 127.0.0.1:$port $I --limit 10 --state "$tmp/state.json" > /dev/null 2> "$tmp/d2.err"

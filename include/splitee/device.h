@@ -9,9 +9,10 @@
  *
  * Costs follow the reward model (reward.h, DESIGN.md): gamma from lambda
  * or a per-layer cost vector, o constant, per layer, or priced per round
- * by a link hook (the link-cost simulator). The policy learns with the
- * reward model's o; a link hook's per-round price is what the round's
- * cost and reward report.
+ * by a link hook (the link-cost simulator, link.h). A link-priced offload
+ * is learned with the o it actually cost (splitee_policy_set_offload for
+ * that observation); side observations of lower arms use the reward
+ * model's o vector (set it to the link's expected price per layer).
  *
  * What a policy sees on each outcome:
  *   exited     arm a < L, C_a >= alpha: conf[0..a]; C_L unknown
@@ -114,7 +115,7 @@ typedef struct splitee_device_summary {
     int arms;
     long arm_plays[SPLITEE_MAX_EXITS];
     int learned_arm;              /* the policy's best arm (highest mean reward) */
-    double controller_ns_mean, controller_ns_max; /* per round */
+    double controller_ns_mean, controller_ns_p50, controller_ns_max; /* per round */
     double device_us_mean;        /* engine time per sample */
     double rtt_us_mean;           /* per offloaded sample */
     double cloud_us_mean;         /* per offloaded sample */

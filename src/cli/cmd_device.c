@@ -206,14 +206,76 @@ static int parse(dev_opts *o, int argc, char **argv, splitee_error *err)
 
 /* ---- the link hook ------------------------------------------------------ */
 
-static int open_link(dev_opts *o, splitee_error *err)
+/* The live link: one radio whose state follows this device's transfers,
+ * on a clock that is the wall clock since the start plus, without --sleep,
+ * every simulated latency so far (so a trace advances as if the device
+ * had waited for its transfers). */
+typedef struct live_link {
+    splitee_link *lk;
+    splitee_radio *radio;
+    gsl_rng *rng;              /* jitter and loss draws (seed + 1) */
+    struct timespec t0;
+    double skipped_s;          /* simulated latency not slept, seconds */
+    int sleep;
+    splitee_transfer last;     /* the last transfer priced */
+} live_link;
+
+static int link_price(void *ctx, int layer, size_t bytes, double *cost, double *latency_s)
+{
+    live_link *l = ctx;
+    (void)layer;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double t = (double)(now.tv_sec - l->t0.tv_sec) + (double)(now.tv_nsec - l->t0.tv_nsec) * 1e-9 +
+               l->skipped_s;
+    splitee_link_send(l->lk, l->radio, bytes, t, l->rng, &l->last);
+    *cost = l->last.cost;
+    *latency_s = l->last.latency_ms / 1000.0;
+    if (!l->sleep && isfinite(*latency_s))
+        l->skipped_s += *latency_s;
+    return isfinite(l->last.cost) ? 0 : -1;
+}
+
+static void close_link(live_link *l)
+{
+    splitee_radio_free(l->radio);
+    splitee_link_free(l->lk);
+    gsl_rng_free(l->rng);
+    memset(l, 0, sizeof *l);
+}
+
+/* Loads --link, sets the device's hook and, unless --offload-cost was
+ * given, the reward model's o per layer to the link's price of an isolated
+ * offload at t = 0 (what the policy assumes for arms it has not seen
+ * priced). */
+static int open_link(dev_opts *o, live_link *l, const splitee_model_config *mc, splitee_error *err)
 {
     if (!o->link)
         return 0;
-    /* The link-cost simulator (sim/, include/splitee/link.h) plugs in here
-     * through o->dev.link / link_ctx (device.h splitee_link_fn). */
-    return splitee__fail(err, SPLITEE_ERR_UNSUPPORTED,
-                         "--link %s: this build has no link-cost simulator (sim/ not merged)", o->link);
+    int st = splitee_link_load(o->link, &l->lk, err);
+    if (st == 0)
+        st = splitee_radio_create(l->lk, &l->radio, err);
+    if (st < 0)
+        return st;
+    l->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!l->rng)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "--link: out of memory");
+    gsl_rng_set(l->rng, o->seed + 1);
+    clock_gettime(CLOCK_MONOTONIC, &l->t0);
+    l->sleep = o->dev.sleep;
+    o->dev.link = link_price;
+    o->dev.link_ctx = l;
+    if (!o->noffload_cost) {
+        size_t bytes = SPLITEE_WIRE_HEADER_SIZE +
+                       splitee_payload_size(o->dev.encoding, (size_t)mc->tokens, (size_t)mc->dim);
+        splitee_transfer tr;
+        splitee_link_price(l->lk, bytes, 0.0, 0, &tr);
+        for (int a = 0; a < mc->layers; a++)
+            o->offload_cost[a] = tr.cost;
+        o->noffload_cost = mc->layers;
+        o->reward.offload_cost = o->offload_cost;
+    }
+    return 0;
 }
 
 /* ---- outputs ------------------------------------------------------------ */
@@ -240,7 +302,7 @@ static void json_num(FILE *f, double x)
         fputs("null", f);
 }
 
-static void log_round(FILE *f, const splitee_round *r, long sample)
+static void log_round(FILE *f, const splitee_round *r, long sample, const live_link *l)
 {
     fprintf(f, "{\"round\":%ld,\"sample\":%ld,\"layer\":%d,\"outcome\":\"%s\",\"exit\":%d,"
                "\"prediction\":%d,", r->index, sample, r->arm + 1, splitee_round_outcome_name(r->outcome),
@@ -263,7 +325,11 @@ static void log_round(FILE *f, const splitee_round *r, long sample)
                "\"controller_ns\":%.0f,\"reconnects\":%d,\"note\":\"", r->payload_bytes, r->device_us,
             r->rtt_us, r->cloud_us, r->link_s, r->controller_ns, r->reconnects);
     json_str(f, r->note);
-    fputs("\"}\n", f);
+    fputc('"', f);
+    if (l->lk && r->link_s > 0)
+        fprintf(f, ",\"link_ms\":%.3f,\"energy_mJ\":%.3f,\"losses\":%d", l->last.latency_ms,
+                l->last.energy_mJ, l->last.losses);
+    fputs("}\n", f);
 }
 
 static cJSON *num_or_null(double x)
@@ -308,6 +374,7 @@ static char *summary_json(const dev_opts *o, const splitee_device_summary *s, co
     cJSON_AddItemToObject(j, "layer_plays", cJSON_CreateDoubleArray(plays, s->arms));
     cJSON *tm_ = cJSON_AddObjectToObject(j, "timing");
     cJSON_AddItemToObject(tm_, "controller_ns_mean", num_or_null(s->controller_ns_mean));
+    cJSON_AddItemToObject(tm_, "controller_ns_p50", num_or_null(s->controller_ns_p50));
     cJSON_AddItemToObject(tm_, "controller_ns_max", num_or_null(s->controller_ns_max));
     cJSON_AddItemToObject(tm_, "device_us_mean", num_or_null(s->device_us_mean));
     cJSON_AddItemToObject(tm_, "rtt_us_mean", num_or_null(s->rtt_us_mean));
@@ -347,8 +414,8 @@ static void print_summary(FILE *f, const splitee_device_summary *s)
     if (s->has_regret)
         fprintf(f, "regret vs best fixed layer %d: pseudo %.3f, realized %.3f\n", s->best_arm + 1,
                 s->pseudo_regret, s->realized_regret);
-    fprintf(f, "controller %.0f ns/round (max %.0f); device engine %.1f us/sample", s->controller_ns_mean,
-            s->controller_ns_max, s->device_us_mean);
+    fprintf(f, "controller %.0f ns/round (median %.0f, max %.0f); device engine %.1f us/sample",
+            s->controller_ns_mean, s->controller_ns_p50, s->controller_ns_max, s->device_us_mean);
     if (isfinite(s->rtt_us_mean))
         fprintf(f, "; offload round trip %.1f us (cloud compute %.1f us)", s->rtt_us_mean, s->cloud_us_mean);
     fputc('\n', f);
@@ -430,6 +497,8 @@ int cli_device(int argc, char **argv)
     FILE *logf = NULL;
     char *log_tmp = NULL, *cmdline = NULL;
     float *px = NULL;
+    live_link link;
+    memset(&link, 0, sizeof link);
     int st = parse(&o, argc, argv, &err);
     if (st != 0)
         goto done;
@@ -444,11 +513,11 @@ int cli_device(int argc, char **argv)
         o.reward.layer_cost = o.layer_cost;
     if (o.noffload_cost)
         o.reward.offload_cost = o.offload_cost;
-    if ((st = open_link(&o, &err)) < 0)
-        goto done;
     if ((st = splitee_model_load(o.model, &m, &err)) < 0)
         goto done;
     const splitee_model_config *mc = splitee_model_get_config(m);
+    if ((st = open_link(&o, &link, mc, &err)) < 0)
+        goto done;
     if ((o.nlayer_cost && o.nlayer_cost != mc->layers) || (o.noffload_cost && o.noffload_cost != mc->layers)) {
         st = splitee__fail(&err, SPLITEE_ERR_SHAPE, "%s: %d values for a model with %d layers",
                            o.nlayer_cost && o.nlayer_cost != mc->layers ? "--layer-cost" : "--offload-cost",
@@ -536,7 +605,7 @@ int cli_device(int argc, char **argv)
         if ((st = splitee_device_step(d, px, label, rng, &r, &err)) < 0)
             goto done;
         if (logf)
-            log_round(logf, &r, k);
+            log_round(logf, &r, k, &link);
         if (r.outcome == SPLITEE_ROUND_FALLBACK && r.reconnects == 0 && r.note[0] &&
             strncmp(r.note, "cloud unreachable", 17) != 0) {
             char line[400];
@@ -592,6 +661,7 @@ done:
     splitee_distorter_free(dist);
     splitee_images_release(&im);
     splitee_model_free(m);
+    close_link(&link);
     if (st == 1)
         return 0;
     return st < 0 ? cli_fail(&err, st) : 0;

@@ -11,3 +11,7 @@ echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1) 
 echo "compiler: $(cc --version | head -n 1)"
 echo
 build/bench/bench_replay "$@"
+echo
+# Live split computing on loopback (docs/LIVE.md): cloud throughput with
+# 1/8/64 devices, device latency per split layer, controller overhead.
+build/bench/bench_cloud

@@ -36,6 +36,7 @@ typedef struct conn {
     unsigned char out[OUT_CAP];
     size_t out_start, out_end;       /* unsent bytes out[out_start..out_end) */
     int want_out;                    /* EPOLLOUT registered */
+    int eof;                         /* the peer closed its side; answer what is left, then close */
     struct conn *prev, *next;        /* the worker's list */
 } conn;
 
@@ -239,6 +240,34 @@ static int process(worker *w, conn *k)
     }
 }
 
+/* The peer closed its side: answer the whole frames still buffered (as
+ * output room allows), then close, logging a frame cut short. */
+static void finish(worker *w, conn *k)
+{
+    if (process(w, k) < 0)
+        return;
+    if (flush_out(k) < 0) {
+        conn_close(w, k, "send: connection lost");
+        return;
+    }
+    if (k->out_end > k->out_start) {
+        set_events(w, k, 1);               /* on_writable comes back here */
+        return;
+    }
+    splitee_error e;
+    int rc = splitee_wire_parser_next(k->parser, &(splitee_wire_frame){ 0 }, &e);
+    if (rc == 1) {                         /* cannot happen: process took every frame */
+        conn_close(w, k, NULL);
+        return;
+    }
+    if (rc < 0 || splitee_wire_parser_eof(k->parser, &e) < 0) {
+        __atomic_fetch_add(&w->dropped, 1, __ATOMIC_RELAXED);
+        conn_close(w, k, e.msg);
+        return;
+    }
+    conn_close(w, k, NULL);                /* a clean goodbye is not logged */
+}
+
 static void on_readable(worker *w, conn *k)
 {
     for (;;) {
@@ -260,16 +289,8 @@ static void on_readable(worker *w, conn *k)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n == 0) {
-            splitee_error e;
-            if (process(w, k) < 0)
-                return;
-            if (splitee_wire_parser_eof(k->parser, &e) < 0) {
-                __atomic_fetch_add(&w->dropped, 1, __ATOMIC_RELAXED);
-                conn_close(w, k, e.msg);
-            } else {
-                flush_out(k);
-                conn_close(w, k, NULL);    /* a clean goodbye is not logged */
-            }
+            k->eof = 1;
+            finish(w, k);
             return;
         }
         char why[160];
@@ -286,6 +307,10 @@ static void on_readable(worker *w, conn *k)
 
 static void on_writable(worker *w, conn *k)
 {
+    if (k->eof) {
+        finish(w, k);
+        return;
+    }
     if (flush_out(k) < 0) {
         conn_close(w, k, "send: connection lost");
         return;

@@ -24,6 +24,9 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 M="--model ../data/model"
 I="--images fixtures/live/images-48.idx --labels fixtures/live/labels-48.idx"
+# A generous request timeout where no fallback is expected: a sanitizer
+# build on a loaded machine can take seconds per request.
+W="--timeout 20"
 
 # start_cloud LOG [ADDR]: starts a cloud, sets $cloud_pid and $port
 start_cloud() {
@@ -58,7 +61,7 @@ adds_up() {
 start_cloud "$tmp/cloud1.log" || exit 1
 
 # --- a device learns against the cloud; counts, log and JSON agree
-$bin device $M --cloud 127.0.0.1:$port $I --limit 48 --eval --log "$tmp/r.jsonl" \
+$bin device $M --cloud 127.0.0.1:$port $I $W --limit 48 --eval --log "$tmp/r.jsonl" \
     --json "$tmp/r.json" --state "$tmp/state.json" > "$tmp/d1.out" 2> "$tmp/d1.err" \
     || bad "device run: exit $? $(cat "$tmp/d1.err")"
 adds_up basic "$tmp/d1.out" 48
@@ -71,14 +74,14 @@ grep -q '"samples":[[:space:]]*48' "$tmp/r.json" && grep -q '"realized"' "$tmp/r
 grep -q '^controller [0-9]* ns/round' "$tmp/d1.out" && ok || bad "no controller overhead line"
 
 # --- the same seed gives the same decisions (the cloud answers the same)
-$bin device $M --cloud 127.0.0.1:$port $I --limit 48 --log "$tmp/r2.jsonl" > /dev/null 2>&1
-$bin device $M --cloud 127.0.0.1:$port $I --limit 48 --log "$tmp/r3.jsonl" > /dev/null 2>&1
+$bin device $M --cloud 127.0.0.1:$port $I $W --limit 48 --log "$tmp/r2.jsonl" > /dev/null 2>&1
+$bin device $M --cloud 127.0.0.1:$port $I $W --limit 48 --log "$tmp/r3.jsonl" > /dev/null 2>&1
 cut_log() { sed 's/,"bytes".*//' "$1"; }
 diff <(cut_log "$tmp/r2.jsonl") <(cut_log "$tmp/r3.jsonl") > /dev/null && ok || bad "same seed, different rounds"
 
 # --- f16/int8 payloads are served too
 for enc in f16 int8; do
-    $bin device $M --cloud 127.0.0.1:$port $I --limit 20 --encoding $enc --policy fixed:2 --alpha 0.99 \
+    $bin device $M --cloud 127.0.0.1:$port $I $W --limit 20 --encoding $enc --policy fixed:2 --alpha 0.99 \
         > "$tmp/enc.out" 2>&1 || bad "$enc: exit $?"
     read -r s e o f < <(counts "$tmp/enc.out")
     [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "$enc: offloaded ${o:-?} fallback ${f:-?}"
@@ -129,14 +132,14 @@ for want in 'closed: wire: bad magic' 'closed: wire: oversized frame' 'closed: w
     grep -q "127\.0\.0\.1:[0-9]*: $want" "$tmp/cloud1.log" && ok || bad "cloud log lacks '$want'"
 done
 [[ $(grep -c 'closed: wire: bad magic' "$tmp/cloud1.log") -ge 2 ]] && ok || bad "random bytes and HTTP not both refused"
-$bin device $M --cloud 127.0.0.1:$port $I --limit 20 --policy fixed:1 --alpha 0.99 > "$tmp/after.out" 2>&1
+$bin device $M --cloud 127.0.0.1:$port $I $W --limit 20 --policy fixed:1 --alpha 0.99 > "$tmp/after.out" 2>&1
 read -r s e o f < <(counts "$tmp/after.out")
 [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "device after garbage: offloaded ${o:-?} fallback ${f:-?}"
 
 # --- several devices at once
 devs=()
 for k in 1 2 3 4; do
-    $bin device $M --cloud 127.0.0.1:$port $I --limit 48 --seed $k > "$tmp/par$k.out" 2>&1 &
+    $bin device $M --cloud 127.0.0.1:$port $I $W --limit 48 --seed $k > "$tmp/par$k.out" 2>&1 &
     devs+=($!)
 done
 for p in "${devs[@]}"; do wait "$p"; done

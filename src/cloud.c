@@ -57,6 +57,7 @@ typedef struct worker {
 struct splitee_cloud {
     const splitee_model *model;
     splitee_cloud_config cfg;
+    char host[128];                  /* cfg.host points here */
     int listen_fd;
     int stop_fd;                     /* eventfd; readable once stop was asked */
     int port;
@@ -472,6 +473,8 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
         return splitee__fail(err, SPLITEE_ERR_ARG, "--workers: %d (1..256)", cfg->workers);
     if (cfg->max_clients < 1)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--max-clients: %d (at least 1)", cfg->max_clients);
+    if (strlen(cfg->host) >= 128)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "cloud: address too long");
     if (cfg->port < 0 || cfg->port > 65535)
         return splitee__fail(err, SPLITEE_ERR_ARG, "port %d (0..65535)", cfg->port);
     splitee_cloud *c = calloc(1, sizeof *c);
@@ -480,6 +483,8 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
     pthread_mutex_init(&c->log_lock, NULL);
     c->model = model;
     c->cfg = *cfg;
+    strcpy(c->host, cfg->host);
+    c->cfg.host = c->host;
     c->listen_fd = c->stop_fd = -1;
     const splitee_model_config *mc = splitee_model_get_config(model);
     c->max_frame = SPLITEE_WIRE_HEADER_SIZE +
@@ -611,8 +616,8 @@ int splitee_cloud_run(splitee_cloud *c, splitee_error *err)
         }
     }
     if (st == 0)
-        logf_(c, "listening on %s:%d, %d workers, max %d clients", c->cfg.host, c->port,
-              c->nworkers, c->cfg.max_clients);
+        logf_(c, "listening on %s%s%s:%d, %d workers, max %d clients", strchr(c->cfg.host, ':') ? "[" : "",
+              c->cfg.host, strchr(c->cfg.host, ':') ? "]" : "", c->port, c->nworkers, c->cfg.max_clients);
     while (st == 0) {
         struct pollfd pf[2] = { { c->listen_fd, POLLIN, 0 }, { c->stop_fd, POLLIN, 0 } };
         int n = poll(pf, 2, -1);

@@ -76,7 +76,7 @@ static void device_usage(FILE *f)
           "  --log FILE.jsonl     one JSON object per round\n"
           "  --json FILE          summary, metrics and curves\n"
           "  --state FILE         learned policy state: loaded if present, saved at the\n"
-          "                       end and every --save-every rounds (100)\n"
+          "                       end and every --save-every N rounds (100)\n"
           "  --seed S             seed of the policy's random draws (1)\n"
           "  --quiet              no summary on stdout\n", f);
 }

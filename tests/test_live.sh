@@ -168,6 +168,23 @@ first_fb=$(grep -n '"outcome":"fallback"' "$tmp/mid.jsonl" | head -n 1 | cut -d:
 tail -n +"${first_fb:-1}" "$tmp/mid.jsonl" | grep -q '"outcome":"offloaded"' && ok \
     || bad "midstream: the device did not reconnect to the restarted cloud"
 
+# --- --max-clients: a connection beyond it is closed at accept (logged)
+$bin cloud $M --listen 127.0.0.1:0 --workers 1 --max-clients 1 2> "$tmp/cloud3.log" &
+cloud_pid=$!; pids+=("$cloud_pid")
+for _ in $(seq 100); do
+    port3=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$tmp/cloud3.log")
+    [[ -n "$port3" ]] && break; sleep 0.05
+done
+exec 4<>"/dev/tcp/127.0.0.1/$port3"
+sleep 0.2
+$bin device $M --cloud 127.0.0.1:$port3 $I --limit 6 --policy fixed:1 --alpha 0.99 > "$tmp/max.out" 2>&1
+exec 4>&-
+adds_up max-clients "$tmp/max.out" 6
+read -r s e o f < <(counts "$tmp/max.out")
+[[ ${f:-0} -gt 0 && ${o:-1} -eq 0 ]] && ok || bad "max-clients: offloaded ${o:-?} fallback ${f:-?}"
+grep -q 'closed: refused, 1 clients already' "$tmp/cloud3.log" && ok || bad "max-clients: no refusal logged"
+kill "$cloud_pid"
+
 # --- no cloud at all: every offload falls back
 $bin device $M --cloud none $I --limit 12 --policy fixed:1 --alpha 0.99 > "$tmp/none.out" 2>&1
 adds_up none "$tmp/none.out" 12

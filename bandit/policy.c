@@ -188,6 +188,21 @@ void splitee_policy_seed_arm(splitee_policy *p, int arm, double reward)
     splitee__policy_update(p, arm, reward);
 }
 
+/* New offloading costs for the rounds to come (bandit.h); the bounds only
+ * ever widen, so rewards already rescaled stay inside them. */
+void splitee_policy_set_offload(splitee_policy *p, const double *o)
+{
+    if (!p || !o)
+        return;
+    for (int a = 0; a < p->arms; a++)
+        if (isfinite(o[a]) && o[a] >= 0)
+            p->rw.offload[a] = o[a];
+    double lo, hi;
+    reward_bounds(&p->rw, &lo, &hi);
+    p->lo = fmin(p->lo, lo);
+    p->hi = fmax(p->hi, hi);
+}
+
 /* Number of arms L. */
 int splitee_policy_arms(const splitee_policy *p)
 {

@@ -45,6 +45,11 @@ typedef struct setting_ctx {
     int best;                           /* argmax arm_mean */
     double ee_mean;                     /* mean reward of ee-threshold */
     double *rstar;                      /* (n) reward of the best arm per sample */
+    /* With an offload schedule (cfg->offload_schedule): rw.offload holds
+     * each arm's mean o over the rounds, and off_frac[a] the fraction of
+     * samples arm a offloads, so that arm a's expected reward at round t
+     * is arm_mean[a] + mu*off_frac[a]*(rw.offload[a] - o_a(t)). */
+    double off_frac[SPLITEE_MAX_EXITS];
 } setting_ctx;
 
 typedef struct run_ctx {
@@ -201,6 +206,37 @@ static uint64_t policy_stream(const splitee_policy_config *pc)
     return h;
 }
 
+/* With time-varying o: (expected reward of the best arm at this round -
+ * its mean) - (the same for the played arm; -1: a policy that never
+ * offloads), so that pseudo-regret uses round t's expected rewards. */
+static double round_drift(const setting_ctx *sc, double mu, const double *ot, int best,
+                          int arm)
+{
+    double d = mu * sc->off_frac[best] * (sc->rw.offload[best] - ot[best]);
+    if (arm >= 0)
+        d -= mu * sc->off_frac[arm] * (sc->rw.offload[arm] - ot[arm]);
+    return d;
+}
+
+/* Replaces each setting's o by the schedule's mean o per arm over the n
+ * rounds (the last arm never offloads), and counts the fraction of samples
+ * each arm offloads. By linearity of the reward in o, the fixed-arm means
+ * then equal the time-averaged expected rewards. */
+static void apply_schedule(const splitee_replay *rp, const double *sched, setting_ctx *sc)
+{
+    const int L = rp->exits;
+    for (int a = 0; a < L; a++) {
+        long double sum = 0;
+        for (size_t t = 0; t < rp->n; t++)
+            sum += sched[t * (size_t)L + (size_t)a];
+        sc->rw.offload[a] = (double)(sum / rp->n);
+        long long off = 0;
+        for (size_t s = 0; s < rp->n; s++)
+            off += splitee_reward_outcome(&sc->rw, a, rp->conf + s * (size_t)L).offloaded;
+        sc->off_frac[a] = (double)off / (double)rp->n;
+    }
+}
+
 /* -------------------------------------------------------------- a job --- */
 
 /* Rounds ahead whose table row is prefetched. */
@@ -244,6 +280,8 @@ static int run_job(run_ctx *rc, int si, int p, int r)
     long long ncorrect = 0, noff = 0;
     double cost = 0, reward = 0, pseudo = 0, realized = 0;
     const double mu_star = sc->arm_mean[sc->best];
+    const double *sched = rc->cfg->offload_schedule;
+    splitee_reward rwt = *rw; /* round t's reward model (time-varying o) */
     int k = 0;
 
     for (size_t t = 0; t < n; t++) {
@@ -258,8 +296,15 @@ static int run_job(run_ctx *rc, int si, int p, int r)
                 __builtin_prefetch(rp->correct + (size_t)s2 * L);
         }
         const int arm = splitee_policy_choose(pol, rng);
-        const splitee_outcome oc = ee ? splitee_reward_ee_threshold(rw, row)
-                                      : splitee_reward_outcome(rw, arm, row);
+        double drift = 0.0; /* pseudo-regret correction for round t's o */
+        if (sched) {
+            const double *ot = sched + t * (size_t)L;
+            memcpy(rwt.offload, ot, (size_t)L * sizeof *ot);
+            splitee_policy_set_offload(pol, ot);
+            drift = round_drift(sc, rw->mu, ot, sc->best, ee ? -1 : arm);
+        }
+        const splitee_outcome oc = ee ? splitee_reward_ee_threshold(&rwt, row)
+                                      : splitee_reward_outcome(&rwt, arm, row);
         const splitee_obs ob = { arm, row, oc.offloaded,
                                  oc.offloaded || arm == L - 1, row[L - 1] };
         splitee_policy_observe(pol, &ob);
@@ -269,8 +314,9 @@ static int run_job(run_ctx *rc, int si, int p, int r)
         noff += oc.offloaded;
         cost += oc.cost;
         reward += oc.reward;
-        pseudo += mu_star - (ee ? sc->ee_mean : sc->arm_mean[arm]);
-        realized += sc->rstar[s] - oc.reward;
+        pseudo += mu_star - (ee ? sc->ee_mean : sc->arm_mean[arm]) + drift;
+        realized += (sched ? splitee_reward_outcome(&rwt, sc->best, row).reward : sc->rstar[s])
+                    - oc.reward;
         plays[arm]++;
         hist[oc.offloaded ? L : oc.exit]++;
         if (trace)
@@ -444,6 +490,15 @@ static int check_args(const splitee_replay *rp, const splitee_setting *settings,
         return splitee__fail(err, SPLITEE_ERR_ARG, "threads must be >= 0 (got %d)", cfg->threads);
     if (rp->n > UINT32_MAX)
         return splitee__fail(err, SPLITEE_ERR_OVERFLOW, "too many samples for a replay (%zu)", rp->n);
+    if (cfg->offload_schedule) {
+        if (cfg->offload_rounds < rp->n)
+            return splitee__fail(err, SPLITEE_ERR_SHAPE, "offload schedule has %zu rounds for %zu samples",
+                                 cfg->offload_rounds, rp->n);
+        for (size_t i = 0; i < rp->n * (size_t)rp->exits; i++)
+            if (!isfinite(cfg->offload_schedule[i]) || cfg->offload_schedule[i] < 0)
+                return splitee__fail(err, SPLITEE_ERR_VALUE, "offload schedule: o[%zu][%zu] = %g is not a finite cost >= 0",
+                                     i / (size_t)rp->exits, i % (size_t)rp->exits, cfg->offload_schedule[i]);
+    }
     for (int si = 0; si < ns; si++) {
         int st = splitee_reward_init(&sets[si].rw, &settings[si].reward, rp->exits, err);
         if (st < 0)
@@ -581,8 +636,11 @@ int splitee_replay_run(const splitee_replay *rp,
     }
     for (int k = 0; k < rc.nck; k++)
         rc.ck[k] = (size_t)(((unsigned long long)(k + 1) * n) / (unsigned long long)rc.nck);
-    for (int si = 0; si < nsettings; si++)
+    for (int si = 0; si < nsettings; si++) {
+        if (cfg->offload_schedule)
+            apply_schedule(rp, cfg->offload_schedule, &rc.sets[si]);
         setting_means(rp, &rc.sets[si]);
+    }
     make_orders(&rc);
 
     int threads = cfg->threads;

@@ -172,6 +172,26 @@ refuse infer-no-model "nomodel" $bin infer --model "$tmp/nomodel" $I $Y --split 
 refuse profile-no-model "nomodel" $bin profile --model "$tmp/nomodel" --out "$tmp/out/p.json"
 refuse profile-bad-runs "--runs" $bin profile $M --runs 0 --out "$tmp/out/p.json"
 refuse profile-bad-normalise "--normalise" $bin profile $M --normalise -1 --out "$tmp/out/p.json"
+# --- link-cost simulator: splitee link and replay --link (docs/LINKS.md)
+LK=../data/links
+check link-lte $bin link --link $LK/lte.json --model ../data/model
+check link-lte-ge $bin link --link $LK/lte-ge.json --model ../data/model --encoding f16 --raw-input --at 5 --draws 200
+check link-degrading $bin link --link $LK/degrading.json --model ../data/model --at 600 --encoding int8
+check replay-link $bin replay $T --reps 3 --policies splitee,splitee-s,final,oracle,fixed:3 --link $LK/degrading.json --arrival-ms 2000
+a=$($bin replay $T --reps 4 --threads 1 --policies splitee,thompson --link $LK/lte-ge.json)
+b=$($bin replay $T --reps 4 --threads 2 --policies splitee,thompson --link $LK/lte-ge.json)
+[[ "$a" == "$b" ]] && ok || bad "thread count changes results with --link"
+echo '{"uplink_mbps": -3, "downlink_mbps": 1, "rtt_ms": 5}' > "$tmp/neg.json"
+printf '0 5\n1 fast\n' > "$tmp/bad.trace"
+echo '{"downlink_mbps": 1, "rtt_ms": 5, "trace": {"file": "bad.trace"}}' > "$tmp/badtrace.json"
+refuse link-no-profile "--link PROFILE is required" $bin link --model ../data/model
+refuse link-missing-profile "nosuch.json" $bin link --link "$tmp/nosuch.json" --model ../data/model
+refuse link-negative "neg.json: uplink_mbps must be > 0" $bin link --link "$tmp/neg.json" --model ../data/model
+refuse link-bad-trace "bad.trace:2:" $bin link --link "$tmp/badtrace.json" --model ../data/model
+refuse link-bad-encoding "f64" $bin link --link $LK/lte.json --model ../data/model --encoding f64
+refuse replay-link-negative "neg.json" $bin replay $T --link "$tmp/neg.json" $outs
+refuse replay-link-offload "--link replaces --offload" $bin replay $T --link $LK/lte.json --offload 0.2 $outs
+refuse replay-link-arrival "--arrival-ms" $bin replay $T --link $LK/lte.json --arrival-ms -5 $outs
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -2,7 +2,7 @@
 # bench.sh -- builds splitee (release) and runs the benchmarks under bench/,
 # printing the machine and date first, for docs/PERFORMANCE.md. Run it on
 # an otherwise idle machine.
-#   tools/bench.sh [replay|engine] [bench_replay arguments...]
+#   tools/bench.sh [replay|engine|live] [bench_replay arguments...]
 # With no selector both run: bench_replay (on the shipped table, or the
 # table given), then the inference engine -- bench_engine on data/model and
 # the PyTorch eager baseline tools/bench_torch.py on the same model and
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=all
 case "${1:-}" in
-    replay|engine) what=$1; shift ;;
+    replay|engine|live) what=$1; shift ;;
 esac
 tools/setup.sh
 tools/build.sh build
@@ -22,11 +22,11 @@ echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1) 
 echo "compiler: $(cc --version | head -n 1)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-if [[ $what != engine ]]; then
+if [[ $what == all || $what == replay ]]; then
     build/bench/bench_replay "$@"
     echo
 fi
-if [[ $what != replay ]]; then
+if [[ $what == all || $what == engine ]]; then
     echo "== C engine (bench/bench_engine.c)"
     build/bench/bench_engine data/model "$reps"
     echo "== PyTorch eager (tools/bench_torch.py)"
@@ -36,4 +36,10 @@ if [[ $what != replay ]]; then
         echo "PyTorch is not installed (tools/setup.sh --train installs it): skipped"
     fi
     echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+if [[ $what == all || $what == live ]]; then
+    # Live split computing on loopback (docs/LIVE.md): cloud throughput with
+    # 1/8/64 devices, device latency per split layer, controller overhead.
+    echo "== cloud and device (bench/bench_cloud.c)"
+    build/bench/bench_cloud
 fi

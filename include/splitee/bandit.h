@@ -109,6 +109,14 @@ int splitee_policy_choose(splitee_policy *p, gsl_rng *rng);
 /* Learns from one round. ob->arm must be the arm the device played. */
 void splitee_policy_observe(splitee_policy *p, const splitee_obs *ob);
 
+/* Replaces the offloading costs o (arms values, o[a] for arm a; the last
+ * one is unused) the policy turns observations into rewards with, for the
+ * rounds that follow: a link whose cost changes with time (link.h) calls
+ * this before each observe. The reward bounds KL-UCB and UCB-V rescale by
+ * are widened when the new costs fall outside them, never narrowed.
+ * Non-finite or negative values are ignored (the old value stays). */
+void splitee_policy_set_offload(splitee_policy *p, const double *o);
+
 /* Records a reward for `arm` directly, without a round (used by the
  * reference initialisation, which plays each arm once on its own sample
  * and does not advance the UCB clock). */

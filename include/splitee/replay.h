@@ -72,6 +72,14 @@ typedef struct splitee_replay_config {
      * run (done <= total), and once at the end; may be NULL. */
     void (*progress)(void *ctx, long done, long total);
     void *progress_ctx;
+    /* Time-varying offloading costs (link.h, splitee_link_schedule):
+     * (rounds, arms) o of arm a at round k, shared by every repetition and
+     * setting, replacing the settings' o. The round-k reward of every arm
+     * uses row k: policies see it (splitee_policy_set_offload), and the
+     * best fixed arm, pseudo and realized regret are computed with the
+     * same time-varying rewards. NULL (default): constant o. */
+    const double *offload_schedule;
+    size_t offload_rounds;   /* rows of offload_schedule (>= samples) */
 } splitee_replay_config;
 
 /* Mean across repetitions with a 95% Student-t confidence interval. */

@@ -17,6 +17,10 @@
  *   engine.h  layer-by-layer forward pass, exits, split and resume
  *   payload.h activation payloads for offloading (f32, f16, int8)
  *   image.h   Fashion-MNIST IDX files and seeded image distortions
+ *   wire.h    the device <-> cloud wire protocol (framing, parser)
+ *   cloud.h   the cloud server that finishes offloaded samples
+ *   device.h  the device loop: policy, engine, offload, fallback
+ *   link.h    link-cost simulator: latency, radio energy and o per offload
  *
  * A replay in a dozen lines (error handling shortened):
  *
@@ -54,6 +58,10 @@
 #include "engine.h"
 #include "payload.h"
 #include "image.h"
+#include "wire.h"
+#include "cloud.h"
+#include "device.h"
+#include "link.h"
 
 #define SPLITEE_VERSION "0.1.0"
 

@@ -11,6 +11,7 @@ int cli_plot(int argc, char **argv);
 int cli_logits(int argc, char **argv);   /* cmd_logits.c */
 int cli_infer(int argc, char **argv);    /* cmd_infer.c */
 int cli_profile(int argc, char **argv);  /* cmd_profile.c */
+int cli_link(int argc, char **argv);
 
 /* Prints "splitee: MESSAGE" on stderr and returns the exit status for
  * `status` (2 for input problems, 1 otherwise). */

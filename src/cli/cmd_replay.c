@@ -130,6 +130,38 @@ static int check_vectors(const cli_replay_opts *o, int exits, splitee_error *err
     return 0;
 }
 
+/* --link: o of every arm at every round, priced by the link simulator for
+ * round k at k * arrival_ms (the last arm never offloads). *out is a
+ * (samples, exits) matrix the caller frees. */
+static int link_schedule(const cli_replay_opts *o, size_t rounds, int exits, double **out,
+                         splitee_error *err)
+{
+    *out = NULL;
+    if (o->offload_given)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--link replaces --offload and --offload-cost; give one or the other");
+    splitee_link *lk;
+    int st = splitee_link_load(o->link, &lk, err);
+    if (st < 0)
+        return st;
+    size_t bytes[SPLITEE_MAX_EXITS] = { 0 };
+    for (int a = 0; a + 1 < exits; a++)
+        bytes[a] = splitee_link_payload_bytes(lk, o->link_encoding, (size_t)o->payload_tokens,
+                                              (size_t)o->payload_dim);
+    if (exits > 1 && bytes[0] == 0) {
+        splitee_link_free(lk);
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--payload-shape: %dx%d is too large a payload",
+                             o->payload_tokens, o->payload_dim);
+    }
+    *out = malloc(rounds * (size_t)exits * sizeof **out);
+    if (!*out) {
+        splitee_link_free(lk);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory for the offload schedule", o->link);
+    }
+    splitee_link_schedule(lk, bytes, exits, rounds, 0.0, o->arrival_ms, o->replay.seed, *out);
+    splitee_link_free(lk);
+    return 0;
+}
+
 static int write_outputs(const cli_replay_opts *o, const report_ctx *ctx, splitee_error *err)
 {
     pending out[4];
@@ -158,6 +190,7 @@ int cli_replay(int argc, char **argv)
     splitee_setting *settings = NULL;
     splitee_result *res = NULL;
     char *cmdline = NULL;
+    double *sched = NULL;
     int nset = 0, st;
 
     cli_replay_defaults(&o);
@@ -168,6 +201,19 @@ int cli_replay(int argc, char **argv)
         goto done;
     if ((st = check_vectors(&o, splitee_table_exits(t), &err)) < 0)
         goto done;
+    if (o.link) {
+        size_t n = splitee_table_samples(t);
+        int L = splitee_table_exits(t);
+        if ((st = link_schedule(&o, n, L, &sched, &err)) < 0)
+            goto done;
+        o.replay.offload_schedule = sched;
+        o.replay.offload_rounds = n;
+        /* the table's "offload" shows the mean o over arms and rounds */
+        long double m = 0;
+        for (size_t i = 0; i < n * (size_t)L; i++)
+            m += (size_t)(i % (size_t)L) + 1 < (size_t)L ? sched[i] : 0;
+        o.offload = (cli_values){ 1, { L > 1 ? (double)(m / (n * (size_t)(L - 1))) : 0 } };
+    }
     if (!(settings = make_settings(&o, &nset, &err))) {
         st = err.status;
         goto done;
@@ -193,6 +239,7 @@ done:
     splitee_results_free(res, nset);
     free(settings);
     free(cmdline);
+    free(sched);
     splitee_replay_free(rp);
     splitee_table_free(t);
     cli_replay_free(&o);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "live.h"
 
 int cli_fail(const splitee_error *err, int status)
 {
@@ -26,6 +27,9 @@ static void usage(FILE *f)
           "  logits    run images through the C inference engine: the exit-logit table\n"
           "  infer     run images with a fixed split: exit on the device or offload a payload\n"
           "  profile   measure per-layer latency: a device profile for replay --layer-cost\n"
+          "  cloud     serve devices: finish offloaded samples (live split computing)\n"
+          "  device    learn the split layer live against a cloud\n"
+          "  link      price offloading per split layer on a link profile\n"
           "  version   print the version\n\n"
           "`splitee COMMAND --help` describes each command's options.\n", f);
 }
@@ -47,6 +51,12 @@ int main(int argc, char **argv)
         return cli_infer(argc - 2, argv + 2);
     if (strcmp(cmd, "profile") == 0)
         return cli_profile(argc - 2, argv + 2);
+    if (strcmp(cmd, "cloud") == 0)
+        return cli_cloud(argc - 2, argv + 2);
+    if (strcmp(cmd, "device") == 0)
+        return cli_device(argc - 2, argv + 2);
+    if (strcmp(cmd, "link") == 0)
+        return cli_link(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("splitee %s\n", SPLITEE_VERSION);
         return 0;

@@ -41,6 +41,10 @@ void cli_replay_defaults(cli_replay_opts *o)
     o->prior_sd = pc.prior_sd;
     o->side_info = SPLITEE_SIDE_INFO_HONEST;
     o->progress = -1;
+    o->link_encoding = SPLITEE_PAYLOAD_F32;
+    o->arrival_ms = 100.0;
+    o->payload_tokens = 16;   /* the shipped model: 16 tokens x 64 dim */
+    o->payload_dim = 64;
 }
 
 void cli_replay_free(cli_replay_opts *o)
@@ -52,6 +56,7 @@ void cli_replay_free(cli_replay_opts *o)
     free(o->curves);
     free(o->trace);
     free(o->plot);
+    free(o->link);
 }
 
 /* ------------------------------------------------------------ numbers --- */
@@ -331,7 +336,46 @@ static int set_layer_cost(cli_replay_opts *o, const char *v, splitee_error *err)
 
 static int set_offload_cost(cli_replay_opts *o, const char *v, splitee_error *err)
 {
+    o->offload_given = 1;
     return cli_parse_vector(v, o->offload_cost, SPLITEE_MAX_EXITS, &o->noffload_cost, err, "--offload-cost");
+}
+
+static int set_offload_o(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    o->offload_given = 1;
+    return set_offload(o, v, err);
+}
+
+static int set_link(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    free(o->link);
+    if (!(o->link = strdup(v)))
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "--link: out of memory");
+    return 0;
+}
+
+static int set_encoding(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    return splitee_payload_encoding_parse(v, &o->link_encoding, err);
+}
+
+static int set_arrival(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    double x;
+    if (parse_double(v, &x) || !(x >= 0) || x > 1e9)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--arrival-ms: expected a number in [0, 1e9], got '%s'", v);
+    o->arrival_ms = x;
+    return 0;
+}
+
+static int set_payload_shape(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    int t, d, n = 0;
+    if (sscanf(v, "%dx%d%n", &t, &d, &n) != 2 || v[n] || t < 1 || d < 1 || t > 1 << 20 || d > 1 << 20)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--payload-shape: expected TOKENSxDIM such as 16x64, got '%s'", v);
+    o->payload_tokens = t;
+    o->payload_dim = d;
+    return 0;
 }
 
 static int set_reps(cli_replay_opts *o, const char *v, splitee_error *err)
@@ -438,11 +482,15 @@ static const opt_def OPTS[] = {
     { "alpha", "V", set_alpha, "exit threshold; V, a,b,c or start:stop:step [0.8]" },
     { "lambda", "V", set_lambda, "device cost per layer [0.1]" },
     { "mu", "V", set_mu, "cost weight [1]" },
-    { "offload", "V", set_offload, "offloading cost o [0.3]" },
+    { "offload", "V", set_offload_o, "offloading cost o [0.3]" },
     { "beta", "V", set_beta, "UCB exploration constant [1]" },
     { "layer-cost", "LIST|FILE", set_layer_cost, "per-layer device cost vector (replaces lambda): list, or a file\n"
       "                          (JSON array, {\"layer_cost\": [...]}, or one number per line)" },
     { "offload-cost", "LIST|FILE", set_offload_cost, "per-layer offloading cost vector (replaces offload)" },
+    { "link", "PROFILE", set_link, "o per split layer and round from a link profile (docs/LINKS.md)" },
+    { "encoding", "E", set_encoding, "--link payload encoding: f32, f16 or int8 [f32]" },
+    { "arrival-ms", "MS", set_arrival, "--link: round k happens at k*MS on the link's clock [100]" },
+    { "payload-shape", "TxD", set_payload_shape, "--link: activation tokens x dim [16x64]" },
     { "reps", "R", set_reps, "shuffled repetitions [20]" },
     { "seed", "S", set_seed, "random seed [1]" },
     { "order", "O", set_order, "shuffle or given [shuffle]" },

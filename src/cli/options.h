@@ -33,6 +33,13 @@ typedef struct cli_replay_opts {
     char *json, *csv, *curves, *trace, *plot; /* outputs (owned), or NULL */
     int quiet;                    /* no table on stdout */
     int progress;                 /* -1 auto (stderr is a terminal), 0, 1 */
+    /* link-cost simulator (docs/LINKS.md): o from a link profile instead of
+     * --offload/--offload-cost */
+    char *link;                   /* profile JSON (owned), or NULL */
+    splitee_payload_encoding link_encoding;
+    double arrival_ms;            /* round k happens at k * arrival_ms */
+    int payload_tokens, payload_dim; /* activation shape priced per split */
+    int offload_given;            /* --offload or --offload-cost was set */
 } cli_replay_opts;
 
 /* Fills defaults: the shipped clean Fashion-MNIST table, every policy but

@@ -1,0 +1,95 @@
+/* cloud.h -- the cloud side of live split computing: a TCP server that
+ * receives activation payloads (wire.h requests), resumes the forward pass
+ * from the split layer to the final exit and answers with the prediction,
+ * the final exit's confidence and the compute time.
+ *
+ * Design: `workers` threads, each an epoll event loop that owns a share of
+ * the connections and its own engine run state, and computes requests
+ * inline (a request is ~0.1 ms of CPU for the shipped model, so handing it
+ * to another thread would cost more than it saves). The calling thread
+ * accepts connections and hands each to the worker with the fewest. With
+ * as many workers as cores, every core runs the forward pass and no
+ * thread sleeps while work is queued; 64 devices cost 64 sockets and 64
+ * parsers, not 64 threads. A connection that sends a malformed,
+ * oversized or truncated frame is closed (logged with its peer address
+ * and the problem); a request whose payload is well framed but invalid
+ * gets an error frame and the connection stays open.
+ *
+ *     splitee_cloud_config cc;
+ *     splitee_cloud_config_default(&cc);
+ *     cc.port = 0;                              // ephemeral
+ *     cc.log = my_log;                          // one line per event, or NULL
+ *     splitee_cloud *c;
+ *     if (splitee_cloud_create(model, &cc, &c, &err) < 0) die(err.msg);
+ *     printf("listening on port %d\n", splitee_cloud_port(c));
+ *     // a signal handler may call splitee_cloud_stop(c)
+ *     if (splitee_cloud_run(c, &err) < 0) die(err.msg);   // until stopped
+ *     splitee_cloud_free(c);
+ */
+#ifndef SPLITEE_CLOUD_H
+#define SPLITEE_CLOUD_H
+
+#include <stdint.h>
+#include "model.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct splitee_cloud_config {
+    const char *host;   /* address to listen on, numeric ("127.0.0.1", "::1", "0.0.0.0") */
+    int port;           /* TCP port; 0 picks a free one (splitee_cloud_port) */
+    int workers;        /* event-loop threads, each with its own run state (>= 1) */
+    int max_clients;    /* connections served at once; more are closed at accept */
+    /* Receives one line (no newline) per event: start, connection
+     * closed with a reason, shutdown. Called from any thread, one call
+     * at a time. NULL: silent. */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
+} splitee_cloud_config;
+
+/* Counters since create (read with splitee_cloud_stats). */
+typedef struct splitee_cloud_stats {
+    uint64_t connections;   /* accepted */
+    uint64_t rejected;      /* closed at accept: over max_clients */
+    uint64_t requests;      /* answered with a response */
+    uint64_t errors;        /* answered with an error frame */
+    uint64_t dropped;       /* connections closed for a protocol error */
+    double compute_us;      /* total compute time of the responses, microseconds */
+} splitee_cloud_stats;
+
+typedef struct splitee_cloud splitee_cloud; /* opaque */
+
+/* host 127.0.0.1, port 0, workers 2, max_clients 1024, no log. */
+void splitee_cloud_config_default(splitee_cloud_config *cfg);
+
+/* Creates the server: one run state per worker, binds and listens. The
+ * model must outlive the server. ARG (bad config or address), IO (bind,
+ * listen), NOMEM; *out is NULL on failure. */
+int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config *cfg,
+                         splitee_cloud **out, splitee_error *err);
+
+/* The port the server listens on. */
+int splitee_cloud_port(const splitee_cloud *c);
+
+/* Serves until splitee_cloud_stop, then closes every connection and joins
+ * the workers. IO/NOMEM if the workers cannot start. Call once. */
+int splitee_cloud_run(splitee_cloud *c, splitee_error *err);
+
+/* Asks a running (or about to run) server to stop. Async-signal-safe: one
+ * write(2) to an eventfd. */
+void splitee_cloud_stop(splitee_cloud *c);
+
+/* Copies the counters (consistent after run returns; approximate while it
+ * runs). */
+void splitee_cloud_get_stats(const splitee_cloud *c, splitee_cloud_stats *st);
+
+/* Closes the socket and frees everything. NULL is a no-op. Not while run
+ * is in progress. */
+void splitee_cloud_free(splitee_cloud *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,171 @@
+/* device.h -- the device side of live split computing: per sample, a
+ * policy picks the split layer, the engine runs that many layers and reads
+ * that exit; the sample exits on the device if confident (or at the last
+ * layer), else its activation is offloaded to the cloud (cloud.h, over
+ * wire.h), which answers with the final prediction and C_L; the policy
+ * then learns from what was actually seen. If the cloud cannot be reached
+ * in time the sample is finished on the device (the remaining layers run
+ * locally) and counted as a fallback: no sample is ever lost.
+ *
+ * Costs follow the reward model (reward.h, DESIGN.md): gamma from lambda
+ * or a per-layer cost vector, o constant, per layer, or priced per round
+ * by a link hook (the link-cost simulator, link.h). A link-priced offload
+ * is learned with the o it actually cost (splitee_policy_set_offload for
+ * that observation); side observations of lower arms use the reward
+ * model's o vector (set it to the link's expected price per layer).
+ *
+ * What a policy sees on each outcome:
+ *   exited     arm a < L, C_a >= alpha: conf[0..a]; C_L unknown
+ *   last arm   a = L-1: conf[0..L-1], C_L known
+ *   offloaded  conf[0..a] and the cloud's C_L
+ *   fallback   conf[0..a] and C_L computed locally, observed as an
+ *              offload: the policy chose to offload and learns that arm's
+ *              worth with the reward model's o; the round's reported cost
+ *              is gamma_L, what the device actually spent
+ *
+ *     splitee_device_config dc;
+ *     splitee_device_config_default(&dc);
+ *     dc.host = "127.0.0.1"; dc.port = 7000; dc.rounds = 1000;
+ *     splitee_device *d;
+ *     if (splitee_device_create(model, &policy_cfg, &reward_cfg, &dc, &d, &err) < 0) die(err.msg);
+ *     for (k = 0; k < n; k++) {
+ *         splitee_round r;
+ *         splitee_device_step(d, pixels + k * 784, labels[k], rng, &r, &err);
+ *         printf("%d %s\n", r.arm + 1, splitee_round_outcome_name(r.outcome));
+ *     }
+ *     splitee_device_summary s;
+ *     splitee_device_summarize(d, &s);
+ *     splitee_device_free(d);
+ */
+#ifndef SPLITEE_DEVICE_H
+#define SPLITEE_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <gsl/gsl_rng.h>
+#include "bandit.h"
+#include "model.h"
+#include "payload.h"
+#include "reward.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Prices one offload of `bytes` payload bytes after `layer` layers (1..L-1):
+ * *cost gets o in the reward model's units, *latency_s the simulated
+ * time it takes. Returns 0, or a negative status to use the constant o. */
+typedef int (*splitee_link_fn)(void *ctx, int layer, size_t bytes, double *cost,
+                               double *latency_s);
+
+typedef struct splitee_device_config {
+    const char *host;             /* cloud address (numeric or a name); NULL: no cloud,
+                                     every offload falls back */
+    int port;                     /* cloud TCP port */
+    splitee_payload_encoding encoding; /* payload encoding (default f32) */
+    double timeout_s;             /* connect and per-request timeout (default 1 s) */
+    double backoff_min_s;         /* first reconnect delay after a failure (0.05 s) */
+    double backoff_max_s;         /* reconnect delays double up to this (2 s) */
+    size_t rounds;                /* capacity: the most samples step() accepts (> 0) */
+    int eval;                     /* 1: also run every exit locally, for regret only
+                                     (never shown to the policy) */
+    int checkpoints;              /* curve points (default 100, at most rounds) */
+    splitee_link_fn link;         /* NULL: the reward model's o */
+    void *link_ctx;
+    int sleep;                    /* 1: sleep the link's simulated latency per offload */
+} splitee_device_config;
+
+typedef enum splitee_round_outcome {
+    SPLITEE_ROUND_EXITED = 0,     /* finished on the device (confident or last layer) */
+    SPLITEE_ROUND_OFFLOADED,      /* the cloud finished it */
+    SPLITEE_ROUND_FALLBACK        /* the cloud was unreachable: finished on the device */
+} splitee_round_outcome;
+
+/* What happened to one sample. */
+typedef struct splitee_round {
+    long index;                   /* 0-based round number since create */
+    int arm;                      /* 0-based arm played (split layer = arm + 1) */
+    int exit;                     /* 0-based exit whose prediction is used */
+    int prediction;               /* class */
+    int label;                    /* class, or -1 if unknown */
+    splitee_round_outcome outcome;
+    double conf_arm;              /* confidence of exit arm+1 */
+    double conf_final;            /* C_L if known this round, else NaN */
+    double cost;                  /* gamma (+ o when offloaded); gamma_L on fallback */
+    double reward;                /* confidence - mu*cost */
+    double offload_cost;          /* o charged (0 unless offloaded) */
+    size_t payload_bytes;         /* wire frame bytes sent (0 unless offloaded) */
+    double device_us;             /* engine time on the device, microseconds */
+    double rtt_us;                /* send to reply, microseconds (0 unless offloaded) */
+    double cloud_us;              /* cloud compute time it reported, microseconds */
+    double link_s;                /* simulated link latency, seconds (0 without a link) */
+    double controller_ns;         /* choose + observe + bookkeeping, nanoseconds */
+    int reconnects;               /* connections opened this round */
+    char note[256];               /* why a fallback happened; "" otherwise */
+} splitee_round;
+
+/* Totals and metrics since create (or the summary's reset point). */
+typedef struct splitee_device_summary {
+    long samples, exited, offloaded, fallback;  /* samples = the other three */
+    long labelled, correct;       /* rounds with a label; of those, right */
+    double accuracy;              /* correct / labelled (NaN without labels) */
+    double avg_cost, avg_reward;  /* per sample */
+    double offload_rate;          /* (offloaded + fallback) / samples */
+    int arms;
+    long arm_plays[SPLITEE_MAX_EXITS];
+    int learned_arm;              /* the policy's best arm (highest mean reward) */
+    double controller_ns_mean, controller_ns_p50, controller_ns_max; /* per round */
+    double device_us_mean;        /* engine time per sample */
+    double rtt_us_mean;           /* per offloaded sample */
+    double cloud_us_mean;         /* per offloaded sample */
+    int has_regret;               /* eval was on */
+    int best_arm;                 /* eval: best fixed arm in hindsight */
+    double pseudo_regret;         /* eval: sum_t mu* - mu(arm_t) */
+    double realized_regret;       /* eval: sum_t r(a*, s_t) - r(arm_t, s_t) */
+    int checkpoints;              /* curve rows below */
+    const double *curve;          /* (checkpoints, 5): round, running accuracy,
+                                     running average cost, pseudo and realized
+                                     regret (NaN without labels / eval); owned
+                                     by the device, valid until the next step */
+} splitee_device_summary;
+
+typedef struct splitee_device splitee_device; /* opaque */
+
+/* host NULL, port 0, f32, timeout 1 s, backoff 0.05..2 s, rounds 0 (must
+ * be set), no eval, 100 checkpoints, no link, no sleep. */
+void splitee_device_config_default(splitee_device_config *cfg);
+
+/* Creates a device: a run state (two with eval), the policy and the
+ * reward model for the model's L layers, every per-round buffer. Does not
+ * connect yet. ARG/VALUE for bad parameters, NOMEM. The model must
+ * outlive the device. */
+int splitee_device_create(const splitee_model *model, const splitee_policy_config *pc,
+                          const splitee_reward_config *rc, const splitee_device_config *dc,
+                          splitee_device **out, splitee_error *err);
+
+/* Frees the device and closes its connection. NULL is a no-op. */
+void splitee_device_free(splitee_device *d);
+
+/* The device's policy (to load or save learned state) and reward model. */
+splitee_policy *splitee_device_policy(splitee_device *d);
+const splitee_reward *splitee_device_reward(const splitee_device *d);
+
+/* Processes one sample: `pixels` (image_size, image_size) float32 in [0,1],
+ * `label` its class or -1. Fills *r. Network trouble is not an error (the
+ * round falls back); errors are ARG (more than cfg.rounds rounds, a bad
+ * label) or VALUE (non-finite pixels), and leave the policy untouched. */
+int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_rng *rng,
+                        splitee_round *r, splitee_error *err);
+
+/* Fills *s with the totals, metrics and curve so far (computes regret
+ * when eval is on; O(rounds x arms)). */
+void splitee_device_summarize(splitee_device *d, splitee_device_summary *s);
+
+/* "exited", "offloaded", "fallback". */
+const char *splitee_round_outcome_name(splitee_round_outcome o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,644 @@
+/* device.c -- the device loop (device.h): policy, engine, offload over
+ * TCP with timeouts and reconnect backoff, local fallback, bookkeeping for
+ * the summary. Every per-round buffer is allocated in create; a reconnect
+ * resolves the cloud's address again (getaddrinfo allocates), which only
+ * happens after a failure. */
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "splitee/device.h"
+#include "splitee/engine.h"
+#include "splitee/table.h"
+#include "splitee/wire.h"
+
+#define REPLY_MAX (SPLITEE_WIRE_HEADER_SIZE + 4 + SPLITEE_WIRE_MAX_ERROR_MSG)
+
+struct splitee_device {
+    const splitee_model *model;
+    splitee_device_config cfg;
+    char host[256];
+    int layers, classes;
+    splitee_reward rw;
+    splitee_policy *policy;
+    splitee_engine_state *s;       /* the policy's forward pass */
+    splitee_engine_state *es;      /* eval only: every exit, never shown to the policy */
+    float *logits;                 /* (classes) */
+    double *logits_d;              /* (classes) */
+    float *eval_logits;            /* (layers, classes), eval only */
+    double conf[SPLITEE_MAX_EXITS];/* confidences of the exits run this round */
+    double o_round[SPLITEE_MAX_EXITS]; /* the reward model's o with this round's link price */
+    unsigned char *payload;        /* (payload_cap) bytes */
+    size_t payload_cap;
+    unsigned char *frame;          /* (frame_cap) bytes */
+    size_t frame_cap;
+    splitee_wire_parser *parser;   /* replies */
+    /* connection */
+    int fd;
+    double next_try_s;             /* monotonic seconds before which no reconnect is tried */
+    double backoff_s;
+    uint32_t next_id;
+    /* bookkeeping, (rounds) each */
+    int16_t *arms_played;
+    int8_t *correct;               /* 1, 0, or -1 without a label */
+    double *costs;
+    float *ctrl_ns;                /* controller time per round, ns */
+    float *scratch;                /* (rounds) for the median */
+    double *rewards;               /* (rounds, layers) eval only: every arm's reward */
+    double *curve;                 /* (checkpoints, 5) */
+    long n;                        /* rounds done */
+    long exited, offloaded, fallback, labelled, ncorrect;
+    long arm_plays[SPLITEE_MAX_EXITS];
+    double sum_cost, sum_reward, sum_ctrl_ns, max_ctrl_ns, sum_device_us, sum_rtt_us, sum_cloud_us;
+};
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void splitee_device_config_default(splitee_device_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->encoding = SPLITEE_PAYLOAD_F32;
+    cfg->timeout_s = 1.0;
+    cfg->backoff_min_s = 0.05;
+    cfg->backoff_max_s = 2.0;
+    cfg->checkpoints = 100;
+}
+
+const char *splitee_round_outcome_name(splitee_round_outcome o)
+{
+    switch (o) {
+    case SPLITEE_ROUND_EXITED: return "exited";
+    case SPLITEE_ROUND_OFFLOADED: return "offloaded";
+    case SPLITEE_ROUND_FALLBACK: return "fallback";
+    default: return "?";
+    }
+}
+
+void splitee_device_free(splitee_device *d)
+{
+    if (!d)
+        return;
+    if (d->fd >= 0)
+        close(d->fd);
+    splitee_policy_free(d->policy);
+    splitee_engine_state_free(d->s);
+    splitee_engine_state_free(d->es);
+    splitee_wire_parser_free(d->parser);
+    free(d->logits);
+    free(d->logits_d);
+    free(d->eval_logits);
+    free(d->payload);
+    free(d->frame);
+    free(d->arms_played);
+    free(d->correct);
+    free(d->costs);
+    free(d->ctrl_ns);
+    free(d->scratch);
+    free(d->rewards);
+    free(d->curve);
+    free(d);
+}
+
+int splitee_device_create(const splitee_model *model, const splitee_policy_config *pc,
+                          const splitee_reward_config *rc, const splitee_device_config *dc,
+                          splitee_device **out, splitee_error *err)
+{
+    *out = NULL;
+    if (!model || !pc || !rc || !dc)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "device: NULL argument");
+    if (dc->rounds == 0 || dc->rounds > (size_t)1 << 30)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "device: rounds %zu (1..2^30)", dc->rounds);
+    if (!(dc->timeout_s > 0) || !(dc->backoff_min_s > 0) || !(dc->backoff_max_s >= dc->backoff_min_s) ||
+        !isfinite(dc->timeout_s) || !isfinite(dc->backoff_max_s))
+        return splitee__fail(err, SPLITEE_ERR_VALUE, "--timeout/backoff: must be finite and > 0");
+    if (!splitee_payload_encoding_name(dc->encoding))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--encoding: unknown encoding %d", (int)dc->encoding);
+    if (dc->host && strlen(dc->host) >= 256)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud: host name too long");
+    if (dc->host && (dc->port < 1 || dc->port > 65535))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud: port %d (1..65535)", dc->port);
+    const splitee_model_config *mc = splitee_model_get_config(model);
+    splitee_device *d = calloc(1, sizeof *d);
+    if (!d)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "device: out of memory");
+    d->fd = -1;
+    d->model = model;
+    d->cfg = *dc;
+    if (d->cfg.checkpoints < 1)
+        d->cfg.checkpoints = 1;
+    if ((size_t)d->cfg.checkpoints > dc->rounds)
+        d->cfg.checkpoints = (int)dc->rounds;
+    if (dc->host) {
+        strcpy(d->host, dc->host);
+        d->cfg.host = d->host;
+    }
+    d->layers = mc->layers;
+    d->classes = mc->classes;
+    d->backoff_s = dc->backoff_min_s;
+    int st = splitee_reward_init(&d->rw, rc, d->layers, err);
+    if (st == 0)
+        st = splitee_policy_create(pc, &d->rw, &d->policy, err);
+    if (st == 0)
+        st = splitee_engine_state_create(model, &d->s, err);
+    if (st == 0 && dc->eval)
+        st = splitee_engine_state_create(model, &d->es, err);
+    if (st == 0)
+        st = splitee_wire_parser_create(REPLY_MAX, &d->parser, err);
+    if (st < 0) {
+        splitee_device_free(d);
+        return st;
+    }
+    size_t rounds = dc->rounds, L = (size_t)d->layers;
+    d->payload_cap = splitee_payload_size(SPLITEE_PAYLOAD_F32, (size_t)mc->tokens, (size_t)mc->dim);
+    d->frame_cap = SPLITEE_WIRE_HEADER_SIZE + d->payload_cap;
+    d->logits = malloc((size_t)d->classes * sizeof *d->logits);
+    d->logits_d = malloc((size_t)d->classes * sizeof *d->logits_d);
+    d->payload = malloc(d->payload_cap);
+    d->frame = malloc(d->frame_cap);
+    d->arms_played = malloc(rounds * sizeof *d->arms_played);
+    d->correct = malloc(rounds * sizeof *d->correct);
+    d->costs = malloc(rounds * sizeof *d->costs);
+    d->ctrl_ns = malloc(rounds * sizeof *d->ctrl_ns);
+    d->scratch = malloc(rounds * sizeof *d->scratch);
+    d->curve = malloc((size_t)d->cfg.checkpoints * 5 * sizeof *d->curve);
+    int ok = d->logits && d->logits_d && d->payload && d->frame && d->arms_played && d->correct &&
+             d->costs && d->ctrl_ns && d->scratch && d->curve;
+    if (dc->eval) {
+        d->eval_logits = malloc(L * (size_t)d->classes * sizeof *d->eval_logits);
+        d->rewards = malloc(rounds * L * sizeof *d->rewards);
+        ok = ok && d->eval_logits && d->rewards;
+    }
+    if (!ok) {
+        splitee_device_free(d);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "device: out of memory for %zu rounds", rounds);
+    }
+    *out = d;
+    return 0;
+}
+
+splitee_policy *splitee_device_policy(splitee_device *d)
+{
+    return d->policy;
+}
+
+const splitee_reward *splitee_device_reward(const splitee_device *d)
+{
+    return &d->rw;
+}
+
+/* ---- the connection ---------------------------------------------------------- */
+
+static void disconnect(splitee_device *d, int backoff)
+{
+    if (d->fd >= 0)
+        close(d->fd);
+    d->fd = -1;
+    splitee_wire_parser_reset(d->parser);
+    if (backoff) {
+        d->next_try_s = mono_s() + d->backoff_s;
+        d->backoff_s = fmin(2 * d->backoff_s, d->cfg.backoff_max_s);
+    }
+}
+
+/* Waits until fd is ready for `events` or the deadline passes: 1 ready,
+ * 0 timed out, -1 error. */
+static int wait_fd(int fd, short events, double deadline)
+{
+    for (;;) {
+        double left = deadline - mono_s();
+        if (left <= 0)
+            return 0;
+        struct pollfd pf = { fd, events, 0 };
+        int n = poll(&pf, 1, (int)ceil(left * 1000));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n > 0)
+            return 1;
+    }
+}
+
+static int connect_cloud(splitee_device *d, double deadline, char *why, size_t len)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof port, "%d", d->cfg.port);
+    int gr = getaddrinfo(d->cfg.host, port, &hints, &res);
+    if (gr != 0) {
+        snprintf(why, len, "%s: %s", d->cfg.host, gai_strerror(gr));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+            continue;
+        int rc = connect(fd, a->ai_addr, a->ai_addrlen);
+        if (rc < 0 && errno == EINPROGRESS) {
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            rc = wait_fd(fd, POLLOUT, deadline);
+            if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+                rc = 0;
+            else {
+                errno = rc == 0 ? ETIMEDOUT : soerr;
+                rc = -1;
+            }
+        }
+        if (rc == 0)
+            break;
+        snprintf(why, len, "connect %s:%d: %s", d->cfg.host, d->cfg.port, strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    d->fd = fd;
+    return 0;
+}
+
+/* Sends frame[0..n) and waits for the reply to request `id`. 0 with *resp
+ * filled; -1 with `why` set (the caller falls back). */
+static int cloud_request(splitee_device *d, size_t n, uint32_t id, splitee_wire_response *resp,
+                         int *reconnects, char *why, size_t len)
+{
+    double now = mono_s(), deadline = now + d->cfg.timeout_s;
+    if (!d->cfg.host) {
+        snprintf(why, len, "no cloud configured");
+        return -1;
+    }
+    if (d->fd < 0) {
+        if (now < d->next_try_s) {
+            snprintf(why, len, "cloud unreachable, next retry in %.3f s", d->next_try_s - now);
+            return -1;
+        }
+        if (connect_cloud(d, deadline, why, len) < 0) {
+            disconnect(d, 1);
+            return -1;
+        }
+        (*reconnects)++;
+    }
+    size_t off = 0;
+    while (off < n) {
+        ssize_t k = send(d->fd, d->frame + off, n - off, MSG_NOSIGNAL);
+        if (k > 0) {
+            off += (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(d->fd, POLLOUT, deadline) == 1)
+            continue;
+        snprintf(why, len, "send to %s:%d: %s", d->cfg.host, d->cfg.port,
+                 k < 0 && errno != EAGAIN ? strerror(errno) : "timed out");
+        disconnect(d, 1);
+        return -1;
+    }
+    for (;;) {
+        splitee_wire_frame f;
+        splitee_error e;
+        int rc = splitee_wire_parser_next(d->parser, &f, &e);
+        if (rc < 0) {
+            snprintf(why, len, "reply from %.40s:%d: %.90s", d->cfg.host, d->cfg.port, e.msg);
+            disconnect(d, 1);
+            return -1;
+        }
+        if (rc == 1) {
+            if (f.hdr.id != id)
+                continue;                  /* a late reply to a request that timed out */
+            if (f.hdr.type == SPLITEE_WIRE_ERROR) {
+                int s;
+                char m[SPLITEE_WIRE_MAX_ERROR_MSG + 1];
+                splitee_wire_decode_error(f.body, f.hdr.length, &s, m, sizeof m, NULL);
+                snprintf(why, len, "cloud refused: %.140s", m);
+                return -1;
+            }
+            if (f.hdr.type != SPLITEE_WIRE_RESPONSE ||
+                splitee_wire_decode_response(f.body, f.hdr.length, resp, &e) < 0 ||
+                (int)resp->prediction >= d->classes) {
+                snprintf(why, len, "reply from %s:%d: malformed %s", d->cfg.host, d->cfg.port,
+                         splitee_wire_type_name(f.hdr.type));
+                disconnect(d, 1);
+                return -1;
+            }
+            return 0;
+        }
+        size_t room;
+        void *dst = splitee_wire_parser_space(d->parser, &room);
+        ssize_t k = recv(d->fd, dst, room, 0);
+        if (k > 0) {
+            splitee_wire_parser_commit(d->parser, (size_t)k);
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int w = wait_fd(d->fd, POLLIN, deadline);
+            if (w == 1)
+                continue;
+            snprintf(why, len, "no reply from %s:%d within %.3f s", d->cfg.host, d->cfg.port,
+                     d->cfg.timeout_s);
+        } else {
+            snprintf(why, len, "%s:%d closed the connection%s%s", d->cfg.host, d->cfg.port,
+                     k < 0 ? ": " : "", k < 0 ? strerror(errno) : "");
+        }
+        disconnect(d, 1);
+        return -1;
+    }
+}
+
+/* ---- one round --------------------------------------------------------------- */
+
+static double exit_conf(splitee_device *d, int exit, int32_t *pred, splitee_error *err)
+{
+    if (splitee_engine_exit_logits(d->s, exit, d->logits, err) < 0)
+        return NAN;
+    for (int c = 0; c < d->classes; c++)
+        d->logits_d[c] = d->logits[c];
+    return splitee_confidence_of(d->logits_d, d->classes, SPLITEE_CONFIDENCE_MAX_SOFTMAX, pred);
+}
+
+/* Eval: every exit's confidence on a second state, and every arm's reward
+ * on this sample into rewards[n]. */
+static int eval_sample(splitee_device *d, const float *pixels, splitee_error *err)
+{
+    int st = splitee_engine_forward(d->es, pixels, d->eval_logits, err);
+    if (st < 0)
+        return st;
+    double conf[SPLITEE_MAX_EXITS];
+    for (int e = 0; e < d->layers; e++) {
+        for (int c = 0; c < d->classes; c++)
+            d->logits_d[c] = d->eval_logits[(size_t)e * d->classes + c];
+        conf[e] = splitee_confidence_of(d->logits_d, d->classes, SPLITEE_CONFIDENCE_MAX_SOFTMAX, NULL);
+    }
+    double *row = d->rewards + (size_t)d->n * d->layers;
+    for (int a = 0; a < d->layers; a++)
+        row[a] = splitee_reward_outcome(&d->rw, a, conf).reward;
+    return 0;
+}
+
+int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_rng *rng,
+                        splitee_round *r, splitee_error *err)
+{
+    if ((size_t)d->n >= d->cfg.rounds)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "device: more than %zu rounds", d->cfg.rounds);
+    if (label >= d->classes || label < -1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "device: label %d outside [0, %d)", label, d->classes);
+    const int L = d->layers, last = L - 1;
+    memset(r, 0, sizeof *r);
+    r->index = d->n;
+    r->label = label;
+    r->conf_final = NAN;
+
+    uint64_t c0 = mono_ns();
+    int arm = splitee_policy_choose(d->policy, rng);
+    uint64_t c1 = mono_ns();
+
+    /* The device's share: layers 0..arm, reading each exit on the way. */
+    int st = splitee_engine_embed(d->s, pixels, err);
+    if (st < 0)
+        return st;
+    int32_t pred = 0;
+    for (int j = 0; j <= arm; j++) {
+        if ((st = splitee_engine_run_layer(d->s, j, err)) < 0)
+            return st;
+        d->conf[j] = exit_conf(d, j, &pred, err);
+    }
+    double c_arm = d->conf[arm];
+    r->arm = arm;
+    r->conf_arm = c_arm;
+    splitee_obs ob = { arm, d->conf, 0, 0, NAN };
+    if (arm == last || c_arm >= d->rw.alpha) {
+        r->outcome = SPLITEE_ROUND_EXITED;
+        r->exit = arm;
+        r->prediction = pred;
+        r->cost = d->rw.gamma[arm];
+        r->reward = c_arm - d->rw.mu * r->cost;
+        if (arm == last) {
+            ob.final_known = 1;
+            ob.conf_final = c_arm;
+            r->conf_final = c_arm;
+        }
+    } else {
+        /* Offload: payload, frame, request; the link hook prices it. */
+        size_t plen = 0, flen = 0;
+        uint32_t id = ++d->next_id;
+        splitee_error pe = { 0, "" };
+        /* VALUE (an activation past the float16 range) falls back. */
+        st = splitee_engine_export_payload(d->s, d->cfg.encoding, d->payload, d->payload_cap, &plen, &pe);
+        if (st < 0 && st != SPLITEE_ERR_VALUE)
+            return splitee__fail(err, st, "%s", pe.msg);
+        if (st == 0)
+            st = splitee_wire_encode(SPLITEE_WIRE_REQUEST, (int)d->cfg.encoding, id, (uint32_t)(arm + 1),
+                                     d->payload, plen, d->frame, d->frame_cap, &flen, &pe);
+        double o = d->rw.offload[arm], lat = 0;
+        if (st == 0 && d->cfg.link) {
+            double lo, ll;
+            if (d->cfg.link(d->cfg.link_ctx, arm + 1, flen, &lo, &ll) == 0 && isfinite(lo) && lo >= 0) {
+                o = lo;
+                lat = ll;
+            }
+        }
+        if (lat > 0 && d->cfg.sleep) {
+            struct timespec ts = { (time_t)lat, (long)((lat - floor(lat)) * 1e9) };
+            while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+            }
+        }
+        splitee_wire_response resp;
+        double t0 = mono_s();
+        int ok = st == 0 ? cloud_request(d, flen, id, &resp, &r->reconnects, r->note, sizeof r->note)
+                         : (snprintf(r->note, sizeof r->note, "%s", pe.msg), -1);
+        ob.offloaded = 1;
+        ob.final_known = 1;
+        r->payload_bytes = flen;
+        r->link_s = lat;
+        if (ok == 0) {
+            r->rtt_us = (mono_s() - t0) * 1e6;
+            r->cloud_us = resp.compute_us;
+            r->outcome = SPLITEE_ROUND_OFFLOADED;
+            r->exit = last;
+            r->prediction = (int)resp.prediction;
+            r->conf_final = resp.confidence;
+            r->offload_cost = o;
+            r->cost = d->rw.gamma[arm] + o;
+            r->reward = resp.confidence - d->rw.mu * o - d->rw.mu * d->rw.gamma[arm];
+        } else {
+            /* Fallback: finish here. */
+            if ((st = splitee_engine_run_layers(d->s, arm + 1, L, err)) < 0)
+                return st;
+            double cl = exit_conf(d, last, &pred, err);
+            r->outcome = SPLITEE_ROUND_FALLBACK;
+            r->exit = last;
+            r->prediction = pred;
+            r->conf_final = cl;
+            r->cost = d->rw.gamma[last];
+            r->reward = cl - d->rw.mu * r->cost;
+        }
+        ob.conf_final = r->conf_final;
+    }
+    uint64_t c2 = mono_ns();
+    if (d->cfg.eval && (st = eval_sample(d, pixels, err)) < 0)
+        return st;
+    uint64_t c3 = mono_ns();
+
+    /* Learn and account: the controller's other half. A link-priced
+     * offload is learned with the o it actually cost. */
+    int priced = r->outcome == SPLITEE_ROUND_OFFLOADED && d->cfg.link && r->offload_cost != d->rw.offload[arm];
+    if (priced) {
+        memcpy(d->o_round, d->rw.offload, sizeof d->o_round);
+        d->o_round[arm] = r->offload_cost;
+        splitee_policy_set_offload(d->policy, d->o_round);
+    }
+    splitee_policy_observe(d->policy, &ob);
+    if (priced)
+        splitee_policy_set_offload(d->policy, d->rw.offload);
+    long n = d->n;
+    d->arms_played[n] = (int16_t)arm;
+    d->correct[n] = (int8_t)(label < 0 ? -1 : r->prediction == label);
+    d->costs[n] = r->cost;
+    d->arm_plays[arm]++;
+    d->exited += r->outcome == SPLITEE_ROUND_EXITED;
+    d->offloaded += r->outcome == SPLITEE_ROUND_OFFLOADED;
+    d->fallback += r->outcome == SPLITEE_ROUND_FALLBACK;
+    if (label >= 0) {
+        d->labelled++;
+        d->ncorrect += r->prediction == label;
+    }
+    d->sum_cost += r->cost;
+    d->sum_reward += r->reward;
+    d->sum_rtt_us += r->rtt_us;
+    d->sum_cloud_us += r->cloud_us;
+    d->n = n + 1;
+    uint64_t c4 = mono_ns();
+    r->device_us = (double)(c2 - c1) * 1e-3 - r->rtt_us - r->link_s * (d->cfg.sleep ? 1e6 : 0);
+    r->controller_ns = (double)((c1 - c0) + (c4 - c3));
+    d->sum_device_us += r->device_us;
+    d->sum_ctrl_ns += r->controller_ns;
+    d->ctrl_ns[n] = (float)r->controller_ns;
+    if (r->controller_ns > d->max_ctrl_ns)
+        d->max_ctrl_ns = r->controller_ns;
+    return 0;
+}
+
+/* ---- summary ---------------------------------------------------------------- */
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+void splitee_device_summarize(splitee_device *d, splitee_device_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    long n = d->n;
+    const int L = d->layers;
+    s->samples = n;
+    s->exited = d->exited;
+    s->offloaded = d->offloaded;
+    s->fallback = d->fallback;
+    s->labelled = d->labelled;
+    s->correct = d->ncorrect;
+    s->accuracy = d->labelled ? (double)d->ncorrect / (double)d->labelled : NAN;
+    s->avg_cost = n ? d->sum_cost / (double)n : NAN;
+    s->avg_reward = n ? d->sum_reward / (double)n : NAN;
+    s->offload_rate = n ? (double)(d->offloaded + d->fallback) / (double)n : NAN;
+    s->arms = L;
+    memcpy(s->arm_plays, d->arm_plays, sizeof s->arm_plays);
+    s->learned_arm = splitee_policy_best_arm(d->policy);
+    s->controller_ns_mean = n ? d->sum_ctrl_ns / (double)n : NAN;
+    s->controller_ns_max = d->max_ctrl_ns;
+    s->controller_ns_p50 = NAN;
+    if (n > 0) {
+        memcpy(d->scratch, d->ctrl_ns, (size_t)n * sizeof *d->scratch);
+        qsort(d->scratch, (size_t)n, sizeof *d->scratch, cmp_float);
+        s->controller_ns_p50 = n % 2 ? d->scratch[n / 2]
+                                     : 0.5 * ((double)d->scratch[n / 2 - 1] + d->scratch[n / 2]);
+    }
+    s->device_us_mean = n ? d->sum_device_us / (double)n : NAN;
+    long off = d->offloaded;
+    s->rtt_us_mean = off ? d->sum_rtt_us / (double)off : NAN;
+    s->cloud_us_mean = off ? d->sum_cloud_us / (double)off : NAN;
+    s->pseudo_regret = s->realized_regret = NAN;
+    s->best_arm = -1;
+    double mean[SPLITEE_MAX_EXITS] = { 0 };
+    if (d->cfg.eval && n > 0) {
+        s->has_regret = 1;
+        for (long t = 0; t < n; t++)
+            for (int a = 0; a < L; a++)
+                mean[a] += d->rewards[(size_t)t * L + a];
+        int best = 0;
+        for (int a = 0; a < L; a++) {
+            mean[a] /= (double)n;
+            if (mean[a] > mean[best])
+                best = a;
+        }
+        s->best_arm = best;
+    }
+    /* Curves at evenly spaced rounds. */
+    int K = n > 0 ? d->cfg.checkpoints : 0;
+    if (K > n)
+        K = (int)n;
+    double pseudo = 0, realized = 0, cost = 0;
+    long right = 0, lab = 0, t = 0;
+    for (int k = 0; k < K; k++) {
+        long upto = (long)(((double)(k + 1) * (double)n) / K + 0.5);
+        if (upto > n)
+            upto = n;
+        for (; t < upto; t++) {
+            int a = d->arms_played[t];
+            cost += d->costs[t];
+            if (d->correct[t] >= 0) {
+                lab++;
+                right += d->correct[t];
+            }
+            if (s->has_regret) {
+                const double *row = d->rewards + (size_t)t * L;
+                pseudo += mean[s->best_arm] - mean[a];
+                realized += row[s->best_arm] - row[a];
+            }
+        }
+        double *c = d->curve + (size_t)k * 5;
+        c[0] = (double)upto;
+        c[1] = lab ? (double)right / (double)lab : NAN;
+        c[2] = cost / (double)upto;
+        c[3] = s->has_regret ? pseudo : NAN;
+        c[4] = s->has_regret ? realized : NAN;
+    }
+    if (s->has_regret) {
+        s->pseudo_regret = pseudo;
+        s->realized_regret = realized;
+    }
+    s->checkpoints = K;
+    s->curve = d->curve;
+}

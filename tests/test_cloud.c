@@ -1,0 +1,316 @@
+/* test_cloud.c -- Criterion tests for the cloud server (cloud.h) and the
+ * device loop (device.h) in one process on loopback, with the shipped
+ * model (../data/model; SPLITEE_TEST_MODEL overrides): the cloud's answer
+ * for an f32 payload equals the local forward pass bit for bit, pipelined
+ * requests followed by a half-close are all answered, a bad payload gets
+ * an error frame on a connection that stays open, a framing error closes
+ * only its connection (logged with the peer), and a device's counts add
+ * up with a cloud and without one (every offload a fallback). */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "splitee/splitee.h"
+
+static const char *model_dir(void)
+{
+    const char *e = getenv("SPLITEE_TEST_MODEL");
+    return e && *e ? e : "../data/model";
+}
+
+typedef struct fixture {
+    splitee_model *m;
+    splitee_cloud *c;
+    pthread_t th;
+    pthread_mutex_t lock;
+    char log[8192];
+} fixture;
+
+static void log_line(void *ctx, const char *line)
+{
+    fixture *f = ctx;
+    pthread_mutex_lock(&f->lock);
+    size_t n = strlen(f->log);
+    snprintf(f->log + n, sizeof f->log - n, "%s\n", line);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void *serve(void *arg)
+{
+    fixture *f = arg;
+    splitee_cloud_run(f->c, NULL);
+    return NULL;
+}
+
+static void start(fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    pthread_mutex_init(&f->lock, NULL);
+    splitee_error err;
+    cr_assert_eq(splitee_model_load(model_dir(), &f->m, &err), 0, "%s", err.msg);
+    splitee_cloud_config cc;
+    splitee_cloud_config_default(&cc);
+    cc.log = log_line;
+    cc.log_ctx = f;
+    cr_assert_eq(splitee_cloud_create(f->m, &cc, &f->c, &err), 0, "%s", err.msg);
+    cr_assert_gt(splitee_cloud_port(f->c), 0);
+    pthread_create(&f->th, NULL, serve, f);
+}
+
+static void stop(fixture *f)
+{
+    splitee_cloud_stop(f->c);
+    pthread_join(f->th, NULL);
+    splitee_cloud_free(f->c);
+    splitee_model_free(f->m);
+}
+
+static int dial(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+/* Reads frames until n are parsed or the stream ends; returns the count. */
+static int read_frames(int fd, splitee_wire_parser *p, splitee_wire_frame *out, int n,
+                       unsigned char (*bodies)[512])
+{
+    int got = 0;
+    while (got < n) {
+        splitee_wire_frame f;
+        int rc = splitee_wire_parser_next(p, &f, NULL);
+        cr_assert_geq(rc, 0);
+        if (rc == 1) {
+            out[got] = f;
+            memcpy(bodies[got], f.body, f.hdr.length < 512 ? f.hdr.length : 512);
+            got++;
+            continue;
+        }
+        size_t room;
+        void *dst = splitee_wire_parser_space(p, &room);
+        ssize_t k = recv(fd, dst, room, 0);
+        if (k <= 0)
+            break;
+        splitee_wire_parser_commit(p, (size_t)k);
+    }
+    return got;
+}
+
+/* A test image: a smooth pattern in [0, 1]. */
+static void image(float *px, int k)
+{
+    for (int i = 0; i < 28 * 28; i++)
+        px[i] = (float)(0.5 + 0.5 * sin(0.05 * (i + 1) * (k + 1)));
+}
+
+Test(cloud, answers_equal_the_local_forward_pass)
+{
+    fixture fx;
+    start(&fx);
+    const splitee_model_config *mc = splitee_model_get_config(fx.m);
+    splitee_engine_state *s;
+    splitee_error err;
+    cr_assert_eq(splitee_engine_state_create(fx.m, &s, &err), 0);
+    float px[28 * 28], *all = malloc((size_t)mc->layers * mc->classes * sizeof *all);
+    unsigned char payload[8192], frames[6][8192];
+    size_t flen[6];
+    int expect_pred[6];
+    double expect_conf[6];
+    for (int k = 0; k < 6; k++) {
+        image(px, k);
+        int layer = 1 + 2 * k;        /* 1, 3, ..., 11 */
+        cr_assert_eq(splitee_engine_forward(s, px, all, &err), 0);
+        double z[64];
+        for (int c = 0; c < mc->classes; c++)
+            z[c] = all[(size_t)(mc->layers - 1) * mc->classes + c];
+        int32_t pred;
+        expect_conf[k] = splitee_confidence_of(z, mc->classes, SPLITEE_CONFIDENCE_MAX_SOFTMAX, &pred);
+        expect_pred[k] = pred;
+        size_t n;
+        cr_assert_eq(splitee_engine_embed(s, px, &err), 0);
+        cr_assert_eq(splitee_engine_run_layers(s, 0, layer, &err), 0);
+        cr_assert_eq(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_F32, payload, sizeof payload, &n, &err), 0);
+        cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, 0, 100 + (uint32_t)k, (uint32_t)layer, payload, n,
+                                         frames[k], sizeof frames[k], &flen[k], &err), 0);
+    }
+    /* all six pipelined in one write, then a half-close */
+    int fd = dial(splitee_cloud_port(fx.c));
+    for (int k = 0; k < 6; k++)
+        cr_assert_eq(send(fd, frames[k], flen[k], 0), (ssize_t)flen[k]);
+    shutdown(fd, SHUT_WR);
+    splitee_wire_parser *p;
+    cr_assert_eq(splitee_wire_parser_create(1024, &p, NULL), 0);
+    splitee_wire_frame f[7];
+    unsigned char bodies[7][512];
+    cr_assert_eq(read_frames(fd, p, f, 7, bodies), 6);
+    for (int k = 0; k < 6; k++) {
+        cr_assert_eq(f[k].hdr.type, SPLITEE_WIRE_RESPONSE);
+        cr_assert_eq(f[k].hdr.id, 100 + (uint32_t)k);
+        cr_assert_eq(f[k].hdr.layer, 1 + 2 * (uint32_t)k);
+        splitee_wire_response r;
+        cr_assert_eq(splitee_wire_decode_response(bodies[k], f[k].hdr.length, &r, NULL), 0);
+        cr_assert_eq((int)r.prediction, expect_pred[k]);
+        cr_assert_eq(r.exit, (uint32_t)mc->layers - 1);
+        cr_assert_eq(r.confidence, expect_conf[k], "f32 resume must be bit-identical");
+        cr_assert(r.compute_us >= 0);
+    }
+    close(fd);
+    splitee_wire_parser_free(p);
+    free(all);
+    splitee_engine_state_free(s);
+    stop(&fx);
+}
+
+Test(cloud, bad_payload_gets_an_error_frame_and_the_connection_stays)
+{
+    fixture fx;
+    start(&fx);
+    unsigned char junk[40] = "not a payload", fr[128];
+    size_t n;
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, 0, 7, 2, junk, sizeof junk, fr, sizeof fr, &n, NULL), 0);
+    int fd = dial(splitee_cloud_port(fx.c));
+    cr_assert_eq(send(fd, fr, n, 0), (ssize_t)n);
+    cr_assert_eq(send(fd, fr, n, 0), (ssize_t)n);
+    splitee_wire_parser *p;
+    cr_assert_eq(splitee_wire_parser_create(1024, &p, NULL), 0);
+    splitee_wire_frame f[2];
+    unsigned char bodies[2][512];
+    cr_assert_eq(read_frames(fd, p, f, 2, bodies), 2);
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(f[k].hdr.type, SPLITEE_WIRE_ERROR);
+        cr_assert_eq(f[k].hdr.id, 7);
+        int st;
+        char msg[300];
+        cr_assert_eq(splitee_wire_decode_error(bodies[k], f[k].hdr.length, &st, msg, sizeof msg, NULL), 0);
+        cr_assert_eq(st, SPLITEE_ERR_FORMAT);
+        cr_assert(strstr(msg, "payload:"), "%s", msg);
+    }
+    close(fd);
+    splitee_wire_parser_free(p);
+    splitee_cloud_stats st;
+    splitee_cloud_get_stats(fx.c, &st);
+    cr_assert_eq(st.errors, 2);
+    cr_assert_eq(st.requests, 0);
+    stop(&fx);
+}
+
+Test(cloud, framing_error_closes_only_that_connection)
+{
+    fixture fx;
+    start(&fx);
+    int port = splitee_cloud_port(fx.c);
+    int good = dial(port), bad = dial(port);
+    cr_assert_eq(send(bad, "HELLO WORLD, THIS IS NOT SPLW", 29, 0), 29);
+    char c;
+    cr_assert_eq(recv(bad, &c, 1, 0), 0, "the server closes the bad connection");
+    close(bad);
+    /* the other connection is still served */
+    unsigned char junk[8] = { 0 }, fr[64];
+    size_t n;
+    splitee_wire_encode(SPLITEE_WIRE_REQUEST, 0, 1, 1, junk, sizeof junk, fr, sizeof fr, &n, NULL);
+    cr_assert_eq(send(good, fr, n, 0), (ssize_t)n);
+    splitee_wire_parser *p;
+    cr_assert_eq(splitee_wire_parser_create(1024, &p, NULL), 0);
+    splitee_wire_frame f[1];
+    unsigned char bodies[1][512];
+    cr_assert_eq(read_frames(good, p, f, 1, bodies), 1);
+    cr_assert_eq(f[0].hdr.type, SPLITEE_WIRE_ERROR);
+    close(good);
+    splitee_wire_parser_free(p);
+    stop(&fx);
+    cr_assert(strstr(fx.log, "127.0.0.1:") && strstr(fx.log, "closed: wire: bad magic"), "%s", fx.log);
+}
+
+static void run_device(const char *host, int port, int *counts, splitee_model *m)
+{
+    splitee_policy_config pc;
+    splitee_policy_config_default(&pc);
+    pc.kind = SPLITEE_POLICY_SPLITEE_S;
+    splitee_reward_config rc;
+    splitee_reward_config_default(&rc);
+    splitee_device_config dc;
+    splitee_device_config_default(&dc);
+    dc.host = host;
+    dc.port = port;
+    dc.rounds = 30;
+    dc.eval = 1;
+    dc.timeout_s = 20;   /* no fallback expected, even in a loaded sanitizer build */
+    splitee_device *d;
+    splitee_error err;
+    cr_assert_eq(splitee_device_create(m, &pc, &rc, &dc, &d, &err), 0, "%s", err.msg);
+    float px[28 * 28];
+    for (int k = 0; k < 30; k++) {
+        image(px, k);
+        splitee_round r;
+        cr_assert_eq(splitee_device_step(d, px, k % 10, NULL, &r, &err), 0, "%s", err.msg);
+        cr_assert_eq(r.index, k);
+        if (r.outcome != SPLITEE_ROUND_EXITED)
+            cr_assert(isfinite(r.conf_final) && r.exit == 11);
+    }
+    splitee_round r;
+    cr_assert_eq(splitee_device_step(d, px, 0, NULL, &r, &err), SPLITEE_ERR_ARG, "rounds is a capacity");
+    splitee_device_summary s;
+    splitee_device_summarize(d, &s);
+    cr_assert_eq(s.samples, 30);
+    cr_assert_eq(s.exited + s.offloaded + s.fallback, 30);
+    long plays = 0;
+    for (int a = 0; a < s.arms; a++)
+        plays += s.arm_plays[a];
+    cr_assert_eq(plays, 30);
+    cr_assert(s.has_regret && isfinite(s.pseudo_regret) && s.pseudo_regret >= -1e-9);
+    cr_assert_eq(s.curve[(size_t)(s.checkpoints - 1) * 5], 30.0);
+    counts[0] = (int)s.exited;
+    counts[1] = (int)s.offloaded;
+    counts[2] = (int)s.fallback;
+    splitee_device_free(d);
+}
+
+Test(device, counts_add_up_with_and_without_a_cloud)
+{
+    fixture fx;
+    start(&fx);
+    int with[3], without[3];
+    run_device("127.0.0.1", splitee_cloud_port(fx.c), with, fx.m);
+    cr_assert_gt(with[1], 0);
+    cr_assert_eq(with[2], 0);
+    run_device(NULL, 0, without, fx.m);
+    cr_assert_eq(without[1], 0);
+    cr_assert_gt(without[2], 0);
+    stop(&fx);
+}
+
+Test(device, bad_config_is_refused)
+{
+    splitee_model *m;
+    splitee_error err;
+    cr_assert_eq(splitee_model_load(model_dir(), &m, &err), 0);
+    splitee_policy_config pc;
+    splitee_policy_config_default(&pc);
+    splitee_reward_config rc;
+    splitee_reward_config_default(&rc);
+    splitee_device_config dc;
+    splitee_device_config_default(&dc);
+    splitee_device *d;
+    cr_assert_eq(splitee_device_create(m, &pc, &rc, &dc, &d, &err), SPLITEE_ERR_ARG); /* rounds 0 */
+    cr_assert_null(d);
+    dc.rounds = 10;
+    dc.timeout_s = 0;
+    cr_assert_eq(splitee_device_create(m, &pc, &rc, &dc, &d, &err), SPLITEE_ERR_VALUE);
+    dc.timeout_s = 1;
+    dc.host = "127.0.0.1";
+    dc.port = 0;
+    cr_assert_eq(splitee_device_create(m, &pc, &rc, &dc, &d, &err), SPLITEE_ERR_ARG);
+    splitee_device_free(NULL);
+    splitee_cloud_free(NULL);
+    splitee_model_free(m);
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# test_live.sh -- live split computing on loopback with a real cloud and
+# real device processes (docs/LIVE.md): counts add up; stopping the cloud
+# mid-stream still accounts for every sample and the device reconnects to
+# a restarted cloud; garbage sent to the server (random bytes, a bad
+# magic, an oversized length, a bad checksum, a truncated frame) closes
+# only that connection and later devices are still served; --state
+# persists; bad options exit 2 with one line; SIGTERM stops the cloud
+# cleanly. Runs from tests/ with the binary as $1; ports are ephemeral.
+set -uo pipefail
+bin="$1"
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+M="--model ../data/model"
+I="--images fixtures/live/images-48.idx --labels fixtures/live/labels-48.idx"
+# A generous request timeout where no fallback is expected: a sanitizer
+# build on a loaded machine can take seconds per request.
+W="--timeout 20"
+
+# start_cloud LOG [ADDR]: starts a cloud, sets $cloud_pid and $port
+start_cloud() {
+    local log="$1" addr="${2:-127.0.0.1:0}"
+    $bin cloud $M --listen "$addr" --workers 2 2> "$log" &
+    cloud_pid=$!
+    pids+=("$cloud_pid")
+    port=""
+    for _ in $(seq 100); do
+        port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$log")
+        [[ -n "$port" ]] && return 0
+        sleep 0.05
+    done
+    echo "cloud did not start: $(cat "$log")" >&2
+    return 1
+}
+
+# counts FILE: "samples exited offloaded fallback" from a device's stdout
+counts() {
+    sed -n 's/^samples \([0-9]*\): exited \([0-9]*\), offloaded \([0-9]*\), fallback \([0-9]*\)$/\1 \2 \3 \4/p' "$1"
+}
+
+# adds_up NAME FILE LIMIT: samples == LIMIT == exited + offloaded + fallback
+adds_up() {
+    local s e o f
+    read -r s e o f < <(counts "$2")
+    if [[ -z "${s:-}" ]]; then bad "$1: no summary"; cat "$2" >&2; return 1; fi
+    if [[ $s -ne $3 || $((e + o + f)) -ne $s ]]; then bad "$1: counts $s $e $o $f (limit $3)"; return 1; fi
+    ok
+}
+
+start_cloud "$tmp/cloud1.log" || exit 1
+
+# --- a device learns against the cloud; counts, log and JSON agree
+$bin device $M --cloud 127.0.0.1:$port $I $W --limit 48 --eval --log "$tmp/r.jsonl" \
+    --json "$tmp/r.json" --state "$tmp/state.json" > "$tmp/d1.out" 2> "$tmp/d1.err" \
+    || bad "device run: exit $? $(cat "$tmp/d1.err")"
+adds_up basic "$tmp/d1.out" 48
+read -r s e o f < <(counts "$tmp/d1.out")
+[[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "basic: offloaded ${o:-?} fallback ${f:-?}"
+[[ $(wc -l < "$tmp/r.jsonl") -eq 48 ]] && ok || bad "log has $(wc -l < "$tmp/r.jsonl") lines"
+[[ $(grep -c '"outcome":"offloaded"' "$tmp/r.jsonl") -eq ${o:-x} ]] && ok || bad "log and summary disagree"
+grep -q '"samples":[[:space:]]*48' "$tmp/r.json" && grep -q '"realized"' "$tmp/r.json" && grep -q '"pseudo_regret"' "$tmp/r.json" \
+    && ok || bad "summary JSON incomplete"
+grep -q '^controller [0-9]* ns/round' "$tmp/d1.out" && ok || bad "no controller overhead line"
+
+# --- the same seed gives the same decisions (the cloud answers the same)
+$bin device $M --cloud 127.0.0.1:$port $I $W --limit 48 --log "$tmp/r2.jsonl" > /dev/null 2>&1
+$bin device $M --cloud 127.0.0.1:$port $I $W --limit 48 --log "$tmp/r3.jsonl" > /dev/null 2>&1
+cut_log() { sed 's/,"bytes".*//' "$1"; }
+diff <(cut_log "$tmp/r2.jsonl") <(cut_log "$tmp/r3.jsonl") > /dev/null && ok || bad "same seed, different rounds"
+
+# --- f16/int8 payloads are served too
+for enc in f16 int8; do
+    $bin device $M --cloud 127.0.0.1:$port $I $W --limit 20 --encoding $enc --policy fixed:2 --alpha 0.99 \
+        > "$tmp/enc.out" 2>&1 || bad "$enc: exit $?"
+    read -r s e o f < <(counts "$tmp/enc.out")
+    [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "$enc: offloaded ${o:-?} fallback ${f:-?}"
+done
+
+# --- a simulated LTE link prices offloads (and --sleep follows its latency)
+$bin device $M --cloud 127.0.0.1:$port $I --limit 12 --link ../data/links/lte.json --sleep \
+    --policy fixed:2 --alpha 0.99 --log "$tmp/link.jsonl" > "$tmp/link.out" 2> "$tmp/link.err" \
+    || bad "--link: exit $? $(cat "$tmp/link.err")"
+adds_up link "$tmp/link.out" 12
+grep -q '"energy_mJ"' "$tmp/link.jsonl" && ok || bad "--link: no link fields in the log"
+refuse_link=$($bin device $M --cloud none $I --link nope.json 2>&1 >/dev/null; echo "rc=$?")
+[[ "$refuse_link" == *"nope.json"*"rc=2" ]] && ok || bad "--link nope.json: $refuse_link"
+
+# --- --state persists across restarts
+grep -q '"rounds":[[:space:]]*48' "$tmp/state.json" && ok || bad "state after 48 rounds: $(head -c 200 "$tmp/state.json")"
+$bin device $M --cloud 127.0.0.1:$port $I --limit 10 --state "$tmp/state.json" > /dev/null 2> "$tmp/d2.err"
+grep -q 'resumed after 48 rounds' "$tmp/d2.err" && ok || bad "state not loaded: $(cat "$tmp/d2.err")"
+grep -q '"rounds":[[:space:]]*58' "$tmp/state.json" && ok || bad "state not saved after 58 rounds"
+echo '{"kind": "splitee", "arms": 3}' > "$tmp/bad-state.json"
+$bin device $M --cloud 127.0.0.1:$port $I --limit 5 --state "$tmp/bad-state.json" > /dev/null 2> "$tmp/bs.err"
+rc=$?
+[[ $rc -eq 2 && $(wc -l < "$tmp/bs.err") -eq 1 ]] && grep -q 'bad-state.json' "$tmp/bs.err" && ok \
+    || bad "bad state: exit $rc: $(cat "$tmp/bs.err")"
+
+# --- garbage to the server: each closes only its own connection
+send() { # send BYTES-COMMAND: pipes its output to the cloud, then closes
+    "$@" > "$tmp/garbage.bin"
+    exec 3<>"/dev/tcp/127.0.0.1/$port" || { bad "cannot connect to the cloud"; return; }
+    cat "$tmp/garbage.bin" >&3
+    sleep 0.2
+    exec 3>&-
+}
+hdr() { # hdr TYPE ENCODING LENGTH(hex LE, 8 digits) CRC(hex LE): a 24-byte header
+    printf "SPLW\\x01\\x00\\x$1\\x$2\\x07\\x00\\x00\\x00\\x01\\x00\\x00\\x00"
+    printf "\\x${3:0:2}\\x${3:2:2}\\x${3:4:2}\\x${3:6:2}\\x${4:0:2}\\x${4:2:2}\\x${4:4:2}\\x${4:6:2}"
+}
+send head -c 300 /dev/urandom
+send printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'
+send hdr 01 00 ffffff7f 00000000
+send bash -c "$(declare -f hdr); hdr 01 00 04000000 00000000; printf abcd"
+send bash -c "$(declare -f hdr); hdr 01 00 64000000 00000000; printf 0123456789"
+send hdr 02 00 00000000 00000000
+sleep 0.3
+kill -0 "$cloud_pid" 2>/dev/null && ok || bad "the cloud died on garbage"
+for want in 'closed: wire: bad magic' 'closed: wire: oversized frame' 'closed: wire: checksum mismatch' \
+            'closed: wire: truncated frame' 'closed: wire: unexpected response frame'; do
+    grep -q "127\.0\.0\.1:[0-9]*: $want" "$tmp/cloud1.log" && ok || bad "cloud log lacks '$want'"
+done
+[[ $(grep -c 'closed: wire: bad magic' "$tmp/cloud1.log") -ge 2 ]] && ok || bad "random bytes and HTTP not both refused"
+$bin device $M --cloud 127.0.0.1:$port $I $W --limit 20 --policy fixed:1 --alpha 0.99 > "$tmp/after.out" 2>&1
+read -r s e o f < <(counts "$tmp/after.out")
+[[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "device after garbage: offloaded ${o:-?} fallback ${f:-?}"
+
+# --- several devices at once
+devs=()
+for k in 1 2 3 4; do
+    $bin device $M --cloud 127.0.0.1:$port $I $W --limit 48 --seed $k > "$tmp/par$k.out" 2>&1 &
+    devs+=($!)
+done
+for p in "${devs[@]}"; do wait "$p"; done
+for k in 1 2 3 4; do
+    read -r s e o f < <(counts "$tmp/par$k.out")
+    [[ ${s:-0} -eq 48 && ${f:-1} -eq 0 ]] && ok || bad "parallel device $k: ${s:-?} samples, fallback ${f:-?}"
+done
+
+# --- the cloud stops mid-stream, then comes back on the same port
+$bin device $M --cloud 127.0.0.1:$port $I --limit 48 --policy fixed:1 --alpha 0.99 --interval 0.05 \
+    --timeout 0.3 --log "$tmp/mid.jsonl" > "$tmp/mid.out" 2> "$tmp/mid.err" &
+dev=$!
+sleep 0.6
+kill -TERM "$cloud_pid"
+wait "$cloud_pid"
+rc=$?
+[[ $rc -eq 0 ]] && ok || bad "cloud exit $rc on SIGTERM"
+grep -q 'stopped after' "$tmp/cloud1.log" && ok || bad "no shutdown line"
+sleep 0.6
+start_cloud "$tmp/cloud2.log" "127.0.0.1:$port" || bad "cannot restart the cloud on $port"
+wait "$dev" || bad "device exit $? after the cloud stopped: $(cat "$tmp/mid.err")"
+adds_up midstream "$tmp/mid.out" 48
+read -r s e o f < <(counts "$tmp/mid.out")
+[[ ${f:-0} -gt 0 ]] && ok || bad "midstream: no fallback"
+first_fb=$(grep -n '"outcome":"fallback"' "$tmp/mid.jsonl" | head -n 1 | cut -d: -f1)
+tail -n +"${first_fb:-1}" "$tmp/mid.jsonl" | grep -q '"outcome":"offloaded"' && ok \
+    || bad "midstream: the device did not reconnect to the restarted cloud"
+
+# --- --max-clients: a connection beyond it is closed at accept (logged)
+$bin cloud $M --listen 127.0.0.1:0 --workers 1 --max-clients 1 2> "$tmp/cloud3.log" &
+cloud_pid=$!; pids+=("$cloud_pid")
+for _ in $(seq 100); do
+    port3=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$tmp/cloud3.log")
+    [[ -n "$port3" ]] && break; sleep 0.05
+done
+exec 4<>"/dev/tcp/127.0.0.1/$port3"
+sleep 0.2
+$bin device $M --cloud 127.0.0.1:$port3 $I --limit 6 --policy fixed:1 --alpha 0.99 > "$tmp/max.out" 2>&1
+exec 4>&-
+adds_up max-clients "$tmp/max.out" 6
+read -r s e o f < <(counts "$tmp/max.out")
+[[ ${f:-0} -gt 0 && ${o:-1} -eq 0 ]] && ok || bad "max-clients: offloaded ${o:-?} fallback ${f:-?}"
+grep -q 'closed: refused, 1 clients already' "$tmp/cloud3.log" && ok || bad "max-clients: no refusal logged"
+kill "$cloud_pid"
+
+# --- no cloud at all: every offload falls back
+$bin device $M --cloud none $I --limit 12 --policy fixed:1 --alpha 0.99 > "$tmp/none.out" 2>&1
+adds_up none "$tmp/none.out" 12
+read -r s e o f < <(counts "$tmp/none.out")
+[[ ${o:-1} -eq 0 && ${f:-0} -gt 0 ]] && ok || bad "no cloud: offloaded ${o:-?} fallback ${f:-?}"
+
+# --- bad options: exit 2, one line, no output files
+refuse() {
+    local name="$1" pattern="$2"; shift 2
+    rm -rf "$tmp/out"; mkdir -p "$tmp/out"
+    "$@" > /dev/null 2> "$tmp/err.txt"
+    local rc=$?
+    if [[ $rc -ne 2 ]]; then bad "$name: exit $rc, expected 2 ($(cat "$tmp/err.txt"))"
+    elif [[ $(wc -l < "$tmp/err.txt") -ne 1 ]]; then bad "$name: not one line: $(cat "$tmp/err.txt")"
+    elif ! grep -q -- "$pattern" "$tmp/err.txt"; then bad "$name: '$(cat "$tmp/err.txt")' lacks '$pattern'"
+    elif [[ -n "$(ls -A "$tmp/out")" ]]; then bad "$name: left files: $(ls "$tmp/out")"
+    else ok; fi
+}
+O="--log $tmp/out/l.jsonl --json $tmp/out/s.json --state $tmp/out/st.json"
+refuse no-cloud '--cloud' $bin device $M $I $O
+refuse bad-cloud '--cloud: expected HOST:PORT' $bin device $M --cloud localhost $I $O
+refuse bad-policy '--policy: unknown policy' $bin device $M --cloud none --policy nope $I $O
+refuse bad-encoding 'int4' $bin device $M --cloud none --encoding int4 $I $O
+refuse bad-alpha '--alpha' $bin device $M --cloud none --alpha 2 $I $O
+refuse bad-images 'nope.idx' $bin device $M --cloud none --images nope.idx $O
+refuse fixed-range 'fixed:13' $bin device $M --cloud none --policy fixed:13 $I $O
+refuse bad-listen '--listen' $bin cloud $M --listen 127.0.0.1
+refuse bad-workers '--workers' $bin cloud $M --workers 0
+refuse bad-model 'nope' $bin cloud --model nope --listen 127.0.0.1:0
+
+echo "test_live: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]

@@ -338,33 +338,107 @@ Test(link, trace_without_capacity_refused)
 
 /* ---------------------------------------------------------- profiles --- */
 
-Test(link, profile_errors)
+/* Profile errors: one test per case, each a one-line message naming the
+ * file (parse_bad checks the line, the file and the status). */
+Test(link, profile_error_missing_uplink)
 {
     parse_bad("{\"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_FORMAT, "missing field \"uplink_mbps\"");
+}
+
+Test(link, profile_error_missing_downlink)
+{
     parse_bad("{\"uplink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_FORMAT, "missing field \"downlink_mbps\"");
+}
+
+Test(link, profile_error_missing_rtt)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1}", SPLITEE_ERR_FORMAT, "missing field \"rtt_ms\"");
+}
+
+Test(link, profile_error_negative_bandwidth)
+{
     parse_bad("{\"uplink_mbps\": -5, \"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_VALUE, "uplink_mbps must be > 0");
+}
+
+Test(link, profile_error_zero_bandwidth)
+{
     parse_bad("{\"uplink_mbps\": 0, \"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_VALUE, "uplink_mbps must be > 0");
+}
+
+Test(link, profile_error_negative_rtt)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": -1}", SPLITEE_ERR_VALUE, "rtt_ms must be >= 0");
+}
+
+Test(link, profile_error_nan_value)
+{
     parse_bad("{\"uplink_mbps\": NaN, \"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_FORMAT, "malformed JSON");
+}
+
+Test(link, profile_error_infinite_value)
+{
     parse_bad("{\"uplink_mbps\": 1e999, \"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_VALUE, "not a finite number");
+}
+
+Test(link, profile_error_mistyped_field)
+{
     parse_bad("{\"uplink_mbps\": \"fast\", \"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_FORMAT, "must be a number");
+}
+
+Test(link, profile_error_unknown_field)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"rtt\": 5}", SPLITEE_ERR_FORMAT, "unknown field \"rtt\"");
+}
+
+Test(link, profile_error_not_an_object)
+{
     parse_bad("[1, 2]", SPLITEE_ERR_FORMAT, "expected a JSON object");
+}
+
+Test(link, profile_error_random_loss_without_p)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"loss\": {\"model\": \"random\"}}",
               SPLITEE_ERR_FORMAT, "missing field \"p\"");
+}
+
+Test(link, profile_error_loss_probability_above_one)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"loss\": {\"model\": \"random\", \"p\": 1.5}}",
               SPLITEE_ERR_VALUE, "probability");
+}
+
+Test(link, profile_error_ge_without_r)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"loss\": {\"model\": \"gilbert-elliott\", \"p\": 0.1}}",
               SPLITEE_ERR_FORMAT, "missing field \"r\"");
+}
+
+Test(link, profile_error_unknown_loss_model)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"loss\": {\"model\": \"burst\"}}",
               SPLITEE_ERR_FORMAT, "unknown loss model");
+}
+
+Test(link, profile_error_unknown_radio)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"radio\": \"5g\"}",
               SPLITEE_ERR_FORMAT, "unknown radio model");
+}
+
+Test(link, profile_error_negative_radio_power)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"radio\": {\"model\": \"lte\", \"beta_mW\": -1}}",
               SPLITEE_ERR_VALUE, "beta_mW must be >= 0");
+}
+
+Test(link, profile_error_negative_cost_weight)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"cost\": {\"w_ms\": -1}}",
               SPLITEE_ERR_VALUE, "w_ms must be >= 0");
+}
+
+Test(link, profile_error_trace_without_file)
+{
     parse_bad("{\"downlink_mbps\": 1, \"rtt_ms\": 5, \"trace\": {\"format\": \"mbps\"}}",
               SPLITEE_ERR_FORMAT, "missing field \"file\"");
 }

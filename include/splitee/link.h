@@ -266,7 +266,9 @@ void splitee_link_price(const splitee_link *lk, size_t bytes, double t_s, uint64
 /* Fills o (rounds, arms) with the offloading cost of arm a at round k,
  * priced at t = t0_s + k * arrival_ms / 1000 with key mixed from (seed, k):
  * o[k * arms + a] = splitee_link_price(lk, bytes[a], t, key).cost. Arms
- * with bytes[a] == 0 get o = 0 (the last arm never offloads). */
+ * with bytes[a] == 0 get o = 0 (the last arm never offloads). With
+ * rounds = 1 and t0_s = now it gives one round's o vector, e.g. for a live
+ * device to hand splitee_policy_set_offload (bandit.h). No allocation. */
 void splitee_link_schedule(const splitee_link *lk, const size_t *bytes, int arms,
                            size_t rounds, double t0_s, double arrival_ms, uint64_t seed,
                            double *o);

@@ -695,3 +695,36 @@ Test(link, replay_constant_schedule_matches_constant_o)
     splitee_replay_free(rp);
     splitee_table_free(t);
 }
+
+/* ----------------------------------------------------- policy costs --- */
+
+Test(link, policy_set_offload_changes_rewards)
+{
+    /* fixed arm 0 of 3, gamma_1 = 0.1, mu 1: an offloaded sample with
+     * C_L = 0.9 gives 0.9 - 0.3 - 0.1 = 0.5 at o = 0.3 and, after
+     * set_offload, 0.9 - 0.8 - 0.1 = 0.0 */
+    splitee_reward_config cfg;
+    splitee_reward_config_default(&cfg);
+    splitee_reward rw;
+    splitee_error e;
+    cr_assert_eq(splitee_reward_init(&rw, &cfg, 3, &e), 0);
+    splitee_policy_config pc;
+    splitee_policy_config_default(&pc);
+    pc.kind = SPLITEE_POLICY_FIXED;
+    splitee_policy *p;
+    cr_assert_eq(splitee_policy_create(&pc, &rw, &p, &e), 0, "%s", e.msg);
+    double conf[3] = { 0.2, 0.3, 0.9 };
+    splitee_obs ob = { 0, conf, 1, 1, 0.9 };
+    splitee_policy_observe(p, &ob);
+    CLOSE(splitee_policy_mean(p, 0), 0.5, 1e-12);
+    double o[3] = { 0.8, 0.8, 0.0 };
+    splitee_policy_set_offload(p, o);
+    splitee_policy_observe(p, &ob);
+    CLOSE(splitee_policy_mean(p, 0), 0.25, 1e-12);   /* (0.5 + 0.0) / 2 */
+    double bad[3] = { NAN, -1, 0 };
+    splitee_policy_set_offload(p, bad);              /* ignored */
+    splitee_policy_observe(p, &ob);
+    CLOSE(splitee_policy_mean(p, 0), 0.5 / 3, 1e-12);
+    splitee_policy_set_offload(NULL, o);
+    splitee_policy_free(p);
+}

@@ -46,33 +46,34 @@ static void parse_bad(const char *json, int status, const char *what)
 
 Test(link, lte_constant_by_hand)
 {
-    /* f32 payload 16x64: 24 + 4*1024 = 4120 bytes + 16 frame = 4136 bytes,
-     * ceil(4136/1460) = 3 packets, wire bits (4136 + 3*40)*8 = 34048.
-     * uplink 34048 / 5.85e3 = 5.820171 ms; result (64+40)*8 = 832 bits at
-     * 13 Mbit/s = 0.064 ms; latency = 260 (promotion) + 5.820171 + 50 (RTT)
-     * + 0.064 = 315.884171 ms.
-     * energy: 438.39*0.034048 = 14.926303 (alpha_up * Mbit)
-     *       + 1200*0.005820171 = 6.984205 (beta * uplink s)
+    /* f32 payload 16x64: 24 + 4*1024 = 4120 bytes + 24 frame = 4144 bytes,
+     * ceil(4144/1460) = 3 packets, wire bits (4144 + 3*40)*8 = 34112.
+     * uplink 34112 / 5.85e3 = 5.831111 ms; result (64+40)*8 = 832 bits at
+     * 13 Mbit/s = 0.064 ms; latency = 260 (promotion) + 5.831111 + 50 (RTT)
+     * + 0.064 = 315.895111 ms.
+     * energy: 438.39*0.034112 = 14.954360 (alpha_up * Mbit)
+     *       + 1200*0.005831111 = 6.997333 (beta * uplink s)
      *       + 1060*0.050 = 53.0 (waiting one RTT)
      *       + 51.97*0.000832 + 1200*0.000064 = 0.043239 + 0.0768 (result)
      *       + 0.26*1210 = 314.6 (promotion) + (0.1 + 10)*1060 = 10706 (tail)
-     *       = 11095.630547 mJ.
-     * o = 0.0005*315.884171 + 1e-5*11095.630547 = 0.157942 + 0.110956 = 0.268898 */
+     *       = 11095.671732 mJ.
+     * o = 0.0005*315.895111 + 1e-5*11095.671732 = 0.157948 + 0.110957 = 0.268904 */
     splitee_link *lk = parse_ok("{\"uplink_mbps\": 5.85, \"downlink_mbps\": 13, \"rtt_ms\": 50, \"radio\": \"lte\"}");
     size_t b = splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_F32, 16, 64);
-    cr_assert_eq(b, 4136);
+    cr_assert_eq(b, 4144);
     splitee_transfer t;
     splitee_link_price(lk, b, 0.0, 1, &t);
     cr_assert_eq(t.packets, 3);
     cr_assert_eq(t.losses, 0);
-    CLOSE(t.uplink_ms, 34048.0 / 5.85e3, 1e-9);
-    CLOSE(t.latency_ms, 260.0 + 34048.0 / 5.85e3 + 50.0 + 832.0 / 13e3, 1e-9);
-    double e = 438.39 * 0.034048 + 1200.0 * (34048.0 / 5.85e6) + 1060.0 * 0.050
+    CLOSE(t.uplink_ms, 34112.0 / 5.85e3, 1e-9);
+    CLOSE(t.latency_ms, 260.0 + 34112.0 / 5.85e3 + 50.0 + 832.0 / 13e3, 1e-9);
+    CLOSE(t.latency_ms, 315.895111, 1e-6);
+    double e = 438.39 * 0.034112 + 1200.0 * (34112.0 / 5.85e6) + 1060.0 * 0.050
              + 51.97 * 0.000832 + 1200.0 * (832.0 / 13e6) + 0.26 * 1210.0 + 10.1 * 1060.0;
     CLOSE(t.energy_mJ, e, 1e-6);
-    CLOSE(t.energy_mJ, 11095.630547, 1e-5);
+    CLOSE(t.energy_mJ, 11095.671732, 1e-5);
     CLOSE(t.tail_mJ, 10706.0, 1e-9);
-    CLOSE(t.cost, 0.268898, 1e-6);
+    CLOSE(t.cost, 0.268904, 1e-6);
     splitee_link_free(lk);
 }
 
@@ -94,29 +95,33 @@ Test(link, threeg_by_hand)
 
 Test(link, wifi_by_hand)
 {
-    /* int8 16x64: 28 + 1024 + 16 = 1068 bytes, 1 packet, (1068+40)*8 = 8864
-     * bits at 18.88 Mbit/s = 0.469492 ms; result 832 bits = 0.044068 ms;
-     * latency = 0.469492 + 5 + 0.044068 = 5.513559 ms (no promotion).
-     * energy: 645 mW per Mbit/s is 6.45e-7 J/bit: 645*0.008864 = 5.71728,
+    /* int8 16x64: 28 + 1024 + 24 = 1076 bytes, 1 packet, (1076+40)*8 = 8928
+     * bits at 18.88 Mbit/s = 0.472881 ms; result 832 bits = 0.044068 ms;
+     * latency = 0.472881 + 5 + 0.044068 = 5.516949 ms (no promotion).
+     * energy: 645 mW per Mbit/s is 6.45e-7 J/bit: 645*0.008928 = 5.75856,
      * result 645*0.000832 = 0.53664, waiting 300*0.005 = 1.5, tail
-     * 0.25*300 = 75: 82.75392 mJ. */
+     * 0.25*300 = 75: 82.7952 mJ. */
     splitee_link *lk = parse_ok("{\"uplink_mbps\": 18.88, \"downlink_mbps\": 18.88, \"rtt_ms\": 5, \"radio\": \"wifi\"}");
     size_t b = splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_I8, 16, 64);
-    cr_assert_eq(b, 1068);
+    cr_assert_eq(b, 1076);
     splitee_transfer t;
     splitee_link_price(lk, b, 0.0, 1, &t);
-    CLOSE(t.latency_ms, 5.513559, 1e-6);
-    CLOSE(t.energy_mJ, 82.75392, 1e-6);
+    CLOSE(t.latency_ms, 5.516949, 1e-6);
+    CLOSE(t.energy_mJ, 82.7952, 1e-6);
     CLOSE(t.promotion_ms, 0.0, 0);
     splitee_link_free(lk);
 }
 
 Test(link, raw_input_bytes)
 {
-    /* 28x28 = 784 values: f32 24 + 3136 + 16 = 3176; int8 28 + 784 + 16 = 828 */
+    /* 28x28 = 784 values: f32 24 + 3136 + 24 = 3184; int8 28 + 784 + 24 = 836;
+     * a profile's own frame header replaces the default */
     splitee_link *lk = parse_ok("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 1}");
-    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_F32, 784), 3176);
-    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_I8, 784), 828);
+    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_F32, 784), 3184);
+    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_I8, 784), 836);
+    splitee_link_free(lk);
+    lk = parse_ok("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 1, \"frame_header_bytes\": 0}");
+    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_I8, 784), 812);
     splitee_link_free(lk);
 }
 

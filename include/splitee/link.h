@@ -77,7 +77,8 @@ extern "C" {
 #endif
 
 #define SPLITEE_LINK_MAX_TAIL 4     /* tail phases of a radio model */
-#define SPLITEE_LINK_FRAME_HEADER 16 /* default application frame header, bytes */
+#define SPLITEE_LINK_FRAME_HEADER 24 /* default application frame header, bytes:
+                                      the live wire protocol's frame header */
 /* Default cost weights (docs/LINKS.md): o = 0.0005/ms * latency + 1e-5/mJ *
  * energy, i.e. 0.5 per second of latency and 0.01 per joule, so that one
  * layer of device cost at lambda = 0.1 weighs as much as 200 ms or 10 J,
@@ -149,7 +150,7 @@ typedef struct splitee_link_params {
     double rto_min_ms;      /* RFC 6298 minimum RTO (1000; Linux 200) */
     int max_retries;        /* give up after this many losses of one
                                packet (latency then counts them all) */
-    double frame_header_bytes; /* application frame around a payload (16) */
+    double frame_header_bytes; /* application frame around a payload (24) */
     double result_bytes;    /* reply size: result frame, bytes (64) */
     double cloud_ms;        /* cloud compute time for the remaining layers */
     double encode_ms;       /* device-side quantise/serialise time */

@@ -733,3 +733,23 @@ Test(link, policy_set_offload_changes_rewards)
     splitee_policy_set_offload(NULL, o);
     splitee_policy_free(p);
 }
+
+Test(link, trace_outage_is_waited_out)
+{
+    /* 0 Mbit/s for 1 s (a Mahimahi gap), then 2 Mbit/s for 1 s, looped:
+     * 1 Mbit from t = 0 waits the outage (1 s), then 0.5 s: 1500 ms;
+     * from t = 1.5: 0.5 s at 2 (1 Mbit): 500 ms; 3 Mbit from 1.5 s:
+     * 1 Mbit by 2 s, outage 2..3 s, 2 Mbit by 4 s: 2500 ms */
+    splitee_link_params p;
+    splitee_link_params_default(&p);
+    p.has_trace = 1;
+    double t[2] = { 0, 1 }, r[2] = { 0, 2 };
+    splitee_link *lk;
+    splitee_error e;
+    cr_assert_eq(splitee_link_create(&p, t, r, 2, 2.0, &lk, &e), 0, "%s", e.msg);
+    CLOSE(splitee_link_uplink_ms(lk, 1e6, 0.0), 1500.0, 1e-9);
+    CLOSE(splitee_link_uplink_ms(lk, 1e6, 1.5), 500.0, 1e-9);
+    CLOSE(splitee_link_uplink_ms(lk, 3e6, 1.5), 2500.0, 1e-9);
+    CLOSE(splitee_link_uplink_ms(lk, 0, 1.5), 0.0, 0);
+    splitee_link_free(lk);
+}

@@ -22,11 +22,15 @@
  *   latency = promotion (radio idle) + uplink serialisation (the trace's
  *   rate integrated over time) + RTT/2 + cloud time + downlink of the
  *   result + RTT/2 + loss recovery. Payloads are a few packets, far too
- *   short for TCP's steady state, so a lost packet is recovered by a
- *   retransmission timeout (RFC 6298: the initial RTO before any RTT
- *   sample, doubled for each further loss of the same packet), not by the
- *   Mathis/Padhye steady-state rates; those two formulas are provided for
- *   long bulk transfers and for comparison (splitee_link_tcp_mathis/_padhye).
+ *   short for TCP's steady state, so each packet is sent and may be lost,
+ *   and a loss is recovered by fast retransmit (one RTT, when three later
+ *   packets can raise duplicate ACKs, RFC 5681) or by a retransmission
+ *   timeout (RFC 6298; doubled for each further loss of the same packet),
+ *   not by the Mathis/Padhye steady-state rates; those two formulas are
+ *   provided for long bulk transfers and for comparison
+ *   (splitee_link_tcp_mathis/_padhye). Replay uses the RTO of a converged
+ *   estimator, max(rto_min, rtt + 2*jitter); the live radio runs the
+ *   RFC 6298 estimator (initial RTO before the first RTT sample).
  *
  * Two ways to price a transfer:
  *   (a) replay, splitee_link_price(): a pure function of (profile, bytes,

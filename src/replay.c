@@ -50,6 +50,7 @@ typedef struct setting_ctx {
      * samples arm a offloads, so that arm a's expected reward at round t
      * is arm_mean[a] + mu*off_frac[a]*(rw.offload[a] - o_a(t)). */
     double off_frac[SPLITEE_MAX_EXITS];
+    double off_max[SPLITEE_MAX_EXITS];  /* largest o of each arm over the rounds */
 } setting_ctx;
 
 typedef struct run_ctx {
@@ -227,8 +228,12 @@ static void apply_schedule(const splitee_replay *rp, const double *sched, settin
     const int L = rp->exits;
     for (int a = 0; a < L; a++) {
         long double sum = 0;
-        for (size_t t = 0; t < rp->n; t++)
+        sc->off_max[a] = 0;
+        for (size_t t = 0; t < rp->n; t++) {
             sum += sched[t * (size_t)L + (size_t)a];
+            if (sched[t * (size_t)L + (size_t)a] > sc->off_max[a])
+                sc->off_max[a] = sched[t * (size_t)L + (size_t)a];
+        }
         sc->rw.offload[a] = (double)(sum / rp->n);
         long long off = 0;
         for (size_t s = 0; s < rp->n; s++)
@@ -252,7 +257,13 @@ static int run_job(run_ctx *rc, int si, int p, int r)
     const size_t n = rp->n;
     splitee_policy_config pc = job_policy(rc, p, &rc->settings[si], sc);
     splitee_policy *pol;
-    if (splitee_policy_create(&pc, rw, &pol, NULL) < 0)
+    /* With a schedule, policies are made with each arm's largest o, so the
+     * reward bounds KL-UCB and UCB-V rescale by hold for the whole pass;
+     * round t's o is set before each observe. */
+    splitee_reward rw_make = *rw;
+    if (rc->cfg->offload_schedule)
+        memcpy(rw_make.offload, sc->off_max, sizeof rw_make.offload);
+    if (splitee_policy_create(&pc, &rw_make, &pol, NULL) < 0)
         return SPLITEE_ERR_ARG;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (!rng) {

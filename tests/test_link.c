@@ -46,33 +46,34 @@ static void parse_bad(const char *json, int status, const char *what)
 
 Test(link, lte_constant_by_hand)
 {
-    /* f32 payload 16x64: 24 + 4*1024 = 4120 bytes + 16 frame = 4136 bytes,
-     * ceil(4136/1460) = 3 packets, wire bits (4136 + 3*40)*8 = 34048.
-     * uplink 34048 / 5.85e3 = 5.820171 ms; result (64+40)*8 = 832 bits at
-     * 13 Mbit/s = 0.064 ms; latency = 260 (promotion) + 5.820171 + 50 (RTT)
-     * + 0.064 = 315.884171 ms.
-     * energy: 438.39*0.034048 = 14.926303 (alpha_up * Mbit)
-     *       + 1200*0.005820171 = 6.984205 (beta * uplink s)
+    /* f32 payload 16x64: 24 + 4*1024 = 4120 bytes + 24 frame = 4144 bytes,
+     * ceil(4144/1460) = 3 packets, wire bits (4144 + 3*40)*8 = 34112.
+     * uplink 34112 / 5.85e3 = 5.831111 ms; result (64+40)*8 = 832 bits at
+     * 13 Mbit/s = 0.064 ms; latency = 260 (promotion) + 5.831111 + 50 (RTT)
+     * + 0.064 = 315.895111 ms.
+     * energy: 438.39*0.034112 = 14.954360 (alpha_up * Mbit)
+     *       + 1200*0.005831111 = 6.997333 (beta * uplink s)
      *       + 1060*0.050 = 53.0 (waiting one RTT)
      *       + 51.97*0.000832 + 1200*0.000064 = 0.043239 + 0.0768 (result)
      *       + 0.26*1210 = 314.6 (promotion) + (0.1 + 10)*1060 = 10706 (tail)
-     *       = 11095.630547 mJ.
-     * o = 0.0005*315.884171 + 1e-5*11095.630547 = 0.157942 + 0.110956 = 0.268898 */
+     *       = 11095.671732 mJ.
+     * o = 0.0005*315.895111 + 1e-5*11095.671732 = 0.157948 + 0.110957 = 0.268904 */
     splitee_link *lk = parse_ok("{\"uplink_mbps\": 5.85, \"downlink_mbps\": 13, \"rtt_ms\": 50, \"radio\": \"lte\"}");
     size_t b = splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_F32, 16, 64);
-    cr_assert_eq(b, 4136);
+    cr_assert_eq(b, 4144);
     splitee_transfer t;
     splitee_link_price(lk, b, 0.0, 1, &t);
     cr_assert_eq(t.packets, 3);
     cr_assert_eq(t.losses, 0);
-    CLOSE(t.uplink_ms, 34048.0 / 5.85e3, 1e-9);
-    CLOSE(t.latency_ms, 260.0 + 34048.0 / 5.85e3 + 50.0 + 832.0 / 13e3, 1e-9);
-    double e = 438.39 * 0.034048 + 1200.0 * (34048.0 / 5.85e6) + 1060.0 * 0.050
+    CLOSE(t.uplink_ms, 34112.0 / 5.85e3, 1e-9);
+    CLOSE(t.latency_ms, 260.0 + 34112.0 / 5.85e3 + 50.0 + 832.0 / 13e3, 1e-9);
+    CLOSE(t.latency_ms, 315.895111, 1e-6);
+    double e = 438.39 * 0.034112 + 1200.0 * (34112.0 / 5.85e6) + 1060.0 * 0.050
              + 51.97 * 0.000832 + 1200.0 * (832.0 / 13e6) + 0.26 * 1210.0 + 10.1 * 1060.0;
     CLOSE(t.energy_mJ, e, 1e-6);
-    CLOSE(t.energy_mJ, 11095.630547, 1e-5);
+    CLOSE(t.energy_mJ, 11095.671732, 1e-5);
     CLOSE(t.tail_mJ, 10706.0, 1e-9);
-    CLOSE(t.cost, 0.268898, 1e-6);
+    CLOSE(t.cost, 0.268904, 1e-6);
     splitee_link_free(lk);
 }
 
@@ -94,29 +95,33 @@ Test(link, threeg_by_hand)
 
 Test(link, wifi_by_hand)
 {
-    /* int8 16x64: 28 + 1024 + 16 = 1068 bytes, 1 packet, (1068+40)*8 = 8864
-     * bits at 18.88 Mbit/s = 0.469492 ms; result 832 bits = 0.044068 ms;
-     * latency = 0.469492 + 5 + 0.044068 = 5.513559 ms (no promotion).
-     * energy: 645 mW per Mbit/s is 6.45e-7 J/bit: 645*0.008864 = 5.71728,
+    /* int8 16x64: 28 + 1024 + 24 = 1076 bytes, 1 packet, (1076+40)*8 = 8928
+     * bits at 18.88 Mbit/s = 0.472881 ms; result 832 bits = 0.044068 ms;
+     * latency = 0.472881 + 5 + 0.044068 = 5.516949 ms (no promotion).
+     * energy: 645 mW per Mbit/s is 6.45e-7 J/bit: 645*0.008928 = 5.75856,
      * result 645*0.000832 = 0.53664, waiting 300*0.005 = 1.5, tail
-     * 0.25*300 = 75: 82.75392 mJ. */
+     * 0.25*300 = 75: 82.7952 mJ. */
     splitee_link *lk = parse_ok("{\"uplink_mbps\": 18.88, \"downlink_mbps\": 18.88, \"rtt_ms\": 5, \"radio\": \"wifi\"}");
     size_t b = splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_I8, 16, 64);
-    cr_assert_eq(b, 1068);
+    cr_assert_eq(b, 1076);
     splitee_transfer t;
     splitee_link_price(lk, b, 0.0, 1, &t);
-    CLOSE(t.latency_ms, 5.513559, 1e-6);
-    CLOSE(t.energy_mJ, 82.75392, 1e-6);
+    CLOSE(t.latency_ms, 5.516949, 1e-6);
+    CLOSE(t.energy_mJ, 82.7952, 1e-6);
     CLOSE(t.promotion_ms, 0.0, 0);
     splitee_link_free(lk);
 }
 
 Test(link, raw_input_bytes)
 {
-    /* 28x28 = 784 values: f32 24 + 3136 + 16 = 3176; int8 28 + 784 + 16 = 828 */
+    /* 28x28 = 784 values: f32 24 + 3136 + 24 = 3184; int8 28 + 784 + 24 = 836;
+     * a profile's own frame header replaces the default */
     splitee_link *lk = parse_ok("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 1}");
-    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_F32, 784), 3176);
-    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_I8, 784), 828);
+    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_F32, 784), 3184);
+    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_I8, 784), 836);
+    splitee_link_free(lk);
+    lk = parse_ok("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 1, \"frame_header_bytes\": 0}");
+    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_I8, 784), 812);
     splitee_link_free(lk);
 }
 
@@ -338,33 +343,107 @@ Test(link, trace_without_capacity_refused)
 
 /* ---------------------------------------------------------- profiles --- */
 
-Test(link, profile_errors)
+/* Profile errors: one test per case, each a one-line message naming the
+ * file (parse_bad checks the line, the file and the status). */
+Test(link, profile_error_missing_uplink)
 {
     parse_bad("{\"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_FORMAT, "missing field \"uplink_mbps\"");
+}
+
+Test(link, profile_error_missing_downlink)
+{
     parse_bad("{\"uplink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_FORMAT, "missing field \"downlink_mbps\"");
+}
+
+Test(link, profile_error_missing_rtt)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1}", SPLITEE_ERR_FORMAT, "missing field \"rtt_ms\"");
+}
+
+Test(link, profile_error_negative_bandwidth)
+{
     parse_bad("{\"uplink_mbps\": -5, \"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_VALUE, "uplink_mbps must be > 0");
+}
+
+Test(link, profile_error_zero_bandwidth)
+{
     parse_bad("{\"uplink_mbps\": 0, \"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_VALUE, "uplink_mbps must be > 0");
+}
+
+Test(link, profile_error_negative_rtt)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": -1}", SPLITEE_ERR_VALUE, "rtt_ms must be >= 0");
+}
+
+Test(link, profile_error_nan_value)
+{
     parse_bad("{\"uplink_mbps\": NaN, \"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_FORMAT, "malformed JSON");
+}
+
+Test(link, profile_error_infinite_value)
+{
     parse_bad("{\"uplink_mbps\": 1e999, \"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_VALUE, "not a finite number");
+}
+
+Test(link, profile_error_mistyped_field)
+{
     parse_bad("{\"uplink_mbps\": \"fast\", \"downlink_mbps\": 1, \"rtt_ms\": 5}", SPLITEE_ERR_FORMAT, "must be a number");
+}
+
+Test(link, profile_error_unknown_field)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"rtt\": 5}", SPLITEE_ERR_FORMAT, "unknown field \"rtt\"");
+}
+
+Test(link, profile_error_not_an_object)
+{
     parse_bad("[1, 2]", SPLITEE_ERR_FORMAT, "expected a JSON object");
+}
+
+Test(link, profile_error_random_loss_without_p)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"loss\": {\"model\": \"random\"}}",
               SPLITEE_ERR_FORMAT, "missing field \"p\"");
+}
+
+Test(link, profile_error_loss_probability_above_one)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"loss\": {\"model\": \"random\", \"p\": 1.5}}",
               SPLITEE_ERR_VALUE, "probability");
+}
+
+Test(link, profile_error_ge_without_r)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"loss\": {\"model\": \"gilbert-elliott\", \"p\": 0.1}}",
               SPLITEE_ERR_FORMAT, "missing field \"r\"");
+}
+
+Test(link, profile_error_unknown_loss_model)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"loss\": {\"model\": \"burst\"}}",
               SPLITEE_ERR_FORMAT, "unknown loss model");
+}
+
+Test(link, profile_error_unknown_radio)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"radio\": \"5g\"}",
               SPLITEE_ERR_FORMAT, "unknown radio model");
+}
+
+Test(link, profile_error_negative_radio_power)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"radio\": {\"model\": \"lte\", \"beta_mW\": -1}}",
               SPLITEE_ERR_VALUE, "beta_mW must be >= 0");
+}
+
+Test(link, profile_error_negative_cost_weight)
+{
     parse_bad("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 5, \"cost\": {\"w_ms\": -1}}",
               SPLITEE_ERR_VALUE, "w_ms must be >= 0");
+}
+
+Test(link, profile_error_trace_without_file)
+{
     parse_bad("{\"downlink_mbps\": 1, \"rtt_ms\": 5, \"trace\": {\"format\": \"mbps\"}}",
               SPLITEE_ERR_FORMAT, "missing field \"file\"");
 }
@@ -620,4 +699,57 @@ Test(link, replay_constant_schedule_matches_constant_o)
     free(sched);
     splitee_replay_free(rp);
     splitee_table_free(t);
+}
+
+/* ----------------------------------------------------- policy costs --- */
+
+Test(link, policy_set_offload_changes_rewards)
+{
+    /* fixed arm 0 of 3, gamma_1 = 0.1, mu 1: an offloaded sample with
+     * C_L = 0.9 gives 0.9 - 0.3 - 0.1 = 0.5 at o = 0.3 and, after
+     * set_offload, 0.9 - 0.8 - 0.1 = 0.0 */
+    splitee_reward_config cfg;
+    splitee_reward_config_default(&cfg);
+    splitee_reward rw;
+    splitee_error e;
+    cr_assert_eq(splitee_reward_init(&rw, &cfg, 3, &e), 0);
+    splitee_policy_config pc;
+    splitee_policy_config_default(&pc);
+    pc.kind = SPLITEE_POLICY_FIXED;
+    splitee_policy *p;
+    cr_assert_eq(splitee_policy_create(&pc, &rw, &p, &e), 0, "%s", e.msg);
+    double conf[3] = { 0.2, 0.3, 0.9 };
+    splitee_obs ob = { 0, conf, 1, 1, 0.9 };
+    splitee_policy_observe(p, &ob);
+    CLOSE(splitee_policy_mean(p, 0), 0.5, 1e-12);
+    double o[3] = { 0.8, 0.8, 0.0 };
+    splitee_policy_set_offload(p, o);
+    splitee_policy_observe(p, &ob);
+    CLOSE(splitee_policy_mean(p, 0), 0.25, 1e-12);   /* (0.5 + 0.0) / 2 */
+    double bad[3] = { NAN, -1, 0 };
+    splitee_policy_set_offload(p, bad);              /* ignored */
+    splitee_policy_observe(p, &ob);
+    CLOSE(splitee_policy_mean(p, 0), 0.5 / 3, 1e-12);
+    splitee_policy_set_offload(NULL, o);
+    splitee_policy_free(p);
+}
+
+Test(link, trace_outage_is_waited_out)
+{
+    /* 0 Mbit/s for 1 s (a Mahimahi gap), then 2 Mbit/s for 1 s, looped:
+     * 1 Mbit from t = 0 waits the outage (1 s), then 0.5 s: 1500 ms;
+     * from t = 1.5: 0.5 s at 2 (1 Mbit): 500 ms; 3 Mbit from 1.5 s:
+     * 1 Mbit by 2 s, outage 2..3 s, 2 Mbit by 4 s: 2500 ms */
+    splitee_link_params p;
+    splitee_link_params_default(&p);
+    p.has_trace = 1;
+    double t[2] = { 0, 1 }, r[2] = { 0, 2 };
+    splitee_link *lk;
+    splitee_error e;
+    cr_assert_eq(splitee_link_create(&p, t, r, 2, 2.0, &lk, &e), 0, "%s", e.msg);
+    CLOSE(splitee_link_uplink_ms(lk, 1e6, 0.0), 1500.0, 1e-9);
+    CLOSE(splitee_link_uplink_ms(lk, 1e6, 1.5), 500.0, 1e-9);
+    CLOSE(splitee_link_uplink_ms(lk, 3e6, 1.5), 2500.0, 1e-9);
+    CLOSE(splitee_link_uplink_ms(lk, 0, 1.5), 0.0, 0);
+    splitee_link_free(lk);
 }

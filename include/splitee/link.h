@@ -22,11 +22,15 @@
  *   latency = promotion (radio idle) + uplink serialisation (the trace's
  *   rate integrated over time) + RTT/2 + cloud time + downlink of the
  *   result + RTT/2 + loss recovery. Payloads are a few packets, far too
- *   short for TCP's steady state, so a lost packet is recovered by a
- *   retransmission timeout (RFC 6298: the initial RTO before any RTT
- *   sample, doubled for each further loss of the same packet), not by the
- *   Mathis/Padhye steady-state rates; those two formulas are provided for
- *   long bulk transfers and for comparison (splitee_link_tcp_mathis/_padhye).
+ *   short for TCP's steady state, so each packet is sent and may be lost,
+ *   and a loss is recovered by fast retransmit (one RTT, when three later
+ *   packets can raise duplicate ACKs, RFC 5681) or by a retransmission
+ *   timeout (RFC 6298; doubled for each further loss of the same packet),
+ *   not by the Mathis/Padhye steady-state rates; those two formulas are
+ *   provided for long bulk transfers and for comparison
+ *   (splitee_link_tcp_mathis/_padhye). Replay uses the RTO of a converged
+ *   estimator, max(rto_min, rtt + 2*jitter); the live radio runs the
+ *   RFC 6298 estimator (initial RTO before the first RTT sample).
  *
  * Two ways to price a transfer:
  *   (a) replay, splitee_link_price(): a pure function of (profile, bytes,
@@ -77,7 +81,8 @@ extern "C" {
 #endif
 
 #define SPLITEE_LINK_MAX_TAIL 4     /* tail phases of a radio model */
-#define SPLITEE_LINK_FRAME_HEADER 16 /* default application frame header, bytes */
+#define SPLITEE_LINK_FRAME_HEADER 24 /* default application frame header, bytes:
+                                      the live wire protocol's frame header */
 /* Default cost weights (docs/LINKS.md): o = 0.0005/ms * latency + 1e-5/mJ *
  * energy, i.e. 0.5 per second of latency and 0.01 per joule, so that one
  * layer of device cost at lambda = 0.1 weighs as much as 200 ms or 10 J,
@@ -149,7 +154,7 @@ typedef struct splitee_link_params {
     double rto_min_ms;      /* RFC 6298 minimum RTO (1000; Linux 200) */
     int max_retries;        /* give up after this many losses of one
                                packet (latency then counts them all) */
-    double frame_header_bytes; /* application frame around a payload (16) */
+    double frame_header_bytes; /* application frame around a payload (24) */
     double result_bytes;    /* reply size: result frame, bytes (64) */
     double cloud_ms;        /* cloud compute time for the remaining layers */
     double encode_ms;       /* device-side quantise/serialise time */
@@ -266,7 +271,9 @@ void splitee_link_price(const splitee_link *lk, size_t bytes, double t_s, uint64
 /* Fills o (rounds, arms) with the offloading cost of arm a at round k,
  * priced at t = t0_s + k * arrival_ms / 1000 with key mixed from (seed, k):
  * o[k * arms + a] = splitee_link_price(lk, bytes[a], t, key).cost. Arms
- * with bytes[a] == 0 get o = 0 (the last arm never offloads). */
+ * with bytes[a] == 0 get o = 0 (the last arm never offloads). With
+ * rounds = 1 and t0_s = now it gives one round's o vector, e.g. for a live
+ * device to hand splitee_policy_set_offload (bandit.h). No allocation. */
 void splitee_link_schedule(const splitee_link *lk, const size_t *bytes, int arms,
                            size_t rounds, double t0_s, double arrival_ms, uint64_t seed,
                            double *o);

@@ -77,7 +77,9 @@ typedef struct splitee_replay_config {
      * setting, replacing the settings' o. The round-k reward of every arm
      * uses row k: policies see it (splitee_policy_set_offload), and the
      * best fixed arm, pseudo and realized regret are computed with the
-     * same time-varying rewards. NULL (default): constant o. */
+     * same time-varying rewards (docs/LINKS.md). The reference
+     * initialisation seeds arms with their mean o. NULL (default):
+     * constant o. */
     const double *offload_schedule;
     size_t offload_rounds;   /* rows of offload_schedule (>= samples) */
 } splitee_replay_config;

@@ -128,7 +128,7 @@ static int ucb_v_choose(splitee_policy *p, gsl_rng *rng)
     return best;
 }
 
-const splitee__policy_ops splitee__ucb1_ops = { ucb1_choose, splitee__observe_played };
-const splitee__policy_ops splitee__ucb1_side_ops = { ucb1_choose, ucb1_side_observe };
-const splitee__policy_ops splitee__kl_ucb_ops = { kl_ucb_choose, splitee__observe_played };
-const splitee__policy_ops splitee__ucb_v_ops = { ucb_v_choose, splitee__observe_played };
+const splitee__policy_ops splitee__ucb1_ops = { .choose = ucb1_choose, .observe = splitee__observe_played };
+const splitee__policy_ops splitee__ucb1_side_ops = { .choose = ucb1_choose, .observe = ucb1_side_observe };
+const splitee__policy_ops splitee__kl_ucb_ops = { .choose = kl_ucb_choose, .observe = splitee__observe_played };
+const splitee__policy_ops splitee__ucb_v_ops = { .choose = ucb_v_choose, .observe = splitee__observe_played };

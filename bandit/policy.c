@@ -28,6 +28,8 @@ static const char *const kind_names[SPLITEE_POLICY_KIND_COUNT] = {
     [SPLITEE_POLICY_UCB_V] = "ucb-v",
     [SPLITEE_POLICY_SW_UCB] = "sw-ucb",
     [SPLITEE_POLICY_D_UCB] = "d-ucb",
+    [SPLITEE_POLICY_SW_UCB_S] = "sw-ucb-s",
+    [SPLITEE_POLICY_D_UCB_S] = "d-ucb-s",
 };
 
 static const splitee__policy_ops *const kind_ops[SPLITEE_POLICY_KIND_COUNT] = {
@@ -44,6 +46,8 @@ static const splitee__policy_ops *const kind_ops[SPLITEE_POLICY_KIND_COUNT] = {
     [SPLITEE_POLICY_UCB_V] = &splitee__ucb_v_ops,
     [SPLITEE_POLICY_SW_UCB] = &splitee__sw_ucb_ops,
     [SPLITEE_POLICY_D_UCB] = &splitee__d_ucb_ops,
+    [SPLITEE_POLICY_SW_UCB_S] = &splitee__sw_ucb_s_ops,
+    [SPLITEE_POLICY_D_UCB_S] = &splitee__d_ucb_s_ops,
 };
 
 /* Defaults of bandit.h: splitee, beta 1, epsilon .05, prior_sd .5, arm 0,
@@ -85,10 +89,12 @@ static int check_config(const splitee_policy_config *cfg, const splitee_reward *
     if (!(cfg->epsilon >= 0 && cfg->epsilon <= 1))
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "epsilon must be in [0, 1] (got %g)", cfg->epsilon);
-    if (cfg->kind == SPLITEE_POLICY_SW_UCB && cfg->window < 1)
+    const int sw = cfg->kind == SPLITEE_POLICY_SW_UCB || cfg->kind == SPLITEE_POLICY_SW_UCB_S;
+    const int d = cfg->kind == SPLITEE_POLICY_D_UCB || cfg->kind == SPLITEE_POLICY_D_UCB_S;
+    if (sw && (cfg->window < 1 || cfg->window > 100000000))
         return splitee__fail(err, SPLITEE_ERR_ARG,
-                             "window (sw-ucb) must be >= 1 round (got %d)", cfg->window);
-    if (cfg->kind == SPLITEE_POLICY_D_UCB && !(cfg->discount > 0 && cfg->discount <= 1))
+                             "window (sw-ucb) must be 1..100000000 rounds (got %d)", cfg->window);
+    if (d && !(cfg->discount > 0 && cfg->discount <= 1))
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "discount (d-ucb) must be in (0, 1] (got %g)", cfg->discount);
     if (!isfinite(cfg->prior_sd) || cfg->prior_sd < 0)
@@ -148,10 +154,18 @@ int splitee_policy_create(const splitee_policy_config *cfg,
     p->rw = *rw;
     p->arms = rw->arms;
     reward_bounds(rw, &p->lo, &p->hi);
-    if (cfg->kind == SPLITEE_POLICY_SW_UCB) {   /* the window's ring, W plays */
-        p->win_arm = malloc((size_t)cfg->window * sizeof *p->win_arm);
-        p->win_r = malloc((size_t)cfg->window * sizeof *p->win_r);
-        if (!p->win_arm || !p->win_r) {
+    if (cfg->kind == SPLITEE_POLICY_SW_UCB || cfg->kind == SPLITEE_POLICY_SW_UCB_S) {
+        /* the window's ring: one reward per round (side observations: up
+         * to one per arm), plus room for one seed per arm */
+        size_t per_round = cfg->kind == SPLITEE_POLICY_SW_UCB_S ? (size_t)rw->arms : 1;
+        size_t cap = (size_t)cfg->window * per_round + (size_t)rw->arms;
+        p->win_cap = cap > INT_MAX ? 0 : (int)cap;
+        if (p->win_cap) {
+            p->win_arm = malloc(cap * sizeof *p->win_arm);
+            p->win_r = malloc(cap * sizeof *p->win_r);
+            p->win_round = malloc(cap * sizeof *p->win_round);
+        }
+        if (!p->win_arm || !p->win_r || !p->win_round) {
             splitee_policy_free(p);
             return splitee__fail(err, SPLITEE_ERR_NOMEM,
                                  "policy: out of memory for a window of %d rounds", cfg->window);
@@ -169,6 +183,7 @@ void splitee_policy_free(splitee_policy *p)
         return;
     free(p->win_arm);
     free(p->win_r);
+    free(p->win_round);
     free(p);
 }
 
@@ -380,7 +395,7 @@ static int parse_state(const splitee_policy *p, const cJSON *o, double *rounds,
                              "policy state has %g arms, the policy has %d",
                              arms->valuedouble, p->arms);
     /* d-ucb's discounted counts are not whole numbers */
-    const int whole = p->cfg.kind != SPLITEE_POLICY_D_UCB;
+    const int whole = p->cfg.kind != SPLITEE_POLICY_D_UCB && p->cfg.kind != SPLITEE_POLICY_D_UCB_S;
     if ((rc = load_array(o, "n", p->arms, 1, whole, n, err)) < 0 ||
         (rc = load_array(o, "sum", p->arms, 0, 0, sum, err)) < 0 ||
         (rc = load_array(o, "sumsq", p->arms, 1, 0, sumsq, err)) < 0)

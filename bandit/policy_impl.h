@@ -46,15 +46,19 @@ struct splitee_policy {
     double sum[SPLITEE_MAX_EXITS + 1];   /* sum of rewards */
     double sumsq[SPLITEE_MAX_EXITS + 1]; /* sum of squared rewards */
     double mean[SPLITEE_MAX_EXITS + 1];  /* sum/n, cached at update; 0 if n == 0 */
-    /* sw-ucb (nonstationary.c): the last win_len <= cfg.window plays in a
-     * ring allocated at create, oldest at win_head; NULL for other kinds.
-     * n/sum/sumsq above are the window's statistics, kept by adding the new
-     * play and subtracting the evicted one; to keep rounding drift bounded,
-     * fresh_* re-accumulate from zero and replace them every W plays. */
-    uint8_t *win_arm;   /* (window) arm of each remembered play */
-    double *win_r;      /* (window) its reward */
+    /* sw-ucb, sw-ucb-s (nonstationary.c): the rewards observed in the last
+     * cfg.window rounds, in a ring of win_cap entries allocated at create,
+     * oldest at win_head; NULL for other kinds. Each entry carries the round
+     * it was observed in (side observations add several per round).
+     * n/sum/sumsq above are the window's statistics, kept by adding new
+     * entries and subtracting evicted ones; to keep rounding drift bounded,
+     * fresh_* re-accumulate from zero and replace them every W rounds. */
+    uint8_t *win_arm;    /* (win_cap) arm of each remembered reward */
+    double *win_r;       /* (win_cap) the reward */
+    long long *win_round;/* (win_cap) the round (0-based) it was observed in */
+    int win_cap;         /* W (+ arms for seeds), W * arms + arms with side obs. */
     int win_head, win_len;
-    int fresh_plays;    /* plays in fresh_* (0..window-1) */
+    int fresh_rounds;    /* rounds in fresh_* (0..window-1) */
     double fresh_n[SPLITEE_MAX_EXITS + 1];
     double fresh_sum[SPLITEE_MAX_EXITS + 1];
     double fresh_sumsq[SPLITEE_MAX_EXITS + 1];
@@ -111,6 +115,24 @@ cJSON *splitee__json_exact(double v);
 /* An array of n such numbers; NULL on allocation failure. */
 cJSON *splitee__json_exact_array(const double *v, int n);
 
+/* The SplitEE-S rule (DESIGN.md): playing arm a reveals C_1..C_a (and C_L
+ * when the sample was offloaded or a is the last arm), so every lower arm j
+ * whose reward was observable is credited, in increasing j: one that exits
+ * (C_j >= alpha) always; one that would have offloaded needs C_L, which
+ * honest mode uses only when it was actually known and the reference mode
+ * (the authors' simulation) always uses. The played arm is not credited. */
+static inline void splitee__side_rewards(splitee_policy *p, const splitee_obs *ob,
+                                         void (*credit)(splitee_policy *, int, double))
+{
+    const splitee_reward *rw = &p->rw;
+    const int use_final = ob->final_known || p->cfg.side_info == SPLITEE_SIDE_INFO_REFERENCE;
+    for (int j = 0; j < ob->arm; j++) {
+        double cj = ob->conf[j];
+        if (cj >= rw->alpha || use_final)
+            credit(p, j, splitee__arm_reward(rw, j, cj, ob->conf_final));
+    }
+}
+
 /* The observe every family without side observations uses: credits the
  * played arm with its reward (C_L taken from ob->conf_final when the arm
  * offloaded) and advances the round counter. */
@@ -130,5 +152,7 @@ extern const splitee__policy_ops splitee__epsilon_greedy_ops;
 extern const splitee__policy_ops splitee__thompson_ops;
 extern const splitee__policy_ops splitee__sw_ucb_ops;   /* nonstationary.c */
 extern const splitee__policy_ops splitee__d_ucb_ops;
+extern const splitee__policy_ops splitee__sw_ucb_s_ops;
+extern const splitee__policy_ops splitee__d_ucb_s_ops;
 
 #endif

@@ -44,14 +44,7 @@ static int ucb1_choose(splitee_policy *p, gsl_rng *rng)
  * known and the reference mode (the authors' simulation) always uses. */
 static void ucb1_side_observe(splitee_policy *p, const splitee_obs *ob)
 {
-    const splitee_reward *rw = &p->rw;
-    const int a = ob->arm;
-    const int use_final = ob->final_known || p->cfg.side_info == SPLITEE_SIDE_INFO_REFERENCE;
-    for (int j = 0; j < a; j++) {
-        double cj = ob->conf[j];
-        if (cj >= rw->alpha || use_final)
-            splitee__policy_update(p, j, splitee__arm_reward(rw, j, cj, ob->conf_final));
-    }
+    splitee__side_rewards(p, ob, splitee__policy_update);
     splitee__observe_played(p, ob);
 }
 

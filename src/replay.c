@@ -294,6 +294,7 @@ static int learns(splitee_policy_kind k)
     case SPLITEE_POLICY_EPSILON_GREEDY: case SPLITEE_POLICY_THOMPSON:
     case SPLITEE_POLICY_KL_UCB: case SPLITEE_POLICY_UCB_V:
     case SPLITEE_POLICY_SW_UCB: case SPLITEE_POLICY_D_UCB:
+    case SPLITEE_POLICY_SW_UCB_S: case SPLITEE_POLICY_D_UCB_S:
         return 1;
     default:
         return 0;

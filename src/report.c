@@ -131,16 +131,17 @@ static cJSON *policy_json(const splitee_result *r, const splitee_policy_result *
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "policy", pr->name);
-    if (pr->config.kind == SPLITEE_POLICY_SPLITEE_S)
+    if (pr->config.kind == SPLITEE_POLICY_SPLITEE_S || pr->config.kind == SPLITEE_POLICY_SW_UCB_S ||
+        pr->config.kind == SPLITEE_POLICY_D_UCB_S)
         cJSON_AddStringToObject(o, "side_info", pr->config.side_info == SPLITEE_SIDE_INFO_REFERENCE
                                                     ? "reference" : "honest");
     if (pr->config.kind == SPLITEE_POLICY_EPSILON_GREEDY)
         cJSON_AddNumberToObject(o, "epsilon", pr->config.epsilon);
     if (pr->config.kind == SPLITEE_POLICY_THOMPSON)
         cJSON_AddNumberToObject(o, "prior_sd", pr->config.prior_sd);
-    if (pr->config.kind == SPLITEE_POLICY_SW_UCB)
+    if (pr->config.kind == SPLITEE_POLICY_SW_UCB || pr->config.kind == SPLITEE_POLICY_SW_UCB_S)
         cJSON_AddNumberToObject(o, "window", pr->config.window);
-    if (pr->config.kind == SPLITEE_POLICY_D_UCB)
+    if (pr->config.kind == SPLITEE_POLICY_D_UCB || pr->config.kind == SPLITEE_POLICY_D_UCB_S)
         cJSON_AddNumberToObject(o, "discount", pr->config.discount);
     cJSON_AddItemToObject(o, "accuracy", stat_json(pr->accuracy));
     cJSON_AddItemToObject(o, "cost", stat_json(pr->cost));

@@ -864,8 +864,9 @@ Test(bandit, free_null_and_bad_observations)
  * every statistic from scratch each round. */
 typedef struct history {
     int len;
-    int arm[20000];
-    double r[20000];
+    int arm[300000];
+    int round[300000];   /* round (0-based) the reward was observed in */
+    double r[300000];
 } history;
 
 static splitee_policy *make_ns(splitee_policy_kind kind, const splitee_reward *rw,
@@ -885,12 +886,15 @@ static splitee_policy *make_ns(splitee_policy_kind kind, const splitee_reward *r
 /* SW-UCB (Garivier & Moulines 2011, xi = 1) from the last min(t-1, W)
  * plays: an arm absent from the window first, else the highest
  * mean + beta*sqrt(ln min(t, W) / N), t = plays + 1. */
-static int naive_sw(const history *h, int arms, int W, double beta, double *n, double *mean)
+static int naive_sw(const history *h, int t, int arms, int W, double beta, double *n,
+                    double *mean)
 {
     double sum[MAXA] = { 0 };
     for (int a = 0; a < arms; a++)
         n[a] = 0;
-    for (int s = h->len > W ? h->len - W : 0; s < h->len; s++) {
+    for (int s = 0; s < h->len; s++) {
+        if (h->round[s] < t - W)
+            continue;
         n[h->arm[s]] += 1;
         sum[h->arm[s]] += h->r[s];
     }
@@ -899,7 +903,7 @@ static int naive_sw(const history *h, int arms, int W, double beta, double *n, d
     for (int a = 0; a < arms; a++)
         if (n[a] == 0)
             return a;
-    double lt = log((double)(h->len + 1 < W ? h->len + 1 : W));
+    double lt = log((double)(t + 1 < W ? t + 1 : W));
     int best = 0;
     double bv = 0;
     for (int a = 0; a < arms; a++) {
@@ -910,14 +914,16 @@ static int naive_sw(const history *h, int arms, int W, double beta, double *n, d
 }
 
 /* D-UCB (same paper, xi = 1): N = sum_s g^(t-s) 1{a_s = a} with pow(), the
- * discounted mean, n_t = sum_a N; a never played arm first. */
-static int naive_d(const history *h, int arms, double g, double beta, double *n, double *mean)
+ * discounted mean, n_t = sum_a N (with side observations: the discounted
+ * number of rounds, at least 1); a never played arm first. */
+static int naive_d(const history *h, int t, int arms, double g, double beta, int side,
+                   double *n, double *mean)
 {
     double sum[MAXA] = { 0 };
     for (int a = 0; a < arms; a++)
         n[a] = 0;
     for (int s = 0; s < h->len; s++) {
-        double w = pow(g, (double)(h->len - 1 - s));
+        double w = pow(g, (double)(t - 1 - h->round[s]));
         n[h->arm[s]] += w;
         sum[h->arm[s]] += w * h->r[s];
     }
@@ -925,6 +931,12 @@ static int naive_d(const history *h, int arms, double g, double beta, double *n,
     for (int a = 0; a < arms; a++) {
         mean[a] = n[a] > 0 ? sum[a] / n[a] : 0;
         nt += n[a];
+    }
+    if (side) {
+        nt = 0;
+        for (int s = 0; s < t; s++)
+            nt += pow(g, (double)s);
+        nt = nt < 1 ? 1 : nt;
     }
     for (int a = 0; a < arms; a++)
         if (n[a] == 0)
@@ -953,6 +965,8 @@ static void gen_shifting_row(gsl_rng *r, int arms, int t, int period, double *ro
 static void check_ns(splitee_policy_kind kind, int arms, int rounds, int W, double g,
                      double beta)
 {
+    const int side = kind == SPLITEE_POLICY_SW_UCB_S || kind == SPLITEE_POLICY_D_UCB_S;
+    const int sw = kind == SPLITEE_POLICY_SW_UCB || kind == SPLITEE_POLICY_SW_UCB_S;
     splitee_reward rw = make_rw(arms, 0.8, 0.4 / arms, 0.3);
     splitee_policy_config pc;
     splitee_policy_config_default(&pc);
@@ -969,8 +983,8 @@ static void check_ns(splitee_policy_kind kind, int arms, int rounds, int W, doub
     double row[MAXA], n[MAXA], mean[MAXA];
     for (int t = 0; t < rounds; t++) {
         gen_shifting_row(rows, arms, t, 1500, row);
-        int want = kind == SPLITEE_POLICY_SW_UCB ? naive_sw(h, arms, W, beta, n, mean)
-                                                 : naive_d(h, arms, g, beta, n, mean);
+        int want = sw ? naive_sw(h, t, arms, W, beta, n, mean)
+                      : naive_d(h, t, arms, g, beta, side, n, mean);
         for (int a = 0; a < arms; a++) {
             cr_assert_float_eq(splitee_policy_count(p, a), n[a], 1e-9 * (1 + n[a]),
                                "round %d arm %d", t, a);
@@ -981,7 +995,16 @@ static void check_ns(splitee_policy_kind kind, int arms, int rounds, int W, doub
                      splitee_policy_kind_name(kind), t, got, want);
         splitee_obs ob = make_obs(&rw, got, row, 0);
         splitee_policy_observe(p, &ob);
+        /* SplitEE-S, honest: lower exits that were confident, or all of
+         * them when C_L came back */
+        for (int j = 0; side && j < got; j++)
+            if (row[j] >= rw.alpha || ob.final_known) {
+                h->arm[h->len] = j;
+                h->round[h->len] = t;
+                h->r[h->len++] = splitee_reward_outcome(&rw, j, row).reward;
+            }
         h->arm[h->len] = got;
+        h->round[h->len] = t;
         h->r[h->len++] = splitee_reward_outcome(&rw, got, row).reward;
     }
     cr_assert_eq(splitee_policy_rounds(p), rounds);
@@ -999,6 +1022,20 @@ Test(bandit, sw_ucb_matches_naive_reference)
     check_ns(SPLITEE_POLICY_SW_UCB, 1, 200, 10, 1, 1.0);
 }
 
+Test(bandit, sw_ucb_s_matches_naive_reference)
+{
+    check_ns(SPLITEE_POLICY_SW_UCB_S, 12, 6000, 400, 1, 1.0);
+    check_ns(SPLITEE_POLICY_SW_UCB_S, 5, 4000, 97, 1, 0.3);
+    check_ns(SPLITEE_POLICY_SW_UCB_S, 4, 2000, 1, 1, 1.0);
+}
+
+Test(bandit, d_ucb_s_matches_naive_reference)
+{
+    check_ns(SPLITEE_POLICY_D_UCB_S, 12, 4000, 1, 0.99, 1.0);
+    check_ns(SPLITEE_POLICY_D_UCB_S, 5, 4000, 1, 0.999, 0.3);
+    check_ns(SPLITEE_POLICY_D_UCB_S, 6, 2000, 1, 1.0, 1.0);
+}
+
 Test(bandit, d_ucb_matches_naive_reference)
 {
     check_ns(SPLITEE_POLICY_D_UCB, 12, 5000, 1, 0.99, 1.0);
@@ -1007,18 +1044,20 @@ Test(bandit, d_ucb_matches_naive_reference)
     check_ns(SPLITEE_POLICY_D_UCB, 3, 2000, 1, 0.5, 1.0);
 }
 
-/* With W >= T nothing is forgotten: sw-ucb is SplitEE's UCB1 choice for choice. */
+/* With W >= T nothing is forgotten: sw-ucb is SplitEE's UCB1 choice for
+ * choice, and sw-ucb-s is SplitEE-S. */
 Test(bandit, sw_ucb_with_long_window_is_ucb1)
 {
+    for (int side = 0; side < 2; side++) {
     splitee_reward rw = make_rw(12, 0.8, 0.03, 0.3);
-    splitee_policy *sw = make_ns(SPLITEE_POLICY_SW_UCB, &rw, 5000, 1);
-    splitee_policy *u = make_ns(SPLITEE_POLICY_SPLITEE, &rw, 1, 1);
+    splitee_policy *sw = make_ns(side ? SPLITEE_POLICY_SW_UCB_S : SPLITEE_POLICY_SW_UCB, &rw, 5000, 1);
+    splitee_policy *u = make_ns(side ? SPLITEE_POLICY_SPLITEE_S : SPLITEE_POLICY_SPLITEE, &rw, 1, 1);
     gsl_rng *rows = gsl_rng_alloc(gsl_rng_mt19937);
     double row[MAXA];
     for (int t = 0; t < 5000; t++) {
         gen_row(rows, 12, row);
         int a = splitee_policy_choose(sw, NULL), b = splitee_policy_choose(u, NULL);
-        cr_assert_eq(a, b, "round %d", t);
+        cr_assert_eq(a, b, "side %d round %d", side, t);
         splitee_obs ob = make_obs(&rw, a, row, 0);
         splitee_policy_observe(sw, &ob);
         splitee_policy_observe(u, &ob);
@@ -1026,6 +1065,7 @@ Test(bandit, sw_ucb_with_long_window_is_ucb1)
     gsl_rng_free(rows);
     splitee_policy_free(sw);
     splitee_policy_free(u);
+    }
 }
 
 /* Save mid-run (window wrapped, fresh sums half full), load into a new
@@ -1033,8 +1073,10 @@ Test(bandit, sw_ucb_with_long_window_is_ucb1)
 Test(bandit, nonstationary_save_load_mid_run)
 {
     splitee_reward rw = make_rw(12, 0.8, 0.03, 0.3);
-    for (int k = 0; k < 2; k++) {
-        splitee_policy_kind kind = k ? SPLITEE_POLICY_D_UCB : SPLITEE_POLICY_SW_UCB;
+    static const splitee_policy_kind kinds[4] = { SPLITEE_POLICY_SW_UCB, SPLITEE_POLICY_D_UCB,
+                                                  SPLITEE_POLICY_SW_UCB_S, SPLITEE_POLICY_D_UCB_S };
+    for (int k = 0; k < 4; k++) {
+        splitee_policy_kind kind = kinds[k];
         splitee_policy *p = make_ns(kind, &rw, 150, 0.98);
         splitee_policy *q = make_ns(kind, &rw, 150, 0.98);
         gsl_rng *rows = gsl_rng_alloc(gsl_rng_mt19937);
@@ -1046,7 +1088,7 @@ Test(bandit, nonstationary_save_load_mid_run)
         }
         char *text = splitee_policy_save(p);
         cr_assert_not_null(text);
-        if (!k)
+        if (k % 2 == 0)
             cr_assert(strstr(text, "\"history\"") && strstr(text, "\"window\":\t150"), "%s", text);
         splitee_error err;
         cr_assert_eq(splitee_policy_load(q, text, &err), 0, "%s", err.msg);
@@ -1079,38 +1121,41 @@ Test(bandit, nonstationary_bad_state_and_params)
     splitee_error err;
     const char *head = "{\"kind\":\"sw-ucb\",\"arms\":3,\"rounds\":3,\"n\":[1,1,1],"
                        "\"sum\":[0.5,0.25,0.125],\"sumsq\":[0.25,0.0625,0.015625],";
-    static const struct { const char *tail; int rc; } cases[] = {
-        { "\"window\":5,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125]},"
-          "\"fresh_plays\":3,\"fresh_n\":[1,1,1],\"fresh_sum\":[0,0,0],\"fresh_sumsq\":[0,0,0]}",
+    const char *fresh = "\"fresh_rounds\":3,\"fresh_n\":[1,1,1],\"fresh_sum\":[0,0,0],"
+                        "\"fresh_sumsq\":[0,0,0]}";
+    static const struct { const char *mid; int rc; } cases[] = {
+        { "\"window\":5,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125],\"round\":[0,1,2]},",
           SPLITEE_ERR_ARG },
-        { "\"window\":4,\"history\":{\"arm\":[0,1,1],\"reward\":[0.5,0.25,0.125]},"
-          "\"fresh_plays\":3,\"fresh_n\":[1,1,1],\"fresh_sum\":[0,0,0],\"fresh_sumsq\":[0,0,0]}",
-          SPLITEE_ERR_FORMAT },
-        { "\"window\":4,\"history\":{\"arm\":[0,1,7],\"reward\":[0.5,0.25,0.125]},"
-          "\"fresh_plays\":3,\"fresh_n\":[1,1,1],\"fresh_sum\":[0,0,0],\"fresh_sumsq\":[0,0,0]}",
-          SPLITEE_ERR_FORMAT },
-        { "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25]},"
-          "\"fresh_plays\":3,\"fresh_n\":[1,1,1],\"fresh_sum\":[0,0,0],\"fresh_sumsq\":[0,0,0]}",
-          SPLITEE_ERR_FORMAT },
-        { "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125]},"
-          "\"fresh_plays\":2,\"fresh_n\":[1,1,1],\"fresh_sum\":[0,0,0],\"fresh_sumsq\":[0,0,0]}",
-          SPLITEE_ERR_FORMAT },
-        { "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125]},"
-          "\"fresh_plays\":3,\"fresh_n\":[1,1,1],\"fresh_sum\":[0,0,0]}", SPLITEE_ERR_FORMAT },
-        { "\"window\":4,\"fresh_plays\":3,\"fresh_n\":[1,1,1],\"fresh_sum\":[0,0,0],"
-          "\"fresh_sumsq\":[0,0,0]}", SPLITEE_ERR_FORMAT },
+        { "\"window\":4,\"history\":{\"arm\":[0,1,1],\"reward\":[0.5,0.25,0.125],\"round\":[0,1,2]},",
+          SPLITEE_ERR_FORMAT },   /* counts disagree */
+        { "\"window\":4,\"history\":{\"arm\":[0,1,7],\"reward\":[0.5,0.25,0.125],\"round\":[0,1,2]},",
+          SPLITEE_ERR_FORMAT },   /* no such arm */
+        { "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25],\"round\":[0,1,2]},",
+          SPLITEE_ERR_FORMAT },   /* lengths differ */
+        { "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125],\"round\":[0,2,1]},",
+          SPLITEE_ERR_FORMAT },   /* rounds out of order */
+        { "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125],\"round\":[0,1,4]},",
+          SPLITEE_ERR_FORMAT },   /* a round not yet played */
+        { "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125]},",
+          SPLITEE_ERR_FORMAT },   /* no rounds */
+        { "\"window\":4,", SPLITEE_ERR_FORMAT },
     };
     char buf[1024];
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        snprintf(buf, sizeof buf, "%s%s", head, cases[i].tail);
+        snprintf(buf, sizeof buf, "%s%s%s", head, cases[i].mid, fresh);
         cr_assert_eq(splitee_policy_load(p, buf, &err), cases[i].rc, "case %zu: %s", i, err.msg);
         cr_assert(err.msg[0] && !strchr(err.msg, '\n'));
         cr_assert_eq(splitee_policy_rounds(p), 0, "case %zu", i);
         cr_assert_eq(splitee_policy_count(p, 0), 0, "case %zu", i);
     }
+    /* fresh counts that disagree with the history */
     snprintf(buf, sizeof buf, "%s%s", head,
-             "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125]},"
-             "\"fresh_plays\":3,\"fresh_n\":[1,1,1],\"fresh_sum\":[0.5,0.25,0.125],"
+             "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125],\"round\":[0,1,2]},"
+             "\"fresh_rounds\":2,\"fresh_n\":[1,1,1],\"fresh_sum\":[0,0,0],\"fresh_sumsq\":[0,0,0]}");
+    cr_assert_eq(splitee_policy_load(p, buf, &err), SPLITEE_ERR_FORMAT);
+    snprintf(buf, sizeof buf, "%s%s", head,
+             "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125],\"round\":[0,1,2]},"
+             "\"fresh_rounds\":3,\"fresh_n\":[1,1,1],\"fresh_sum\":[0.5,0.25,0.125],"
              "\"fresh_sumsq\":[0.25,0.0625,0.015625]}");
     cr_assert_eq(splitee_policy_load(p, buf, &err), 0, "%s", err.msg);
     cr_assert_eq(splitee_policy_rounds(p), 3);
@@ -1138,6 +1183,10 @@ Test(bandit, nonstationary_bad_state_and_params)
     cr_assert_eq(ok.kind, SPLITEE_POLICY_SW_UCB);
     cr_assert_eq(splitee_policy_parse("d-ucb", &ok), 0);
     cr_assert_eq(ok.kind, SPLITEE_POLICY_D_UCB);
+    cr_assert_eq(splitee_policy_parse("sw-ucb-s", &ok), 0);
+    cr_assert_eq(ok.kind, SPLITEE_POLICY_SW_UCB_S);
+    cr_assert_eq(splitee_policy_parse("d-ucb-s", &ok), 0);
+    cr_assert_eq(ok.kind, SPLITEE_POLICY_D_UCB_S);
     cr_assert_str_eq(splitee_policy_kind_name(SPLITEE_POLICY_D_UCB), "d-ucb");
 }
 
@@ -1145,8 +1194,10 @@ Test(bandit, nonstationary_bad_state_and_params)
 Test(bandit, nonstationary_deterministic_and_reset)
 {
     splitee_reward rw = make_rw(12, 0.8, 0.03, 0.3);
-    for (int k = 0; k < 2; k++) {
-        splitee_policy_kind kind = k ? SPLITEE_POLICY_D_UCB : SPLITEE_POLICY_SW_UCB;
+    static const splitee_policy_kind kinds[4] = { SPLITEE_POLICY_SW_UCB, SPLITEE_POLICY_D_UCB,
+                                                  SPLITEE_POLICY_SW_UCB_S, SPLITEE_POLICY_D_UCB_S };
+    for (int k = 0; k < 4; k++) {
+        splitee_policy_kind kind = kinds[k];
         splitee_policy *p = make_ns(kind, &rw, 200, 0.99);
         int seq[3][1500];
         for (int run = 0; run < 3; run++) {

@@ -51,6 +51,8 @@ typedef enum splitee_policy_kind {
                                      rounds only */
     SPLITEE_POLICY_D_UCB,         /* discounted UCB (same paper): statistics
                                      discounted by cfg.discount per round */
+    SPLITEE_POLICY_SW_UCB_S,      /* sw-ucb with SplitEE-S side observations */
+    SPLITEE_POLICY_D_UCB_S,       /* d-ucb with SplitEE-S side observations */
     SPLITEE_POLICY_KIND_COUNT
 } splitee_policy_kind;
 
@@ -70,11 +72,12 @@ typedef struct splitee_policy_config {
     double epsilon;    /* epsilon-greedy exploration probability */
     double prior_sd;   /* Thompson: reward noise s.d. (posterior sd = prior_sd/sqrt(n)) */
     int fixed_arm;     /* fixed and oracle: the arm to play */
-    splitee_side_info side_info; /* splitee-s only */
-    int window;        /* sw-ucb: W, rounds remembered (>= 1; the ring buffer
-                          holds W plays, 9 bytes each, allocated at create) */
-    double discount;   /* d-ucb: gamma in (0, 1], weight of a round per round
-                          of age (1 = plain UCB statistics) */
+    splitee_side_info side_info; /* splitee-s, sw-ucb-s, d-ucb-s */
+    int window;        /* sw-ucb(-s): W, rounds remembered, 1..1e8 (the ring
+                          buffer, 17 bytes a reward, W rewards or W x arms
+                          with side observations, is allocated at create) */
+    double discount;   /* d-ucb(-s): gamma in (0, 1], weight of a round per
+                          round of age (1 = plain UCB statistics) */
 } splitee_policy_config;
 
 /* What the device saw on one round. */
@@ -116,7 +119,9 @@ void splitee_policy_reset(splitee_policy *p);
  * authors' code). Ties go to the lowest arm. sw-ucb forgets plays older
  * than W rounds (an arm with no play in the window is untried again) and
  * uses ln min(t, W); d-ucb uses discounted counts and sums and ln n_t with
- * n_t the sum of the discounted counts (docs/ADAPTIVE.md). */
+ * n_t the sum of the discounted counts (docs/ADAPTIVE.md). The -s variants
+ * add SplitEE-S side observations; d-ucb-s then uses the discounted number
+ * of rounds for n_t. */
 int splitee_policy_choose(splitee_policy *p, gsl_rng *rng);
 
 /* Learns from one round. ob->arm must be the arm the device played. */
@@ -154,7 +159,7 @@ int splitee_policy_load(splitee_policy *p, const char *json, splitee_error *err)
 /* Policy names as the CLI spells them: "splitee", "splitee-s", "final",
  * "random", "fixed" (written "fixed:K" with K a 1-based layer), "oracle",
  * "ee-threshold", "epsilon-greedy", "thompson", "kl-ucb", "ucb-v",
- * "sw-ucb", "d-ucb". */
+ * "sw-ucb", "d-ucb", "sw-ucb-s", "d-ucb-s". */
 const char *splitee_policy_kind_name(splitee_policy_kind kind);
 /* Parses one name (and ":K" for fixed, K 1-based) into cfg->kind and
  * cfg->fixed_arm; returns 0 or SPLITEE_ERR_ARG. */

@@ -313,7 +313,7 @@ static int set_policies(cli_replay_opts *o, const char *v, splitee_error *err)
             return splitee__fail(err, SPLITEE_ERR_ARG,
                                  "--policies: unknown policy '%s' (splitee, splitee-s, final, random, "
                                  "fixed:K, oracle, ee-threshold, epsilon-greedy, thompson, kl-ucb, ucb-v, "
-                                 "sw-ucb, d-ucb)", tok);
+                                 "sw-ucb, d-ucb, sw-ucb-s, d-ucb-s)", tok);
     }
     if (o->npolicies == 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--policies: no policy given");
@@ -509,8 +509,8 @@ static const opt_def OPTS[] = {
     { "layout", "L", set_layout, "samples-first (N,L,K) or exits-first (L,N,K) [samples-first]" },
     { "confidence", "C", set_confidence, "max-softmax, entropy or margin [max-softmax]" },
     { "policies", "LIST", set_policies, "comma list: splitee,splitee-s,final,random,fixed:K,oracle,\n"
-      "                          ee-threshold,epsilon-greedy,thompson,kl-ucb,ucb-v,sw-ucb,d-ucb\n"
-      "                          [all but fixed, sw-ucb and d-ucb]" },
+      "                          ee-threshold,epsilon-greedy,thompson,kl-ucb,ucb-v,sw-ucb,d-ucb,\n"
+      "                          sw-ucb-s,d-ucb-s [all but fixed and the last four]" },
     { "alpha", "V", set_alpha, "exit threshold; V, a,b,c or start:stop:step [0.8]" },
     { "lambda", "V", set_lambda, "device cost per layer [0.1]" },
     { "mu", "V", set_mu, "cost weight [1]" },
@@ -523,12 +523,12 @@ static const opt_def OPTS[] = {
     { "seed", "S", set_seed, "random seed [1]" },
     { "order", "O", set_order, "shuffle or given [shuffle]" },
     { "init", "I", set_init, "play-once or reference [play-once]" },
-    { "side-info", "S", set_side_info, "splitee-s side observations: honest or reference [honest]" },
+    { "side-info", "S", set_side_info, "splitee-s (sw-ucb-s, d-ucb-s) side observations: honest or reference [honest]" },
     { "reference", NULL, set_reference, "the authors' simulation: --order given --init reference --side-info reference" },
     { "epsilon", "E", set_epsilon, "epsilon-greedy exploration probability [0.05]" },
     { "prior-sd", "S", set_prior_sd, "Thompson sampling reward s.d. [0.5]" },
-    { "window", "W", set_window, "sw-ucb: rounds in the sliding window [1000]" },
-    { "discount", "G", set_discount, "d-ucb: discount factor gamma in (0, 1] [0.999]" },
+    { "window", "W", set_window, "sw-ucb(-s): rounds in the sliding window [1000]" },
+    { "discount", "G", set_discount, "d-ucb(-s): discount factor gamma in (0, 1] [0.999]" },
     { "shift", "ROUND:TABLE", set_shift, "domain shift: after ROUND rounds (or P% of the stream) the samples\n"
       "                          come from TABLE (a path, or clean/noise/blur/contrast); repeatable,\n"
       "                          or a comma list. Adds dynamic regret (per-segment best layer)" },

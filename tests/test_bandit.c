@@ -1,7 +1,10 @@
 /* test_bandit.c -- Criterion tests of the policies (bandit/, bandit.h):
  * every learning policy against a naive reference written here, hand-worked
  * UCB1 and SplitEE-S sequences, honest versus reference side information,
- * convergence, seeded determinism, save/load, names and argument checks. */
+ * convergence, seeded determinism, save/load, names and argument checks;
+ * the policies for a changing world (sw-ucb, d-ucb and their side-
+ * observation variants) against references that recompute everything
+ * from the full history each round. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>

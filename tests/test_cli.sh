@@ -71,8 +71,8 @@ if $bin replay $T --reps 2 --policies splitee --quiet $outs; then
 else bad "replay without a shift failed"; fi
 
 # --- the same numbers whatever the thread count
-a=$($bin replay $T --reps 6 --threads 1 --policies splitee,random,thompson)
-b=$($bin replay $T --reps 6 --threads 2 --policies splitee,random,thompson)
+a=$($bin replay $T --reps 6 --threads 1 --policies splitee,random,thompson,sw-ucb-s,d-ucb --shift 100:fixtures/ref-logits-shifted.npy)
+b=$($bin replay $T --reps 6 --threads 2 --policies splitee,random,thompson,sw-ucb-s,d-ucb --shift 100:fixtures/ref-logits-shifted.npy)
 [[ "$a" == "$b" ]] && ok || bad "thread count changes results"
 
 # --- reports are written, complete and parseable

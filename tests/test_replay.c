@@ -1,6 +1,7 @@
 /* test_replay.c -- the replay harness against a naive replay written here,
  * the authors' published algorithm (recorded choices in tests/fixtures,
- * made by tools/reference_splitee.py), and its determinism promises. */
+ * made by tools/reference_splitee.py), and its determinism promises; streams
+ * with a domain shift (segments) and their static and dynamic regret. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>

@@ -32,7 +32,7 @@ static int fixed_choose(splitee_policy *p, gsl_rng *rng)
     return p->cfg.fixed_arm;
 }
 
-const splitee__policy_ops splitee__final_ops = { last_choose, splitee__observe_played };
-const splitee__policy_ops splitee__random_ops = { random_choose, splitee__observe_played };
-const splitee__policy_ops splitee__fixed_ops = { fixed_choose, splitee__observe_played };
-const splitee__policy_ops splitee__ee_threshold_ops = { last_choose, splitee__observe_played };
+const splitee__policy_ops splitee__final_ops = { .choose = last_choose, .observe = splitee__observe_played };
+const splitee__policy_ops splitee__random_ops = { .choose = random_choose, .observe = splitee__observe_played };
+const splitee__policy_ops splitee__fixed_ops = { .choose = fixed_choose, .observe = splitee__observe_played };
+const splitee__policy_ops splitee__ee_threshold_ops = { .choose = last_choose, .observe = splitee__observe_played };

@@ -19,5 +19,5 @@ static int epsilon_greedy_choose(splitee_policy *p, gsl_rng *rng)
 }
 
 const splitee__policy_ops splitee__epsilon_greedy_ops = {
-    epsilon_greedy_choose, splitee__observe_played
+    .choose = epsilon_greedy_choose, .observe = splitee__observe_played
 };

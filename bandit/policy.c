@@ -1,11 +1,13 @@
 /* policy.c -- the policy object behind include/splitee/bandit.h: creation
  * and validation, the shared per-arm statistics, dispatch to the per-family
- * vtables (ucb.c, baselines.c, greedy.c, thompson.c), JSON save/load and the
+ * vtables (ucb.c, baselines.c, greedy.c, thompson.c, nonstationary.c), JSON
+ * save/load and the
  * policy names the CLI uses. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,10 @@ static const char *const kind_names[SPLITEE_POLICY_KIND_COUNT] = {
     [SPLITEE_POLICY_THOMPSON] = "thompson",
     [SPLITEE_POLICY_KL_UCB] = "kl-ucb",
     [SPLITEE_POLICY_UCB_V] = "ucb-v",
+    [SPLITEE_POLICY_SW_UCB] = "sw-ucb",
+    [SPLITEE_POLICY_D_UCB] = "d-ucb",
+    [SPLITEE_POLICY_SW_UCB_S] = "sw-ucb-s",
+    [SPLITEE_POLICY_D_UCB_S] = "d-ucb-s",
 };
 
 static const splitee__policy_ops *const kind_ops[SPLITEE_POLICY_KIND_COUNT] = {
@@ -38,9 +44,14 @@ static const splitee__policy_ops *const kind_ops[SPLITEE_POLICY_KIND_COUNT] = {
     [SPLITEE_POLICY_THOMPSON] = &splitee__thompson_ops,
     [SPLITEE_POLICY_KL_UCB] = &splitee__kl_ucb_ops,
     [SPLITEE_POLICY_UCB_V] = &splitee__ucb_v_ops,
+    [SPLITEE_POLICY_SW_UCB] = &splitee__sw_ucb_ops,
+    [SPLITEE_POLICY_D_UCB] = &splitee__d_ucb_ops,
+    [SPLITEE_POLICY_SW_UCB_S] = &splitee__sw_ucb_s_ops,
+    [SPLITEE_POLICY_D_UCB_S] = &splitee__d_ucb_s_ops,
 };
 
-/* Defaults of bandit.h: splitee, beta 1, epsilon .05, prior_sd .5, arm 0, honest. */
+/* Defaults of bandit.h: splitee, beta 1, epsilon .05, prior_sd .5, arm 0,
+ * honest, window 1000, discount 0.999. */
 void splitee_policy_config_default(splitee_policy_config *cfg)
 {
     cfg->kind = SPLITEE_POLICY_SPLITEE;
@@ -49,6 +60,8 @@ void splitee_policy_config_default(splitee_policy_config *cfg)
     cfg->prior_sd = 0.5;
     cfg->fixed_arm = 0;
     cfg->side_info = SPLITEE_SIDE_INFO_HONEST;
+    cfg->window = 1000;
+    cfg->discount = 0.999;
 }
 
 /* Checks a configuration against a reward model; 0 or SPLITEE_ERR_ARG. */
@@ -76,6 +89,14 @@ static int check_config(const splitee_policy_config *cfg, const splitee_reward *
     if (!(cfg->epsilon >= 0 && cfg->epsilon <= 1))
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "epsilon must be in [0, 1] (got %g)", cfg->epsilon);
+    const int sw = cfg->kind == SPLITEE_POLICY_SW_UCB || cfg->kind == SPLITEE_POLICY_SW_UCB_S;
+    const int d = cfg->kind == SPLITEE_POLICY_D_UCB || cfg->kind == SPLITEE_POLICY_D_UCB_S;
+    if (sw && (cfg->window < 1 || cfg->window > 100000000))
+        return splitee__fail(err, SPLITEE_ERR_ARG,
+                             "window (sw-ucb) must be 1..100000000 rounds (got %d)", cfg->window);
+    if (d && !(cfg->discount > 0 && cfg->discount <= 1))
+        return splitee__fail(err, SPLITEE_ERR_ARG,
+                             "discount (d-ucb) must be in (0, 1] (got %g)", cfg->discount);
     if (!isfinite(cfg->prior_sd) || cfg->prior_sd < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "prior_sd (Thompson noise s.d.) must be a finite number >= 0 (got %g)",
@@ -133,6 +154,23 @@ int splitee_policy_create(const splitee_policy_config *cfg,
     p->rw = *rw;
     p->arms = rw->arms;
     reward_bounds(rw, &p->lo, &p->hi);
+    if (cfg->kind == SPLITEE_POLICY_SW_UCB || cfg->kind == SPLITEE_POLICY_SW_UCB_S) {
+        /* the window's ring: one reward per round (side observations: up
+         * to one per arm), plus room for one seed per arm */
+        size_t per_round = cfg->kind == SPLITEE_POLICY_SW_UCB_S ? (size_t)rw->arms : 1;
+        size_t cap = (size_t)cfg->window * per_round + (size_t)rw->arms;
+        p->win_cap = cap > INT_MAX ? 0 : (int)cap;
+        if (p->win_cap) {
+            p->win_arm = malloc(cap * sizeof *p->win_arm);
+            p->win_r = malloc(cap * sizeof *p->win_r);
+            p->win_round = malloc(cap * sizeof *p->win_round);
+        }
+        if (!p->win_arm || !p->win_r || !p->win_round) {
+            splitee_policy_free(p);
+            return splitee__fail(err, SPLITEE_ERR_NOMEM,
+                                 "policy: out of memory for a window of %d rounds", cfg->window);
+        }
+    }
     splitee_policy_reset(p);
     *out = p;
     return SPLITEE_OK;
@@ -141,6 +179,11 @@ int splitee_policy_create(const splitee_policy_config *cfg,
 /* Releases the policy; NULL is a no-op. */
 void splitee_policy_free(splitee_policy *p)
 {
+    if (!p)
+        return;
+    free(p->win_arm);
+    free(p->win_r);
+    free(p->win_round);
     free(p);
 }
 
@@ -154,6 +197,8 @@ void splitee_policy_reset(splitee_policy *p)
         p->sum[a] = p->sumsq[a] = p->mean[a] = 0.0;
         p->n[a] = a < p->arms ? 0.0 : 1.0;   /* padding: see policy_impl.h */
     }
+    if (p->ops->reset_extra)
+        p->ops->reset_extra(p);
 }
 
 /* Dispatches to the family's choose (no allocation, O(arms)). */
@@ -185,7 +230,10 @@ void splitee_policy_seed_arm(splitee_policy *p, int arm, double reward)
 {
     if (arm < 0 || arm >= p->arms)
         return;
-    splitee__policy_update(p, arm, reward);
+    if (p->ops->seed)
+        p->ops->seed(p, arm, reward);
+    else
+        splitee__policy_update(p, arm, reward);
 }
 
 /* New offloading costs for the rounds to come (bandit.h); the bounds only
@@ -239,10 +287,36 @@ int splitee_policy_best_arm(const splitee_policy *p)
 
 /* ---- save / load ---------------------------------------------------- */
 
-/* Adds `name`: array of p->arms doubles; 0 or -1 on allocation failure. */
+cJSON *splitee__json_exact(double v)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+cJSON *splitee__json_exact_array(const double *v, int n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < n; i++) {
+        cJSON *x = splitee__json_exact(v[i]);
+        if (!x || !cJSON_AddItemToArray(arr, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* Adds `name`: array of p->arms doubles, each read back exactly; 0 or -1
+ * on allocation failure. */
 static int add_array(cJSON *obj, const char *name, const double *v, int n)
 {
-    cJSON *arr = cJSON_CreateDoubleArray(v, n);
+    cJSON *arr = splitee__json_exact_array(v, n);
     return arr && cJSON_AddItemToObject(obj, name, arr) ? 0 : (cJSON_Delete(arr), -1);
 }
 
@@ -266,7 +340,8 @@ char *splitee_policy_save(const splitee_policy *p)
         cJSON_AddNumberToObject(o, "rounds", (double)p->rounds) &&
         add_array(o, "n", p->n, p->arms) == 0 &&
         add_array(o, "sum", p->sum, p->arms) == 0 &&
-        add_array(o, "sumsq", p->sumsq, p->arms) == 0;
+        add_array(o, "sumsq", p->sumsq, p->arms) == 0 &&
+        (!p->ops->save_extra || p->ops->save_extra(p, o) == 0);
     if (ok)
         text = cJSON_Print(o);
     cJSON_Delete(o);
@@ -335,7 +410,9 @@ static int parse_state(const splitee_policy *p, const cJSON *o, double *rounds,
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "policy state has %g arms, the policy has %d",
                              arms->valuedouble, p->arms);
-    if ((rc = load_array(o, "n", p->arms, 1, 1, n, err)) < 0 ||
+    /* d-ucb's discounted counts are not whole numbers */
+    const int whole = p->cfg.kind != SPLITEE_POLICY_D_UCB && p->cfg.kind != SPLITEE_POLICY_D_UCB_S;
+    if ((rc = load_array(o, "n", p->arms, 1, whole, n, err)) < 0 ||
         (rc = load_array(o, "sum", p->arms, 0, 0, sum, err)) < 0 ||
         (rc = load_array(o, "sumsq", p->arms, 1, 0, sumsq, err)) < 0)
         return rc;
@@ -359,9 +436,12 @@ int splitee_policy_load(splitee_policy *p, const char *json, splitee_error *err)
     if (!o)
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "policy state: malformed JSON");
     int rc = parse_state(p, o, &rounds, n, sum, sumsq, err);
-    cJSON_Delete(o);
-    if (rc < 0)
+    if (rc == 0 && p->ops->load_extra)
+        rc = p->ops->load_extra(p, o, n, 0, err);
+    if (rc < 0) {
+        cJSON_Delete(o);
         return rc;
+    }
     splitee_policy_reset(p);
     p->rounds = (long long)rounds;
     for (int a = 0; a < p->arms; a++) {
@@ -373,6 +453,9 @@ int splitee_policy_load(splitee_policy *p, const char *json, splitee_error *err)
             p->untried--;
         }
     }
+    if (p->ops->load_extra)
+        p->ops->load_extra(p, o, n, 1, NULL);
+    cJSON_Delete(o);
     return SPLITEE_OK;
 }
 

@@ -5,6 +5,8 @@
 #ifndef SPLITEE_POLICY_IMPL_H
 #define SPLITEE_POLICY_IMPL_H
 
+#include <stdint.h>
+#include <cjson/cJSON.h>
 #include <gsl/gsl_rng.h>
 
 #include "splitee/bandit.h"
@@ -16,6 +18,18 @@ typedef struct splitee__policy_ops {
     int (*choose)(splitee_policy *p, gsl_rng *rng);
     /* Learns from one round; ob->arm is in range (checked by the caller). */
     void (*observe)(splitee_policy *p, const splitee_obs *ob);
+    /* Optional (NULL: the shared splitee__policy_update). Records a reward
+     * for `arm` outside a round (splitee_policy_seed_arm). */
+    void (*seed)(splitee_policy *p, int arm, double reward);
+    /* Optional: adds family-specific state to a save; 0 or -1 (no memory). */
+    int (*save_extra)(const splitee_policy *p, cJSON *o);
+    /* Optional: validates the family-specific state of `o` against the
+     * counts n (arms) already parsed (apply 0, p untouched), or installs it
+     * into p after the shared fields were restored (apply 1, cannot fail). */
+    int (*load_extra)(splitee_policy *p, const cJSON *o, const double *n, int apply,
+                      splitee_error *err);
+    /* Optional: family-specific part of reset (the window's ring). */
+    void (*reset_extra)(splitee_policy *p);
 } splitee__policy_ops;
 
 struct splitee_policy {
@@ -35,6 +49,22 @@ struct splitee_policy {
     double sum[SPLITEE_MAX_EXITS + 1];   /* sum of rewards */
     double sumsq[SPLITEE_MAX_EXITS + 1]; /* sum of squared rewards */
     double mean[SPLITEE_MAX_EXITS + 1];  /* sum/n, cached at update; 0 if n == 0 */
+    /* sw-ucb, sw-ucb-s (nonstationary.c): the rewards observed in the last
+     * cfg.window rounds, in a ring of win_cap entries allocated at create,
+     * oldest at win_head; NULL for other kinds. Each entry carries the round
+     * it was observed in (side observations add several per round).
+     * n/sum/sumsq above are the window's statistics, kept by adding new
+     * entries and subtracting evicted ones; to keep rounding drift bounded,
+     * fresh_* re-accumulate from zero and replace them every W rounds. */
+    uint8_t *win_arm;    /* (win_cap) arm of each remembered reward */
+    double *win_r;       /* (win_cap) the reward */
+    long long *win_round;/* (win_cap) the round (0-based) it was observed in */
+    int win_cap;         /* W (+ arms for seeds), W * arms + arms with side obs. */
+    int win_head, win_len;
+    int fresh_rounds;    /* rounds in fresh_* (0..window-1) */
+    double fresh_n[SPLITEE_MAX_EXITS + 1];
+    double fresh_sum[SPLITEE_MAX_EXITS + 1];
+    double fresh_sumsq[SPLITEE_MAX_EXITS + 1];
 };
 
 /* Reward of arm j on a sample whose exit j has confidence cj and whose last
@@ -81,12 +111,38 @@ static inline int splitee__policy_argmax_mean(const splitee_policy *p)
     return best;
 }
 
+/* A JSON number that reads back as exactly v (the shortest of %.15g, %.16g,
+ * %.17g that does; cJSON's own printing may lose the last bit). NULL on
+ * allocation failure. v must be finite. */
+cJSON *splitee__json_exact(double v);
+/* An array of n such numbers; NULL on allocation failure. */
+cJSON *splitee__json_exact_array(const double *v, int n);
+
+/* The SplitEE-S rule (DESIGN.md): playing arm a reveals C_1..C_a (and C_L
+ * when the sample was offloaded or a is the last arm), so every lower arm j
+ * whose reward was observable is credited, in increasing j: one that exits
+ * (C_j >= alpha) always; one that would have offloaded needs C_L, which
+ * honest mode uses only when it was actually known and the reference mode
+ * (the authors' simulation) always uses. The played arm is not credited. */
+static inline void splitee__side_rewards(splitee_policy *p, const splitee_obs *ob,
+                                         void (*credit)(splitee_policy *, int, double))
+{
+    const splitee_reward *rw = &p->rw;
+    const int use_final = ob->final_known || p->cfg.side_info == SPLITEE_SIDE_INFO_REFERENCE;
+    for (int j = 0; j < ob->arm; j++) {
+        double cj = ob->conf[j];
+        if (cj >= rw->alpha || use_final)
+            credit(p, j, splitee__arm_reward(rw, j, cj, ob->conf_final));
+    }
+}
+
 /* The observe every family without side observations uses: credits the
  * played arm with its reward (C_L taken from ob->conf_final when the arm
  * offloaded) and advances the round counter. */
 void splitee__observe_played(splitee_policy *p, const splitee_obs *ob);
 
-/* Per-family vtables (ucb.c, baselines.c, greedy.c, thompson.c). */
+/* Per-family vtables (ucb.c, baselines.c, greedy.c, thompson.c,
+ * nonstationary.c). */
 extern const splitee__policy_ops splitee__ucb1_ops;
 extern const splitee__policy_ops splitee__ucb1_side_ops;
 extern const splitee__policy_ops splitee__kl_ucb_ops;
@@ -97,5 +153,9 @@ extern const splitee__policy_ops splitee__fixed_ops;
 extern const splitee__policy_ops splitee__ee_threshold_ops;
 extern const splitee__policy_ops splitee__epsilon_greedy_ops;
 extern const splitee__policy_ops splitee__thompson_ops;
+extern const splitee__policy_ops splitee__sw_ucb_ops;   /* nonstationary.c */
+extern const splitee__policy_ops splitee__d_ucb_ops;
+extern const splitee__policy_ops splitee__sw_ucb_s_ops;
+extern const splitee__policy_ops splitee__d_ucb_s_ops;
 
 #endif

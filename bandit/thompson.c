@@ -29,4 +29,4 @@ static int thompson_choose(splitee_policy *p, gsl_rng *rng)
     return best;
 }
 
-const splitee__policy_ops splitee__thompson_ops = { thompson_choose, splitee__observe_played };
+const splitee__policy_ops splitee__thompson_ops = { .choose = thompson_choose, .observe = splitee__observe_played };

@@ -55,14 +55,7 @@ static int ucb1_choose(splitee_policy *p, gsl_rng *rng)
  * known and the reference mode (the authors' simulation) always uses. */
 static void ucb1_side_observe(splitee_policy *p, const splitee_obs *ob)
 {
-    const splitee_reward *rw = &p->rw;
-    const int a = ob->arm;
-    const int use_final = ob->final_known || p->cfg.side_info == SPLITEE_SIDE_INFO_REFERENCE;
-    for (int j = 0; j < a; j++) {
-        double cj = ob->conf[j];
-        if (cj >= rw->alpha || use_final)
-            splitee__policy_update(p, j, splitee__arm_reward(rw, j, cj, ob->conf_final));
-    }
+    splitee__side_rewards(p, ob, splitee__policy_update);
     splitee__observe_played(p, ob);
 }
 
@@ -139,7 +132,7 @@ static int ucb_v_choose(splitee_policy *p, gsl_rng *rng)
     return best;
 }
 
-const splitee__policy_ops splitee__ucb1_ops = { ucb1_choose, splitee__observe_played };
-const splitee__policy_ops splitee__ucb1_side_ops = { ucb1_choose, ucb1_side_observe };
-const splitee__policy_ops splitee__kl_ucb_ops = { kl_ucb_choose, splitee__observe_played };
-const splitee__policy_ops splitee__ucb_v_ops = { ucb_v_choose, splitee__observe_played };
+const splitee__policy_ops splitee__ucb1_ops = { .choose = ucb1_choose, .observe = splitee__observe_played };
+const splitee__policy_ops splitee__ucb1_side_ops = { .choose = ucb1_choose, .observe = ucb1_side_observe };
+const splitee__policy_ops splitee__kl_ucb_ops = { .choose = kl_ucb_choose, .observe = splitee__observe_played };
+const splitee__policy_ops splitee__ucb_v_ops = { .choose = ucb_v_choose, .observe = splitee__observe_played };

@@ -73,7 +73,8 @@ int main(int argc, char **argv)
     rc.repetitions = 20;
 
     static const char *names[] = { "splitee", "splitee-s", "final", "random", "oracle",
-                                   "ee-threshold", "epsilon-greedy", "thompson", "kl-ucb", "ucb-v" };
+                                   "ee-threshold", "epsilon-greedy", "thompson", "kl-ucb", "ucb-v",
+                                   "sw-ucb", "d-ucb", "sw-ucb-s", "d-ucb-s" };
     printf("%-16s %18s %18s\n", "policy", "Mrounds/s 1 thread", "Mrounds/s all");
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         splitee_policy_config pc;

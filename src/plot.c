@@ -20,6 +20,8 @@ typedef struct panel {
     const splitee_plot_spec *spec;
     const splitee_plot_series *series;
     int nseries;
+    const double *vlines;   /* (nvlines) x positions of dashed markers (shifts) */
+    int nvlines;
 } panel;
 
 /* Writes s as a gnuplot single-quoted string ('' stands for '). */
@@ -82,6 +84,10 @@ static void put_panel(FILE *f, const panel *pn, int p)
     /* many series: the key goes under the panel rather than over the lines */
     fputs(pn[p].nseries > 5 ? "\nset key outside below center horizontal reverse Left height 1.5"
                             : "\nset key top left reverse Left", f);
+    fputs("\nunset arrow", f);
+    for (int v = 0; v < pn[p].nvlines; v++)
+        fprintf(f, "\nset arrow from %.10g, graph 0 to %.10g, graph 1 nohead dt 2 lc rgb '#555555'",
+                pn[p].vlines[v], pn[p].vlines[v]);
     fputs("\nplot ", f);
     for (int i = 0; i < pn[p].nseries; i++) {
         const char *lc = COLOURS[i % NCOLOURS];
@@ -100,11 +106,13 @@ static void put_panel(FILE *f, const panel *pn, int p)
 static void put_render(FILE *f, const char *terminal, const char *out, const panel *pn,
                        int npanels, const char *suptitle)
 {
-    fprintf(f, "set terminal %s size %d,%d\nset output ", terminal, 560 * npanels + 80, 540);
+    /* four panels (static and dynamic regret) go two by two */
+    const int rows = npanels == 4 ? 2 : 1, cols = npanels / rows;
+    fprintf(f, "set terminal %s size %d,%d\nset output ", terminal, 560 * cols + 80, 540 * rows);
     put_quoted(f, out);
     fputc('\n', f);
     if (npanels > 1) {
-        fprintf(f, "set multiplot layout 1,%d title ", npanels);
+        fprintf(f, "set multiplot layout %d,%d title ", rows, cols);
         put_quoted(f, suptitle ? suptitle : "");
         fputc('\n', f);
     }
@@ -186,7 +194,7 @@ int splitee_plot(const char *prefix, const splitee_plot_spec *spec,
 {
     if (nseries < 1)
         return splitee__fail(err, SPLITEE_ERR_ARG, "%s: nothing to plot", prefix);
-    panel pn = { spec, series, nseries };
+    panel pn = { spec, series, nseries, NULL, 0 };
     return render(prefix, &pn, 1, NULL, err);
 }
 
@@ -219,8 +227,15 @@ int splitee_plot_regret(const char *prefix, const splitee_result *r, splitee_err
         if (!r->policies[p].curves)
             return splitee__fail(err, SPLITEE_ERR_ARG, "%s: no curves were kept to plot", prefix);
     double *rounds = malloc((size_t)nck * sizeof *rounds);
-    double *buf = malloc((size_t)2 * np * 3 * nck * sizeof *buf);
-    splitee_plot_series *s = malloc((size_t)2 * np * sizeof *s);
+    /* with shifts: static regret (which may go negative: linear axis) over
+     * dynamic regret against each segment's best layer, shifts marked */
+    const int dyn = r->segments > 1, npanels = dyn ? 4 : 2;
+    double *buf = malloc((size_t)npanels * np * 3 * nck * sizeof *buf);
+    splitee_plot_series *s = malloc((size_t)npanels * np * sizeof *s);
+    double vl[SPLITEE_MAX_SEGMENTS];
+    int nvl = 0;
+    for (int k = 1; dyn && r->segment && k < r->segments; k++)
+        vl[nvl++] = (double)r->segment[k].start;
     size_t plen = strlen(prefix) + 16;
     char *name = malloc(plen);
     int st;
@@ -234,7 +249,23 @@ int splitee_plot_regret(const char *prefix, const splitee_result *r, splitee_err
         splitee_plot_spec a = { "Pseudo regret", "round", "cumulative regret (log scale)", 1, 0, 0.1 };
         splitee_plot_spec b = { "Realized regret (same samples)", "round",
                                 "cumulative regret (log scale)", 1, 0, 0.1 };
-        panel pn[2] = { { &a, s, np }, { &b, s + np, np } };
+        panel pn[4] = { { &a, s, np, vl, nvl }, { &b, s + np, np, vl, nvl } };
+        splitee_plot_spec c = { "Dynamic pseudo regret (best layer of each segment)", "round",
+                                "cumulative regret (log scale)", 1, 0, 0.1 };
+        splitee_plot_spec d = { "Dynamic realized regret", "round",
+                                "cumulative regret (log scale)", 1, 0, 0.1 };
+        if (dyn) {
+            a.title = "Static pseudo regret (best fixed layer)";
+            b.title = "Static realized regret (same samples)";
+            a.ylabel = b.ylabel = "cumulative regret";
+            a.logy_floor = b.logy_floor = 0;
+            curve_series(r, SPLITEE_CURVE_DYNAMIC_PSEUDO_REGRET, rounds,
+                         buf + (size_t)2 * np * 3 * nck, s + 2 * np);
+            curve_series(r, SPLITEE_CURVE_DYNAMIC_REALIZED_REGRET, rounds,
+                         buf + (size_t)3 * np * 3 * nck, s + 3 * np);
+            pn[2] = (panel){ &c, s + 2 * np, np, vl, nvl };
+            pn[3] = (panel){ &d, s + 3 * np, np, vl, nvl };
+        }
         char title[160];
         int o = snprintf(title, sizeof title, "alpha %.3g, lambda %.3g, mu %.3g, o %.3g: mean and 95%% CI",
                          r->setting.reward.alpha, r->setting.reward.lambda, r->setting.reward.mu,
@@ -242,7 +273,7 @@ int splitee_plot_regret(const char *prefix, const splitee_result *r, splitee_err
         if (r->repetitions > 0 && o > 0 && (size_t)o < sizeof title)
             snprintf(title + o, sizeof title - (size_t)o, " over %d repetitions", r->repetitions);
         snprintf(name, plen, "%s-regret", prefix);
-        st = render(name, pn, 2, title, err);
+        st = render(name, pn, npanels, title, err);
     }
     free(rounds);
     free(buf);

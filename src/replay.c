@@ -22,17 +22,29 @@
 #include "stats.h"
 #include "splitee/replay.h"
 
+/* One table of the stream: rounds start.. draw their samples from it. */
+typedef struct rp_segment {
+    size_t start;      /* first round, 0-based */
+    double *conf;      /* (n, L) */
+    uint8_t *correct;  /* (n, L), or NULL without labels */
+    char name[256];    /* the table's name */
+} rp_segment;
+
 struct splitee_replay {
     size_t n;          /* samples */
     int exits;         /* L */
     int has_labels;
     double *conf;      /* (n, L) confidence of every exit */
     uint8_t *correct;  /* (n, L) 1 if exit's argmax == label; NULL without labels */
+    splitee_confidence kind;
+    int nseg;          /* segments of the stream, >= 1; seg[0] aliases conf/correct */
+    rp_segment seg[SPLITEE_MAX_SEGMENTS];
 };
 
 /* Raw outcome of one repetition of one policy on one setting. */
 typedef struct rep_out {
     double accuracy, cost, reward, offload, pseudo, realized;
+    double dyn_pseudo, dyn_realized;          /* against each segment's best */
     int learned;                              /* most played arm */
     double plays[SPLITEE_MAX_EXITS];
     double hist[SPLITEE_MAX_EXITS + 1];
@@ -44,7 +56,13 @@ typedef struct setting_ctx {
     double arm_mean[SPLITEE_MAX_EXITS]; /* mean reward of each fixed arm */
     int best;                           /* argmax arm_mean */
     double ee_mean;                     /* mean reward of ee-threshold */
-    double *rstar;                      /* (n) reward of the best arm per sample */
+    double *rstar;                      /* (nseg, n) reward of the best arm per
+                                           sample of each segment's table */
+    double *rdyn;                       /* (nseg, n) same for the segment's own
+                                           best arm; aliases rstar with one */
+    double *seg_mean;                   /* (nseg, L) fixed-arm means per segment */
+    double *seg_ee;                     /* (nseg) ee-threshold mean per segment */
+    int *seg_best;                      /* (nseg) best arm per segment */
     /* With an offload schedule (cfg->offload_schedule): rw.offload holds
      * each arm's mean o over the rounds, and off_frac[a] the fraction of
      * samples arm a offloads, so that arm a's expected reward at round t
@@ -72,46 +90,94 @@ typedef struct run_ctx {
 
 /* ------------------------------------------------------------ prepare --- */
 
+/* Confidences (n, L) and, with labels, correctness (n, L) of table t into
+ * fresh arrays; 0 or -1 (out of memory, nothing left allocated). */
+static int prepare_table(const splitee_table *t, splitee_confidence kind, double **conf,
+                         uint8_t **correct)
+{
+    size_t n = splitee_table_samples(t), cells;
+    int L = splitee_table_exits(t), K = splitee_table_classes(t);
+    const int32_t *labels = splitee_table_labels(t);
+    const double *logits = splitee_table_logits(t);
+    *conf = NULL;
+    *correct = NULL;
+    if (splitee__mul_size(n, (size_t)L, &cells) < 0 ||
+        !(*conf = malloc(cells * sizeof **conf)) || (labels && !(*correct = malloc(cells)))) {
+        free(*conf);
+        *conf = NULL;
+        return -1;
+    }
+    for (size_t s = 0; s < n; s++) {
+        for (int e = 0; e < L; e++) {
+            int32_t pred;
+            size_t i = s * (size_t)L + (size_t)e;
+            (*conf)[i] = splitee_confidence_of(logits + i * (size_t)K, K, kind, &pred);
+            if (labels)
+                (*correct)[i] = pred == labels[s];
+        }
+    }
+    return 0;
+}
+
 int splitee_replay_prepare(const splitee_table *t, splitee_confidence kind,
                            splitee_replay **out, splitee_error *err)
 {
     *out = NULL;
     splitee_replay *rp = calloc(1, sizeof *rp);
-    size_t n = splitee_table_samples(t), cells;
-    int L = splitee_table_exits(t), K = splitee_table_classes(t);
-    if (!rp || splitee__mul_size(n, (size_t)L, &cells) < 0)
-        goto nomem;
-    rp->n = n;
-    rp->exits = L;
-    rp->conf = malloc(cells * sizeof *rp->conf);
-    if (!rp->conf)
-        goto nomem;
-    const int32_t *labels = splitee_table_labels(t);
-    const double *logits = splitee_table_logits(t);
-    rp->has_labels = labels != NULL;
-    if (labels && !(rp->correct = malloc(cells)))
-        goto nomem;
-    for (size_t s = 0; s < n; s++) {
-        for (int e = 0; e < L; e++) {
-            int32_t pred;
-            size_t i = s * (size_t)L + (size_t)e;
-            rp->conf[i] = splitee_confidence_of(logits + i * (size_t)K, K, kind, &pred);
-            if (labels)
-                rp->correct[i] = pred == labels[s];
-        }
+    if (!rp || prepare_table(t, kind, &rp->conf, &rp->correct) < 0) {
+        free(rp);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory preparing the replay",
+                             splitee_table_name(t));
     }
+    rp->n = splitee_table_samples(t);
+    rp->exits = splitee_table_exits(t);
+    rp->has_labels = splitee_table_labels(t) != NULL;
+    rp->kind = kind;
+    rp->nseg = 1;
+    rp->seg[0] = (rp_segment){ 0, rp->conf, rp->correct, "" };
+    snprintf(rp->seg[0].name, sizeof rp->seg[0].name, "%s", splitee_table_name(t));
     *out = rp;
     return SPLITEE_OK;
-nomem:
-    splitee_replay_free(rp);
-    return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory preparing the replay",
-                         splitee_table_name(t));
 }
+
+int splitee_replay_add_segment(splitee_replay *rp, size_t start_round,
+                               const splitee_table *t, splitee_error *err)
+{
+    const char *name = splitee_table_name(t);
+    if (rp->nseg == SPLITEE_MAX_SEGMENTS)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "%s: at most %d segments in a stream",
+                             name, SPLITEE_MAX_SEGMENTS);
+    if (start_round < 1 || start_round >= rp->n || start_round <= rp->seg[rp->nseg - 1].start)
+        return splitee__fail(err, SPLITEE_ERR_ARG,
+                             "%s: a shift after round %zu is not inside the stream of %zu rounds "
+                             "after the previous shift", name, start_round, rp->n);
+    if (splitee_table_samples(t) != rp->n || splitee_table_exits(t) != rp->exits)
+        return splitee__fail(err, SPLITEE_ERR_SHAPE,
+                             "%s: %zu samples x %d exits, the stream's table has %zu x %d "
+                             "(a shift needs the same samples)", name, splitee_table_samples(t),
+                             splitee_table_exits(t), rp->n, rp->exits);
+    if ((splitee_table_labels(t) != NULL) != rp->has_labels)
+        return splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: labels on one table of the stream only",
+                             name);
+    rp_segment *sg = &rp->seg[rp->nseg];
+    if (prepare_table(t, rp->kind, &sg->conf, &sg->correct) < 0)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory preparing the replay", name);
+    sg->start = start_round;
+    snprintf(sg->name, sizeof sg->name, "%s", name);
+    rp->nseg++;
+    return SPLITEE_OK;
+}
+
+int splitee_replay_segments(const splitee_replay *rp) { return rp->nseg; }
 
 void splitee_replay_free(splitee_replay *rp)
 {
     if (!rp)
         return;
+    for (int k = 1; k < rp->nseg; k++) {
+        free(rp->seg[k].conf);
+        free(rp->seg[k].correct);
+    }
     free(rp->conf);
     free(rp->correct);
     free(rp);
@@ -149,27 +215,82 @@ void splitee_policy_display_name(const splitee_policy_config *pc, char *buf, siz
 
 /* -------------------------------------------------------- per setting --- */
 
-/* Fixed-arm means, the best arm and its per-sample rewards. */
+/* Rounds of segment k. */
+static size_t seg_rounds(const splitee_replay *rp, int k)
+{
+    return (k + 1 < rp->nseg ? rp->seg[k + 1].start : rp->n) - rp->seg[k].start;
+}
+
+/* Fixed-arm means of every segment's table and over the stream (segments
+ * weighted by their rounds), the best arm over the stream and per segment,
+ * and the per-sample rewards of both. With one segment this is the mean
+ * over the table, as without shifts. */
 static void setting_means(const splitee_replay *rp, setting_ctx *sc)
 {
-    int L = rp->exits;
-    long double sum[SPLITEE_MAX_EXITS] = { 0 }, ee = 0;
-    for (size_t s = 0; s < rp->n; s++) {
-        const double *row = rp->conf + s * (size_t)L;
-        for (int a = 0; a < L; a++)
-            sum[a] += splitee_reward_outcome(&sc->rw, a, row).reward;
-        ee += splitee_reward_ee_threshold(&sc->rw, row).reward;
+    const int L = rp->exits;
+    const size_t n = rp->n;
+    long double stream[SPLITEE_MAX_EXITS] = { 0 }, stream_ee = 0;
+    for (int k = 0; k < rp->nseg; k++) {
+        long double sum[SPLITEE_MAX_EXITS] = { 0 }, ee = 0;
+        const double *conf = rp->seg[k].conf;
+        for (size_t s = 0; s < n; s++) {
+            const double *row = conf + s * (size_t)L;
+            for (int a = 0; a < L; a++)
+                sum[a] += splitee_reward_outcome(&sc->rw, a, row).reward;
+            ee += splitee_reward_ee_threshold(&sc->rw, row).reward;
+        }
+        double *m = sc->seg_mean + (size_t)k * L;
+        const double w = (double)seg_rounds(rp, k) / (double)n;   /* 1 with one segment */
+        sc->seg_best[k] = 0;
+        for (int a = 0; a < L; a++) {
+            m[a] = (double)(sum[a] / n);
+            stream[a] += w * m[a];
+            if (m[a] > m[sc->seg_best[k]])
+                sc->seg_best[k] = a;
+        }
+        sc->seg_ee[k] = (double)(ee / n);
+        stream_ee += w * sc->seg_ee[k];
     }
     sc->best = 0;
     for (int a = 0; a < L; a++) {
-        sc->arm_mean[a] = (double)(sum[a] / rp->n);
+        sc->arm_mean[a] = (double)stream[a];
         if (sc->arm_mean[a] > sc->arm_mean[sc->best])
             sc->best = a;
     }
-    sc->ee_mean = (double)(ee / rp->n);
-    for (size_t s = 0; s < rp->n; s++)
-        sc->rstar[s] = splitee_reward_outcome(&sc->rw, sc->best,
-                                              rp->conf + s * (size_t)L).reward;
+    sc->ee_mean = (double)stream_ee;
+    for (int k = 0; k < rp->nseg; k++)
+        for (size_t s = 0; s < n; s++) {
+            const double *row = rp->seg[k].conf + s * (size_t)L;
+            sc->rstar[k * n + s] = splitee_reward_outcome(&sc->rw, sc->best, row).reward;
+            if (sc->rdyn != sc->rstar)
+                sc->rdyn[k * n + s] = splitee_reward_outcome(&sc->rw, sc->seg_best[k], row).reward;
+        }
+}
+
+/* What the round loop reads from the segment it is in. */
+typedef struct seg_cursor {
+    const double *conf;     /* (n, L) */
+    const uint8_t *correct; /* (n, L) or NULL */
+    const double *mean;     /* (L) fixed-arm means on this segment */
+    double ee;              /* ee-threshold's mean on this segment */
+    double mu_static;       /* the stream's best arm's mean on this segment */
+    double mu_dynamic;      /* this segment's best arm's mean */
+    const double *rstar, *rdyn; /* (n) per-sample rewards of those two arms */
+    size_t end;             /* first round of the next segment */
+} seg_cursor;
+
+static void seg_enter(seg_cursor *c, const splitee_replay *rp, const setting_ctx *sc, int k)
+{
+    const int L = rp->exits;
+    c->conf = rp->seg[k].conf;
+    c->correct = rp->seg[k].correct;
+    c->mean = sc->seg_mean + (size_t)k * L;
+    c->ee = sc->seg_ee[k];
+    c->mu_static = c->mean[sc->best];
+    c->mu_dynamic = c->mean[sc->seg_best[k]];
+    c->rstar = sc->rstar + (size_t)k * rp->n;
+    c->rdyn = sc->rdyn + (size_t)k * rp->n;
+    c->end = rp->seg[k].start + seg_rounds(rp, k);
 }
 
 static int learns(splitee_policy_kind k)
@@ -178,6 +299,8 @@ static int learns(splitee_policy_kind k)
     case SPLITEE_POLICY_SPLITEE: case SPLITEE_POLICY_SPLITEE_S:
     case SPLITEE_POLICY_EPSILON_GREEDY: case SPLITEE_POLICY_THOMPSON:
     case SPLITEE_POLICY_KL_UCB: case SPLITEE_POLICY_UCB_V:
+    case SPLITEE_POLICY_SW_UCB: case SPLITEE_POLICY_D_UCB:
+    case SPLITEE_POLICY_SW_UCB_S: case SPLITEE_POLICY_D_UCB_S:
         return 1;
     default:
         return 0;
@@ -289,22 +412,25 @@ static int run_job(run_ctx *rc, int si, int p, int r)
     splitee_trace_row *trace = (si == 0 && r == 0 && rc->traces) ? rc->traces[p] : NULL;
     long long plays[SPLITEE_MAX_EXITS] = { 0 }, hist[SPLITEE_MAX_EXITS + 1] = { 0 };
     long long ncorrect = 0, noff = 0;
-    double cost = 0, reward = 0, pseudo = 0, realized = 0;
-    const double mu_star = sc->arm_mean[sc->best];
+    double cost = 0, reward = 0, pseudo = 0, realized = 0, dyn_pseudo = 0, dyn_realized = 0;
+    int k = 0, seg = 0;
+    seg_cursor cur;
+    seg_enter(&cur, rp, sc, 0);
     const double *sched = rc->cfg->offload_schedule;
     splitee_reward rwt = *rw; /* round t's reward model (time-varying o) */
-    int k = 0;
 
     for (size_t t = 0; t < n; t++) {
+        if (t == cur.end)                    /* a shift: the next segment's table */
+            seg_enter(&cur, rp, sc, ++seg);
         const uint32_t s = order[t];
-        const double *row = rp->conf + (size_t)s * L;
+        const double *row = cur.conf + (size_t)s * L;
         /* the order is shuffled: fetch a later round's row early (a hint;
          * reading past the order is avoided, not needed for correctness) */
         if (t + PREFETCH_AHEAD < n) {
             const uint32_t s2 = order[t + PREFETCH_AHEAD];
-            __builtin_prefetch(rp->conf + (size_t)s2 * L);
-            if (rp->correct)
-                __builtin_prefetch(rp->correct + (size_t)s2 * L);
+            __builtin_prefetch(cur.conf + (size_t)s2 * L);
+            if (cur.correct)
+                __builtin_prefetch(cur.correct + (size_t)s2 * L);
         }
         const int arm = splitee_policy_choose(pol, rng);
         double drift = 0.0; /* pseudo-regret correction for round t's o */
@@ -320,14 +446,18 @@ static int run_job(run_ctx *rc, int si, int p, int r)
                                  oc.offloaded || arm == L - 1, row[L - 1] };
         splitee_policy_observe(pol, &ob);
 
-        const int correct = rp->correct ? rp->correct[(size_t)s * L + oc.exit] : 0;
+        const int correct = cur.correct ? cur.correct[(size_t)s * L + oc.exit] : 0;
         ncorrect += correct;
         noff += oc.offloaded;
         cost += oc.cost;
         reward += oc.reward;
-        pseudo += mu_star - (ee ? sc->ee_mean : sc->arm_mean[arm]) + drift;
-        realized += (sched ? splitee_reward_outcome(&rwt, sc->best, row).reward : sc->rstar[s])
+        const double mu_arm = ee ? cur.ee : cur.mean[arm];
+        pseudo += cur.mu_static - mu_arm + drift;
+        realized += (sched ? splitee_reward_outcome(&rwt, sc->best, row).reward : cur.rstar[s])
                     - oc.reward;
+        dyn_pseudo += cur.mu_dynamic - mu_arm + drift;
+        dyn_realized += (sched ? splitee_reward_outcome(&rwt, sc->best, row).reward : cur.rdyn[s])
+                        - oc.reward;
         plays[arm]++;
         hist[oc.offloaded ? L : oc.exit]++;
         if (trace)
@@ -340,6 +470,8 @@ static int run_job(run_ctx *rc, int si, int p, int r)
             c[SPLITEE_CURVE_REALIZED_REGRET] = realized;
             c[SPLITEE_CURVE_ACCURACY] = rp->correct ? (double)ncorrect / (double)(t + 1) : NAN;
             c[SPLITEE_CURVE_COST] = cost / (double)(t + 1);
+            c[SPLITEE_CURVE_DYNAMIC_PSEUDO_REGRET] = dyn_pseudo;
+            c[SPLITEE_CURVE_DYNAMIC_REALIZED_REGRET] = dyn_realized;
             k++;
         }
     }
@@ -350,6 +482,8 @@ static int run_job(run_ctx *rc, int si, int p, int r)
     o->offload = (double)noff / (double)n;
     o->pseudo = pseudo;
     o->realized = realized;
+    o->dyn_pseudo = dyn_pseudo;
+    o->dyn_realized = dyn_realized;
     o->learned = 0;
     for (int a = 0; a < L; a++) {
         o->plays[a] = (double)plays[a];
@@ -445,6 +579,8 @@ static int summarise(const run_ctx *rc, int si, int p, const splitee_result *res
     pr->offload_rate = stat_field(o, reps, offsetof(rep_out, offload), g);
     pr->pseudo_regret = stat_field(o, reps, offsetof(rep_out, pseudo), g);
     pr->realized_regret = stat_field(o, reps, offsetof(rep_out, realized), g);
+    pr->dynamic_pseudo_regret = stat_field(o, reps, offsetof(rep_out, dyn_pseudo), g);
+    pr->dynamic_realized_regret = stat_field(o, reps, offsetof(rep_out, dyn_realized), g);
     pr->cost_reduction = splitee__stat(red, (size_t)reps, 1);
     pr->accuracy_change = splitee__stat(chg, (size_t)reps, 1);
     free(tmp);
@@ -501,6 +637,10 @@ static int check_args(const splitee_replay *rp, const splitee_setting *settings,
         return splitee__fail(err, SPLITEE_ERR_ARG, "threads must be >= 0 (got %d)", cfg->threads);
     if (rp->n > UINT32_MAX)
         return splitee__fail(err, SPLITEE_ERR_OVERFLOW, "too many samples for a replay (%zu)", rp->n);
+    if (cfg->offload_schedule && rp->nseg > 1)
+        return splitee__fail(err, SPLITEE_ERR_UNSUPPORTED,
+                             "--link with --shift is not supported yet (a time-varying o needs "
+                             "per-segment offload fractions)");
     if (cfg->offload_schedule) {
         if (cfg->offload_rounds < rp->n)
             return splitee__fail(err, SPLITEE_ERR_SHAPE, "offload schedule has %zu rounds for %zu samples",
@@ -559,10 +699,25 @@ static int fill_results(run_ctx *rc, splitee_result *res)
         R->has_labels = rp->has_labels;
         memcpy(R->arm_mean, sc->arm_mean, sizeof R->arm_mean);
         R->best_arm = sc->best;
-        long long c = 0;
-        for (size_t s = 0; rp->correct && s < rp->n; s++)
-            c += rp->correct[s * rp->exits + rp->exits - 1];
-        R->final_accuracy = rp->correct ? (double)c / (double)rp->n : NAN;
+        R->final_accuracy = rp->correct ? 0.0 : NAN;
+        R->segments = rp->nseg;
+        R->segment = calloc((size_t)rp->nseg, sizeof *R->segment);
+        if (!R->segment)
+            return SPLITEE_ERR_NOMEM;
+        for (int k = 0; k < rp->nseg; k++) {
+            splitee_segment_info *g = &R->segment[k];
+            g->start = rp->seg[k].start;
+            g->rounds = seg_rounds(rp, k);
+            snprintf(g->table, sizeof g->table, "%s", rp->seg[k].name);
+            g->best_arm = sc->seg_best[k];
+            memcpy(g->arm_mean, sc->seg_mean + (size_t)k * rp->exits,
+                   (size_t)rp->exits * sizeof *g->arm_mean);
+            long long c = 0;
+            for (size_t s = 0; rp->correct && s < rp->n; s++)
+                c += rp->seg[k].correct[s * rp->exits + rp->exits - 1];
+            if (rp->correct)  /* weighted by the segment's rounds; exact with one */
+                R->final_accuracy += (double)g->rounds / (double)rp->n * ((double)c / (double)rp->n);
+        }
         R->final_cost = sc->rw.gamma[rp->exits - 1];
         R->checkpoints = rc->nck;
         R->npolicies = rc->np;
@@ -586,8 +741,14 @@ static int fill_results(run_ctx *rc, splitee_result *res)
 
 static void free_ctx(run_ctx *rc)
 {
-    for (int si = 0; rc->sets && si < rc->ns; si++)
+    for (int si = 0; rc->sets && si < rc->ns; si++) {
+        if (rc->sets[si].rdyn != rc->sets[si].rstar)
+            free(rc->sets[si].rdyn);
         free(rc->sets[si].rstar);
+        free(rc->sets[si].seg_mean);
+        free(rc->sets[si].seg_ee);
+        free(rc->sets[si].seg_best);
+    }
     free(rc->sets);
     free(rc->orders);
     free(rc->ck);
@@ -638,8 +799,16 @@ int splitee_replay_run(const splitee_replay *rp,
         for (int p = 0; ok && p < npolicies; p++)
             ok = (rc.traces[p] = malloc(n * sizeof **rc.traces)) != NULL;
     }
-    for (int si = 0; ok && si < nsettings; si++)
-        ok = (rc.sets[si].rstar = malloc(n * sizeof *rc.sets[si].rstar)) != NULL;
+    const size_t nseg = (size_t)rp->nseg;
+    for (int si = 0; ok && si < nsettings; si++) {
+        setting_ctx *sc = &rc.sets[si];
+        sc->rstar = malloc(nseg * n * sizeof *sc->rstar);
+        sc->rdyn = nseg > 1 ? malloc(nseg * n * sizeof *sc->rdyn) : sc->rstar;
+        sc->seg_mean = malloc(nseg * (size_t)rp->exits * sizeof *sc->seg_mean);
+        sc->seg_ee = malloc(nseg * sizeof *sc->seg_ee);
+        sc->seg_best = malloc(nseg * sizeof *sc->seg_best);
+        ok = sc->rstar && sc->rdyn && sc->seg_mean && sc->seg_ee && sc->seg_best;
+    }
     if (!ok) {
         free_ctx(&rc);
         return splitee__fail(err, SPLITEE_ERR_NOMEM,
@@ -685,6 +854,7 @@ void splitee_results_free(splitee_result *res, int n)
         }
         free(res[i].policies);
         free(res[i].checkpoint_rounds);
+        free(res[i].segment);
     }
     free(res);
 }

@@ -52,7 +52,14 @@ static void table_setting(FILE *f, const splitee_result *r)
             r->best_arm + 1, r->arm_mean[r->best_arm]);
     if (r->has_labels)
         fprintf(f, "accuracy %.4f, ", r->final_accuracy);
-    fprintf(f, "cost %.4g\n\n", r->final_cost);
+    fprintf(f, "cost %.4g\n", r->final_cost);
+    for (int k = 0; r->segments > 1 && k < r->segments; k++) {
+        const splitee_segment_info *g = &r->segment[k];
+        fprintf(f, "%s rounds %zu-%zu: %s, best layer %d (mean reward %.4f)\n",
+                k ? "          " : "segments: ", g->start + 1, g->start + g->rounds, g->table,
+                g->best_arm + 1, g->arm_mean[g->best_arm]);
+    }
+    fputc('\n', f);
 }
 
 int splitee_report_table(FILE *f, const splitee_result *res, int nres)
@@ -62,9 +69,11 @@ int splitee_report_table(FILE *f, const splitee_result *res, int nres)
         if (i)
             fputc('\n', f);
         table_setting(f, r);
-        fprintf(f, "%-15s %-17s %-17s %-16s %-16s %-15s %-10s %-19s %s\n",
+        const int dyn = r->segments > 1;   /* a changing world: dynamic regret too */
+        fprintf(f, "%-15s %-17s %-17s %-16s %-16s %-15s %-10s %-19s %s%s\n",
                 "policy", "accuracy", "avg cost", "cost red. %", "acc. change pp",
-                "offload %", "layer", "pseudo regret", "realized regret");
+                "offload %", "layer", "pseudo regret", dyn ? "realized regret     " : "realized regret",
+                dyn ? "dyn. pseudo regret  dyn. realized regret" : "");
         for (int p = 0; p < r->npolicies; p++) {
             const splitee_policy_result *pr = &r->policies[p];
             char acc[40], cost[40], red[40], chg[40], off[40], lay[24], pr1[40], pr2[40];
@@ -77,8 +86,16 @@ int splitee_report_table(FILE *f, const splitee_result *res, int nres)
             fmt_stat(pr1, sizeof pr1, pr->pseudo_regret, 1, 1);
             fmt_stat(pr2, sizeof pr2, pr->realized_regret, 1, 1);
             /* "±" is two bytes but one column: pad by one more */
-            fprintf(f, "%-15s %-18s %-18s %-17s %-17s %-16s %-10s %-20s %s\n", pr->name,
-                    acc, cost, red, chg, off, lay, pr1, pr2);
+            if (!dyn) {
+                fprintf(f, "%-15s %-18s %-18s %-17s %-17s %-16s %-10s %-20s %s\n", pr->name,
+                        acc, cost, red, chg, off, lay, pr1, pr2);
+                continue;
+            }
+            char dp[40], dr[40];
+            fmt_stat(dp, sizeof dp, pr->dynamic_pseudo_regret, 1, 1);
+            fmt_stat(dr, sizeof dr, pr->dynamic_realized_regret, 1, 1);
+            fprintf(f, "%-15s %-18s %-18s %-17s %-17s %-16s %-10s %-20s %-20s %-20s %s\n",
+                    pr->name, acc, cost, red, chg, off, lay, pr1, pr2, dp, dr);
         }
     }
     return io_status(f);
@@ -114,13 +131,18 @@ static cJSON *policy_json(const splitee_result *r, const splitee_policy_result *
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "policy", pr->name);
-    if (pr->config.kind == SPLITEE_POLICY_SPLITEE_S)
+    if (pr->config.kind == SPLITEE_POLICY_SPLITEE_S || pr->config.kind == SPLITEE_POLICY_SW_UCB_S ||
+        pr->config.kind == SPLITEE_POLICY_D_UCB_S)
         cJSON_AddStringToObject(o, "side_info", pr->config.side_info == SPLITEE_SIDE_INFO_REFERENCE
                                                     ? "reference" : "honest");
     if (pr->config.kind == SPLITEE_POLICY_EPSILON_GREEDY)
         cJSON_AddNumberToObject(o, "epsilon", pr->config.epsilon);
     if (pr->config.kind == SPLITEE_POLICY_THOMPSON)
         cJSON_AddNumberToObject(o, "prior_sd", pr->config.prior_sd);
+    if (pr->config.kind == SPLITEE_POLICY_SW_UCB || pr->config.kind == SPLITEE_POLICY_SW_UCB_S)
+        cJSON_AddNumberToObject(o, "window", pr->config.window);
+    if (pr->config.kind == SPLITEE_POLICY_D_UCB || pr->config.kind == SPLITEE_POLICY_D_UCB_S)
+        cJSON_AddNumberToObject(o, "discount", pr->config.discount);
     cJSON_AddItemToObject(o, "accuracy", stat_json(pr->accuracy));
     cJSON_AddItemToObject(o, "cost", stat_json(pr->cost));
     cJSON_AddItemToObject(o, "reward", stat_json(pr->reward));
@@ -129,6 +151,11 @@ static cJSON *policy_json(const splitee_result *r, const splitee_policy_result *
     cJSON_AddItemToObject(o, "accuracy_change", stat_json(pr->accuracy_change));
     cJSON_AddItemToObject(o, "pseudo_regret", stat_json(pr->pseudo_regret));
     cJSON_AddItemToObject(o, "realized_regret", stat_json(pr->realized_regret));
+    if (r->segments > 1) {
+        cJSON_AddItemToObject(o, "dynamic_pseudo_regret", stat_json(pr->dynamic_pseudo_regret));
+        cJSON_AddItemToObject(o, "dynamic_realized_regret",
+                              stat_json(pr->dynamic_realized_regret));
+    }
     cJSON_AddNumberToObject(o, "learned_layer", pr->learned_arm + 1);
     cJSON_AddNumberToObject(o, "learned_share", pr->learned_share);
     cJSON_AddItemToObject(o, "layer_plays", cJSON_CreateDoubleArray(pr->arm_plays, r->arms));
@@ -180,6 +207,20 @@ int splitee_report_json(FILE *f, const splitee_result *res, int nres,
         cJSON_AddNumberToObject(s, "layers", r->arms);
         cJSON_AddItemToObject(s, "layer_mean_reward", cJSON_CreateDoubleArray(r->arm_mean, r->arms));
         cJSON_AddNumberToObject(s, "best_layer", r->best_arm + 1);
+        if (r->segments > 1) {   /* a changing world: what each piece was */
+            cJSON *segs = cJSON_AddArrayToObject(s, "segments");
+            for (int k = 0; k < r->segments; k++) {
+                const splitee_segment_info *g = &r->segment[k];
+                cJSON *x = cJSON_CreateObject();
+                cJSON_AddNumberToObject(x, "first_round", (double)(g->start + 1));
+                cJSON_AddNumberToObject(x, "rounds", (double)g->rounds);
+                cJSON_AddStringToObject(x, "table", g->table);
+                cJSON_AddNumberToObject(x, "best_layer", g->best_arm + 1);
+                cJSON_AddItemToObject(x, "layer_mean_reward",
+                                      cJSON_CreateDoubleArray(g->arm_mean, r->arms));
+                cJSON_AddItemToArray(segs, x);
+            }
+        }
         cJSON *fin = cJSON_AddObjectToObject(s, "final");
         cJSON_AddNumberToObject(fin, "accuracy", r->final_accuracy);
         cJSON_AddNumberToObject(fin, "cost", r->final_cost);
@@ -220,7 +261,14 @@ int splitee_report_csv(FILE *f, const splitee_result *res, int nres)
     fputs("alpha,lambda,mu,offload,beta,policy", f);
     for (size_t m = 0; m < sizeof metrics / sizeof *metrics; m++)
         fprintf(f, ",%s,%s_lo,%s_hi", metrics[m], metrics[m], metrics[m]);
-    fputs(",learned_layer,learned_share\n", f);
+    /* dynamic regret columns only for a stream with shifts (same for every
+     * result: the settings share the stream) */
+    const int dyn = nres > 0 && res[0].segments > 1;
+    fputs(",learned_layer,learned_share", f);
+    if (dyn)
+        fputs(",dynamic_pseudo_regret,dynamic_pseudo_regret_lo,dynamic_pseudo_regret_hi"
+              ",dynamic_realized_regret,dynamic_realized_regret_lo,dynamic_realized_regret_hi", f);
+    fputc('\n', f);
     for (int i = 0; i < nres; i++) {
         for (int p = 0; p < res[i].npolicies; p++) {
             const splitee_policy_result *pr = &res[i].policies[p];
@@ -234,7 +282,12 @@ int splitee_report_csv(FILE *f, const splitee_result *res, int nres)
             csv_stat(f, pr->accuracy_change);
             csv_stat(f, pr->pseudo_regret);
             csv_stat(f, pr->realized_regret);
-            fprintf(f, ",%d,%.17g\n", pr->learned_arm + 1, pr->learned_share);
+            fprintf(f, ",%d,%.17g", pr->learned_arm + 1, pr->learned_share);
+            if (dyn) {
+                csv_stat(f, pr->dynamic_pseudo_regret);
+                csv_stat(f, pr->dynamic_realized_regret);
+            }
+            fputc('\n', f);
         }
     }
     return io_status(f);
@@ -243,9 +296,14 @@ int splitee_report_csv(FILE *f, const splitee_result *res, int nres)
 int splitee_report_curves(FILE *f, const splitee_result *res, int nres)
 {
     static const char *kinds[SPLITEE_CURVE_KINDS] = { "pseudo_regret", "realized_regret",
-                                                      "accuracy", "cost" };
+                                                      "accuracy", "cost",
+                                                      "dynamic_pseudo_regret",
+                                                      "dynamic_realized_regret" };
+    /* the dynamic regret columns only for a stream with shifts */
+    const int nkinds = nres > 0 && res[0].segments > 1 ? SPLITEE_CURVE_KINDS
+                                                       : SPLITEE_CURVE_DYNAMIC_PSEUDO_REGRET;
     fputs("alpha,lambda,mu,offload,beta,policy,round", f);
-    for (int k = 0; k < SPLITEE_CURVE_KINDS; k++)
+    for (int k = 0; k < nkinds; k++)
         fprintf(f, ",%s,%s_lo,%s_hi", kinds[k], kinds[k], kinds[k]);
     fputc('\n', f);
     for (int i = 0; i < nres; i++) {
@@ -255,7 +313,7 @@ int splitee_report_curves(FILE *f, const splitee_result *res, int nres)
             for (int k = 0; c && k < r->checkpoints; k++) {
                 csv_setting(f, r);
                 fprintf(f, ",%s,%zu", r->policies[p].name, r->checkpoint_rounds[k]);
-                for (int m = 0; m < 3 * SPLITEE_CURVE_KINDS; m++)
+                for (int m = 0; m < 3 * nkinds; m++)
                     fprintf(f, ",%.10g", c[(size_t)k * 3 * SPLITEE_CURVE_KINDS + m]);
                 fputc('\n', f);
             }

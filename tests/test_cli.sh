@@ -59,9 +59,27 @@ check table $bin replay --config "$tmp/exp.json" $T
 echo '{"reps": 2, "policies": "splitee", "offload": [0.1, 0.3]}' > "$tmp/exp2.json"
 check config-override $bin replay --config "$tmp/exp2.json" $T --reps 3
 
+# --- a changing world: a domain shift mid-stream, and the forgetting policies
+S="--shift 200:fixtures/ref-logits-shifted.npy --policies splitee,sw-ucb,d-ucb,oracle --window 100 --discount 0.99"
+check shift $bin replay $T --reps 4 $S
+check shift $bin replay $T --reps 4 ${S/200:/50%:}
+echo '{"reps": 4, "shift": ["200:fixtures/ref-logits-shifted.npy"], "policies": "splitee,sw-ucb,d-ucb,oracle", "window": 100, "discount": 0.99}' > "$tmp/exp-shift.json"
+check shift $bin replay --config "$tmp/exp-shift.json" $T
+check shift $bin replay --config "$tmp/exp-shift.json" $T --shift 200:fixtures/ref-logits-shifted.npy
+mkdir -p "$tmp/out"
+if $bin replay $T --reps 2 $S --quiet $outs; then
+    head -1 "$tmp/out/r.csv" | grep -q ',dynamic_pseudo_regret,' && ok || bad "csv lacks dynamic regret"
+    head -1 "$tmp/out/c.csv" | grep -q ',dynamic_realized_regret_hi$' && ok || bad "curves lack dynamic regret"
+    grep -q '"dynamic_pseudo_regret"' "$tmp/out/r.json" && grep -q '"segments"' "$tmp/out/r.json" \
+        && ok || bad "json lacks segments or dynamic regret"
+else bad "replay with a shift failed"; fi
+if $bin replay $T --reps 2 --policies splitee --quiet $outs; then
+    grep -q 'dynamic' "$tmp/out/r.csv" "$tmp/out/c.csv" "$tmp/out/r.json" && bad "dynamic regret without a shift" || ok
+else bad "replay without a shift failed"; fi
+
 # --- the same numbers whatever the thread count
-a=$($bin replay $T --reps 6 --threads 1 --policies splitee,random,thompson)
-b=$($bin replay $T --reps 6 --threads 2 --policies splitee,random,thompson)
+a=$($bin replay $T --reps 6 --threads 1 --policies splitee,random,thompson,sw-ucb-s,d-ucb --shift 100:fixtures/ref-logits-shifted.npy)
+b=$($bin replay $T --reps 6 --threads 2 --policies splitee,random,thompson,sw-ucb-s,d-ucb --shift 100:fixtures/ref-logits-shifted.npy)
 [[ "$a" == "$b" ]] && ok || bad "thread count changes results"
 
 # --- reports are written, complete and parseable
@@ -94,6 +112,13 @@ refuse bad-config "exp-bad.json" bash -c "echo '{\"reps\": ' > $tmp/exp-bad.json
 refuse unknown-config-key "colour" bash -c "echo '{\"colour\": 3}' > $tmp/exp-key.json; $bin replay --config $tmp/exp-key.json $T $outs"
 refuse layer-cost-shape "layer-cost" $bin replay $T --layer-cost 0.1,0.2 $outs
 refuse unknown-command "frobnicate" $bin frobnicate
+refuse shift-syntax "--shift" $bin replay $T --shift 200 $outs
+refuse shift-range "--shift: round 400" $bin replay $T --shift 400:fixtures/ref-logits-shifted.npy $outs
+refuse shift-twice "two shifts" $bin replay $T --shift 100:fixtures/ref-logits.npy,25%:fixtures/ref-logits.npy $outs
+refuse shift-missing "nosuch.npy" $bin replay $T --shift 100:$tmp/nosuch.npy $outs
+refuse shift-shape "small.csv" $bin replay $T --shift 100:$tmp/small.csv --labels none $outs
+refuse bad-window "--window" $bin replay $T --window 0 $outs
+refuse bad-discount "--discount" $bin replay $T --discount 1.5 $outs
 
 # --- the inference engine commands (logits, infer, profile) on the first 16
 # Fashion-MNIST test images (fixtures/fmnist16-*, IDX; the images gzipped)

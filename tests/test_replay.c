@@ -1,6 +1,7 @@
 /* test_replay.c -- the replay harness against a naive replay written here,
  * the authors' published algorithm (recorded choices in tests/fixtures,
- * made by tools/reference_splitee.py), and its determinism promises. */
+ * made by tools/reference_splitee.py), and its determinism promises; streams
+ * with a domain shift (segments) and their static and dynamic regret. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -367,4 +368,189 @@ Test(replay, rejects_bad_configuration_before_running)
     cr_assert_lt(splitee_replay_run(rp, &set, 1, &pc, 1, &rc, &res, &e), 0);
     splitee_replay_free(rp);
     splitee_table_free(t);
+}
+
+/* ---- a changing world: segments and dynamic regret ------------------- */
+
+/* The synthetic table's samples seen otherwise: the deep exits lose their
+ * confidence (as under noise), so the best fixed arm moves. */
+static splitee_table *degraded(int with_labels, size_t n, int exits)
+{
+    static double logits[N * L * K];
+    static int32_t labels[N];
+    unsigned x = 777;
+    for (int s = 0; s < N; s++) {
+        labels[s] = s % K;
+        for (int e = 0; e < L; e++)
+            for (int k = 0; k < K; k++) {
+                x = x * 1103515245u + 12345u;
+                double u = (x >> 8) / 16777216.0;
+                logits[(s * L + e) * K + k] = 3 * u + (k == labels[s] ? 2.5 * (e == 0 || e == L - 1) : 0);
+            }
+    }
+    splitee_table *t;
+    splitee_error e;
+    cr_assert_eq(splitee_table_from_logits("degraded", logits, n, exits, K,
+                                           with_labels ? labels : NULL, &t, &e), 0, "%s", e.msg);
+    return t;
+}
+
+static splitee_result *run_shifted(splitee_table *a, splitee_table *b, size_t at,
+                                   const splitee_setting *set, const splitee_policy_config *pols,
+                                   int np, int reps)
+{
+    splitee_replay *rp;
+    splitee_error e;
+    cr_assert_eq(splitee_replay_prepare(a, SPLITEE_CONFIDENCE_MAX_SOFTMAX, &rp, &e), 0, "%s", e.msg);
+    cr_assert_eq(splitee_replay_add_segment(rp, at, b, &e), 0, "%s", e.msg);
+    cr_assert_eq(splitee_replay_segments(rp), 2);
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = reps;
+    splitee_result *res;
+    cr_assert_eq(splitee_replay_run(rp, set, 1, pols, np, &rc, &res, &e), 0, "%s", e.msg);
+    splitee_replay_free(rp);
+    return res;
+}
+
+/* Naive fixed-arm means of one table under rw. */
+static void naive_means(splitee_table *t, const splitee_reward *rw, long double *mean)
+{
+    static double conf[N * L];
+    static int32_t pred[N * L];
+    splitee_table_confidences(t, SPLITEE_CONFIDENCE_MAX_SOFTMAX, conf, pred);
+    for (int a = 0; a < L; a++)
+        mean[a] = 0;
+    for (int s = 0; s < N; s++)
+        for (int a = 0; a < L; a++)
+            mean[a] += splitee_reward_outcome(rw, a, conf + s * L).reward / (long double)N;
+}
+
+static int argmax_ld(const long double *m)
+{
+    int best = 0;
+    for (int a = 1; a < L; a++)
+        if (m[a] > m[best])
+            best = a;
+    return best;
+}
+
+/* Every fixed arm's static and dynamic pseudo regret against sums written
+ * out here: sum over segments of rounds x (mean of the best arm - mean of
+ * the arm), the best arm fixed over the stream or per segment. */
+Test(replay, dynamic_regret_of_fixed_arms_matches_naive)
+{
+    splitee_table *a = synthetic(1), *b = degraded(1, N, L);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    set.reward.alpha = 0.55;
+    set.reward.offload = 0.2;
+    set.reward.lambda = 0.02;
+    splitee_reward rw;
+    cr_assert_eq(splitee_reward_init(&rw, &set.reward, L, NULL), 0);
+    long double ma[L], mb[L], stream[L];
+    naive_means(a, &rw, ma);
+    naive_means(b, &rw, mb);
+    const size_t at = 120;
+    for (int k = 0; k < L; k++)
+        stream[k] = (at * ma[k] + (N - at) * mb[k]) / N;
+    int ba = argmax_ld(ma), bb = argmax_ld(mb), bs = argmax_ld(stream);
+    cr_assert_neq(ba, bb, "the fixture should move the best arm");
+    splitee_policy_config pols[L + 1];
+    for (int k = 0; k < L; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "fixed:%d", k + 1);
+        pols[k] = policy(name);
+    }
+    pols[L] = policy("oracle");
+    splitee_result *res = run_shifted(a, b, at, &set, pols, L + 1, 3);
+    cr_assert_eq(res->segments, 2);
+    cr_assert_eq(res->segment[0].best_arm, ba);
+    cr_assert_eq(res->segment[1].best_arm, bb);
+    cr_assert_eq(res->segment[1].start, at);
+    cr_assert_eq(res->segment[1].rounds, N - at);
+    cr_assert_eq(res->best_arm, bs);
+    for (int k = 0; k < L; k++) {
+        cr_assert_float_eq(res->arm_mean[k], (double)stream[k], 1e-12);
+        cr_assert_float_eq(res->segment[1].arm_mean[k], (double)mb[k], 1e-12);
+    }
+    for (int p = 0; p <= L; p++) {
+        int k = p < L ? p : bs;   /* the oracle plays the stream's best arm */
+        double stat = (double)(at * (ma[bs] - ma[k]) + (N - at) * (mb[bs] - mb[k]));
+        double dyn = (double)(at * (ma[ba] - ma[k]) + (N - at) * (mb[bb] - mb[k]));
+        const splitee_policy_result *pr = &res->policies[p];
+        cr_assert_float_eq(pr->pseudo_regret.mean, stat, 1e-9, "%s", pr->name);
+        cr_assert_float_eq(pr->dynamic_pseudo_regret.mean, dyn, 1e-9, "%s", pr->name);
+        cr_assert_geq(pr->dynamic_pseudo_regret.mean, -1e-9);
+        /* curves end at the totals */
+        const double *last = pr->curves + (size_t)(res->checkpoints - 1) * SPLITEE_CURVE_KINDS * 3;
+        cr_assert_float_eq(last[SPLITEE_CURVE_DYNAMIC_PSEUDO_REGRET * 3], dyn, 1e-9);
+    }
+    splitee_results_free(res, 1);
+    splitee_table_free(a);
+    splitee_table_free(b);
+}
+
+/* A shift to the very same table changes no number (up to the rounding of
+ * weighting the segments), and dynamic regret is then the static one. */
+Test(replay, shift_to_same_table_changes_nothing)
+{
+    splitee_table *t = synthetic(1);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    set.reward.alpha = 0.55;
+    splitee_policy_config pols[4] = { policy("splitee"), policy("sw-ucb"), policy("d-ucb"),
+                                      policy("thompson") };
+    pols[1].window = 50;
+    pols[2].discount = 0.98;
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 4;
+    splitee_result *plain = run(t, &set, 1, pols, 4, &rc);
+    splitee_result *shifted = run_shifted(t, t, 77, &set, pols, 4, 4);
+    cr_assert_eq(plain->segments, 1);
+    for (int p = 0; p < 4; p++) {
+        const splitee_policy_result *x = &plain->policies[p], *y = &shifted->policies[p];
+        cr_assert_eq(x->accuracy.mean, y->accuracy.mean, "%s", x->name);
+        cr_assert_eq(x->cost.mean, y->cost.mean, "%s", x->name);
+        cr_assert_float_eq(x->pseudo_regret.mean, y->pseudo_regret.mean, 1e-9, "%s", x->name);
+        cr_assert_float_eq(x->realized_regret.mean, y->realized_regret.mean, 1e-9, "%s", x->name);
+        cr_assert_float_eq(y->dynamic_pseudo_regret.mean, y->pseudo_regret.mean, 1e-9);
+        cr_assert_float_eq(y->dynamic_realized_regret.mean, y->realized_regret.mean, 1e-9);
+        cr_assert_eq(x->dynamic_pseudo_regret.mean, x->pseudo_regret.mean);
+    }
+    splitee_results_free(plain, 1);
+    splitee_results_free(shifted, 1);
+    splitee_table_free(t);
+}
+
+/* Shifts the stream cannot take are refused with a message naming the
+ * table, and leave the replay as it was. */
+Test(replay, add_segment_rejects_bad_shifts)
+{
+    splitee_table *t = synthetic(1), *ok = degraded(1, N, L), *fewer = degraded(1, N - 1, L),
+                  *shallow = degraded(1, N, L - 1), *unlabelled = degraded(0, N, L);
+    splitee_replay *rp;
+    splitee_error e;
+    cr_assert_eq(splitee_replay_prepare(t, SPLITEE_CONFIDENCE_MAX_SOFTMAX, &rp, &e), 0);
+    cr_assert_eq(splitee_replay_add_segment(rp, 0, ok, &e), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_replay_add_segment(rp, N, ok, &e), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_replay_add_segment(rp, 10, fewer, &e), SPLITEE_ERR_SHAPE);
+    cr_assert(strstr(e.msg, "degraded") != NULL, "%s", e.msg);
+    cr_assert_eq(splitee_replay_add_segment(rp, 10, shallow, &e), SPLITEE_ERR_SHAPE);
+    cr_assert_eq(splitee_replay_add_segment(rp, 10, unlabelled, &e), SPLITEE_ERR_SHAPE);
+    cr_assert_eq(splitee_replay_segments(rp), 1);
+    cr_assert_eq(splitee_replay_add_segment(rp, 100, ok, &e), 0, "%s", e.msg);
+    cr_assert_eq(splitee_replay_add_segment(rp, 100, ok, &e), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_replay_add_segment(rp, 50, ok, &e), SPLITEE_ERR_ARG);
+    for (int k = 2; k < SPLITEE_MAX_SEGMENTS; k++)
+        cr_assert_eq(splitee_replay_add_segment(rp, 100 + k, k % 2 ? ok : t, &e), 0, "%s", e.msg);
+    cr_assert_eq(splitee_replay_add_segment(rp, 200, ok, &e), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_replay_segments(rp), SPLITEE_MAX_SEGMENTS);
+    splitee_replay_free(rp);
+    splitee_table_free(t);
+    splitee_table_free(ok);
+    splitee_table_free(fewer);
+    splitee_table_free(shallow);
+    splitee_table_free(unlabelled);
 }

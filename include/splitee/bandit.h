@@ -46,6 +46,13 @@ typedef enum splitee_policy_kind {
     SPLITEE_POLICY_THOMPSON,      /* Gaussian Thompson sampling */
     SPLITEE_POLICY_KL_UCB,        /* KL-UCB on rewards rescaled to [0, 1] */
     SPLITEE_POLICY_UCB_V,         /* UCB-V (empirical Bernstein) */
+    SPLITEE_POLICY_SW_UCB,        /* sliding-window UCB (Garivier & Moulines
+                                     2011): statistics of the last cfg.window
+                                     rounds only */
+    SPLITEE_POLICY_D_UCB,         /* discounted UCB (same paper): statistics
+                                     discounted by cfg.discount per round */
+    SPLITEE_POLICY_SW_UCB_S,      /* sw-ucb with SplitEE-S side observations */
+    SPLITEE_POLICY_D_UCB_S,       /* d-ucb with SplitEE-S side observations */
     SPLITEE_POLICY_KIND_COUNT
 } splitee_policy_kind;
 
@@ -65,7 +72,12 @@ typedef struct splitee_policy_config {
     double epsilon;    /* epsilon-greedy exploration probability */
     double prior_sd;   /* Thompson: reward noise s.d. (posterior sd = prior_sd/sqrt(n)) */
     int fixed_arm;     /* fixed and oracle: the arm to play */
-    splitee_side_info side_info; /* splitee-s only */
+    splitee_side_info side_info; /* splitee-s, sw-ucb-s, d-ucb-s */
+    int window;        /* sw-ucb(-s): W, rounds remembered, 1..1e8 (the ring
+                          buffer, 17 bytes a reward, W rewards or W x arms
+                          with side observations, is allocated at create) */
+    double discount;   /* d-ucb(-s): gamma in (0, 1], weight of a round per
+                          round of age (1 = plain UCB statistics) */
 } splitee_policy_config;
 
 /* What the device saw on one round. */
@@ -82,7 +94,8 @@ typedef struct splitee_obs {
 typedef struct splitee_policy splitee_policy; /* opaque */
 
 /* Fills *cfg with defaults: kind splitee, beta 1, epsilon 0.05, prior_sd
- * 0.5, fixed_arm 0, honest side information. */
+ * 0.5, fixed_arm 0, honest side information, window 1000, discount 0.999
+ * (docs/ADAPTIVE.md says why). */
 void splitee_policy_config_default(splitee_policy_config *cfg);
 
 /* Creates a policy over rw->arms arms. `rw` is copied. Fails with
@@ -103,7 +116,12 @@ void splitee_policy_reset(splitee_policy *p);
  * arm that has no observation yet, lowest first; then UCB-type indices are
  * mean_a + beta*sqrt(ln t / n_a) with t = rounds observed so far + 1 (so
  * ln t = 0 on the first round after a reference initialisation, as in the
- * authors' code). Ties go to the lowest arm. */
+ * authors' code). Ties go to the lowest arm. sw-ucb forgets plays older
+ * than W rounds (an arm with no play in the window is untried again) and
+ * uses ln min(t, W); d-ucb uses discounted counts and sums and ln n_t with
+ * n_t the sum of the discounted counts (docs/ADAPTIVE.md). The -s variants
+ * add SplitEE-S side observations; d-ucb-s then uses the discounted number
+ * of rounds for n_t. */
 int splitee_policy_choose(splitee_policy *p, gsl_rng *rng);
 
 /* Learns from one round. ob->arm must be the arm the device played. */
@@ -122,7 +140,9 @@ void splitee_policy_set_offload(splitee_policy *p, const double *o);
  * and does not advance the UCB clock). */
 void splitee_policy_seed_arm(splitee_policy *p, int arm, double reward);
 
-/* Learned state: plays n (arms) and mean reward (arms), the round counter. */
+/* Learned state: plays n (arms) and mean reward (arms), the round counter.
+ * For sw-ucb these are the plays inside the window, for d-ucb the
+ * discounted counts and means. */
 int splitee_policy_arms(const splitee_policy *p);
 double splitee_policy_count(const splitee_policy *p, int arm);
 double splitee_policy_mean(const splitee_policy *p, int arm);
@@ -132,19 +152,22 @@ long long splitee_policy_rounds(const splitee_policy *p);
 int splitee_policy_best_arm(const splitee_policy *p);
 
 /* Learned state as a JSON text (kind, parameters, rounds, per-arm counts,
- * sums and squared sums). Returns a malloc'd string the caller frees, or
+ * sums and squared sums; sw-ucb adds the window's history, oldest first,
+ * so that a loaded policy continues exactly as the saved one). Returns a malloc'd string the caller frees, or
  * NULL on allocation failure. */
 char *splitee_policy_save(const splitee_policy *p);
 
 /* Restores state saved by splitee_policy_save into a policy of the same
  * kind and arm count. Fails with FORMAT (malformed JSON, missing fields,
- * non-finite numbers, negative counts) or ARG (kind or arm count differ);
+ * non-finite numbers, negative counts, a window history that does not match
+ * the counts) or ARG (kind, arm count or sw-ucb window differ);
  * the policy is unchanged on failure. */
 int splitee_policy_load(splitee_policy *p, const char *json, splitee_error *err);
 
 /* Policy names as the CLI spells them: "splitee", "splitee-s", "final",
  * "random", "fixed" (written "fixed:K" with K a 1-based layer), "oracle",
- * "ee-threshold", "epsilon-greedy", "thompson", "kl-ucb", "ucb-v". */
+ * "ee-threshold", "epsilon-greedy", "thompson", "kl-ucb", "ucb-v",
+ * "sw-ucb", "d-ucb", "sw-ucb-s", "d-ucb-s". */
 const char *splitee_policy_kind_name(splitee_policy_kind kind);
 /* Parses one name (and ":K" for fixed, K 1-based) into cfg->kind and
  * cfg->fixed_arm; returns 0 or SPLITEE_ERR_ARG. */

@@ -22,6 +22,12 @@
  *     printf("%.4f\n", res[0].policies[1].accuracy.mean);
  *     splitee_results_free(res, 1);
  *     splitee_replay_free(rp);
+ *
+ * A changing world: splitee_replay_add_segment(rp, 5000, noisy_table, ...)
+ * makes rounds 5001.. of every repetition draw their samples from another
+ * table of the same samples (a domain shift mid-stream; the shuffle is the
+ * same). Regret is then reported twice: static, against the best fixed arm
+ * over the whole stream, and dynamic, against the best arm of each segment.
  */
 #ifndef SPLITEE_REPLAY_H
 #define SPLITEE_REPLAY_H
@@ -36,6 +42,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define SPLITEE_MAX_SEGMENTS 16  /* stream segments of one replay */
 
 typedef enum splitee_order {
     SPLITEE_ORDER_SHUFFLE = 0, /* a fresh seeded shuffle per repetition */
@@ -95,6 +103,9 @@ enum {
     SPLITEE_CURVE_REALIZED_REGRET,   /* cumulative r(a*, s_t) - r(arm, s_t) */
     SPLITEE_CURVE_ACCURACY,          /* running accuracy so far */
     SPLITEE_CURVE_COST,              /* running average cost so far */
+    SPLITEE_CURVE_DYNAMIC_PSEUDO_REGRET,   /* cumulative mu*_k - mu_k(arm), k the
+                                              round's segment (= pseudo with one) */
+    SPLITEE_CURVE_DYNAMIC_REALIZED_REGRET, /* cumulative r(a*_k, s_t) - r(arm, s_t) */
     SPLITEE_CURVE_KINDS
 };
 
@@ -119,6 +130,10 @@ typedef struct splitee_policy_result {
     splitee_stat accuracy_change;  /* accuracy - accuracy(final) */
     splitee_stat pseudo_regret;    /* at T */
     splitee_stat realized_regret;  /* at T */
+    splitee_stat dynamic_pseudo_regret;   /* at T, against each segment's best
+                                             arm (equals pseudo_regret with
+                                             one segment) */
+    splitee_stat dynamic_realized_regret; /* at T, same samples */
     int learned_arm;               /* the arm most repetitions ended on (the
                                       most played arm of a repetition) */
     double learned_share;          /* fraction of repetitions that did */
@@ -130,6 +145,16 @@ typedef struct splitee_policy_result {
     splitee_trace_row *trace; /* (rounds) of repetition 0, or NULL */
 } splitee_policy_result;
 
+/* One piece of a piecewise-stationary stream. */
+typedef struct splitee_segment_info {
+    size_t start;                  /* first round, 0-based */
+    size_t rounds;                 /* rounds in the segment */
+    char table[256];               /* name (path) of the table it draws from */
+    int best_arm;                  /* best fixed arm within the segment */
+    double arm_mean[SPLITEE_MAX_EXITS]; /* each fixed arm's mean reward on
+                                           the segment's table */
+} splitee_segment_info;
+
 typedef struct splitee_result {
     splitee_setting setting;
     splitee_reward reward;         /* the model the setting gave */
@@ -137,9 +162,13 @@ typedef struct splitee_result {
     int repetitions;
     int arms;
     int has_labels;                /* 0: accuracy fields are NaN */
-    double arm_mean[SPLITEE_MAX_EXITS]; /* each fixed arm's mean reward */
+    double arm_mean[SPLITEE_MAX_EXITS]; /* each fixed arm's mean reward over
+                                           the stream (segments weighted by
+                                           their rounds) */
     int best_arm;                  /* argmax arm_mean (lowest on ties) */
     double final_accuracy, final_cost; /* the whole model on the device */
+    int segments;                  /* 1, or more with splitee_replay_add_segment */
+    splitee_segment_info *segment; /* (segments) */
     int checkpoints;
     size_t *checkpoint_rounds;     /* (checkpoints) rounds, increasing, last = T */
     int npolicies;
@@ -158,8 +187,21 @@ int splitee_replay_prepare(const splitee_table *t, splitee_confidence kind,
 void splitee_replay_free(splitee_replay *rp);
 size_t splitee_replay_samples(const splitee_replay *rp);
 int splitee_replay_exits(const splitee_replay *rp);
-/* Confidences (samples, exits) the replay uses. */
+/* Confidences (samples, exits) the replay uses (of its first table). */
 const double *splitee_replay_confidences(const splitee_replay *rp);
+
+/* Makes every repetition's rounds start_round+1 .. (0-based: from
+ * start_round on) draw their samples from table t instead, until the next
+ * segment: a shift of domain mid-stream. The order of samples (the seeded
+ * shuffle) is unchanged, so t must hold the same samples: same count, same
+ * exits, labels if and only if the first table has them. Segments must be
+ * added in increasing start_round, 1 <= start_round < samples, at most
+ * SPLITEE_MAX_SEGMENTS in all. Fails with ARG, SHAPE or NOMEM (message in
+ * err names t); rp is unchanged on failure. */
+int splitee_replay_add_segment(splitee_replay *rp, size_t start_round,
+                               const splitee_table *t, splitee_error *err);
+/* Number of segments (1 without splitee_replay_add_segment). */
+int splitee_replay_segments(const splitee_replay *rp);
 
 /* Runs every policy on every setting. *out receives an array of nsettings
  * results in the order given (free with splitee_results_free). Fails with

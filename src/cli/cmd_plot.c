@@ -130,7 +130,13 @@ static int plot_curves(const char *path, const char *prefix, splitee_error *err)
     int kpr = kround < 0 ? -1 : col(&c, "pseudo_regret", path, err);
     if (st == 0 && kpr < 0)
         st = err->status;
-    if (st == 0 && c.ncols < kpr + 3 * SPLITEE_CURVE_KINDS)
+    /* curves of a stream with shifts carry the dynamic regret columns too */
+    int nk = SPLITEE_CURVE_DYNAMIC_PSEUDO_REGRET;
+    for (int i = 0; st == 0 && i < c.ncols; i++)
+        if (strcmp(c.head[i], "dynamic_pseudo_regret") == 0)
+            nk = SPLITEE_CURVE_KINDS;
+    r.segments = nk == SPLITEE_CURVE_KINDS ? 2 : 1;   /* shift rounds are not in the file */
+    if (st == 0 && c.ncols < kpr + 3 * nk)
         st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: missing curve columns", path);
     r.policies = st ? NULL : calloc(CLI_MAX_POLICIES_PLOT, sizeof *r.policies);
     if (st == 0 && !r.policies)
@@ -149,7 +155,7 @@ static int plot_curves(const char *path, const char *prefix, splitee_error *err)
             }
             p = r.npolicies++;
             snprintf(r.policies[p].name, sizeof r.policies[p].name, "%s", name);
-            r.policies[p].curves = malloc(c.rows * 3 * SPLITEE_CURVE_KINDS * sizeof(double));
+            r.policies[p].curves = calloc(c.rows * 3 * SPLITEE_CURVE_KINDS, sizeof(double));
             if (!r.policies[p].curves) {
                 st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
                 break;
@@ -169,7 +175,7 @@ static int plot_curves(const char *path, const char *prefix, splitee_error *err)
             r.checkpoint_rounds[k] = (size_t)rd;
             r.checkpoints = (int)(k + 1);
         }
-        for (int m = 0; st == 0 && m < 3 * SPLITEE_CURVE_KINDS; m++)
+        for (int m = 0; st == 0 && m < 3 * nk; m++)
             st = num(&c, i, kpr + m, &r.policies[p].curves[k * 3 * SPLITEE_CURVE_KINDS + m], path, err);
     }
     for (int p = 1; st == 0 && p < r.npolicies; p++)

@@ -162,6 +162,44 @@ static int link_schedule(const cli_replay_opts *o, size_t rounds, int exits, dou
     return 0;
 }
 
+/* The shifts of --shift in stream order, each round resolved (P% of the
+ * stream rounds down): loads every table (same labels file and layout as
+ * the first) and adds it as a segment of rp. */
+static int add_shifts(const cli_replay_opts *o, splitee_replay *rp, splitee_error *err)
+{
+    const size_t n = splitee_replay_samples(rp);
+    size_t round[SPLITEE_MAX_SEGMENTS];
+    int idx[SPLITEE_MAX_SEGMENTS];
+    for (int i = 0; i < o->nshift; i++) {
+        round[i] = o->shift[i].round_pct > 0 ? (size_t)(o->shift[i].round_pct / 100.0 * (double)n)
+                                             : (size_t)o->shift[i].round;
+        int j = i;                               /* insertion sort, stable */
+        while (j > 0 && round[idx[j - 1]] > round[i]) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+    for (int k = 0; k < o->nshift; k++) {
+        const struct cli_shift *sh = &o->shift[idx[k]];
+        splitee_table *t = NULL;
+        int st = splitee_table_load(sh->table, o->labels, o->layout, &t, err);
+        if (st == 0 && (k > 0 && round[idx[k]] == round[idx[k - 1]]))
+            st = splitee__fail(err, SPLITEE_ERR_ARG, "--shift: two shifts after round %zu",
+                               round[idx[k]]);
+        else if (st == 0 && (round[idx[k]] < 1 || round[idx[k]] >= n))
+            st = splitee__fail(err, SPLITEE_ERR_ARG,
+                               "--shift: round %zu is not inside the stream of %zu rounds",
+                               round[idx[k]], n);
+        if (st == 0)
+            st = splitee_replay_add_segment(rp, round[idx[k]], t, err);
+        splitee_table_free(t);
+        if (st < 0)
+            return st;
+    }
+    return 0;
+}
+
 static int write_outputs(const cli_replay_opts *o, const report_ctx *ctx, splitee_error *err)
 {
     pending out[4];
@@ -219,6 +257,8 @@ int cli_replay(int argc, char **argv)
         goto done;
     }
     if ((st = splitee_replay_prepare(t, o.confidence, &rp, &err)) < 0)
+        goto done;
+    if ((st = add_shifts(&o, rp, &err)) < 0)
         goto done;
     o.replay.curves = o.curves || o.plot;
     o.replay.trace = o.trace != NULL;

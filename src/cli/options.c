@@ -39,6 +39,8 @@ void cli_replay_defaults(cli_replay_opts *o)
     splitee_policy_config_default(&pc);
     o->epsilon = pc.epsilon;
     o->prior_sd = pc.prior_sd;
+    o->window = pc.window;
+    o->discount = pc.discount;
     o->side_info = SPLITEE_SIDE_INFO_HONEST;
     o->progress = -1;
     o->link_encoding = SPLITEE_PAYLOAD_F32;
@@ -57,6 +59,8 @@ void cli_replay_free(cli_replay_opts *o)
     free(o->trace);
     free(o->plot);
     free(o->link);
+    for (int i = 0; i < o->nshift; i++)
+        free(o->shift[i].table);
 }
 
 /* ------------------------------------------------------------ numbers --- */
@@ -313,7 +317,8 @@ static int set_policies(cli_replay_opts *o, const char *v, splitee_error *err)
         if (splitee_policy_parse(tok, pc) < 0)
             return splitee__fail(err, SPLITEE_ERR_ARG,
                                  "--policies: unknown policy '%s' (splitee, splitee-s, final, random, "
-                                 "fixed:K, oracle, ee-threshold, epsilon-greedy, thompson, kl-ucb, ucb-v)", tok);
+                                 "fixed:K, oracle, ee-threshold, epsilon-greedy, thompson, kl-ucb, ucb-v, "
+                                 "sw-ucb, d-ucb, sw-ucb-s, d-ucb-s)", tok);
     }
     if (o->npolicies == 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--policies: no policy given");
@@ -440,6 +445,76 @@ static int set_prior_sd(cli_replay_opts *o, const char *v, splitee_error *err)
     return 0;
 }
 
+static int set_window(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    long x;
+    if (parse_long(v, 1, 100000000, &x))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--window: expected a number of rounds in 1..100000000, got '%s'", v);
+    o->window = (int)x;
+    return 0;
+}
+
+static int set_discount(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    if (parse_double(v, &o->discount) || !(o->discount > 0 && o->discount <= 1))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--discount: expected a number in (0, 1], got '%s'", v);
+    return 0;
+}
+
+/* One "ROUND:TABLE" (ROUND an integer >= 1 or a percentage "P%" of the
+ * stream, TABLE a path or clean/noise/blur/contrast) appended to o->shift. */
+static int add_shift(cli_replay_opts *o, char *item, splitee_error *err)
+{
+    char *colon = strchr(item, ':');
+    if (!colon || colon == item || !colon[1])
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: expected ROUND:TABLE, got '%s'", item);
+    *colon = '\0';
+    struct cli_shift sh = { 0, 0, NULL };
+    size_t len = strlen(item);
+    if (item[len - 1] == '%') {
+        item[len - 1] = '\0';
+        if (parse_double(item, &sh.round_pct) || !(sh.round_pct > 0 && sh.round_pct < 100))
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: a percentage must be in (0, 100), got '%s%%'", item);
+    } else if (parse_long(item, 1, 4000000000L, &sh.round)) {
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: ROUND must be a whole number >= 1 or P%%, got '%s'", item);
+    }
+    if (o->nshift == SPLITEE_MAX_SEGMENTS - 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: at most %d shifts", SPLITEE_MAX_SEGMENTS - 1);
+    const char *table = colon + 1;
+    char path[128];
+    static const char *known[] = { "clean", "noise", "blur", "contrast" };
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(table, known[i]) == 0) {
+            snprintf(path, sizeof path, DATA_DIR "/fmnist-%.16s.npy", table);
+            table = path;
+        }
+    if (!(sh.table = strdup(table)))
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "out of memory");
+    o->shift[o->nshift++] = sh;
+    return 0;
+}
+
+/* --shift ROUND:TABLE[,ROUND:TABLE...]; repeatable. The first --shift flag
+ * replaces the shifts a --config file gave, later ones add to it. */
+static int set_shift(cli_replay_opts *o, const char *v, splitee_error *err)
+{
+    if (!o->in_config && !o->shift_from_flags) {
+        for (int i = 0; i < o->nshift; i++)
+            free(o->shift[i].table);
+        o->nshift = 0;
+        o->shift_from_flags = 1;
+    }
+    char buf[4096];
+    if (strlen(v) >= sizeof buf)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: list too long");
+    strcpy(buf, v);
+    int st = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok && st == 0; tok = strtok_r(NULL, ",", &save))
+        st = add_shift(o, tok, err);
+    return st;
+}
+
 static int set_quiet(cli_replay_opts *o, const char *v, splitee_error *err)
 {
     (void)v;
@@ -478,7 +553,8 @@ static const opt_def OPTS[] = {
     { "layout", "L", set_layout, "samples-first (N,L,K) or exits-first (L,N,K) [samples-first]" },
     { "confidence", "C", set_confidence, "max-softmax, entropy or margin [max-softmax]" },
     { "policies", "LIST", set_policies, "comma list: splitee,splitee-s,final,random,fixed:K,oracle,\n"
-      "                          ee-threshold,epsilon-greedy,thompson,kl-ucb,ucb-v [all but fixed]" },
+      "                          ee-threshold,epsilon-greedy,thompson,kl-ucb,ucb-v,sw-ucb,d-ucb,\n"
+      "                          sw-ucb-s,d-ucb-s [all but fixed and the last four]" },
     { "alpha", "V", set_alpha, "exit threshold; V, a,b,c or start:stop:step [0.8]" },
     { "lambda", "V", set_lambda, "device cost per layer [0.1]" },
     { "mu", "V", set_mu, "cost weight [1]" },
@@ -495,10 +571,15 @@ static const opt_def OPTS[] = {
     { "seed", "S", set_seed, "random seed [1]" },
     { "order", "O", set_order, "shuffle or given [shuffle]" },
     { "init", "I", set_init, "play-once or reference [play-once]" },
-    { "side-info", "S", set_side_info, "splitee-s side observations: honest or reference [honest]" },
+    { "side-info", "S", set_side_info, "splitee-s (sw-ucb-s, d-ucb-s) side observations: honest or reference [honest]" },
     { "reference", NULL, set_reference, "the authors' simulation: --order given --init reference --side-info reference" },
     { "epsilon", "E", set_epsilon, "epsilon-greedy exploration probability [0.05]" },
     { "prior-sd", "S", set_prior_sd, "Thompson sampling reward s.d. [0.5]" },
+    { "window", "W", set_window, "sw-ucb(-s): rounds in the sliding window [1000]" },
+    { "discount", "G", set_discount, "d-ucb(-s): discount factor gamma in (0, 1] [0.999]" },
+    { "shift", "ROUND:TABLE", set_shift, "domain shift: after ROUND rounds (or P% of the stream) the samples\n"
+      "                          come from TABLE (a path, or clean/noise/blur/contrast); repeatable,\n"
+      "                          or a comma list. Adds dynamic regret (per-segment best layer)" },
     { "checkpoints", "N", set_checkpoints, "curve points [1000]" },
     { "threads", "N", set_threads, "worker threads, 0 = all cores [0]" },
     { "json", "FILE", set_json, "write everything as JSON" },
@@ -616,10 +697,16 @@ int cli_replay_parse(cli_replay_opts *o, int argc, char **argv, splitee_error *e
         if (strcmp(argv[i], "--config") == 0) {
             if (i + 1 >= argc)
                 return splitee__fail(err, SPLITEE_ERR_ARG, "--config: missing FILE");
-            if ((st = apply_config(o, argv[++i], err)) < 0)
+            o->in_config = 1;
+            st = apply_config(o, argv[++i], err);
+            o->in_config = 0;
+            if (st < 0)
                 return st;
         } else if (strncmp(argv[i], "--config=", 9) == 0) {
-            if ((st = apply_config(o, argv[i] + 9, err)) < 0)
+            o->in_config = 1;
+            st = apply_config(o, argv[i] + 9, err);
+            o->in_config = 0;
+            if (st < 0)
                 return st;
         }
     }
@@ -660,6 +747,8 @@ int cli_replay_parse(cli_replay_opts *o, int argc, char **argv, splitee_error *e
         o->policies[p].epsilon = o->epsilon;
         o->policies[p].prior_sd = o->prior_sd;
         o->policies[p].side_info = o->side_info;
+        o->policies[p].window = o->window;
+        o->policies[p].discount = o->discount;
     }
     return 0;
 }

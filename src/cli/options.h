@@ -30,6 +30,16 @@ typedef struct cli_replay_opts {
     splitee_replay_config replay;
     splitee_side_info side_info;
     double epsilon, prior_sd;
+    int window;                   /* sw-ucb W, rounds */
+    double discount;              /* d-ucb gamma */
+    /* --shift ROUND:TABLE: after `round` rounds the stream's samples come
+     * from `table` (a path, or a shipped domain name resolved to its path);
+     * round_pct > 0 gives the round as a percentage of the stream instead.
+     * Sorted and checked against the table in cmd_replay.c. */
+    struct cli_shift { long round; double round_pct; char *table; } shift[SPLITEE_MAX_SEGMENTS - 1];
+    int nshift;
+    int in_config;                /* 1 while --config is applied */
+    int shift_from_flags;         /* 1 once a --shift flag replaced the config's */
     char *json, *csv, *curves, *trace, *plot; /* outputs (owned), or NULL */
     int quiet;                    /* no table on stdout */
     int progress;                 /* -1 auto (stderr is a terminal), 0, 1 */

@@ -14,6 +14,7 @@ import json
 import os
 import struct
 import sys
+import zlib
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 MODEL = os.path.join(ROOT, "data", "model")
@@ -154,7 +155,28 @@ def idx_seeds():
             "gzip-images": pair(gz(images), labels)}
 
 
+def frame(ftype, enc, rid, layer, body):
+    """One wire frame (include/splitee/wire.h): header + body."""
+    return (b"SPLW" + struct.pack("<HBBIIII", 1, ftype, enc, rid, layer, len(body),
+                                  zlib.crc32(body) & 0xFFFFFFFF) + body)
+
+
+def frame_seeds():
+    """fuzz_frame input: read size byte, max-frame byte, then a stream of
+    frames (a small request, a response, an error, and two back to back)."""
+    req = frame(1, 2, 7, 3, payload(2, 3, 2, 4, 5))
+    resp = frame(2, 0, 7, 3, struct.pack("<IIdd", 4, 11, 0.93, 812.5))
+    err = frame(3, 0, 8, 1, struct.pack("<i", -3) + b"payload: bad magic")
+    return {
+        "request": bytes([255, 255]) + req,
+        "response-bytewise": bytes([0, 255]) + resp,
+        "error": bytes([16, 255]) + err,
+        "two": bytes([40, 255]) + req + resp,
+    }
+
+
 SEEDS = {
+    "frame": frame_seeds,
     "model": model_seeds,
     "payload": payload_seeds,
     "npy": npy_seeds,

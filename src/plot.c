@@ -200,6 +200,17 @@ int splitee_plot(const char *prefix, const splitee_plot_spec *spec,
 
 /* ------------------------------------------------------ replay figures -- */
 
+/* 1 if the mean of any of the n series falls below -1 somewhere: regret
+ * that is really negative, not an early fluctuation around zero. */
+static int any_negative(const splitee_plot_series *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (size_t k = 0; k < s[i].n; k++)
+            if (s[i].y[k] < -1.0)
+                return 1;
+    return 0;
+}
+
 /* Series of curve `kind` for every policy of r; x points at rounds. */
 static void curve_series(const splitee_result *r, int kind, double *rounds, double *buf,
                          splitee_plot_series *out)
@@ -254,6 +265,12 @@ int splitee_plot_regret(const char *prefix, const splitee_result *r, splitee_err
                                 "cumulative regret (log scale)", 1, 0, 0.1 };
         splitee_plot_spec d = { "Dynamic realized regret", "round",
                                 "cumulative regret (log scale)", 1, 0, 0.1 };
+        if (!dyn && (any_negative(s, np) || any_negative(s + np, np))) {
+            /* a policy that beats the best fixed layer (a time-varying o,
+             * say) has negative regret: a log axis would hide it */
+            a.ylabel = b.ylabel = "cumulative regret";
+            a.logy_floor = b.logy_floor = 0;
+        }
         if (dyn) {
             a.title = "Static pseudo regret (best fixed layer)";
             b.title = "Static realized regret (same samples)";

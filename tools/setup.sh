@@ -3,6 +3,9 @@
 #   tools/setup.sh           build, test and plot dependencies
 #   tools/setup.sh --train   also PyTorch/NumPy/OpenBLAS and Fashion-MNIST,
 #                            for tools/train.py
+#   tools/setup.sh --dataset also the Fashion-MNIST images (IDX files under
+#                            /usr/share/datasets/fashion-mnist), for
+#                            splitee logits/infer/device on the test set
 #   tools/setup.sh --fuzz    also clang and its libFuzzer/sanitizer runtimes
 #                            (libclang-rt-14-dev), for tools/fuzz.sh
 # Options combine (--train --fuzz).
@@ -15,6 +18,7 @@ pkgs=(gcc libc6-dev libgsl-dev libcjson-dev libcriterion-dev meson ninja-build
 for opt in "$@"; do
     case "$opt" in
         --train) pkgs+=(python3-torch python3-numpy libopenblas0-pthread dataset-fashion-mnist) ;;
+        --dataset) pkgs+=(dataset-fashion-mnist) ;;
         --fuzz) pkgs+=(clang libclang-rt-14-dev python3) ;;
         *) echo "setup.sh: unknown option $opt" >&2; exit 2 ;;
     esac

@@ -17,46 +17,6 @@
 #define MAX_PROFILE_BYTES (1 << 20)
 #define MAX_TRACE_BYTES (64 << 20)
 
-/* Reads a whole file into a NUL-terminated malloc'd buffer. */
-static int read_all(const char *path, size_t max, char **out, splitee_error *err)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
-    size_t cap = 4096, n = 0, got;
-    char *buf = malloc(cap + 1);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n > max) {
-            free(buf);
-            fclose(f);
-            return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: larger than %zu bytes", path, max);
-        }
-        if (n == cap) {
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    int rerr = ferror(f);
-    fclose(f);
-    if (!buf)
-        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
-    if (rerr) {
-        free(buf);
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return SPLITEE_OK;
-}
-
 /* ----------------------------------------------------------- traces --- */
 
 /* Next line of text (NUL-terminated in place), or NULL at the end. */
@@ -443,7 +403,8 @@ static int parse_trace(jctx *c, const cJSON *tr, const char *dir, splitee_link_p
     char path[4096];
     join_path(path, sizeof path, dir, file);
     char *text;
-    if ((st = read_all(path, MAX_TRACE_BYTES, &text, c->err)) < 0)
+    size_t len;
+    if ((st = splitee__read_file(path, MAX_TRACE_BYTES, &text, &len, c->err)) < 0)
         return st;
     st = splitee_link_parse_trace(text, p->trace_format, p->trace_bin_ms, path, t, r, n, period, c->err);
     free(text);
@@ -549,7 +510,8 @@ int splitee_link_load(const char *path, splitee_link **out, splitee_error *err)
 {
     *out = NULL;
     char *text;
-    int st = read_all(path, MAX_PROFILE_BYTES, &text, err);
+    size_t len;
+    int st = splitee__read_file(path, MAX_PROFILE_BYTES, &text, &len, err);
     if (st < 0)
         return st;
     /* The folder (for relative trace paths) and the file stem (default name). */

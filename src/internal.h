@@ -4,6 +4,7 @@
 #define SPLITEE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "splitee/status.h"
 
 #if defined(__GNUC__)
@@ -31,5 +32,18 @@ static inline int splitee__mul_size(size_t a, size_t b, size_t *out)
  * fsync-free rename on success, removal on failure. */
 int splitee__write_file_atomic(const char *path, const void *data, size_t len,
                                splitee_error *err);
+
+/* Reads all of the open file `f` (closed here in every case) into a
+ * malloc'd buffer with a NUL after the last byte: *out (caller frees) and
+ * *len. `path` names the file in messages: "PATH: cannot read", "PATH: out
+ * of memory", and, when max > 0 and the file holds more than max bytes,
+ * FORMAT "PATH: larger than MAX bytes". *out is NULL on failure. */
+int splitee__read_stream(FILE *f, const char *path, size_t max, char **out, size_t *len,
+                         splitee_error *err);
+
+/* splitee__read_stream on `path` opened for reading; IO "PATH: cannot
+ * open: REASON" when it cannot be opened (errno kept). */
+int splitee__read_file(const char *path, size_t max, char **out, size_t *len,
+                       splitee_error *err);
 
 #endif

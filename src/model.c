@@ -21,38 +21,6 @@
 
 /* ---- model.json ----------------------------------------------------------- */
 
-/* Reads the whole (small) text file `path` into a malloc'd NUL-terminated
- * buffer. */
-static int read_text(const char *path, char **out, size_t *len, splitee_error *err)
-{
-    *out = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = malloc(MAX_JSON_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
-    }
-    size_t n = fread(buf, 1, MAX_JSON_BYTES + 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot read", path);
-    }
-    if (n > MAX_JSON_BYTES) {
-        free(buf);
-        return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: larger than %zu bytes", path,
-                             MAX_JSON_BYTES);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return SPLITEE_OK;
-}
-
 /* The member `key` of root, or a FORMAT failure naming the missing key. */
 static int get_item(const cJSON *root, const char *key, const char *path, const cJSON **item,
                     splitee_error *err)
@@ -272,7 +240,7 @@ static int load_config(const char *path, splitee_model_config *c, char **weights
 {
     char *text;
     size_t len;
-    int rc = read_text(path, &text, &len, err);
+    int rc = splitee__read_file(path, MAX_JSON_BYTES, &text, &len, err);
     if (rc < 0)
         return rc;
     rc = parse_config(path, text, len, c, weights, err);

@@ -452,12 +452,14 @@ static int run_job(run_ctx *rc, int si, int p, int r)
         cost += oc.cost;
         reward += oc.reward;
         const double mu_arm = ee ? cur.ee : cur.mean[arm];
+        /* with a schedule the best arm's reward depends on round t's o (and
+         * --link refuses shifts, so the static and dynamic best coincide) */
+        const double r_best = sched ? splitee_reward_outcome(&rwt, sc->best, row).reward
+                                    : cur.rstar[s];
         pseudo += cur.mu_static - mu_arm + drift;
-        realized += (sched ? splitee_reward_outcome(&rwt, sc->best, row).reward : cur.rstar[s])
-                    - oc.reward;
+        realized += r_best - oc.reward;
         dyn_pseudo += cur.mu_dynamic - mu_arm + drift;
-        dyn_realized += (sched ? splitee_reward_outcome(&rwt, sc->best, row).reward : cur.rdyn[s])
-                        - oc.reward;
+        dyn_realized += (sched ? r_best : cur.rdyn[s]) - oc.reward;
         plays[arm]++;
         hist[oc.offloaded ? L : oc.exit]++;
         if (trace)

@@ -1,6 +1,7 @@
 /* status.c -- status codes, error messages and atomic file writes. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,4 +66,52 @@ int splitee__write_file_atomic(const char *path, const void *data, size_t len,
     }
     free(tmp);
     return SPLITEE_OK;
+}
+
+int splitee__read_stream(FILE *f, const char *path, size_t max, char **out, size_t *len,
+                         splitee_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    size_t cap = 4096, n = 0, got;
+    char *buf = malloc(cap + 1);
+    int too_big = 0;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (max > 0 && n > max) {
+            too_big = 1;
+            break;
+        }
+        if (n == cap) {
+            char *nb = cap > SIZE_MAX / 4 ? NULL : realloc(buf, 2 * cap + 1);
+            if (!nb)
+                free(buf);
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    if (too_big || bad) {
+        free(buf);
+        return too_big ? splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: larger than %zu bytes", path, max)
+                       : splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot read", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return SPLITEE_OK;
+}
+
+int splitee__read_file(const char *path, size_t max, char **out, size_t *len,
+                       splitee_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    return splitee__read_stream(f, path, max, out, len, err);
 }

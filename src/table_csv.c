@@ -47,37 +47,13 @@ typedef struct csv_pair {
  * must not contain NUL bytes. */
 static int read_text(const char *path, char **out, size_t *len, splitee_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap + 1);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n < cap)
-            continue;
-        char *nb = cap > SIZE_MAX / 4 ? NULL : realloc(buf, 2 * cap + 1);
-        if (!nb)
-            free(buf);
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf)
-        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
-    if (bad) {
-        free(buf);
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot read", path);
-    }
-    if (memchr(buf, '\0', n)) {
-        free(buf);
+    int rc = splitee__read_file(path, 0, out, len, err);
+    if (rc == 0 && memchr(*out, '\0', *len)) {
+        free(*out);
+        *out = NULL;
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: contains NUL bytes; not a text file", path);
     }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return SPLITEE_OK;
+    return rc;
 }
 
 /* Strips spaces, tabs and one pair of surrounding double quotes, in place. */

@@ -437,23 +437,13 @@ static int load_state(const char *path, splitee_policy *p, int *loaded, splitee_
     FILE *f = fopen(path, "rb");
     if (!f)
         return errno == ENOENT ? 0 : splitee__fail(err, SPLITEE_ERR_IO, "%s: %s", path, strerror(errno));
-    char *text = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&text, &len);
-    char chunk[4096];
-    size_t got;
-    while (m && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, got, m);
-    int bad = ferror(f);
-    fclose(f);
-    if (m)
-        fclose(m);
-    if (bad || !text) {
-        free(text);
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot read", path);
-    }
+    char *text;
+    size_t len;
+    int st = splitee__read_stream(f, path, 0, &text, &len, err);
+    if (st < 0)
+        return st;
     splitee_error e;
-    int st = splitee_policy_load(p, text, &e);
+    st = splitee_policy_load(p, text, &e);
     free(text);
     if (st < 0)
         return splitee__fail(err, st, "%s: %s", path, e.msg);

@@ -48,18 +48,10 @@ static int split_line(char *line, char **out, int max)
 static int csv_read(const char *path, csv *c, splitee_error *err)
 {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t len = 0;
-    FILE *m = open_memstream(&c->text, &len);
-    char chunk[8192];
-    size_t got;
-    while (m && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, got, m);
-    fclose(f);
-    if (!m || fclose(m) != 0 || !c->text)
-        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    size_t len;
+    int st = splitee__read_file(path, 0, &c->text, &len, err);
+    if (st < 0)
+        return st;
     size_t lines = 1;
     for (char *p = c->text; *p; p++)
         lines += *p == '\n';

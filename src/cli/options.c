@@ -165,22 +165,11 @@ int cli_parse_vector(const char *s, double *out, int max, int *n, splitee_error 
         *n = v.n;
         return 0;
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&text, &len);
-    char chunk[4096];
-    size_t got;
-    while (m && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, got, m);
-    int bad = ferror(f);
-    fclose(f);
-    if (m)
-        fclose(m);
-    if (bad || !text) {
-        free(text);
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot read", s);
-    }
-    int st = 0;
+    char *text;
+    size_t len;
+    int st = splitee__read_stream(f, s, 0, &text, &len, err);
+    if (st < 0)
+        return st;
     cJSON *j = cJSON_Parse(text);
     const char *p = text;
     while (isspace((unsigned char)*p))
@@ -644,19 +633,11 @@ static int json_value(const cJSON *x, char *buf, size_t len)
 static int apply_config(cli_replay_opts *o, const char *path, splitee_error *err)
 {
     size_t len;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *text = NULL;
-    FILE *m = open_memstream(&text, &len);
-    char chunk[4096];
-    size_t got;
-    while (m && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, got, m);
-    fclose(f);
-    if (m)
-        fclose(m);
-    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    char *text;
+    int rc = splitee__read_file(path, 0, &text, &len, err);
+    if (rc < 0)
+        return rc;
+    cJSON *j = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);

@@ -17,6 +17,11 @@ int cli_link(int argc, char **argv);
  * `status` (2 for input problems, 1 otherwise). */
 int cli_fail(const splitee_error *err, int status);
 
+/* Numbers for every command's options (options.c): a whole decimal integer
+ * in [lo, hi], or a finite double (trailing spaces allowed). 0 or -1. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *s, double *out);
+
 /* Writes what `writer` prints to `path` atomically (nothing on failure). */
 typedef int (*cli_writer)(FILE *f, const void *ctx);
 int cli_write_report(const char *path, cli_writer writer, const void *ctx,

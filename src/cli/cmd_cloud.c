@@ -25,34 +25,12 @@ int cli_parse_hostport(const char *s, char *host, size_t cap, int *port, int all
     }
     long p;
     if (!colon || !he || he == h || (size_t)(he - h) >= cap ||
-        cli_live_long(colon + 1, allow_zero ? 0 : 1, 65535, &p) < 0)
+        cli_parse_long(colon + 1, allow_zero ? 0 : 1, 65535, &p) < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "%s: expected HOST:PORT (port %s..65535), got '%s'",
                              opt, allow_zero ? "0" : "1", s);
     memcpy(host, h, (size_t)(he - h));
     host[he - h] = '\0';
     *port = (int)p;
-    return 0;
-}
-
-int cli_live_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno == ERANGE || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int cli_live_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno == ERANGE || !isfinite(v))
-        return -1;
-    *out = v;
     return 0;
 }
 
@@ -138,12 +116,12 @@ int cli_cloud(int argc, char **argv)
         else if (strcmp(a, "--listen") == 0)
             st = cli_parse_hostport(v, host, sizeof host, &cc.port, 1, "--listen", &err);
         else if (strcmp(a, "--workers") == 0) {
-            if (cli_live_long(v, 1, 256, &n) < 0)
+            if (cli_parse_long(v, 1, 256, &n) < 0)
                 st = splitee__fail(&err, SPLITEE_ERR_ARG, "--workers: expected 1..256, got '%s'", v);
             else
                 cc.workers = (int)n;
         } else if (strcmp(a, "--max-clients") == 0) {
-            if (cli_live_long(v, 1, 1000000, &n) < 0)
+            if (cli_parse_long(v, 1, 1000000, &n) < 0)
                 st = splitee__fail(&err, SPLITEE_ERR_ARG, "--max-clients: expected 1..1000000, got '%s'", v);
             else
                 cc.max_clients = (int)n;

@@ -90,7 +90,7 @@ static int need(int argc, char **argv, int i, splitee_error *err)
 
 static int num(const char *opt, const char *v, double lo, double hi, double *out, splitee_error *err)
 {
-    if (cli_live_double(v, out) < 0 || *out < lo || *out > hi)
+    if (cli_parse_double(v, out) < 0 || *out < lo || *out > hi)
         return splitee__fail(err, SPLITEE_ERR_ARG, "%s: expected a number in [%g, %g], got '%s'", opt, lo,
                              hi, v);
     return 0;
@@ -173,19 +173,19 @@ static int parse(dev_opts *o, int argc, char **argv, splitee_error *err)
         else if (strcmp(a, "--encoding") == 0)
             st = splitee_payload_encoding_parse(v, &o->dev.encoding, err);
         else if (strcmp(a, "--limit") == 0) {
-            if (cli_live_long(v, 1, 1L << 30, &n) < 0)
+            if (cli_parse_long(v, 1, 1L << 30, &n) < 0)
                 st = splitee__fail(err, SPLITEE_ERR_ARG, "--limit: expected 1..2^30, got '%s'", v);
             o->limit = n;
         } else if (strcmp(a, "--checkpoints") == 0) {
-            if (cli_live_long(v, 1, 100000, &n) < 0)
+            if (cli_parse_long(v, 1, 100000, &n) < 0)
                 st = splitee__fail(err, SPLITEE_ERR_ARG, "--checkpoints: expected 1..100000, got '%s'", v);
             o->dev.checkpoints = (int)n;
         } else if (strcmp(a, "--save-every") == 0) {
-            if (cli_live_long(v, 1, 1L << 30, &n) < 0)
+            if (cli_parse_long(v, 1, 1L << 30, &n) < 0)
                 st = splitee__fail(err, SPLITEE_ERR_ARG, "--save-every: expected 1..2^30, got '%s'", v);
             o->save_every = n;
         } else if (strcmp(a, "--seed") == 0) {
-            if (cli_live_long(v, 0, 0x7fffffffL, &n) < 0)
+            if (cli_parse_long(v, 0, 0x7fffffffL, &n) < 0)
                 st = splitee__fail(err, SPLITEE_ERR_ARG, "--seed: expected 0..2^31-1, got '%s'", v);
             o->seed = (unsigned long)n;
         } else if (strcmp(a, "--log") == 0)

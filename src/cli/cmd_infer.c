@@ -27,7 +27,7 @@ typedef struct infer_opts {
 static int set_split(void *o, const char *v, splitee_error *err)
 {
     long x;
-    if (cli_eparse_long(v, 1, SPLITEE_MAX_EXITS, &x) < 0)
+    if (cli_parse_long(v, 1, SPLITEE_MAX_EXITS, &x) < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--split: expected a layer 1..%d, got '%s'", SPLITEE_MAX_EXITS, v);
     ((infer_opts *)o)->split = (int)x;
     return 0;
@@ -36,7 +36,7 @@ static int set_split(void *o, const char *v, splitee_error *err)
 static int set_alpha(void *o, const char *v, splitee_error *err)
 {
     double a;
-    if (cli_eparse_double(v, &a) < 0 || a < 0 || a > 1)
+    if (cli_parse_double(v, &a) < 0 || a < 0 || a > 1)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--alpha: expected a number in [0, 1], got '%s'", v);
     ((infer_opts *)o)->alpha = a;
     return 0;

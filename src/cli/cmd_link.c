@@ -40,10 +40,8 @@ static void link_usage(FILE *f)
 
 static int parse_num(const char *opt, const char *v, double lo, double *out, splitee_error *err)
 {
-    char *end;
-    errno = 0;
-    double x = v ? strtod(v, &end) : NAN;
-    if (!v || end == v || *end || errno == ERANGE || !isfinite(x) || x < lo)
+    double x;
+    if (!v || cli_parse_double(v, &x) < 0 || x < lo)
         return splitee__fail(err, SPLITEE_ERR_ARG, "%s: expected a number >= %g (got '%s')", opt, lo,
                              v ? v : "");
     *out = x;

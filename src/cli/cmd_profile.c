@@ -28,14 +28,14 @@ typedef struct profile_opts {
 
 static int set_runs(void *o, const char *v, splitee_error *err)
 {
-    if (cli_eparse_long(v, 1, 10000000, &((profile_opts *)o)->runs) < 0)
+    if (cli_parse_long(v, 1, 10000000, &((profile_opts *)o)->runs) < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--runs: expected a positive integer, got '%s'", v);
     return 0;
 }
 
 static int set_warmup(void *o, const char *v, splitee_error *err)
 {
-    if (cli_eparse_long(v, 0, 10000000, &((profile_opts *)o)->warmup) < 0)
+    if (cli_parse_long(v, 0, 10000000, &((profile_opts *)o)->warmup) < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--warmup: expected a non-negative integer, got '%s'", v);
     return 0;
 }
@@ -43,7 +43,7 @@ static int set_warmup(void *o, const char *v, splitee_error *err)
 static int set_normalise(void *o, const char *v, splitee_error *err)
 {
     double x;
-    if (cli_eparse_double(v, &x) < 0 || x <= 0)
+    if (cli_parse_double(v, &x) < 0 || x <= 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--normalise: expected a positive number, got '%s'", v);
     ((profile_opts *)o)->normalise = x;
     return 0;

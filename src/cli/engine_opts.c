@@ -8,34 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "internal.h"
 #include "engine_opts.h"
-
-/* ------------------------------------------------------------ numbers --- */
-
-int cli_eparse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno == ERANGE || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int cli_eparse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    while (isspace((unsigned char)*end))
-        end++;
-    if (end == s || *end || errno == ERANGE || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* ------------------------------------------------------- option table --- */
 
@@ -183,7 +158,7 @@ int cli_set_distort(void *o, const char *v, splitee_error *err)
     else
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "--distort: expected noise:SIGMA, blur:SIGMA, contrast:FACTOR or none, got '%s'", v);
-    if (!colon || cli_eparse_double(colon + 1, &level) < 0)
+    if (!colon || cli_parse_double(colon + 1, &level) < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--distort: '%s' needs a numeric level after ':'", v);
     if (c.kind == SPLITEE_DISTORTION_CONTRAST) {
         if (level < 0)
@@ -215,7 +190,7 @@ int cli_set_seed(void *o, const char *v, splitee_error *err)
 int cli_set_limit(void *o, const char *v, splitee_error *err)
 {
     cli_input *in = o;
-    if (cli_eparse_long(v, 1, 1L << 40, &in->limit) < 0)
+    if (cli_parse_long(v, 1, 1L << 40, &in->limit) < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--limit: expected a positive integer, got '%s'", v);
     return 0;
 }
@@ -224,7 +199,7 @@ int cli_set_threads(void *o, const char *v, splitee_error *err)
 {
     cli_input *in = o;
     long x;
-    if (cli_eparse_long(v, 0, 256, &x) < 0)
+    if (cli_parse_long(v, 0, 256, &x) < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--threads: expected an integer in 0..256 (0 = all cores), got '%s'", v);
     in->threads = (int)x;
     return 0;

@@ -28,10 +28,6 @@ int cli_eopts_parse(const cli_eopt *opts, size_t nopts, void *o, int argc, char 
 /* Prints one "  --name ARG   help" line per option. */
 void cli_eopts_print(FILE *f, const cli_eopt *opts, size_t nopts);
 
-/* Numbers: 0 or -1. */
-int cli_eparse_long(const char *s, long lo, long hi, long *out);
-int cli_eparse_double(const char *s, double *out);
-
 /* The input options every engine command may take. */
 typedef struct cli_input {
     char *model;        /* model folder [data/model] (owned) */

@@ -13,9 +13,6 @@ int cli_device(int argc, char **argv);
 int cli_parse_hostport(const char *s, char *host, size_t cap, int *port, int allow_zero,
                        const char *opt, splitee_error *err);
 
-/* A whole decimal integer in [lo, hi], or a finite double. 0 or -1. */
-int cli_live_long(const char *s, long lo, long hi, long *out);
-int cli_live_double(const char *s, double *out);
 
 /* Writes "YYYY-mm-ddTHH:MM:SSZ splitee WHO: LINE" on stderr in one write. */
 void cli_live_log(const char *who, const char *line);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "cli.h"
 #include "internal.h"
 #include "options.h"
 
@@ -65,7 +66,7 @@ void cli_replay_free(cli_replay_opts *o)
 
 /* ------------------------------------------------------------ numbers --- */
 
-static int parse_double(const char *s, double *out)
+int cli_parse_double(const char *s, double *out)
 {
     char *end;
     errno = 0;
@@ -78,7 +79,7 @@ static int parse_double(const char *s, double *out)
     return 0;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
+int cli_parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
@@ -110,7 +111,7 @@ int cli_parse_values(const char *s, cli_values *v, splitee_error *err, const cha
         if (!c2)
             return splitee__fail(err, SPLITEE_ERR_ARG, "%s: a range is start:stop:step (got '%s')", what, s);
         *c1 = *c2 = '\0';
-        if (parse_double(buf, &a) || parse_double(c1 + 1, &b) || parse_double(c2 + 1, &step))
+        if (cli_parse_double(buf, &a) || cli_parse_double(c1 + 1, &b) || cli_parse_double(c2 + 1, &step))
             return splitee__fail(err, SPLITEE_ERR_ARG, "%s: not a number in '%s'", what, s);
         if (step <= 0 || b < a)
             return splitee__fail(err, SPLITEE_ERR_ARG, "%s: a range needs step > 0 and stop >= start (got '%s')", what, s);
@@ -126,7 +127,7 @@ int cli_parse_values(const char *s, cli_values *v, splitee_error *err, const cha
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         if (v->n == CLI_MAX_SWEEP)
             return splitee__fail(err, SPLITEE_ERR_ARG, "%s: more than %d values", what, CLI_MAX_SWEEP);
-        if (parse_double(tok, &v->v[v->n++]))
+        if (cli_parse_double(tok, &v->v[v->n++]))
             return splitee__fail(err, SPLITEE_ERR_ARG, "%s: not a number: '%s'", what, tok);
     }
     if (v->n == 0)
@@ -193,7 +194,7 @@ int cli_parse_vector(const char *s, double *out, int max, int *n, splitee_error 
                 continue;
             if (*n == max)
                 st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: more than %d values", s, max);
-            else if (parse_double(tok, &out[(*n)++]))
+            else if (cli_parse_double(tok, &out[(*n)++]))
                 st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s:%d: not a number", s, line);
         }
     }
@@ -356,7 +357,7 @@ static int set_encoding(cli_replay_opts *o, const char *v, splitee_error *err)
 static int set_arrival(cli_replay_opts *o, const char *v, splitee_error *err)
 {
     double x;
-    if (parse_double(v, &x) || !(x >= 0) || x > 1e9)
+    if (cli_parse_double(v, &x) || !(x >= 0) || x > 1e9)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--arrival-ms: expected a number in [0, 1e9], got '%s'", v);
     o->arrival_ms = x;
     return 0;
@@ -375,7 +376,7 @@ static int set_payload_shape(cli_replay_opts *o, const char *v, splitee_error *e
 static int set_reps(cli_replay_opts *o, const char *v, splitee_error *err)
 {
     long x;
-    if (parse_long(v, 1, 1000000, &x))
+    if (cli_parse_long(v, 1, 1000000, &x))
         return splitee__fail(err, SPLITEE_ERR_ARG, "--reps: expected an integer in 1..1000000, got '%s'", v);
     o->replay.repetitions = (int)x;
     return 0;
@@ -405,7 +406,7 @@ static int set_reference(cli_replay_opts *o, const char *v, splitee_error *err)
 static int set_checkpoints(cli_replay_opts *o, const char *v, splitee_error *err)
 {
     long x;
-    if (parse_long(v, 1, 100000000, &x))
+    if (cli_parse_long(v, 1, 100000000, &x))
         return splitee__fail(err, SPLITEE_ERR_ARG, "--checkpoints: expected a positive integer, got '%s'", v);
     o->replay.checkpoints = (int)x;
     return 0;
@@ -414,7 +415,7 @@ static int set_checkpoints(cli_replay_opts *o, const char *v, splitee_error *err
 static int set_threads(cli_replay_opts *o, const char *v, splitee_error *err)
 {
     long x;
-    if (parse_long(v, 0, 256, &x))
+    if (cli_parse_long(v, 0, 256, &x))
         return splitee__fail(err, SPLITEE_ERR_ARG, "--threads: expected an integer in 0..256 (0 = all cores), got '%s'", v);
     o->replay.threads = (int)x;
     return 0;
@@ -422,14 +423,14 @@ static int set_threads(cli_replay_opts *o, const char *v, splitee_error *err)
 
 static int set_epsilon(cli_replay_opts *o, const char *v, splitee_error *err)
 {
-    if (parse_double(v, &o->epsilon) || o->epsilon < 0 || o->epsilon > 1)
+    if (cli_parse_double(v, &o->epsilon) || o->epsilon < 0 || o->epsilon > 1)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--epsilon: expected a number in [0, 1], got '%s'", v);
     return 0;
 }
 
 static int set_prior_sd(cli_replay_opts *o, const char *v, splitee_error *err)
 {
-    if (parse_double(v, &o->prior_sd) || o->prior_sd <= 0)
+    if (cli_parse_double(v, &o->prior_sd) || o->prior_sd <= 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--prior-sd: expected a positive number, got '%s'", v);
     return 0;
 }
@@ -437,7 +438,7 @@ static int set_prior_sd(cli_replay_opts *o, const char *v, splitee_error *err)
 static int set_window(cli_replay_opts *o, const char *v, splitee_error *err)
 {
     long x;
-    if (parse_long(v, 1, 100000000, &x))
+    if (cli_parse_long(v, 1, 100000000, &x))
         return splitee__fail(err, SPLITEE_ERR_ARG, "--window: expected a number of rounds in 1..100000000, got '%s'", v);
     o->window = (int)x;
     return 0;
@@ -445,7 +446,7 @@ static int set_window(cli_replay_opts *o, const char *v, splitee_error *err)
 
 static int set_discount(cli_replay_opts *o, const char *v, splitee_error *err)
 {
-    if (parse_double(v, &o->discount) || !(o->discount > 0 && o->discount <= 1))
+    if (cli_parse_double(v, &o->discount) || !(o->discount > 0 && o->discount <= 1))
         return splitee__fail(err, SPLITEE_ERR_ARG, "--discount: expected a number in (0, 1], got '%s'", v);
     return 0;
 }
@@ -462,9 +463,9 @@ static int add_shift(cli_replay_opts *o, char *item, splitee_error *err)
     size_t len = strlen(item);
     if (item[len - 1] == '%') {
         item[len - 1] = '\0';
-        if (parse_double(item, &sh.round_pct) || !(sh.round_pct > 0 && sh.round_pct < 100))
+        if (cli_parse_double(item, &sh.round_pct) || !(sh.round_pct > 0 && sh.round_pct < 100))
             return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: a percentage must be in (0, 100), got '%s%%'", item);
-    } else if (parse_long(item, 1, 4000000000L, &sh.round)) {
+    } else if (cli_parse_long(item, 1, 4000000000L, &sh.round)) {
         return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: ROUND must be a whole number >= 1 or P%%, got '%s'", item);
     }
     if (o->nshift == SPLITEE_MAX_SEGMENTS - 1)

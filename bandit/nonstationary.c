@@ -31,7 +31,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "policy_impl.h"
 
 /* Lowest arm of the highest index mean_a + beta*sqrt(lt / n_a); every arm

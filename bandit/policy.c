@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "policy_impl.h"
 
 static const char *const kind_names[SPLITEE_POLICY_KIND_COUNT] = {

@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "splitee/splitee.h"
-#include "kernels.h"
-#include "model_internal.h"
+#include "engine/kernels.h"
+#include "engine/model_internal.h"
 
 #define MAX_LAYERS SPLITEE_MAX_EXITS
 

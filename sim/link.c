@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "stats.h"
+#include "core/internal.h"
+#include "core/stats.h"
 #include "link_internal.h"
 
 /* ------------------------------------------------------- parameters --- */

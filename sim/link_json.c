@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "link_internal.h"
 
 #define MAX_PROFILE_BYTES (1 << 20)

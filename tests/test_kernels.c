@@ -1,5 +1,5 @@
 /* test_kernels.c -- Criterion tests for the engine's float32 kernels
- * (src/kernels.h): each against a naive double-precision reference on
+ * (src/engine/kernels.h): each against a naive double-precision reference on
  * random shapes, including lengths that are not multiples of the vector
  * lanes. The linear, LayerNorm, attention and GELU tests run every kernel
  * set the CPU has (portable always, AVX2+FMA when present) with the same
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "engine/kernels.h"
 
 /* xorshift64 uniform in [lo, hi). */
 static uint64_t rng = 0x2545F4914F6CDD1Dull;

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model_internal.h"
+#include "engine/model_internal.h"
 #include "splitee/model.h"
 #include "testutil.h"
 

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "stats.h"
+#include "core/stats.h"
 
 Test(stats, t_quantiles_match_tables)
 {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "live.h"
 
 int cli_parse_hostport(const char *s, char *host, size_t cap, int *port, int allow_zero,

@@ -15,7 +15,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "live.h"
 #include "options.h"
 

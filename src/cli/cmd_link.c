@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "core/internal.h"
 
 typedef struct link_opts {
     const char *model, *link;

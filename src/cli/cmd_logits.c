@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "engine_opts.h"
-#include "internal.h"
+#include "core/internal.h"
 
 typedef struct logits_opts {
     cli_input in;      /* first: the shared setters cast to it */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "core/internal.h"
 
 #define MAX_COLS 64
 #define CLI_MAX_POLICIES_PLOT 64

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "options.h"
 
 /* A report rendered into memory, waiting to be committed to its path. */

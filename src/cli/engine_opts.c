@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "engine_opts.h"
 
 /* ------------------------------------------------------- option table --- */

@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "options.h"
 
 #define DATA_DIR "data"

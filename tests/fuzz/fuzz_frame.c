@@ -1,5 +1,5 @@
 /* fuzz_frame.c -- libFuzzer target: the wire protocol's incremental parser
- * and body decoders (src/wire.c), as the cloud and the device run them on
+ * and body decoders (src/live/wire.c), as the cloud and the device run them on
  * bytes from the network.
  *
  * Input: byte 0 picks the read size (1..256) and byte 1 the parser's

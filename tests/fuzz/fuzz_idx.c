@@ -1,5 +1,5 @@
 /* fuzz_idx.c -- libFuzzer target: the IDX image and label reader
- * (src/idx.c, splitee_idx_load; plain or gzip), through two scratch files
+ * (src/formats/idx.c, splitee_idx_load; plain or gzip), through two scratch files
  * since it reads paths.
  *
  * Input: a 2-byte little-endian length n, n bytes of the image file, then

@@ -1,5 +1,5 @@
 /* fuzz_model.c -- libFuzzer target: the model loader, model.json parsing
- * against safetensors parsing (src/model.c, src/safetensors.c), through
+ * against safetensors parsing (src/engine/model.c, src/formats/safetensors.c), through
  * splitee__model_load_mem, the in-memory twin of splitee_model_load that
  * runs the same checks on buffers instead of a folder and a mapping.
  *
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "fuzzutil.h"
-#include "model_internal.h"
+#include "engine/model_internal.h"
 #include "splitee/engine.h"
 
 #define JSON_NAME "fuzz/model.json"

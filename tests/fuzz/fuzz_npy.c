@@ -1,4 +1,4 @@
-/* fuzz_npy.c -- libFuzzer target: the .npy reader (src/npy.c,
+/* fuzz_npy.c -- libFuzzer target: the .npy reader (src/formats/npy.c,
  * splitee_npy_read), through a scratch file since it reads a path.
  *
  * Input: the .npy file's bytes (seeds: tests/fuzz/seeds.py). A refusal

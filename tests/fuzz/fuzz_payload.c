@@ -1,5 +1,5 @@
 /* fuzz_payload.c -- libFuzzer target: the activation payload decoder
- * (src/payload.c: splitee_payload_peek, splitee_payload_decode) and
+ * (src/engine/payload.c: splitee_payload_peek, splitee_payload_decode) and
  * splitee_engine_import_payload on the shipped model (data/model, or the
  * folder in $SPLITEE_FUZZ_MODEL), whose state then reads the exit after
  * the split (running layer 0 first for a split after layer 0), so decoded

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "safetensors.h"
+#include "core/internal.h"
+#include "formats/safetensors.h"
 
 /* safetensors dtypes and their sizes in bytes. */
 static const struct { const char *name; size_t size; } st_dtypes[] = {

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "splitee/report.h"
 
 int splitee_file_write_atomic(const char *path, const void *data, size_t len,

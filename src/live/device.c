@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "splitee/device.h"
 #include "splitee/engine.h"
 #include "splitee/table.h"

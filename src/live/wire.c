@@ -7,7 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "splitee/wire.h"
 
 static const unsigned char magic[4] = { 'S', 'P', 'L', 'W' };

@@ -11,8 +11,8 @@
 #define SPLITEE_MODEL_INTERNAL_H
 
 #include <stddef.h>
-#include "kernels.h"
-#include "safetensors.h"
+#include "engine/kernels.h"
+#include "formats/safetensors.h"
 #include "splitee/model.h"
 
 /* y = W x + b, PyTorch layout. */

@@ -3,7 +3,7 @@
  * per-sample evaluation is inline in reward.h so that replay loops inline it. */
 #include <math.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "splitee/reward.h"
 
 void splitee_reward_config_default(splitee_reward_config *cfg)

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "splitee/table.h"
 
 #define LABEL_COLUMN (-1)

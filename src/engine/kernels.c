@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "engine/kernels.h"
 
 void splitee__matmul(float *restrict y, const float *restrict x, const float *restrict w,
                      const float *restrict b, int n, int in, int out)

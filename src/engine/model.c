@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "model_internal.h"
+#include "core/internal.h"
+#include "engine/model_internal.h"
 #include "splitee/model.h"
 #include "splitee/table.h"
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "splitee/npy.h"
 
 #define NPY_MAGIC "\x93NUMPY"

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <gsl/gsl_cdf.h>
 
-#include "stats.h"
+#include "core/stats.h"
 
 double splitee__t975(size_t df)
 {

@@ -17,7 +17,7 @@
  * depend on the thread count. */
 #include <stddef.h>
 
-#include "kernels.h"
+#include "engine/kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "splitee/cloud.h"
 #include "splitee/engine.h"
 #include "splitee/table.h"

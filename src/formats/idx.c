@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "splitee/image.h"
 
 /* FORMAT/IO failure after a short or failed gzread on `f`. */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "splitee/payload.h"
 
 static const unsigned char magic[4] = { 'S', 'P', 'L', 'A' };

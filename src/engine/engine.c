@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "kernels.h"
-#include "model_internal.h"
+#include "core/internal.h"
+#include "engine/kernels.h"
+#include "engine/model_internal.h"
 #include "splitee/engine.h"
 
 struct splitee_engine_state {

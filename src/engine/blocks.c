@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
-#include "kernels.h"
-#include "model_internal.h"
+#include "core/internal.h"
+#include "engine/kernels.h"
+#include "engine/model_internal.h"
 
 void splitee__spec_add(splitee__spec_list *l, const char *name, int ndim, size_t d0,
                        size_t d1, const float **dest)

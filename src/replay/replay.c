@@ -18,8 +18,8 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "internal.h"
-#include "stats.h"
+#include "core/internal.h"
+#include "core/stats.h"
 #include "splitee/replay.h"
 
 /* One table of the stream: rounds start.. draw their samples from it. */

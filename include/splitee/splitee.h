@@ -62,6 +62,7 @@
 #include "cloud.h"
 #include "device.h"
 #include "link.h"
+#include "data.h"
 
 #define SPLITEE_VERSION "0.1.0"
 

@@ -4,13 +4,25 @@
 #define SPLITEE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <gsl/gsl_rng.h>
 #include "splitee/status.h"
 
 #if defined(__GNUC__)
 #define SPLITEE__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SPLITEE__PRINTF(a, b)
+/* GSL glue (gsl.c). splitee__gsl_init: once per process, replaces GSL's
+ * aborting default error handler with none (a handler the program set
+ * itself is kept), so GSL failures come back as error codes. Call it
+ * before any GSL function that may report an error. */
+void splitee__gsl_init(void);
+
+/* A Mersenne Twister generator seeded with `seed`, after splitee__gsl_init;
+ * NULL when out of memory (never aborts). Free with gsl_rng_free. */
+gsl_rng *splitee__rng_alloc(uint64_t seed);
+
 #endif
 
 /* Formats a one-line message into err (if not NULL), records `status` there
@@ -45,5 +57,15 @@ int splitee__read_stream(FILE *f, const char *path, size_t max, char **out, size
  * open: REASON" when it cannot be opened (errno kept). */
 int splitee__read_file(const char *path, size_t max, char **out, size_t *len,
                        splitee_error *err);
+
+/* GSL glue (gsl.c). splitee__gsl_init: once per process, replaces GSL's
+ * aborting default error handler with none (a handler the program set
+ * itself is kept), so GSL failures come back as error codes. Call it
+ * before any GSL function that may report an error. */
+void splitee__gsl_init(void);
+
+/* A Mersenne Twister generator seeded with `seed`, after splitee__gsl_init;
+ * NULL when out of memory (never aborts). Free with gsl_rng_free. */
+gsl_rng *splitee__rng_alloc(uint64_t seed);
 
 #endif

@@ -4,10 +4,12 @@
 #include <math.h>
 #include <gsl/gsl_cdf.h>
 
+#include "core/internal.h"
 #include "core/stats.h"
 
 double splitee__t975(size_t df)
 {
+    splitee__gsl_init();
     return gsl_cdf_tdist_Pinv(0.975, (double)df);
 }
 

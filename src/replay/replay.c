@@ -388,7 +388,7 @@ static int run_job(run_ctx *rc, int si, int p, int r)
         memcpy(rw_make.offload, sc->off_max, sizeof rw_make.offload);
     if (splitee_policy_create(&pc, &rw_make, &pol, NULL) < 0)
         return SPLITEE_ERR_ARG;
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng *rng = splitee__rng_alloc(0);
     if (!rng) {
         splitee_policy_free(pol);
         return SPLITEE_ERR_NOMEM;
@@ -670,21 +670,26 @@ static int check_args(const splitee_replay *rp, const splitee_setting *settings,
     return SPLITEE_OK;
 }
 
-static void make_orders(const run_ctx *rc)
+/* Each repetition's sample order; NOMEM when no generator can be had
+ * (never an unshuffled order in its place). */
+static int make_orders(const run_ctx *rc)
 {
     const size_t n = rc->rp->n;
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng *rng = splitee__rng_alloc(0);
+    if (!rng)
+        return SPLITEE_ERR_NOMEM;
     for (int r = 0; r < rc->reps; r++) {
         uint32_t *ord = rc->orders + (size_t)r * n;
         for (size_t i = 0; i < n; i++)
             ord[i] = (uint32_t)i;
-        if (rc->cfg->order == SPLITEE_ORDER_SHUFFLE && rng) {
+        if (rc->cfg->order == SPLITEE_ORDER_SHUFFLE) {
             gsl_rng_set(rng, (unsigned long)splitee__mix64(rc->cfg->seed
                                                           ^ splitee__mix64((uint64_t)r + 1)));
             gsl_ran_shuffle(rng, ord, n, sizeof *ord);
         }
     }
     gsl_rng_free(rng);
+    return 0;
 }
 
 static int fill_results(run_ctx *rc, splitee_result *res)
@@ -823,7 +828,10 @@ int splitee_replay_run(const splitee_replay *rp,
             apply_schedule(rp, cfg->offload_schedule, &rc.sets[si]);
         setting_means(rp, &rc.sets[si]);
     }
-    make_orders(&rc);
+    if (make_orders(&rc) < 0) {
+        free_ctx(&rc);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "out of memory for the sample orders");
+    }
 
     int threads = cfg->threads;
     if (threads == 0) {

@@ -27,8 +27,8 @@
 #ifndef SPLITEE_REWARD_H
 #define SPLITEE_REWARD_H
 
+#include "exit.h"
 #include "status.h"
-#include "table.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -47,6 +47,7 @@
 #define SPLITEE_SPLITEE_H
 
 #include "status.h"
+#include "exit.h"
 #include "npy.h"
 #include "table.h"
 #include "reward.h"

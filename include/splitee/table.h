@@ -23,25 +23,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "exit.h"
 #include "status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Largest number of exits (arms) any splitee module supports. */
-#define SPLITEE_MAX_EXITS 64
-
 typedef enum splitee_layout {
     SPLITEE_LAYOUT_SAMPLES_FIRST = 0, /* logits shaped (samples, exits, classes) */
     SPLITEE_LAYOUT_EXITS_FIRST        /* logits shaped (exits, samples, classes) */
 } splitee_layout;
-
-typedef enum splitee_confidence {
-    SPLITEE_CONFIDENCE_MAX_SOFTMAX = 0, /* max_k softmax(z)_k */
-    SPLITEE_CONFIDENCE_ENTROPY,         /* 1 - H(softmax(z)) / ln K, in [0, 1] */
-    SPLITEE_CONFIDENCE_MARGIN           /* top-1 minus top-2 probability */
-} splitee_confidence;
 
 typedef struct splitee_table splitee_table; /* opaque */
 
@@ -94,21 +86,10 @@ const int32_t *splitee_table_labels(const splitee_table *t);
 /* The name the table was loaded from (its logits path). */
 const char *splitee_table_name(const splitee_table *t);
 
-/* Confidence of one logit vector z (classes) under `kind`, computed in
- * double with max-subtraction; *pred (may be NULL) gets argmax z (the
- * lowest index on ties). */
-double splitee_confidence_of(const double *z, int classes,
-                             splitee_confidence kind, int32_t *pred);
-
-/* Fills conf (samples, exits) with every exit's confidence and, when pred is
+/* Fills conf (samples, exits) with every exit's confidence (exit.h) and, when pred is
  * not NULL, pred (samples, exits) with every exit's argmax class. */
 void splitee_table_confidences(const splitee_table *t, splitee_confidence kind,
                                double *conf, int32_t *pred);
-
-/* Parses "max-softmax" | "entropy" | "margin"; returns 0 or SPLITEE_ERR_ARG. */
-int splitee_confidence_parse(const char *s, splitee_confidence *out);
-/* The name splitee_confidence_parse accepts for `kind`. */
-const char *splitee_confidence_name(splitee_confidence kind);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,7 @@
 #include "core/internal.h"
 #include "engine/model_internal.h"
 #include "splitee/model.h"
-#include "splitee/table.h"
+#include "splitee/exit.h"
 
 #define MAX_JSON_BYTES ((size_t)1 << 20)
 

@@ -312,51 +312,7 @@ const double *splitee_table_logits(const splitee_table *t) { return t->logits; }
 const int32_t *splitee_table_labels(const splitee_table *t) { return t->labels; }
 const char *splitee_table_name(const splitee_table *t) { return t->name; }
 
-/* ---- confidences --------------------------------------------------------- */
-
-/* With m = argmax z, d_k = z_k - z_m, e_k = exp(d_k) and S = sum e_k:
- *   max softmax = 1 / S
- *   entropy H   = ln S - (sum e_k d_k) / S, confidence 1 - H / ln K
- *   margin      = (1 - e_second) / S
- * Max-subtraction keeps every exp in (0, 1], so no logit overflows. */
-double splitee_confidence_of(const double *z, int classes, splitee_confidence kind,
-                             int32_t *pred)
-{
-    if (classes < 1) {
-        if (pred)
-            *pred = -1;
-        return NAN;
-    }
-    int m = 0;
-    for (int k = 1; k < classes; k++)
-        if (z[k] > z[m])
-            m = k;
-    if (pred)
-        *pred = m;
-    double sum = 0, dot = 0, second = 0;
-    for (int k = 0; k < classes; k++) {
-        double d = z[k] - z[m];
-        double e = exp(d);
-        sum += e;
-        if (e > 0)
-            dot += e * d;
-        if (k != m && e > second)
-            second = e;
-    }
-    switch (kind) {
-    case SPLITEE_CONFIDENCE_MAX_SOFTMAX:
-        return 1.0 / sum;
-    case SPLITEE_CONFIDENCE_ENTROPY: {
-        if (classes == 1)
-            return 1.0;
-        double c = 1.0 - (log(sum) - dot / sum) / log((double)classes);
-        return c < 0 ? 0 : c > 1 ? 1 : c;
-    }
-    case SPLITEE_CONFIDENCE_MARGIN:
-        return (1.0 - second) / sum;
-    }
-    return NAN;
-}
+/* ---- confidences (exit.h) --------------------------------------------------------- */
 
 void splitee_table_confidences(const splitee_table *t, splitee_confidence kind,
                                double *conf, int32_t *pred)
@@ -365,21 +321,4 @@ void splitee_table_confidences(const splitee_table *t, splitee_confidence kind,
     for (size_t i = 0; i < n; i++)
         conf[i] = splitee_confidence_of(t->logits + i * (size_t)t->classes, t->classes, kind,
                                         pred ? pred + i : NULL);
-}
-
-static const char *const confidence_names[] = { "max-softmax", "entropy", "margin" };
-
-int splitee_confidence_parse(const char *s, splitee_confidence *out)
-{
-    for (int i = 0; s && i < 3; i++)
-        if (strcmp(s, confidence_names[i]) == 0) {
-            *out = (splitee_confidence)i;
-            return SPLITEE_OK;
-        }
-    return SPLITEE_ERR_ARG;
-}
-
-const char *splitee_confidence_name(splitee_confidence kind)
-{
-    return (unsigned)kind < 3 ? confidence_names[kind] : "unknown";
 }

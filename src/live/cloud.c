@@ -23,7 +23,7 @@
 #include "core/internal.h"
 #include "splitee/cloud.h"
 #include "splitee/engine.h"
-#include "splitee/table.h"
+#include "splitee/exit.h"
 #include "splitee/wire.h"
 
 #define OUT_CAP 4096                 /* bytes of responses waiting to be sent */

@@ -19,7 +19,7 @@
 #include "core/internal.h"
 #include "splitee/device.h"
 #include "splitee/engine.h"
-#include "splitee/table.h"
+#include "splitee/exit.h"
 #include "splitee/wire.h"
 
 #define REPLY_MAX (SPLITEE_WIRE_HEADER_SIZE + 4 + SPLITEE_WIRE_MAX_ERROR_MSG)

@@ -1,11 +1,9 @@
-/* test_cloud.c -- Criterion tests for the cloud server (cloud.h) and the
- * device loop (device.h) in one process on loopback, with the shipped
- * model (../data/model; SPLITEE_TEST_MODEL overrides): the cloud's answer
- * for an f32 payload equals the local forward pass bit for bit, pipelined
- * requests followed by a half-close are all answered, a bad payload gets
- * an error frame on a connection that stays open, a framing error closes
- * only its connection (logged with the peer), and a device's counts add
- * up with a cloud and without one (every offload a fallback). */
+/* test_cloud.c -- Criterion tests for the cloud server (cloud.h) in one
+ * process on loopback, with the shipped model (live_fixtures.h): the
+ * cloud's answer for an f32 payload equals the local forward pass bit for
+ * bit, pipelined requests followed by a half-close are all answered, a bad
+ * payload gets an error frame on a connection that stays open, and a
+ * framing error closes only its connection (logged with the peer). */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <math.h>
@@ -17,60 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "live_fixtures.h"
 #include "splitee/splitee.h"
-
-static const char *model_dir(void)
-{
-    const char *e = getenv("SPLITEE_TEST_MODEL");
-    return e && *e ? e : "../data/model";
-}
-
-typedef struct fixture {
-    splitee_model *m;
-    splitee_cloud *c;
-    pthread_t th;
-    pthread_mutex_t lock;
-    char log[8192];
-} fixture;
-
-static void log_line(void *ctx, const char *line)
-{
-    fixture *f = ctx;
-    pthread_mutex_lock(&f->lock);
-    size_t n = strlen(f->log);
-    snprintf(f->log + n, sizeof f->log - n, "%s\n", line);
-    pthread_mutex_unlock(&f->lock);
-}
-
-static void *serve(void *arg)
-{
-    fixture *f = arg;
-    splitee_cloud_run(f->c, NULL);
-    return NULL;
-}
-
-static void start(fixture *f)
-{
-    memset(f, 0, sizeof *f);
-    pthread_mutex_init(&f->lock, NULL);
-    splitee_error err;
-    cr_assert_eq(splitee_model_load(model_dir(), &f->m, &err), 0, "%s", err.msg);
-    splitee_cloud_config cc;
-    splitee_cloud_config_default(&cc);
-    cc.log = log_line;
-    cc.log_ctx = f;
-    cr_assert_eq(splitee_cloud_create(f->m, &cc, &f->c, &err), 0, "%s", err.msg);
-    cr_assert_gt(splitee_cloud_port(f->c), 0);
-    pthread_create(&f->th, NULL, serve, f);
-}
-
-static void stop(fixture *f)
-{
-    splitee_cloud_stop(f->c);
-    pthread_join(f->th, NULL);
-    splitee_cloud_free(f->c);
-    splitee_model_free(f->m);
-}
 
 static int dial(int port)
 {
@@ -104,13 +50,6 @@ static int read_frames(int fd, splitee_wire_parser *p, splitee_wire_frame *out, 
         splitee_wire_parser_commit(p, (size_t)k);
     }
     return got;
-}
-
-/* A test image: a smooth pattern in [0, 1]. */
-static void image(float *px, int k)
-{
-    for (int i = 0; i < 28 * 28; i++)
-        px[i] = (float)(0.5 + 0.5 * sin(0.05 * (i + 1) * (k + 1)));
 }
 
 Test(cloud, answers_equal_the_local_forward_pass)
@@ -229,88 +168,4 @@ Test(cloud, framing_error_closes_only_that_connection)
     splitee_wire_parser_free(p);
     stop(&fx);
     cr_assert(strstr(fx.log, "127.0.0.1:") && strstr(fx.log, "closed: wire: bad magic"), "%s", fx.log);
-}
-
-static void run_device(const char *host, int port, int *counts, splitee_model *m)
-{
-    splitee_policy_config pc;
-    splitee_policy_config_default(&pc);
-    pc.kind = SPLITEE_POLICY_SPLITEE_S;
-    splitee_reward_config rc;
-    splitee_reward_config_default(&rc);
-    splitee_device_config dc;
-    splitee_device_config_default(&dc);
-    dc.host = host;
-    dc.port = port;
-    dc.rounds = 30;
-    dc.eval = 1;
-    dc.timeout_s = 20;   /* no fallback expected, even in a loaded sanitizer build */
-    splitee_device *d;
-    splitee_error err;
-    cr_assert_eq(splitee_device_create(m, &pc, &rc, &dc, &d, &err), 0, "%s", err.msg);
-    float px[28 * 28];
-    for (int k = 0; k < 30; k++) {
-        image(px, k);
-        splitee_round r;
-        cr_assert_eq(splitee_device_step(d, px, k % 10, NULL, &r, &err), 0, "%s", err.msg);
-        cr_assert_eq(r.index, k);
-        if (r.outcome != SPLITEE_ROUND_EXITED)
-            cr_assert(isfinite(r.conf_final) && r.exit == 11);
-    }
-    splitee_round r;
-    cr_assert_eq(splitee_device_step(d, px, 0, NULL, &r, &err), SPLITEE_ERR_ARG, "rounds is a capacity");
-    splitee_device_summary s;
-    splitee_device_summarize(d, &s);
-    cr_assert_eq(s.samples, 30);
-    cr_assert_eq(s.exited + s.offloaded + s.fallback, 30);
-    long plays = 0;
-    for (int a = 0; a < s.arms; a++)
-        plays += s.arm_plays[a];
-    cr_assert_eq(plays, 30);
-    cr_assert(s.has_regret && isfinite(s.pseudo_regret) && s.pseudo_regret >= -1e-9);
-    cr_assert_eq(s.curve[(size_t)(s.checkpoints - 1) * 5], 30.0);
-    counts[0] = (int)s.exited;
-    counts[1] = (int)s.offloaded;
-    counts[2] = (int)s.fallback;
-    splitee_device_free(d);
-}
-
-Test(device, counts_add_up_with_and_without_a_cloud)
-{
-    fixture fx;
-    start(&fx);
-    int with[3], without[3];
-    run_device("127.0.0.1", splitee_cloud_port(fx.c), with, fx.m);
-    cr_assert_gt(with[1], 0);
-    cr_assert_eq(with[2], 0);
-    run_device(NULL, 0, without, fx.m);
-    cr_assert_eq(without[1], 0);
-    cr_assert_gt(without[2], 0);
-    stop(&fx);
-}
-
-Test(device, bad_config_is_refused)
-{
-    splitee_model *m;
-    splitee_error err;
-    cr_assert_eq(splitee_model_load(model_dir(), &m, &err), 0);
-    splitee_policy_config pc;
-    splitee_policy_config_default(&pc);
-    splitee_reward_config rc;
-    splitee_reward_config_default(&rc);
-    splitee_device_config dc;
-    splitee_device_config_default(&dc);
-    splitee_device *d;
-    cr_assert_eq(splitee_device_create(m, &pc, &rc, &dc, &d, &err), SPLITEE_ERR_ARG); /* rounds 0 */
-    cr_assert_null(d);
-    dc.rounds = 10;
-    dc.timeout_s = 0;
-    cr_assert_eq(splitee_device_create(m, &pc, &rc, &dc, &d, &err), SPLITEE_ERR_VALUE);
-    dc.timeout_s = 1;
-    dc.host = "127.0.0.1";
-    dc.port = 0;
-    cr_assert_eq(splitee_device_create(m, &pc, &rc, &dc, &d, &err), SPLITEE_ERR_ARG);
-    splitee_device_free(NULL);
-    splitee_cloud_free(NULL);
-    splitee_model_free(m);
 }

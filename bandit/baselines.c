@@ -32,7 +32,18 @@ static int fixed_choose(splitee_policy *p, gsl_rng *rng)
     return p->cfg.fixed_arm;
 }
 
-const splitee__policy_ops splitee__final_ops = { .choose = last_choose, .observe = splitee__observe_played };
-const splitee__policy_ops splitee__random_ops = { .choose = random_choose, .observe = splitee__observe_played };
-const splitee__policy_ops splitee__fixed_ops = { .choose = fixed_choose, .observe = splitee__observe_played };
-const splitee__policy_ops splitee__ee_threshold_ops = { .choose = last_choose, .observe = splitee__observe_played };
+static const splitee__policy_ops last_ops = { .choose = last_choose, .observe = splitee__observe_played };
+static const splitee__policy_ops random_ops = { .choose = random_choose, .observe = splitee__observe_played };
+static const splitee__policy_ops fixed_ops = { .choose = fixed_choose, .observe = splitee__observe_played };
+
+const splitee__policy_kind splitee__kind_final = {
+    { "final", "always the last layer, on the device", 0, 0, 0 }, &last_ops };
+const splitee__policy_kind splitee__kind_random = {
+    { "random", "a uniformly random layer", 0, 0, 0 }, &random_ops };
+const splitee__policy_kind splitee__kind_fixed = {
+    { "fixed", "always layer K (fixed:K)", SPLITEE_POLICY_PARAM_LAYER, 0, 0 }, &fixed_ops };
+const splitee__policy_kind splitee__kind_oracle = {
+    { "oracle", "the best fixed layer in hindsight (replay only)", 0, 0, 1 }, &fixed_ops };
+const splitee__policy_kind splitee__kind_ee_threshold = {
+    { "ee-threshold", "early exit on the device at the first confident exit, never offloads",
+      0, 0, 0 }, &last_ops };

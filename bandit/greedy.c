@@ -18,6 +18,10 @@ static int epsilon_greedy_choose(splitee_policy *p, gsl_rng *rng)
     return splitee__policy_argmax_mean(p);
 }
 
-const splitee__policy_ops splitee__epsilon_greedy_ops = {
+static const splitee__policy_ops epsilon_greedy_ops = {
     .choose = epsilon_greedy_choose, .observe = splitee__observe_played
 };
+
+const splitee__policy_kind splitee__kind_epsilon_greedy = {
+    { "epsilon-greedy", "the best mean so far, a random layer with probability epsilon",
+      SPLITEE_POLICY_PARAM_EPSILON, 1, 0 }, &epsilon_greedy_ops };

@@ -26,8 +26,9 @@
  *
  * All are O(arms) per round with no allocation (a round evicts from the
  * window the rewards of the one round that left it, at most one per arm);
- * the window's ring buffer is allocated once at create (policy.c). Ties go
+ * the window's ring buffer is allocated once at create (sw_create). Ties go
  * to the lowest arm. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -412,17 +413,58 @@ static void sw_seed(splitee_policy *p, int arm, double reward)
     sw_push(p, arm, reward);
 }
 
-const splitee__policy_ops splitee__sw_ucb_ops = {
+/* The window's ring, allocated once: one reward per round (with side
+ * observations up to one per arm), plus room for one seed per arm. */
+static int sw_create(splitee_policy *p, splitee_error *err)
+{
+    size_t per_round = p->ops->observe == sw_side_observe ? (size_t)p->arms : 1;
+    size_t cap = (size_t)p->cfg.window * per_round + (size_t)p->arms;
+    p->win_cap = cap > INT_MAX ? 0 : (int)cap;
+    if (p->win_cap) {
+        p->win_arm = malloc(cap * sizeof *p->win_arm);
+        p->win_r = malloc(cap * sizeof *p->win_r);
+        p->win_round = malloc(cap * sizeof *p->win_round);
+    }
+    if (!p->win_arm || !p->win_r || !p->win_round)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM,
+                             "policy: out of memory for a window of %d rounds", p->cfg.window);
+    return 0;
+}
+
+static void sw_free(splitee_policy *p)
+{
+    free(p->win_arm);
+    free(p->win_r);
+    free(p->win_round);
+}
+
+static const splitee__policy_ops sw_ucb_ops = {
     .choose = sw_choose, .observe = sw_observe, .seed = sw_seed,
-    .save_extra = sw_save, .load_extra = sw_load, .reset_extra = sw_reset
+    .save_extra = sw_save, .load_extra = sw_load, .reset_extra = sw_reset,
+    .create_extra = sw_create, .free_extra = sw_free
 };
-const splitee__policy_ops splitee__sw_ucb_s_ops = {
+static const splitee__policy_ops sw_ucb_s_ops = {
     .choose = sw_choose, .observe = sw_side_observe, .seed = sw_seed,
-    .save_extra = sw_save, .load_extra = sw_load, .reset_extra = sw_reset
+    .save_extra = sw_save, .load_extra = sw_load, .reset_extra = sw_reset,
+    .create_extra = sw_create, .free_extra = sw_free
 };
-const splitee__policy_ops splitee__d_ucb_ops = {
-    .choose = d_choose, .observe = d_observe, .seed = d_update, .save_extra = d_save
+static const splitee__policy_ops d_ucb_ops = {
+    .choose = d_choose, .observe = d_observe, .seed = d_update, .save_extra = d_save,
+    .fractional_counts = 1
 };
-const splitee__policy_ops splitee__d_ucb_s_ops = {
-    .choose = d_side_choose, .observe = d_side_observe, .seed = d_update, .save_extra = d_save
+static const splitee__policy_ops d_ucb_s_ops = {
+    .choose = d_side_choose, .observe = d_side_observe, .seed = d_update, .save_extra = d_save,
+    .fractional_counts = 1
 };
+
+#define SW SPLITEE_POLICY_PARAM_BETA | SPLITEE_POLICY_PARAM_WINDOW
+#define D SPLITEE_POLICY_PARAM_BETA | SPLITEE_POLICY_PARAM_DISCOUNT
+#define SIDE SPLITEE_POLICY_PARAM_SIDE_INFO
+const splitee__policy_kind splitee__kind_sw_ucb = {
+    { "sw-ucb", "sliding-window UCB: only the last W rounds count", SW, 1, 0 }, &sw_ucb_ops };
+const splitee__policy_kind splitee__kind_d_ucb = {
+    { "d-ucb", "discounted UCB: a round's weight decays by gamma per round", D, 1, 0 }, &d_ucb_ops };
+const splitee__policy_kind splitee__kind_sw_ucb_s = {
+    { "sw-ucb-s", "sw-ucb with SplitEE-S side observations", SW | SIDE, 1, 0 }, &sw_ucb_s_ops };
+const splitee__policy_kind splitee__kind_d_ucb_s = {
+    { "d-ucb-s", "d-ucb with SplitEE-S side observations", D | SIDE, 1, 0 }, &d_ucb_s_ops };

@@ -14,41 +14,31 @@
 #include "core/internal.h"
 #include "policy_impl.h"
 
-static const char *const kind_names[SPLITEE_POLICY_KIND_COUNT] = {
-    [SPLITEE_POLICY_SPLITEE] = "splitee",
-    [SPLITEE_POLICY_SPLITEE_S] = "splitee-s",
-    [SPLITEE_POLICY_FINAL] = "final",
-    [SPLITEE_POLICY_RANDOM] = "random",
-    [SPLITEE_POLICY_FIXED] = "fixed",
-    [SPLITEE_POLICY_ORACLE] = "oracle",
-    [SPLITEE_POLICY_EE_THRESHOLD] = "ee-threshold",
-    [SPLITEE_POLICY_EPSILON_GREEDY] = "epsilon-greedy",
-    [SPLITEE_POLICY_THOMPSON] = "thompson",
-    [SPLITEE_POLICY_KL_UCB] = "kl-ucb",
-    [SPLITEE_POLICY_UCB_V] = "ucb-v",
-    [SPLITEE_POLICY_SW_UCB] = "sw-ucb",
-    [SPLITEE_POLICY_D_UCB] = "d-ucb",
-    [SPLITEE_POLICY_SW_UCB_S] = "sw-ucb-s",
-    [SPLITEE_POLICY_D_UCB_S] = "d-ucb-s",
+/* The registry: every kind's traits and operations (policy_impl.h). Adding
+ * a policy adds its enum value (bandit.h), its kind beside its operations
+ * in a family file, its extern (policy_impl.h) and one line here. */
+static const splitee__policy_kind *const kinds[SPLITEE_POLICY_KIND_COUNT] = {
+    [SPLITEE_POLICY_SPLITEE] = &splitee__kind_splitee,
+    [SPLITEE_POLICY_SPLITEE_S] = &splitee__kind_splitee_s,
+    [SPLITEE_POLICY_FINAL] = &splitee__kind_final,
+    [SPLITEE_POLICY_RANDOM] = &splitee__kind_random,
+    [SPLITEE_POLICY_FIXED] = &splitee__kind_fixed,
+    [SPLITEE_POLICY_ORACLE] = &splitee__kind_oracle,
+    [SPLITEE_POLICY_EE_THRESHOLD] = &splitee__kind_ee_threshold,
+    [SPLITEE_POLICY_EPSILON_GREEDY] = &splitee__kind_epsilon_greedy,
+    [SPLITEE_POLICY_THOMPSON] = &splitee__kind_thompson,
+    [SPLITEE_POLICY_KL_UCB] = &splitee__kind_kl_ucb,
+    [SPLITEE_POLICY_UCB_V] = &splitee__kind_ucb_v,
+    [SPLITEE_POLICY_SW_UCB] = &splitee__kind_sw_ucb,
+    [SPLITEE_POLICY_D_UCB] = &splitee__kind_d_ucb,
+    [SPLITEE_POLICY_SW_UCB_S] = &splitee__kind_sw_ucb_s,
+    [SPLITEE_POLICY_D_UCB_S] = &splitee__kind_d_ucb_s,
 };
 
-static const splitee__policy_ops *const kind_ops[SPLITEE_POLICY_KIND_COUNT] = {
-    [SPLITEE_POLICY_SPLITEE] = &splitee__ucb1_ops,
-    [SPLITEE_POLICY_SPLITEE_S] = &splitee__ucb1_side_ops,
-    [SPLITEE_POLICY_FINAL] = &splitee__final_ops,
-    [SPLITEE_POLICY_RANDOM] = &splitee__random_ops,
-    [SPLITEE_POLICY_FIXED] = &splitee__fixed_ops,
-    [SPLITEE_POLICY_ORACLE] = &splitee__fixed_ops,
-    [SPLITEE_POLICY_EE_THRESHOLD] = &splitee__ee_threshold_ops,
-    [SPLITEE_POLICY_EPSILON_GREEDY] = &splitee__epsilon_greedy_ops,
-    [SPLITEE_POLICY_THOMPSON] = &splitee__thompson_ops,
-    [SPLITEE_POLICY_KL_UCB] = &splitee__kl_ucb_ops,
-    [SPLITEE_POLICY_UCB_V] = &splitee__ucb_v_ops,
-    [SPLITEE_POLICY_SW_UCB] = &splitee__sw_ucb_ops,
-    [SPLITEE_POLICY_D_UCB] = &splitee__d_ucb_ops,
-    [SPLITEE_POLICY_SW_UCB_S] = &splitee__sw_ucb_s_ops,
-    [SPLITEE_POLICY_D_UCB_S] = &splitee__d_ucb_s_ops,
-};
+static const char *kind_name(splitee_policy_kind k)
+{
+    return kinds[k]->info.name;
+}
 
 /* Defaults of bandit.h: splitee, beta 1, epsilon .05, prior_sd .5, arm 0,
  * honest, window 1000, discount 0.999. */
@@ -89,12 +79,11 @@ static int check_config(const splitee_policy_config *cfg, const splitee_reward *
     if (!(cfg->epsilon >= 0 && cfg->epsilon <= 1))
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "epsilon must be in [0, 1] (got %g)", cfg->epsilon);
-    const int sw = cfg->kind == SPLITEE_POLICY_SW_UCB || cfg->kind == SPLITEE_POLICY_SW_UCB_S;
-    const int d = cfg->kind == SPLITEE_POLICY_D_UCB || cfg->kind == SPLITEE_POLICY_D_UCB_S;
-    if (sw && (cfg->window < 1 || cfg->window > 100000000))
+    const unsigned params = kinds[cfg->kind]->info.params;
+    if ((params & SPLITEE_POLICY_PARAM_WINDOW) && (cfg->window < 1 || cfg->window > 100000000))
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "window (sw-ucb) must be 1..100000000 rounds (got %d)", cfg->window);
-    if (d && !(cfg->discount > 0 && cfg->discount <= 1))
+    if ((params & SPLITEE_POLICY_PARAM_DISCOUNT) && !(cfg->discount > 0 && cfg->discount <= 1))
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "discount (d-ucb) must be in (0, 1] (got %g)", cfg->discount);
     if (!isfinite(cfg->prior_sd) || cfg->prior_sd < 0)
@@ -105,11 +94,11 @@ static int check_config(const splitee_policy_config *cfg, const splitee_reward *
         cfg->side_info != SPLITEE_SIDE_INFO_REFERENCE)
         return splitee__fail(err, SPLITEE_ERR_ARG, "unknown side-information mode %d",
                              (int)cfg->side_info);
-    if ((cfg->kind == SPLITEE_POLICY_FIXED || cfg->kind == SPLITEE_POLICY_ORACLE) &&
+    if (((params & SPLITEE_POLICY_PARAM_LAYER) || kinds[cfg->kind]->info.hindsight) &&
         (cfg->fixed_arm < 0 || cfg->fixed_arm >= rw->arms))
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "%s: layer %d is out of range (the network has %d layers)",
-                             kind_names[cfg->kind], cfg->fixed_arm + 1, rw->arms);
+                             kind_name(cfg->kind), cfg->fixed_arm + 1, rw->arms);
     return SPLITEE_OK;
 }
 
@@ -149,27 +138,14 @@ int splitee_policy_create(const splitee_policy_config *cfg,
     splitee_policy *p = calloc(1, sizeof *p);
     if (!p)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "policy: out of memory");
-    p->ops = kind_ops[cfg->kind];
+    p->ops = kinds[cfg->kind]->ops;
     p->cfg = *cfg;
     p->rw = *rw;
     p->arms = rw->arms;
     reward_bounds(rw, &p->lo, &p->hi);
-    if (cfg->kind == SPLITEE_POLICY_SW_UCB || cfg->kind == SPLITEE_POLICY_SW_UCB_S) {
-        /* the window's ring: one reward per round (side observations: up
-         * to one per arm), plus room for one seed per arm */
-        size_t per_round = cfg->kind == SPLITEE_POLICY_SW_UCB_S ? (size_t)rw->arms : 1;
-        size_t cap = (size_t)cfg->window * per_round + (size_t)rw->arms;
-        p->win_cap = cap > INT_MAX ? 0 : (int)cap;
-        if (p->win_cap) {
-            p->win_arm = malloc(cap * sizeof *p->win_arm);
-            p->win_r = malloc(cap * sizeof *p->win_r);
-            p->win_round = malloc(cap * sizeof *p->win_round);
-        }
-        if (!p->win_arm || !p->win_r || !p->win_round) {
-            splitee_policy_free(p);
-            return splitee__fail(err, SPLITEE_ERR_NOMEM,
-                                 "policy: out of memory for a window of %d rounds", cfg->window);
-        }
+    if (p->ops->create_extra && (rc = p->ops->create_extra(p, err)) < 0) {
+        splitee_policy_free(p);
+        return rc;
     }
     splitee_policy_reset(p);
     *out = p;
@@ -181,9 +157,8 @@ void splitee_policy_free(splitee_policy *p)
 {
     if (!p)
         return;
-    free(p->win_arm);
-    free(p->win_r);
-    free(p->win_round);
+    if (p->ops->free_extra)
+        p->ops->free_extra(p);
     free(p);
 }
 
@@ -328,7 +303,7 @@ char *splitee_policy_save(const splitee_policy *p)
     cJSON *o = cJSON_CreateObject();
     char *text = NULL;
     int ok = o &&
-        cJSON_AddStringToObject(o, "kind", kind_names[p->cfg.kind]) &&
+        cJSON_AddStringToObject(o, "kind", kind_name(p->cfg.kind)) &&
         cJSON_AddNumberToObject(o, "arms", p->arms) &&
         cJSON_AddNumberToObject(o, "beta", p->cfg.beta) &&
         cJSON_AddNumberToObject(o, "epsilon", p->cfg.epsilon) &&
@@ -402,16 +377,16 @@ static int parse_state(const splitee_policy *p, const cJSON *o, double *rounds,
         r->valuedouble != floor(r->valuedouble) || r->valuedouble > EXACT_INT_MAX)
         return splitee__fail(err, SPLITEE_ERR_FORMAT,
                              "policy state: \"rounds\" must be a whole number >= 0");
-    if (strcmp(kind->valuestring, kind_names[p->cfg.kind]) != 0)
+    if (strcmp(kind->valuestring, kind_name(p->cfg.kind)) != 0)
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "policy state is for \"%.64s\", not \"%s\"",
-                             kind->valuestring, kind_names[p->cfg.kind]);
+                             kind->valuestring, kind_name(p->cfg.kind));
     if (arms->valuedouble != p->arms)
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "policy state has %g arms, the policy has %d",
                              arms->valuedouble, p->arms);
     /* d-ucb's discounted counts are not whole numbers */
-    const int whole = p->cfg.kind != SPLITEE_POLICY_D_UCB && p->cfg.kind != SPLITEE_POLICY_D_UCB_S;
+    const int whole = !p->ops->fractional_counts;
     if ((rc = load_array(o, "n", p->arms, 1, whole, n, err)) < 0 ||
         (rc = load_array(o, "sum", p->arms, 0, 0, sum, err)) < 0 ||
         (rc = load_array(o, "sumsq", p->arms, 1, 0, sumsq, err)) < 0)
@@ -461,12 +436,27 @@ int splitee_policy_load(splitee_policy *p, const char *json, splitee_error *err)
 
 /* ---- names ---------------------------------------------------------- */
 
+const splitee_policy_info *splitee_policy_kind_info(splitee_policy_kind kind)
+{
+    if ((int)kind < 0 || kind >= SPLITEE_POLICY_KIND_COUNT)
+        return NULL;
+    return &kinds[kind]->info;
+}
+
 /* CLI name of a kind; "unknown" for a value outside the enum. */
 const char *splitee_policy_kind_name(splitee_policy_kind kind)
 {
     if ((int)kind < 0 || kind >= SPLITEE_POLICY_KIND_COUNT)
         return "unknown";
-    return kind_names[kind];
+    return kind_name(kind);
+}
+
+void splitee_policy_display_name(const splitee_policy_config *pc, char *buf, size_t len)
+{
+    if (kinds[pc->kind]->info.params & SPLITEE_POLICY_PARAM_LAYER)
+        snprintf(buf, len, "%s:%d", kind_name(pc->kind), pc->fixed_arm + 1);
+    else
+        snprintf(buf, len, "%s", splitee_policy_kind_name(pc->kind));
 }
 
 /* Name -> kind (and fixed_arm for "fixed:K", K >= 1, 1-based); cfg is
@@ -489,7 +479,7 @@ int splitee_policy_parse(const char *s, splitee_policy_config *cfg)
         return SPLITEE_OK;
     }
     for (int k = 0; k < SPLITEE_POLICY_KIND_COUNT; k++)
-        if (k != SPLITEE_POLICY_FIXED && strcmp(s, kind_names[k]) == 0) {
+        if (!(kinds[k]->info.params & SPLITEE_POLICY_PARAM_LAYER) && strcmp(s, kind_name(k)) == 0) {
             cfg->kind = (splitee_policy_kind)k;
             return SPLITEE_OK;
         }

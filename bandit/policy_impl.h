@@ -30,7 +30,23 @@ typedef struct splitee__policy_ops {
                       splitee_error *err);
     /* Optional: family-specific part of reset (the window's ring). */
     void (*reset_extra)(splitee_policy *p);
+    /* Optional: allocates family-specific state at create, after the
+     * shared fields are set (the window's ring); 0 or NOMEM with err set.
+     * free_extra (optional) releases it and must accept a partial state. */
+    int (*create_extra)(splitee_policy *p, splitee_error *err);
+    void (*free_extra)(splitee_policy *p);
+    /* 1: the per-arm counts n are discounted, not whole numbers (a saved
+     * state's counts are checked accordingly). */
+    int fractional_counts;
 } splitee__policy_ops;
+
+/* A policy kind: its public traits and the operations that implement it.
+ * Each family file defines one per kind it implements; policy.c's registry
+ * maps splitee_policy_kind to it. */
+typedef struct splitee__policy_kind {
+    splitee_policy_info info;
+    const splitee__policy_ops *ops;
+} splitee__policy_kind;
 
 struct splitee_policy {
     const splitee__policy_ops *ops;
@@ -141,21 +157,16 @@ static inline void splitee__side_rewards(splitee_policy *p, const splitee_obs *o
  * offloaded) and advances the round counter. */
 void splitee__observe_played(splitee_policy *p, const splitee_obs *ob);
 
-/* Per-family vtables (ucb.c, baselines.c, greedy.c, thompson.c,
- * nonstationary.c). */
-extern const splitee__policy_ops splitee__ucb1_ops;
-extern const splitee__policy_ops splitee__ucb1_side_ops;
-extern const splitee__policy_ops splitee__kl_ucb_ops;
-extern const splitee__policy_ops splitee__ucb_v_ops;
-extern const splitee__policy_ops splitee__final_ops;
-extern const splitee__policy_ops splitee__random_ops;
-extern const splitee__policy_ops splitee__fixed_ops;
-extern const splitee__policy_ops splitee__ee_threshold_ops;
-extern const splitee__policy_ops splitee__epsilon_greedy_ops;
-extern const splitee__policy_ops splitee__thompson_ops;
-extern const splitee__policy_ops splitee__sw_ucb_ops;   /* nonstationary.c */
-extern const splitee__policy_ops splitee__d_ucb_ops;
-extern const splitee__policy_ops splitee__sw_ucb_s_ops;
-extern const splitee__policy_ops splitee__d_ucb_s_ops;
+/* The kinds, one per splitee_policy_kind (policy.c's registry), defined
+ * beside their operations in ucb.c, baselines.c, greedy.c, thompson.c and
+ * nonstationary.c. */
+extern const splitee__policy_kind splitee__kind_splitee, splitee__kind_splitee_s,
+    splitee__kind_kl_ucb, splitee__kind_ucb_v;                        /* ucb.c */
+extern const splitee__policy_kind splitee__kind_final, splitee__kind_random,
+    splitee__kind_fixed, splitee__kind_oracle, splitee__kind_ee_threshold; /* baselines.c */
+extern const splitee__policy_kind splitee__kind_epsilon_greedy;       /* greedy.c */
+extern const splitee__policy_kind splitee__kind_thompson;             /* thompson.c */
+extern const splitee__policy_kind splitee__kind_sw_ucb, splitee__kind_d_ucb,
+    splitee__kind_sw_ucb_s, splitee__kind_d_ucb_s;                    /* nonstationary.c */
 
 #endif

@@ -829,3 +829,64 @@ Test(bandit, free_null_and_bad_observations)
     cr_assert_eq(splitee_policy_rounds(p), 0);
     splitee_policy_free(p);
 }
+
+/* Every kind describes itself (bandit.h's splitee_policy_info): a name that
+ * parses back to the kind, a summary, and a params mask that is honest --
+ * changing any config field the kind does not claim to read leaves its
+ * 400 choices on a fixed stream unchanged, and the claimed ones are fields
+ * that exist. */
+Test(bandit, kind_info_is_complete_and_honest)
+{
+    splitee_reward rw = make_rw(6, 0.8, 0.1, 0.3);
+    for (int k = 0; k < SPLITEE_POLICY_KIND_COUNT; k++) {
+        const splitee_policy_info *in = splitee_policy_kind_info((splitee_policy_kind)k);
+        cr_assert_not_null(in, "kind %d", k);
+        cr_assert(in->name && in->name[0] && in->summary && in->summary[0], "kind %d", k);
+        cr_assert_str_eq(splitee_policy_kind_name((splitee_policy_kind)k), in->name);
+        cr_assert_eq(in->params & ~0x7fu, 0, "%s: unknown param bits", in->name);
+        splitee_policy_config base;
+        splitee_policy_config_default(&base);
+        char spelled[64];
+        base.kind = (splitee_policy_kind)k;
+        base.fixed_arm = 2;
+        splitee_policy_display_name(&base, spelled, sizeof spelled);
+        splitee_policy_config parsed;
+        splitee_policy_config_default(&parsed);
+        cr_assert_eq(splitee_policy_parse(spelled, &parsed), 0, "%s", spelled);
+        cr_assert_eq(parsed.kind, k, "%s", spelled);
+        /* the choices with every unclaimed field perturbed */
+        splitee_policy_config other = base;
+        if (!(in->params & SPLITEE_POLICY_PARAM_BETA)) other.beta = 3.5;
+        if (!(in->params & SPLITEE_POLICY_PARAM_EPSILON)) other.epsilon = 0.9;
+        if (!(in->params & SPLITEE_POLICY_PARAM_PRIOR_SD)) other.prior_sd = 4.0;
+        if (!(in->params & SPLITEE_POLICY_PARAM_LAYER) && !in->hindsight) other.fixed_arm = 4;
+        if (!(in->params & SPLITEE_POLICY_PARAM_SIDE_INFO)) other.side_info = SPLITEE_SIDE_INFO_REFERENCE;
+        if (!(in->params & SPLITEE_POLICY_PARAM_WINDOW)) other.window = 7;
+        if (!(in->params & SPLITEE_POLICY_PARAM_DISCOUNT)) other.discount = 0.5;
+        splitee_policy *p1, *p2;
+        splitee_error err;
+        cr_assert_eq(splitee_policy_create(&base, &rw, &p1, &err), 0, "%s: %s", in->name, err.msg);
+        cr_assert_eq(splitee_policy_create(&other, &rw, &p2, &err), 0, "%s: %s", in->name, err.msg);
+        gsl_rng *rows = gsl_rng_alloc(gsl_rng_mt19937), *r1 = gsl_rng_alloc(gsl_rng_mt19937),
+                *r2 = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(rows, 11);
+        gsl_rng_set(r1, 5);
+        gsl_rng_set(r2, 5);
+        double row[MAXA];
+        for (int t = 0; t < 400; t++) {
+            gen_row(rows, rw.arms, row);
+            int a1 = splitee_policy_choose(p1, r1), a2 = splitee_policy_choose(p2, r2);
+            cr_assert_eq(a1, a2, "%s: round %d: an unclaimed parameter changed the choice", in->name, t);
+            splitee_obs o1 = make_obs(&rw, a1, row, 0);
+            splitee_policy_observe(p1, &o1);
+            splitee_policy_observe(p2, &o1);
+        }
+        gsl_rng_free(rows);
+        gsl_rng_free(r1);
+        gsl_rng_free(r2);
+        splitee_policy_free(p1);
+        splitee_policy_free(p2);
+    }
+    cr_assert_null(splitee_policy_kind_info(SPLITEE_POLICY_KIND_COUNT));
+    cr_assert_null(splitee_policy_kind_info((splitee_policy_kind)-1));
+}

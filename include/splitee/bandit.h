@@ -25,6 +25,7 @@
 #ifndef SPLITEE_BANDIT_H
 #define SPLITEE_BANDIT_H
 
+#include <stddef.h>
 #include <gsl/gsl_rng.h>
 #include "reward.h"
 #include "status.h"
@@ -164,11 +165,44 @@ char *splitee_policy_save(const splitee_policy *p);
  * the policy is unchanged on failure. */
 int splitee_policy_load(splitee_policy *p, const char *json, splitee_error *err);
 
-/* Policy names as the CLI spells them: "splitee", "splitee-s", "final",
- * "random", "fixed" (written "fixed:K" with K a 1-based layer), "oracle",
- * "ee-threshold", "epsilon-greedy", "thompson", "kl-ucb", "ucb-v",
- * "sw-ucb", "d-ucb", "sw-ucb-s", "d-ucb-s". */
+/* ---- what each kind is ------------------------------------------------ */
+
+/* The fields of splitee_policy_config a kind reads (splitee_policy_info). */
+typedef enum splitee_policy_param {
+    SPLITEE_POLICY_PARAM_BETA = 1 << 0,      /* beta */
+    SPLITEE_POLICY_PARAM_EPSILON = 1 << 1,   /* epsilon */
+    SPLITEE_POLICY_PARAM_PRIOR_SD = 1 << 2,  /* prior_sd */
+    SPLITEE_POLICY_PARAM_LAYER = 1 << 3,     /* fixed_arm */
+    SPLITEE_POLICY_PARAM_SIDE_INFO = 1 << 4, /* side_info */
+    SPLITEE_POLICY_PARAM_WINDOW = 1 << 5,    /* window */
+    SPLITEE_POLICY_PARAM_DISCOUNT = 1 << 6   /* discount */
+} splitee_policy_param;
+
+/* A policy kind's traits, defined once beside its implementation (bandit/),
+ * so that help texts, validation, harnesses and reports ask here instead of
+ * listing kinds. */
+typedef struct splitee_policy_info {
+    const char *name;     /* as splitee_policy_parse takes it; "fixed" is
+                             written "fixed:K" with K a 1-based layer */
+    const char *summary;  /* one line for help texts */
+    unsigned params;      /* splitee_policy_param bits it reads */
+    int learns;           /* 1: learns from rewards (a reference
+                             initialisation seeds each arm once) */
+    int hindsight;        /* 1: plays the best fixed arm in hindsight, which
+                             only a replay over a whole table knows (the
+                             harness sets fixed_arm); refused live */
+} splitee_policy_info;
+
+/* The traits of `kind`; NULL for a value outside 0..SPLITEE_POLICY_KIND_COUNT-1.
+ * Kinds are numbered densely, so a help text lists them by iterating. */
+const splitee_policy_info *splitee_policy_kind_info(splitee_policy_kind kind);
+
+/* The kind's name (splitee_policy_info.name); "unknown" outside the enum. */
 const char *splitee_policy_kind_name(splitee_policy_kind kind);
+
+/* A configuration's name in reports: "fixed:K" (K 1-based) for fixed, else
+ * the kind's name; truncated to len - 1 bytes. */
+void splitee_policy_display_name(const splitee_policy_config *pc, char *buf, size_t len);
 /* Parses one name (and ":K" for fixed, K 1-based) into cfg->kind and
  * cfg->fixed_arm; returns 0 or SPLITEE_ERR_ARG. */
 int splitee_policy_parse(const char *s, splitee_policy_config *cfg);

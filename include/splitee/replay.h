@@ -216,10 +216,6 @@ int splitee_replay_run(const splitee_replay *rp,
 /* Frees an array of n results (NULL is a no-op). */
 void splitee_results_free(splitee_result *res, int n);
 
-/* The display name of a policy configuration ("splitee-s", "fixed:3"). */
-void splitee_policy_display_name(const splitee_policy_config *pc, char *buf,
-                                 size_t len);
-
 #ifdef __cplusplus
 }
 #endif

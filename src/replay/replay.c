@@ -205,14 +205,6 @@ void splitee_replay_config_default(splitee_replay_config *c)
     c->curves = 1;
 }
 
-void splitee_policy_display_name(const splitee_policy_config *pc, char *buf, size_t len)
-{
-    if (pc->kind == SPLITEE_POLICY_FIXED)
-        snprintf(buf, len, "fixed:%d", pc->fixed_arm + 1);
-    else
-        snprintf(buf, len, "%s", splitee_policy_kind_name(pc->kind));
-}
-
 /* -------------------------------------------------------- per setting --- */
 
 /* Rounds of segment k. */
@@ -293,27 +285,13 @@ static void seg_enter(seg_cursor *c, const splitee_replay *rp, const setting_ctx
     c->end = rp->seg[k].start + seg_rounds(rp, k);
 }
 
-static int learns(splitee_policy_kind k)
-{
-    switch (k) {
-    case SPLITEE_POLICY_SPLITEE: case SPLITEE_POLICY_SPLITEE_S:
-    case SPLITEE_POLICY_EPSILON_GREEDY: case SPLITEE_POLICY_THOMPSON:
-    case SPLITEE_POLICY_KL_UCB: case SPLITEE_POLICY_UCB_V:
-    case SPLITEE_POLICY_SW_UCB: case SPLITEE_POLICY_D_UCB:
-    case SPLITEE_POLICY_SW_UCB_S: case SPLITEE_POLICY_D_UCB_S:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* The policy configuration a job of setting `sc` runs. */
 static splitee_policy_config job_policy(const run_ctx *rc, int p, const splitee_setting *set,
                                         const setting_ctx *sc)
 {
     splitee_policy_config pc = rc->pols[p];
     pc.beta = set->beta;
-    if (pc.kind == SPLITEE_POLICY_ORACLE)
+    if (splitee_policy_kind_info(pc.kind)->hindsight)
         pc.fixed_arm = sc->best;
     return pc;
 }
@@ -399,7 +377,7 @@ static int run_job(run_ctx *rc, int si, int p, int r)
 
     const uint32_t *order = rc->orders + (size_t)r * n;
     const int ee = pc.kind == SPLITEE_POLICY_EE_THRESHOLD;
-    if (rc->cfg->init == SPLITEE_INIT_REFERENCE && learns(pc.kind))
+    if (rc->cfg->init == SPLITEE_INIT_REFERENCE && splitee_policy_kind_info(pc.kind)->learns)
         for (int a = 0; a < L; a++)
             splitee_policy_seed_arm(pol, a, splitee_reward_outcome(
                 rw, a, rp->conf + (size_t)order[(size_t)a % n] * L).reward);
@@ -659,7 +637,7 @@ static int check_args(const splitee_replay *rp, const splitee_setting *settings,
         for (int p = 0; p < np; p++) {
             splitee_policy_config pc = pols[p];
             pc.beta = settings[si].beta;
-            if (pc.kind == SPLITEE_POLICY_ORACLE)
+            if (splitee_policy_kind_info(pc.kind)->hindsight)
                 pc.fixed_arm = 0;
             splitee_policy *tmp;
             if ((st = splitee_policy_create(&pc, &sets[si].rw, &tmp, err)) < 0)

@@ -112,17 +112,30 @@ static int parse_mbps(char *text, const char *name, series *s, double *period,
     return SPLITEE_OK;
 }
 
+/* Mbit/s of `count` 1500-byte packets in a bin `width_ms` wide. */
+static double bin_mbps(double count, double width_ms)
+{
+    return count * 1500.0 * 8.0 / (width_ms / 1e3) / 1e6;
+}
+
+/* Mahimahi: one whole millisecond per line, a 1500-byte delivery
+ * opportunity at that time, non-decreasing. Packets are counted in bins of
+ * bin_ms from 0 to the period (the last timestamp; a timestamp equal to it
+ * falls in the last bin) and the rates become a piecewise-constant series
+ * with one point per non-empty bin and one zero-rate point where a run of
+ * empty bins starts: memory and time grow with the lines, never with the
+ * timestamps' size. */
 static int parse_mahimahi(char *text, double bin_ms, const char *name, series *s,
                           double *period, splitee_error *err)
 {
-    if (!(isfinite(bin_ms) && bin_ms > 0))
-        return splitee__fail(err, SPLITEE_ERR_VALUE, "%s: bin_ms must be > 0", name);
+    if (!(isfinite(bin_ms) && bin_ms >= 1 && bin_ms <= 3.6e6))
+        return splitee__fail(err, SPLITEE_ERR_VALUE,
+                             "%s: bin_ms must be in [1, 3600000] (timestamps are whole milliseconds), got %g",
+                             name, bin_ms);
     char *cur = text, *line;
     int lineno = 0;
     long long last = -1, count = 0;
-    double *counts = NULL;
-    size_t nb = 0;
-    /* Pass 1: check and find the period. */
+    /* Pass 1: check every line and find the period. */
     char *copy = strdup(text);
     if (!copy)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", name);
@@ -139,10 +152,11 @@ static int parse_mahimahi(char *text, double bin_ms, const char *name, series *s
             return splitee__fail(err, SPLITEE_ERR_FORMAT,
                                  "%s:%d: expected one integer (a millisecond) per line", name, lineno);
         }
-        if (ms < 0 || ms < last) {
+        if (ms < 0 || ms < last || ms > 1000000000000LL) {
             free(copy);
-            return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s:%d: timestamp %lld is negative or before %lld",
-                                 name, lineno, ms, last);
+            return splitee__fail(err, SPLITEE_ERR_FORMAT,
+                                 "%s:%d: timestamp %lld is negative, before %lld or past 10^12 ms", name,
+                                 lineno, ms, last);
         }
         last = ms;
         count++;
@@ -150,27 +164,38 @@ static int parse_mahimahi(char *text, double bin_ms, const char *name, series *s
     free(copy);
     if (count == 0)
         return splitee__fail(err, SPLITEE_ERR_VALUE, "%s: empty trace (no packet timestamps)", name);
-    double period_ms = last < 1 ? 1.0 : (double)last;
-    nb = (size_t)ceil(period_ms / bin_ms);
-    counts = calloc(nb, sizeof *counts);
-    if (!counts)
-        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", name);
+    const double period_ms = last < 1 ? 1.0 : (double)last;
+    const double nb = ceil(period_ms / bin_ms);   /* bins, <= 10^12: exact in a double */
+    /* Pass 2: one point per non-empty bin, a zero point before each gap. */
+    double bin = -1, next = 0, in_bin = 0;   /* current bin, first bin not yet emitted */
     cur = text;
-    while ((line = next_line(&cur))) {
-        if (blank(line))
-            continue;
-        size_t b = (size_t)(strtod(line, NULL) / bin_ms);
-        counts[b < nb ? b : nb - 1] += 1;
-    }
-    for (size_t b = 0; b < nb; b++) {
-        double start = (double)b * bin_ms, width = fmin(bin_ms, period_ms - start);
-        double mbps = counts[b] * 1500.0 * 8.0 / (width / 1e3) / 1e6;
-        if (push(s, start / 1e3, mbps) < 0) {
-            free(counts);
-            return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", name);
+    for (;;) {
+        line = next_line(&cur);
+        while (line && blank(line))
+            line = next_line(&cur);
+        double b = -1;
+        if (line) {
+            b = floor((double)strtoll(line, NULL, 10) / bin_ms);
+            if (b > nb - 1)
+                b = nb - 1;
+            if (b == bin) {
+                in_bin += 1;
+                continue;
+            }
         }
+        if (bin >= 0) {   /* bin is complete: emit it */
+            if (bin > next && push(s, next * bin_ms / 1e3, 0.0) < 0)
+                return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", name);
+            double width = fmin(bin_ms, period_ms - bin * bin_ms);
+            if (push(s, bin * bin_ms / 1e3, bin_mbps(in_bin, width)) < 0)
+                return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", name);
+            next = bin + 1;
+        }
+        if (!line)
+            break;
+        bin = b;
+        in_bin = 1;
     }
-    free(counts);
     *period = period_ms / 1e3;
     return SPLITEE_OK;
 }

@@ -299,6 +299,99 @@ Test(link, trace_mahimahi_bins)
     free(r);
 }
 
+/* Deterministic 64-bit numbers (xorshift64*). */
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+/* The rate a piecewise-constant series gives at time x (seconds). */
+static double series_at(const double *t, const double *r, size_t n, double x)
+{
+    size_t i = 0;
+    while (i + 1 < n && t[i + 1] <= x)
+        i++;
+    return r[i];
+}
+
+/* The run-length series equals naive dense binning (one counter per bin)
+ * at every bin's midpoint, on random traces with bursts and long gaps, and
+ * holds at most two points per non-empty bin. */
+Test(link, trace_mahimahi_matches_dense_binning)
+{
+    uint64_t seed = 99;
+    for (int trial = 0; trial < 40; trial++) {
+        char text[8192];
+        size_t len = 0;
+        long long ms = 0;
+        int lines = 1 + (int)(xorshift(&seed) % 300);
+        for (int k = 0; k < lines; k++) {
+            uint64_t u = xorshift(&seed) % 100;
+            ms += u < 60 ? 0 : u < 95 ? (long long)(xorshift(&seed) % 30) : (long long)(xorshift(&seed) % 5000);
+            len += (size_t)snprintf(text + len, sizeof text - len, "%lld\n", ms);
+        }
+        double bin = 1 + (double)(xorshift(&seed) % 400);
+        double *t, *r, period;
+        size_t n;
+        splitee_error e;
+        cr_assert_eq(splitee_link_parse_trace(text, SPLITEE_TRACE_MAHIMAHI, bin, "x.up", &t, &r, &n, &period, &e),
+                     0, "%s", e.msg);
+        double period_ms = ms < 1 ? 1.0 : (double)ms;
+        CLOSE(period, period_ms / 1e3, 1e-12);
+        size_t nb = (size_t)ceil(period_ms / bin);
+        double *dense = calloc(nb, sizeof *dense);
+        cr_assert(dense);
+        for (char *p2 = text; *p2;) {
+            long long v = strtoll(p2, &p2, 10);
+            size_t b = (size_t)((double)v / bin);
+            dense[b < nb ? b : nb - 1] += 1;
+            while (*p2 == '\n')
+                p2++;
+        }
+        size_t nonempty = 0;
+        for (size_t b = 0; b < nb; b++) {
+            double width = fmin(bin, period_ms - (double)b * bin);
+            double want = dense[b] * 12000.0 / (width / 1e3) / 1e6;
+            double got = series_at(t, r, n, ((double)b * bin + 0.5 * width) / 1e3);
+            cr_assert(fabs(got - want) <= 1e-9 * fmax(1, want), "trial %d bin %zu: %g vs %g", trial, b, got, want);
+            nonempty += dense[b] > 0;
+        }
+        cr_assert_leq(n, 2 * nonempty, "trial %d: %zu points for %zu non-empty bins", trial, n, nonempty);
+        cr_assert_eq(t[0], 0.0);
+        free(dense);
+        free(t);
+        free(r);
+    }
+}
+
+/* Regressions (a fuzzing-style review found them): a tiny bin width made
+ * the bin count overflow and the parser write past its allocation, and
+ * memory grew with the timestamps (an 11-byte trace cost 1.6 GB). */
+Test(link, trace_mahimahi_bounded_by_its_lines)
+{
+    double *t, *r, period;
+    size_t n;
+    splitee_error e;
+    cr_assert_eq(splitee_link_parse_trace("0\n1\n", SPLITEE_TRACE_MAHIMAHI, 1e-300, "x.up", &t, &r, &n,
+                                          &period, &e), SPLITEE_ERR_VALUE);
+    cr_assert(strstr(e.msg, "x.up: bin_ms must be in [1, 3600000]"), "%s", e.msg);
+    cr_assert_eq(splitee_link_parse_trace("0\n1\n", SPLITEE_TRACE_MAHIMAHI, NAN, "x.up", &t, &r, &n,
+                                          &period, &e), SPLITEE_ERR_VALUE);
+    cr_assert_eq(splitee_link_parse_trace("0\n999999999999\n", SPLITEE_TRACE_MAHIMAHI, 1, "x.up", &t, &r, &n,
+                                          &period, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 3, "bin 0, the empty run, the last bin: %zu points", n);
+    cr_assert_eq(r[1], 0.0);
+    CLOSE(period, 999999999.999, 1e-3);
+    free(t);
+    free(r);
+    cr_assert_eq(splitee_link_parse_trace("0\n1000000000001\n", SPLITEE_TRACE_MAHIMAHI, 1, "x.up", &t, &r, &n,
+                                          &period, &e), SPLITEE_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "past 10^12 ms"), "%s", e.msg);
+}
+
 static void trace_bad(const char *text, splitee_trace_format fmt, int status, const char *what)
 {
     splitee_error e = { 0, "" };

@@ -232,12 +232,14 @@ const splitee_link_params *splitee_link_get_params(const splitee_link *lk);
  * the caller frees both arrays). `name` names the trace in messages:
  * FORMAT "NAME:LINE: ..." for a malformed line or decreasing times,
  * VALUE for negative or non-finite rates, an empty trace, or (Mahimahi)
- * bin_ms <= 0. `time Mbit/s`: times are taken relative to the first line,
- * and the last rate holds for the mean gap between lines (1 s for a
- * single line); Mahimahi: opportunities are
- * counted in bins of bin_ms, the period is the last timestamp (rounded
- * up to whole ms, at least 1). Blank lines and lines starting with '#'
- * are skipped. */
+ * bin_ms outside [1, 3600000]. `time Mbit/s`: times are taken relative to
+ * the first line, and the last rate holds for the mean gap between lines
+ * (1 s for a single line); Mahimahi: whole-millisecond timestamps in
+ * [0, 10^12], non-decreasing; opportunities are counted in bins of bin_ms,
+ * the period is the last timestamp (at least 1 ms), and the series has a
+ * point per non-empty bin plus a zero-rate point where a run of empty bins
+ * starts, so memory grows with the lines, never with the timestamps.
+ * Blank lines and lines starting with '#' are skipped. */
 int splitee_link_parse_trace(const char *text, splitee_trace_format fmt, double bin_ms,
                              const char *name, double **times_s, double **rates_mbps,
                              size_t *n, double *period_s, splitee_error *err);

@@ -175,7 +175,24 @@ def frame_seeds():
     }
 
 
+def link_seeds():
+    """fuzz_link input: two bytes N, N bytes of profile JSON, then the
+    trace file it may name as "input1" (data/links/ shapes)."""
+    pair = lambda a, b=b"": struct.pack("<H", len(a)) + a + b
+    const = b'{"name": "c", "uplink_mbps": 5.85, "downlink_mbps": 13, "rtt_ms": 50, "radio": "lte"}'
+    ge = (b'{"name": "g", "uplink_mbps": 5.85, "rtt_ms": 50, "loss": {"model": "gilbert-elliott",'
+          b' "p": 0.01, "r": 0.5, "1-h": 1, "1-k": 0}, "tcp": {"rto_min_ms": 200}, "radio": "lte"}')
+    mm = (b'{"name": "m", "downlink_mbps": 13, "rtt_ms": 50, "trace": {"file": "input1",'
+          b' "format": "mahimahi", "bin_ms": 100, "loop": true}}')
+    mb = (b'{"name": "t", "downlink_mbps": 13, "rtt_ms": 50, "radio": "wifi", "trace": {"file": "input1",'
+          b' "format": "mbps", "start_s": 2, "loop": false}}')
+    return {"constant": pair(const), "gilbert-elliott": pair(ge),
+            "mahimahi": pair(mm, b"0\n0\n3\n7\n250\n251\n900\n"),
+            "mbps": pair(mb, b"0 5.8\n1 0.5\n2.5 0\n3 12\n")}
+
+
 SEEDS = {
+    "link": link_seeds,
     "frame": frame_seeds,
     "model": model_seeds,
     "payload": payload_seeds,

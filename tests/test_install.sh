@@ -55,7 +55,7 @@ timeout 120 meson install -C "$tmp/build" --no-rebuild > "$tmp/install.log" 2>&1
 
 bin=$prefix/bin/splitee
 data=$prefix/share/splitee
-pc=$(find "$prefix" -name splitee.pc -path '*/pkgconfig/*' | head -n 1)
+pc=$(find "$prefix" -name splitee.pc -path '*/pkgconfig/*' -print -quit)
 [[ -x $bin ]] || fail "$bin was not installed"
 [[ -n $pc ]] || fail "no splitee.pc under $prefix"
 for f in catalog.json README.md fmnist-clean.npy fmnist-noise.npy fmnist-blur.npy \
@@ -81,8 +81,11 @@ step "splitee version"
 out=$(timeout 30 "$bin" version) || fail "installed splitee version failed"
 [[ $out == "splitee 0.1.0" ]] || fail "splitee version printed '$out'"
 # The installed executable finds the installed library by its run path.
-ldd "$bin" | grep -q "libsplitee.so.* => $prefix/" \
-    || { ldd "$bin" >&2; fail "$bin does not load libsplitee from $prefix"; }
+# (ldd's output is captured first: `ldd | grep -q` under pipefail fails
+# whenever grep quits before ldd has written everything.)
+libs=$(ldd "$bin") || fail "ldd $bin failed"
+grep -q "libsplitee.so.* => $prefix/" <<< "$libs" \
+    || { echo "$libs" >&2; fail "$bin does not load libsplitee from $prefix"; }
 
 step "splitee replay on the installed clean table"
 timeout 120 "$bin" replay --logits "$data/fmnist-clean.npy" --labels "$data/fmnist-test-labels.npy" \
@@ -129,8 +132,9 @@ for ex in controller replay; do
     # shellcheck disable=SC2086  # the flags are meant to split
     timeout 120 "$cc" -std=c11 -Wall -Wextra -Werror "$src/examples/$ex.c" $flags \
         -Wl,-rpath,"$libdir" -o "$ex" || fail "examples/$ex.c does not build against $prefix"
-    ldd "./$ex" | grep -q "libsplitee.so.* => $libdir/" \
-        || { ldd "./$ex" >&2; fail "$ex does not load libsplitee from $libdir"; }
+    libs=$(ldd "./$ex") || fail "ldd $ex failed"
+    grep -q "libsplitee.so.* => $libdir/" <<< "$libs" \
+        || { echo "$libs" >&2; fail "$ex does not load libsplitee from $libdir"; }
 done
 
 step "./controller"

@@ -26,6 +26,7 @@
 # example-* tests of examples/meson.build. Every step is bounded by
 # `timeout`; the temporary folder is removed on any exit.
 set -euo pipefail
+[[ $# -eq 2 ]] || { echo "usage: tests/test_install.sh SOURCE_ROOT BUILD_TREE_SPLITEE" >&2; exit 2; }
 
 src=$(cd "$1" && pwd)
 tree_bin=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")

@@ -2,7 +2,10 @@
 # test.sh -- installs what is missing, then builds and runs the whole test
 # suite twice: a normal release build (build/) and an AddressSanitizer +
 # UndefinedBehaviorSanitizer debug build (build-asan/). Fails if any test
-# fails. `tools/test.sh --quick` runs the normal build only.
+# fails. `tools/test.sh --quick` runs the normal build only. The install
+# test (tests/test_install.sh: a third, default build installed into a
+# temporary prefix) runs in the normal build only, since it would be the same
+# in both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh

@@ -1,10 +1,16 @@
-/* status.c -- status codes, error messages and atomic file writes. */
+/* status.c -- status codes, error messages, and the one place splitee
+ * reads whole files and writes outputs: bounded reads of regular files and
+ * pipes, atomic replacement of regular files, in-place writes to devices
+ * and pipes, symlinks followed to their target. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -42,29 +48,127 @@ int splitee__fail(splitee_error *err, int status, const char *fmt, ...)
     return status;
 }
 
+/* The file a write to `path` lands in: path itself, or the target a
+ * symlink (chain) points at, into dest (cap bytes). 0, or IO for a
+ * dangling link or a path too long. */
+static int resolve_output(const char *path, char *dest, size_t cap, splitee_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        char real[PATH_MAX];
+        if (!realpath(path, real))
+            return splitee__fail(err, SPLITEE_ERR_IO, "%s: a symlink to nothing writable: %s", path,
+                                 strerror(errno));
+        if (strlen(real) >= cap)
+            return splitee__fail(err, SPLITEE_ERR_IO, "%s: path too long", path);
+        memcpy(dest, real, strlen(real) + 1);
+        return 0;
+    }
+    if (strlen(path) >= cap)
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: path too long", path);
+    memcpy(dest, path, strlen(path) + 1);
+    return 0;
+}
+
+/* All of data to fd; 0 or -1 with errno set. */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t k = write(fd, p, len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+int splitee__output_check(const char *path, splitee_error *err)
+{
+    char dest[PATH_MAX];
+    int st = resolve_output(path, dest, sizeof dest, err);
+    if (st < 0)
+        return st;
+    struct stat sb;
+    if (stat(dest, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: it is a folder", path);
+        if (access(dest, W_OK) != 0)
+            return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        if (!S_ISREG(sb.st_mode))
+            return 0;   /* written in place */
+    } else if (errno != ENOENT) {
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    }
+    /* a regular file is written beside itself and renamed: the folder must
+     * take new files */
+    char dir[PATH_MAX];
+    memcpy(dir, dest, strlen(dest) + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: folder %s does not exist", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write in folder %s: %s", path, dir,
+                             strerror(errno));
+    return 0;
+}
+
 int splitee__write_file_atomic(const char *path, const void *data, size_t len,
                                splitee_error *err)
 {
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
+    char dest[PATH_MAX];
+    int st = resolve_output(path, dest, sizeof dest, err);
+    if (st < 0)
+        return st;
+    struct stat sb;
+    int exists = stat(dest, &sb) == 0;
+    if (exists && S_ISDIR(sb.st_mode))
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: it is a folder", path);
+    if (exists && !S_ISREG(sb.st_mode)) {
+        /* a device, a pipe: written in place, never replaced */
+        int fd = open(dest, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        int bad = write_all(fd, data, len) < 0;
         int e = errno;
-        free(tmp);
+        if (close(fd) != 0 && !bad) {
+            bad = 1;
+            e = errno;
+        }
+        return bad ? splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(e)) : 0;
+    }
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", dest, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)   /* a stale one of ours */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    if (exists)
+        (void)fchmod(fd, sb.st_mode & 07777);   /* a replaced file keeps its mode */
+    int bad = write_all(fd, data, len) < 0;
+    int e = errno;
+    if (close(fd) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad && rename(tmp, dest) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        unlink(tmp);
         return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(e));
     }
-    int ok = fwrite(data, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        free(tmp);
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(e));
-    }
-    free(tmp);
     return SPLITEE_OK;
 }
 
@@ -73,6 +177,18 @@ int splitee__read_stream(FILE *f, const char *path, size_t max, char **out, size
 {
     *out = NULL;
     *len = 0;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0) {
+        int e = errno;
+        fclose(f);
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot read: %s", path, strerror(e));
+    }
+    if (S_ISDIR(sb.st_mode) || !(S_ISREG(sb.st_mode) || S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))) {
+        fclose(f);
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: not a regular file or a pipe", path);
+    }
+    if (!S_ISREG(sb.st_mode) && (max == 0 || max > SPLITEE__STREAM_MAX))
+        max = SPLITEE__STREAM_MAX;   /* a stream has no size to trust */
     size_t cap = 4096, n = 0, got;
     char *buf = malloc(cap + 1);
     int too_big = 0;

@@ -218,5 +218,25 @@ refuse replay-link-negative "neg.json" $bin replay $T --link "$tmp/neg.json" $ou
 refuse replay-link-offload "--link replaces --offload" $bin replay $T --link $LK/lte.json --offload 0.2 $outs
 refuse replay-link-arrival "--arrival-ms" $bin replay $T --link $LK/lte.json --arrival-ms -5 $outs
 
+# --- figures: one regret figure per setting, the same names from replay
+# --plot and from `splitee plot` on its CSV files (needs gnuplot)
+if command -v gnuplot > /dev/null; then
+    rm -rf "$tmp/fig"; mkdir -p "$tmp/fig"
+    if $bin replay $T --reps 2 --policies splitee,oracle --offload 0.1,0.3 --quiet \
+            --plot "$tmp/fig/r" --csv "$tmp/fig/t.csv" --curves "$tmp/fig/c.csv" &&
+       $bin plot --curves "$tmp/fig/c.csv" --table "$tmp/fig/t.csv" --out "$tmp/fig/p"; then
+        got=$(cd "$tmp/fig" && ls | tr '\n' ' ')
+        want="c.csv p-regret-o0.1.png p-regret-o0.1.svg p-regret-o0.3.png p-regret-o0.3.svg p-sweep.png p-sweep.svg r-regret-o0.1.png r-regret-o0.1.svg r-regret-o0.3.png r-regret-o0.3.svg r-sweep.png r-sweep.svg t.csv "
+        [[ "$got" == "$want" ]] && ok || bad "figures: got '$got'"
+    else bad "replay --plot / plot of a sweep failed"; fi
+    # --layer-cost leaves lambda empty in the CSV; plot still reads it
+    if $bin replay $T --reps 1 --policies splitee --layer-cost "$tmp/e/hand.json" --quiet \
+            --curves "$tmp/fig/lc.csv" && $bin plot --curves "$tmp/fig/lc.csv" --out "$tmp/fig/lc"; then
+        sed -n 2p "$tmp/fig/lc.csv" | grep -q '^0\.8,,1,0\.3,1,splitee,' && [[ -s "$tmp/fig/lc-regret.png" ]] \
+            && ok || bad "layer-cost curves: $(sed -n 2p "$tmp/fig/lc.csv" | cut -c1-40)"
+    else bad "plot of --layer-cost curves failed"; fi
+    refuse plot-no-folder "nosuch/f-regret.svg: cannot write" $bin plot --curves "$tmp/fig/lc.csv" --out "$tmp/out/nosuch/f"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -93,13 +93,40 @@ static int num(const csv *c, size_t row, int k, double *out, const char *path, s
     return 0;
 }
 
-/* Same setting as row 0 (the five parameter columns are identical text)? */
-static int same_setting(const csv *c, size_t row)
+/* Same setting as row `first` (the five parameter columns are identical
+ * text)? */
+static int same_setting(const csv *c, size_t first, size_t row)
 {
     for (int k = 0; k < 5; k++)
-        if (strcmp(c->cells[row * c->ncols + k], c->cells[k]) != 0)
+        if (strcmp(c->cells[row * c->ncols + k], c->cells[first * c->ncols + k]) != 0)
             return 0;
     return 1;
+}
+
+/* The setting of `row` from the parameter columns (alpha, lambda, mu,
+ * offload, beta: the first five); an empty lambda or offload cell (a
+ * per-layer vector replaced it) reads as NaN, which the figures name so. */
+static int read_setting(const csv *c, size_t row, splitee_setting *s, const char *path,
+                        splitee_error *err)
+{
+    static const char *const names[5] = { "alpha", "lambda", "mu", "offload", "beta" };
+    double *dst[5] = { &s->reward.alpha, &s->reward.lambda, &s->reward.mu, &s->reward.offload,
+                       &s->beta };
+    splitee_setting_default(s);
+    for (int k = 0; k < 5; k++) {
+        if (k >= c->ncols || strcmp(c->head[k], names[k]) != 0)
+            return splitee__fail(err, SPLITEE_ERR_FORMAT,
+                                 "%s: column %d is not '%s' (not a file splitee replay wrote?)",
+                                 path, k + 1, names[k]);
+        if ((k == 1 || k == 3) && !c->cells[row * c->ncols + k][0]) {
+            *dst[k] = NAN;
+            continue;
+        }
+        int st = num(c, row, k, dst[k], path, err);
+        if (st < 0)
+            return st;
+    }
+    return 0;
 }
 
 /* Index of `name` among the first n policies of r, or -1. */
@@ -111,11 +138,64 @@ static int find_policy(const splitee_result *r, const char *name)
     return -1;
 }
 
+/* The curves of one setting: rows first..end-1, grouped by policy in file
+ * order, into r. */
+static int read_curves(const csv *c, size_t first, size_t end, int kpol, int kround, int kpr,
+                       int nk, splitee_result *r, const char *path, splitee_error *err)
+{
+    int st = read_setting(c, first, &r->setting, path, err);
+    r->segments = nk == SPLITEE_CURVE_KINDS ? 2 : 1;   /* shift rounds are not in the file */
+    r->policies = st ? NULL : calloc(CLI_MAX_POLICIES_PLOT, sizeof *r->policies);
+    if (st == 0 && !r->policies)
+        st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    size_t *count = st ? NULL : calloc(CLI_MAX_POLICIES_PLOT, sizeof *count);
+    if (st == 0 && !count)
+        st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    const size_t rows = end - first;
+    for (size_t i = first; st == 0 && i < end; i++) {
+        const char *name = c->cells[i * c->ncols + kpol];
+        int p = find_policy(r, name);
+        if (p < 0) {
+            if (r->npolicies == CLI_MAX_POLICIES_PLOT) {
+                st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: too many policies", path);
+                break;
+            }
+            p = r->npolicies++;
+            snprintf(r->policies[p].name, sizeof r->policies[p].name, "%s", name);
+            r->policies[p].curves = calloc(rows * 3 * SPLITEE_CURVE_KINDS, sizeof(double));
+            if (!r->policies[p].curves) {
+                st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+        }
+        size_t k = count[p]++;
+        if (p == 0) {
+            double rd;
+            if ((st = num(c, i, kround, &rd, path, err)) < 0)
+                break;
+            if (!r->checkpoint_rounds)
+                r->checkpoint_rounds = malloc(rows * sizeof *r->checkpoint_rounds);
+            if (!r->checkpoint_rounds) {
+                st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            r->checkpoint_rounds[k] = (size_t)rd;
+            r->checkpoints = (int)(k + 1);
+        }
+        for (int m = 0; st == 0 && m < 3 * nk; m++)
+            st = num(c, i, kpr + m, &r->policies[p].curves[k * 3 * SPLITEE_CURVE_KINDS + m], path, err);
+    }
+    for (int p = 1; st == 0 && p < r->npolicies; p++)
+        if (count[p] != count[0])
+            st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: policies have different numbers of rows", path);
+    free(count);
+    return st;
+}
+
+/* Every setting of a curves file: one regret figure each. */
 static int plot_curves(const char *path, const char *prefix, splitee_error *err)
 {
     csv c;
-    splitee_result r;
-    memset(&r, 0, sizeof r);
     int st = csv_read(path, &c, err);
     int kpol = st ? -1 : col(&c, "policy", path, err);
     int kround = kpol < 0 ? -1 : col(&c, "round", path, err);
@@ -127,66 +207,33 @@ static int plot_curves(const char *path, const char *prefix, splitee_error *err)
     for (int i = 0; st == 0 && i < c.ncols; i++)
         if (strcmp(c.head[i], "dynamic_pseudo_regret") == 0)
             nk = SPLITEE_CURVE_KINDS;
-    r.segments = nk == SPLITEE_CURVE_KINDS ? 2 : 1;   /* shift rounds are not in the file */
     if (st == 0 && c.ncols < kpr + 3 * nk)
         st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: missing curve columns", path);
-    r.policies = st ? NULL : calloc(CLI_MAX_POLICIES_PLOT, sizeof *r.policies);
-    if (st == 0 && !r.policies)
-        st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
-    /* rows of the first setting, grouped by policy in file order */
-    size_t *count = st ? NULL : calloc(CLI_MAX_POLICIES_PLOT, sizeof *count);
-    for (size_t i = 0; st == 0 && i < c.rows; i++) {
-        if (!same_setting(&c, i))
-            continue;
-        const char *name = c.cells[i * c.ncols + kpol];
-        int p = find_policy(&r, name);
-        if (p < 0) {
-            if (r.npolicies == CLI_MAX_POLICIES_PLOT) {
-                st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: too many policies", path);
-                break;
-            }
-            p = r.npolicies++;
-            snprintf(r.policies[p].name, sizeof r.policies[p].name, "%s", name);
-            r.policies[p].curves = calloc(c.rows * 3 * SPLITEE_CURVE_KINDS, sizeof(double));
-            if (!r.policies[p].curves) {
+    /* settings are runs of rows with the same parameters */
+    splitee_result *res = NULL;
+    int nres = 0, cap = 0;
+    for (size_t first = 0; st == 0 && first < c.rows;) {
+        size_t end = first + 1;
+        while (end < c.rows && same_setting(&c, first, end))
+            end++;
+        if (nres == cap) {
+            int ncap = cap ? 2 * cap : 8;
+            splitee_result *g = realloc(res, (size_t)ncap * sizeof *res);
+            if (!g) {
                 st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
                 break;
             }
+            res = g;
+            cap = ncap;
         }
-        size_t k = count[p]++;
-        if (p == 0) {
-            double rd;
-            if ((st = num(&c, i, kround, &rd, path, err)) < 0)
-                break;
-            if (!r.checkpoint_rounds)
-                r.checkpoint_rounds = malloc(c.rows * sizeof *r.checkpoint_rounds);
-            if (!r.checkpoint_rounds) {
-                st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            r.checkpoint_rounds[k] = (size_t)rd;
-            r.checkpoints = (int)(k + 1);
-        }
-        for (int m = 0; st == 0 && m < 3 * nk; m++)
-            st = num(&c, i, kpr + m, &r.policies[p].curves[k * 3 * SPLITEE_CURVE_KINDS + m], path, err);
+        memset(&res[nres], 0, sizeof *res);
+        st = read_curves(&c, first, end, kpol, kround, kpr, nk, &res[nres++], path, err);
+        first = end;
     }
-    for (int p = 1; st == 0 && p < r.npolicies; p++)
-        if (count[p] != count[0])
-            st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: policies have different numbers of rows", path);
-    if (st == 0) {
-        double *params[4] = { &r.setting.reward.alpha, &r.setting.reward.lambda,
-                              &r.setting.reward.mu, &r.setting.reward.offload };
-        for (int k = 0; st == 0 && k < 4; k++)
-            st = num(&c, 0, k, params[k], path, err);
-        if (st == 0)
-            st = splitee_plot_regret(prefix, &r, err);
-    }
-    free(count);
+    if (st == 0)
+        st = splitee_plot_regrets(prefix, res, nres, -1, err);
+    splitee_results_free(res, nres);
     csv_free(&c);
-    for (int p = 0; r.policies && p < r.npolicies; p++)
-        free(r.policies[p].curves);
-    free(r.policies);
-    free(r.checkpoint_rounds);
     return st;
 }
 
@@ -216,12 +263,17 @@ static int plot_table(const char *path, const char *prefix, splitee_error *err)
             st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
             break;
         }
+        /* the points are labelled with the swept parameters */
+        if ((st = read_setting(&c, (size_t)i * np, &res[i].setting, path, err)) < 0)
+            break;
         for (int p = 0; st == 0 && p < np; p++) {
             size_t row = (size_t)i * np + p;
             splitee_policy_result *pr = &res[i].policies[p];
             snprintf(pr->name, sizeof pr->name, "%s", c.cells[row * c.ncols + kpol]);
             if (strcmp(pr->name, res[0].policies[p].name) != 0)
                 st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: row %zu: policy order differs", path, row + 2);
+            else if (!same_setting(&c, (size_t)i * np, row))
+                st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: row %zu: parameters differ within a setting", path, row + 2);
             else if ((st = num(&c, row, kcost, &pr->cost.mean, path, err)) == 0 &&
                      (st = num(&c, row, kacc, &pr->accuracy.mean, path, err)) == 0 &&
                      (st = num(&c, row, kacc + 1, &pr->accuracy.lo, path, err)) == 0)
@@ -239,7 +291,7 @@ static void usage(FILE *f)
 {
     fputs("usage: splitee plot [--curves FILE] [--table FILE] --out PREFIX\n"
           "  --curves FILE   curves CSV from `splitee replay --curves`: draws PREFIX-regret.{svg,png}\n"
-          "                  (the first setting in the file)\n"
+          "                  (a sweep: one figure per setting, PREFIX-regret-o0.3.{svg,png} ...)\n"
           "  --table FILE    table CSV from `splitee replay --csv` of a sweep: draws\n"
           "                  PREFIX-sweep.{svg,png} (accuracy against cost)\n", f);
 }

@@ -272,7 +272,21 @@ int cli_replay(int argc, char **argv)
         goto done;
     }
     cmdline = join_args(argc, argv);
-    splitee_report_meta meta = { o.logits, o.labels, o.confidence, &o.replay, o.side_info, cmdline };
+    char date[32];
+    char link_name[sizeof ((splitee_link_params *)0)->name] = "";
+    if (o.link) {   /* loaded once already: only its name is wanted here */
+        splitee_link *lk;
+        if (splitee_link_load(o.link, &lk, NULL) == 0) {
+            snprintf(link_name, sizeof link_name, "%s", splitee_link_get_params(lk)->name);
+            splitee_link_free(lk);
+        }
+    }
+    splitee_report_meta meta = {
+        .logits_path = o.logits, .labels_path = o.labels, .confidence = o.confidence,
+        .replay = &o.replay, .side_info = o.side_info, .command_line = cmdline,
+        .date = splitee_report_utc_date(time(NULL), date, sizeof date) == 0 ? date : NULL,
+        .link_path = o.link, .link_name = link_name[0] ? link_name : NULL,
+    };
     report_ctx ctx = { res, nset, &meta };
     st = write_outputs(&o, &ctx, &err);
 done:

@@ -5,12 +5,22 @@
 #include <cjson/cJSON.h>
 
 #include "core/internal.h"
+#include "report/numfmt.h"
 #include "splitee/report.h"
+#include "splitee/splitee.h"   /* SPLITEE_VERSION */
 
 int splitee_file_write_atomic(const char *path, const void *data, size_t len,
                               splitee_error *err)
 {
     return splitee__write_file_atomic(path, data, len, err);
+}
+
+int splitee_report_utc_date(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    if (!buf || len < 21 || !gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
+        return SPLITEE_ERR_ARG;
+    return strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 20 ? SPLITEE_OK : SPLITEE_ERR_ARG;
 }
 
 static int io_status(FILE *f)
@@ -44,10 +54,20 @@ static void fmt_stat(char *buf, size_t len, splitee_stat s, double scale, int pr
 static void table_setting(FILE *f, const splitee_result *r)
 {
     const splitee_setting *s = &r->setting;
-    fprintf(f, "alpha %.3g  lambda %.3g  mu %.3g  offload %.3g  beta %.3g  |  "
-               "%zu samples x %d repetitions, %d layers\n",
-            s->reward.alpha, s->reward.lambda, s->reward.mu, s->reward.offload, s->beta,
-            r->rounds, r->repetitions, r->arms);
+    /* a per-layer vector replaces lambda (or o): say so rather than show
+     * the unused scalar */
+    fprintf(f, "alpha %.3g  ", s->reward.alpha);
+    if (s->reward.layer_cost)
+        fputs("per-layer device costs  ", f);
+    else
+        fprintf(f, "lambda %.3g  ", s->reward.lambda);
+    fprintf(f, "mu %.3g  ", s->reward.mu);
+    if (s->reward.offload_cost)
+        fputs("per-layer offload costs  ", f);
+    else
+        fprintf(f, "offload %.3g  ", s->reward.offload);
+    fprintf(f, "beta %.3g  |  %zu samples x %d repetitions, %d layers\n", s->beta, r->rounds,
+            r->repetitions, r->arms);
     fprintf(f, "best fixed layer %d (mean reward %.4f); final exit on device: ",
             r->best_arm + 1, r->arm_mean[r->best_arm]);
     if (r->has_labels)
@@ -103,13 +123,18 @@ int splitee_report_table(FILE *f, const splitee_result *res, int nres)
 
 /* -------------------------------------------------------------- json --- */
 
+/* Numbers go in through numfmt.h (shortest round-trip, raw items), never
+ * cJSON_AddNumberToObject (which prints %.15g whenever it reads back within
+ * a relative epsilon, so 0.1 + 0.2 would come out as 0.3). */
+#define num_add splitee__json_add_number
+
 static cJSON *stat_json(splitee_stat s)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "mean", s.mean);
-    cJSON_AddNumberToObject(o, "lo", s.lo);
-    cJSON_AddNumberToObject(o, "hi", s.hi);
-    cJSON_AddNumberToObject(o, "sd", s.sd);
+    num_add(o, "mean", s.mean);
+    num_add(o, "lo", s.lo);
+    num_add(o, "hi", s.hi);
+    num_add(o, "sd", s.sd);
     return o;
 }
 
@@ -117,13 +142,22 @@ static cJSON *setting_json(const splitee_result *r)
 {
     cJSON *o = cJSON_CreateObject();
     const splitee_setting *s = &r->setting;
-    cJSON_AddNumberToObject(o, "alpha", s->reward.alpha);
-    cJSON_AddNumberToObject(o, "lambda", s->reward.lambda);
-    cJSON_AddNumberToObject(o, "mu", s->reward.mu);
-    cJSON_AddNumberToObject(o, "offload", s->reward.offload);
-    cJSON_AddNumberToObject(o, "beta", s->beta);
-    cJSON_AddItemToObject(o, "device_cost", cJSON_CreateDoubleArray(r->reward.gamma, r->arms));
-    cJSON_AddItemToObject(o, "offload_cost", cJSON_CreateDoubleArray(r->reward.offload, r->arms));
+    num_add(o, "alpha", s->reward.alpha);
+    /* a per-layer vector replaced the scalar: null, and the vector */
+    if (s->reward.layer_cost)
+        cJSON_AddNullToObject(o, "lambda");
+    else
+        num_add(o, "lambda", s->reward.lambda);
+    num_add(o, "mu", s->reward.mu);
+    if (s->reward.offload_cost)
+        cJSON_AddNullToObject(o, "offload");
+    else
+        num_add(o, "offload", s->reward.offload);
+    num_add(o, "beta", s->beta);
+    if (s->reward.layer_cost)
+        cJSON_AddItemToObject(o, "layer_cost", splitee__json_numbers(s->reward.layer_cost, r->arms));
+    cJSON_AddItemToObject(o, "device_cost", splitee__json_numbers(r->reward.gamma, r->arms));
+    cJSON_AddItemToObject(o, "offload_cost", splitee__json_numbers(r->reward.offload, r->arms));
     return o;
 }
 
@@ -136,13 +170,13 @@ static cJSON *policy_json(const splitee_result *r, const splitee_policy_result *
         cJSON_AddStringToObject(o, "side_info", pr->config.side_info == SPLITEE_SIDE_INFO_REFERENCE
                                                     ? "reference" : "honest");
     if (pr->config.kind == SPLITEE_POLICY_EPSILON_GREEDY)
-        cJSON_AddNumberToObject(o, "epsilon", pr->config.epsilon);
+        num_add(o, "epsilon", pr->config.epsilon);
     if (pr->config.kind == SPLITEE_POLICY_THOMPSON)
-        cJSON_AddNumberToObject(o, "prior_sd", pr->config.prior_sd);
+        num_add(o, "prior_sd", pr->config.prior_sd);
     if (pr->config.kind == SPLITEE_POLICY_SW_UCB || pr->config.kind == SPLITEE_POLICY_SW_UCB_S)
-        cJSON_AddNumberToObject(o, "window", pr->config.window);
+        num_add(o, "window", pr->config.window);
     if (pr->config.kind == SPLITEE_POLICY_D_UCB || pr->config.kind == SPLITEE_POLICY_D_UCB_S)
-        cJSON_AddNumberToObject(o, "discount", pr->config.discount);
+        num_add(o, "discount", pr->config.discount);
     cJSON_AddItemToObject(o, "accuracy", stat_json(pr->accuracy));
     cJSON_AddItemToObject(o, "cost", stat_json(pr->cost));
     cJSON_AddItemToObject(o, "reward", stat_json(pr->reward));
@@ -156,12 +190,12 @@ static cJSON *policy_json(const splitee_result *r, const splitee_policy_result *
         cJSON_AddItemToObject(o, "dynamic_realized_regret",
                               stat_json(pr->dynamic_realized_regret));
     }
-    cJSON_AddNumberToObject(o, "learned_layer", pr->learned_arm + 1);
-    cJSON_AddNumberToObject(o, "learned_share", pr->learned_share);
-    cJSON_AddItemToObject(o, "layer_plays", cJSON_CreateDoubleArray(pr->arm_plays, r->arms));
+    num_add(o, "learned_layer", pr->learned_arm + 1);
+    num_add(o, "learned_share", pr->learned_share);
+    cJSON_AddItemToObject(o, "layer_plays", splitee__json_numbers(pr->arm_plays, r->arms));
     cJSON *h = cJSON_CreateObject();
-    cJSON_AddItemToObject(h, "device_exit", cJSON_CreateDoubleArray(pr->exit_hist, r->arms));
-    cJSON_AddNumberToObject(h, "offloaded", pr->exit_hist[r->arms]);
+    cJSON_AddItemToObject(h, "device_exit", splitee__json_numbers(pr->exit_hist, r->arms));
+    num_add(h, "offloaded", pr->exit_hist[r->arms]);
     cJSON_AddItemToObject(o, "exit_histogram", h);
     return o;
 }
@@ -170,6 +204,9 @@ static cJSON *meta_json(const splitee_report_meta *m)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "tool", "splitee replay");
+    cJSON_AddStringToObject(o, "version", SPLITEE_VERSION);
+    if (m->date)
+        cJSON_AddStringToObject(o, "date", m->date);
     if (m->command_line)
         cJSON_AddStringToObject(o, "command", m->command_line);
     cJSON_AddStringToObject(o, "logits", m->logits_path ? m->logits_path : "");
@@ -178,16 +215,25 @@ static cJSON *meta_json(const splitee_report_meta *m)
     cJSON_AddStringToObject(o, "confidence", splitee_confidence_name(m->confidence));
     if (m->replay) {
         const splitee_replay_config *c = m->replay;
-        cJSON_AddNumberToObject(o, "repetitions", c->repetitions);
+        num_add(o, "repetitions", c->repetitions);
+        /* the seed is a 64-bit integer: its exact digits, as a number
+         * (a double would round seeds above 2^53) */
         char seed[32];
         snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
-        cJSON_AddStringToObject(o, "seed", seed);
+        cJSON_AddRawToObject(o, "seed", seed);
         cJSON_AddStringToObject(o, "order", order_name(c->order));
         cJSON_AddStringToObject(o, "init", init_name(c->init));
-        cJSON_AddNumberToObject(o, "checkpoints", c->checkpoints);
+        num_add(o, "checkpoints", c->checkpoints);
     }
     cJSON_AddStringToObject(o, "side_info", m->side_info == SPLITEE_SIDE_INFO_REFERENCE
                                                 ? "reference" : "honest");
+    if (m->link_path || m->link_name) {
+        cJSON *l = cJSON_AddObjectToObject(o, "link");
+        if (m->link_name)
+            cJSON_AddStringToObject(l, "name", m->link_name);
+        if (m->link_path)
+            cJSON_AddStringToObject(l, "profile", m->link_path);
+    }
     return o;
 }
 
@@ -203,27 +249,27 @@ int splitee_report_json(FILE *f, const splitee_result *res, int nres,
         const splitee_result *r = &res[i];
         cJSON *s = cJSON_CreateObject();
         cJSON_AddItemToObject(s, "parameters", setting_json(r));
-        cJSON_AddNumberToObject(s, "samples", (double)r->rounds);
-        cJSON_AddNumberToObject(s, "layers", r->arms);
-        cJSON_AddItemToObject(s, "layer_mean_reward", cJSON_CreateDoubleArray(r->arm_mean, r->arms));
-        cJSON_AddNumberToObject(s, "best_layer", r->best_arm + 1);
+        num_add(s, "samples", (double)r->rounds);
+        num_add(s, "layers", r->arms);
+        cJSON_AddItemToObject(s, "layer_mean_reward", splitee__json_numbers(r->arm_mean, r->arms));
+        num_add(s, "best_layer", r->best_arm + 1);
         if (r->segments > 1) {   /* a changing world: what each piece was */
             cJSON *segs = cJSON_AddArrayToObject(s, "segments");
             for (int k = 0; k < r->segments; k++) {
                 const splitee_segment_info *g = &r->segment[k];
                 cJSON *x = cJSON_CreateObject();
-                cJSON_AddNumberToObject(x, "first_round", (double)(g->start + 1));
-                cJSON_AddNumberToObject(x, "rounds", (double)g->rounds);
+                num_add(x, "first_round", (double)(g->start + 1));
+                num_add(x, "rounds", (double)g->rounds);
                 cJSON_AddStringToObject(x, "table", g->table);
-                cJSON_AddNumberToObject(x, "best_layer", g->best_arm + 1);
+                num_add(x, "best_layer", g->best_arm + 1);
                 cJSON_AddItemToObject(x, "layer_mean_reward",
-                                      cJSON_CreateDoubleArray(g->arm_mean, r->arms));
+                                      splitee__json_numbers(g->arm_mean, r->arms));
                 cJSON_AddItemToArray(segs, x);
             }
         }
         cJSON *fin = cJSON_AddObjectToObject(s, "final");
-        cJSON_AddNumberToObject(fin, "accuracy", r->final_accuracy);
-        cJSON_AddNumberToObject(fin, "cost", r->final_cost);
+        num_add(fin, "accuracy", r->final_accuracy);
+        num_add(fin, "cost", r->final_cost);
         cJSON *pols = cJSON_AddArrayToObject(s, "policies");
         for (int p = 0; p < r->npolicies; p++)
             cJSON_AddItemToArray(pols, policy_json(r, &r->policies[p]));
@@ -241,30 +287,57 @@ int splitee_report_json(FILE *f, const splitee_result *res, int nres,
 
 /* --------------------------------------------------------------- csv --- */
 
+/* ",x" in the shortest round-trip form. */
+static void csv_num(FILE *f, double x)
+{
+    fputc(',', f);
+    splitee__put_double(f, x);
+}
+
+/* The five parameter cells; lambda (o) empty when a per-layer vector
+ * replaced it. */
 static void csv_setting(FILE *f, const splitee_result *r)
 {
     const splitee_setting *s = &r->setting;
-    fprintf(f, "%.17g,%.17g,%.17g,%.17g,%.17g", s->reward.alpha, s->reward.lambda,
-            s->reward.mu, s->reward.offload, s->beta);
+    splitee__put_double(f, s->reward.alpha);
+    if (s->reward.layer_cost)
+        fputc(',', f);
+    else
+        csv_num(f, s->reward.lambda);
+    csv_num(f, s->reward.mu);
+    if (s->reward.offload_cost)
+        fputc(',', f);
+    else
+        csv_num(f, s->reward.offload);
+    csv_num(f, s->beta);
 }
 
-static void csv_stat(FILE *f, splitee_stat s)
+static void csv_stat(FILE *f, splitee_stat s, double scale)
 {
-    fprintf(f, ",%.17g,%.17g,%.17g", s.mean, s.lo, s.hi);
+    csv_num(f, s.mean * scale);
+    csv_num(f, s.lo * scale);
+    csv_num(f, s.hi * scale);
 }
+
+/* The table's columns: name (with its unit) and scale from the result's
+ * fraction to that unit. The order is fixed (scripts index columns). */
+static const struct { const char *name; double scale; } CSV_METRICS[] = {
+    { "accuracy", 1 }, { "cost", 1 }, { "reward", 1 }, { "offload_rate_pct", 100 },
+    { "cost_reduction_pct", 100 }, { "accuracy_change_pp", 100 },
+    { "pseudo_regret", 1 }, { "realized_regret", 1 },
+};
+#define NCSV_METRICS (int)(sizeof CSV_METRICS / sizeof *CSV_METRICS)
 
 int splitee_report_csv(FILE *f, const splitee_result *res, int nres)
 {
-    static const char *metrics[] = { "accuracy", "cost", "reward", "offload_rate",
-                                     "cost_reduction", "accuracy_change",
-                                     "pseudo_regret", "realized_regret" };
     fputs("alpha,lambda,mu,offload,beta,policy", f);
-    for (size_t m = 0; m < sizeof metrics / sizeof *metrics; m++)
-        fprintf(f, ",%s,%s_lo,%s_hi", metrics[m], metrics[m], metrics[m]);
+    for (int m = 0; m < NCSV_METRICS; m++)
+        fprintf(f, ",%s,%s_lo,%s_hi", CSV_METRICS[m].name, CSV_METRICS[m].name,
+                CSV_METRICS[m].name);
     /* dynamic regret columns only for a stream with shifts (same for every
      * result: the settings share the stream) */
     const int dyn = nres > 0 && res[0].segments > 1;
-    fputs(",learned_layer,learned_share", f);
+    fputs(",learned_layer,learned_share_pct", f);
     if (dyn)
         fputs(",dynamic_pseudo_regret,dynamic_pseudo_regret_lo,dynamic_pseudo_regret_hi"
               ",dynamic_realized_regret,dynamic_realized_regret_lo,dynamic_realized_regret_hi", f);
@@ -272,20 +345,20 @@ int splitee_report_csv(FILE *f, const splitee_result *res, int nres)
     for (int i = 0; i < nres; i++) {
         for (int p = 0; p < res[i].npolicies; p++) {
             const splitee_policy_result *pr = &res[i].policies[p];
+            const splitee_stat *stat[NCSV_METRICS] = {
+                &pr->accuracy, &pr->cost, &pr->reward, &pr->offload_rate,
+                &pr->cost_reduction, &pr->accuracy_change, &pr->pseudo_regret,
+                &pr->realized_regret,
+            };
             csv_setting(f, &res[i]);
             fprintf(f, ",%s", pr->name);
-            csv_stat(f, pr->accuracy);
-            csv_stat(f, pr->cost);
-            csv_stat(f, pr->reward);
-            csv_stat(f, pr->offload_rate);
-            csv_stat(f, pr->cost_reduction);
-            csv_stat(f, pr->accuracy_change);
-            csv_stat(f, pr->pseudo_regret);
-            csv_stat(f, pr->realized_regret);
-            fprintf(f, ",%d,%.17g", pr->learned_arm + 1, pr->learned_share);
+            for (int m = 0; m < NCSV_METRICS; m++)
+                csv_stat(f, *stat[m], CSV_METRICS[m].scale);
+            fprintf(f, ",%d", pr->learned_arm + 1);
+            csv_num(f, 100 * pr->learned_share);
             if (dyn) {
-                csv_stat(f, pr->dynamic_pseudo_regret);
-                csv_stat(f, pr->dynamic_realized_regret);
+                csv_stat(f, pr->dynamic_pseudo_regret, 1);
+                csv_stat(f, pr->dynamic_realized_regret, 1);
             }
             fputc('\n', f);
         }
@@ -314,7 +387,7 @@ int splitee_report_curves(FILE *f, const splitee_result *res, int nres)
                 csv_setting(f, r);
                 fprintf(f, ",%s,%zu", r->policies[p].name, r->checkpoint_rounds[k]);
                 for (int m = 0; m < 3 * nkinds; m++)
-                    fprintf(f, ",%.10g", c[(size_t)k * 3 * SPLITEE_CURVE_KINDS + m]);
+                    csv_num(f, c[(size_t)k * 3 * SPLITEE_CURVE_KINDS + m]);
                 fputc('\n', f);
             }
         }
@@ -329,11 +402,13 @@ int splitee_report_trace(FILE *f, const splitee_result *res)
     fputs("policy,round,sample,layer,outcome,exit_layer,reward,cost,correct\n", f);
     for (int p = 0; p < res->npolicies; p++) {
         const splitee_trace_row *t = res->policies[p].trace;
-        for (size_t i = 0; i < res->rounds; i++)
-            fprintf(f, "%s,%zu,%u,%d,%s,%d,%.10g,%.10g,%s\n", res->policies[p].name, i + 1,
-                    t[i].sample, t[i].arm + 1, t[i].offloaded ? "offload" : "exit",
-                    t[i].exit + 1, t[i].reward, t[i].cost,
-                    res->has_labels ? (t[i].correct ? "1" : "0") : "");
+        for (size_t i = 0; i < res->rounds; i++) {
+            fprintf(f, "%s,%zu,%u,%d,%s,%d", res->policies[p].name, i + 1, t[i].sample,
+                    t[i].arm + 1, t[i].offloaded ? "offload" : "exit", t[i].exit + 1);
+            csv_num(f, t[i].reward);
+            csv_num(f, t[i].cost);
+            fprintf(f, ",%s\n", res->has_labels ? (t[i].correct ? "1" : "0") : "");
+        }
     }
     return io_status(f);
 }

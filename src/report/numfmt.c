@@ -1,0 +1,62 @@
+/* numfmt.c -- shortest round-trip numbers for the data files (numfmt.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "report/numfmt.h"
+
+char *splitee__fmt_double(char *buf, size_t len, double x)
+{
+    if (isnan(x)) {
+        snprintf(buf, len, "nan");
+        return buf;
+    }
+    if (isinf(x)) {
+        snprintf(buf, len, x > 0 ? "inf" : "-inf");
+        return buf;
+    }
+    /* %.15g is already the shortest when x has a decimal of 15 digits or
+     * fewer (every such decimal survives a trip through a double), and
+     * %.17g always reads back exactly */
+    for (int prec = 15; prec < 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            return buf;
+    }
+    snprintf(buf, len, "%.17g", x);
+    return buf;
+}
+
+int splitee__put_double(FILE *f, double x)
+{
+    char b[SPLITEE__NUM_LEN];
+    return fputs(splitee__fmt_double(b, sizeof b, x), f);
+}
+
+cJSON *splitee__json_number(double x)
+{
+    char b[SPLITEE__NUM_LEN];
+    return cJSON_CreateRaw(isfinite(x) ? splitee__fmt_double(b, sizeof b, x) : "null");
+}
+
+cJSON *splitee__json_numbers(const double *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++) {
+        cJSON *x = splitee__json_number(v[i]);
+        if (!x || !cJSON_AddItemToArray(a, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+void splitee__json_add_number(cJSON *o, const char *name, double x)
+{
+    cJSON *v = splitee__json_number(x);
+    if (v && !cJSON_AddItemToObject(o, name, v))
+        cJSON_Delete(v);
+}

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 
 #include "core/internal.h"
+#include "core/numfmt.h"
 #include "policy_impl.h"
 
 /* Lowest arm of the highest index mean_a + beta*sqrt(lt / n_a); every arm
@@ -191,7 +192,7 @@ static cJSON *item_arm(const splitee_policy *p, int k)
 }
 static cJSON *item_reward(const splitee_policy *p, int k)
 {
-    return splitee__json_exact(p->win_r[slot_of(p, k)]);
+    return splitee__json_number(p->win_r[slot_of(p, k)]);
 }
 static cJSON *item_round(const splitee_policy *p, int k)
 {
@@ -201,7 +202,7 @@ static cJSON *item_round(const splitee_policy *p, int k)
 /* Adds array `name` of the first p->arms values of v, each exact. */
 static int add_exact(cJSON *o, const char *name, const double *v, int n)
 {
-    cJSON *arr = splitee__json_exact_array(v, n);
+    cJSON *arr = splitee__json_numbers(v, n);
     if (arr && cJSON_AddItemToObject(o, name, arr))
         return 0;
     cJSON_Delete(arr);
@@ -404,7 +405,7 @@ static void d_side_observe(splitee_policy *p, const splitee_obs *ob)
 
 static int d_save(const splitee_policy *p, cJSON *o)
 {
-    return cJSON_AddNumberToObject(o, "discount", p->cfg.discount) ? 0 : -1;
+    return splitee__json_add_number(o, "discount", p->cfg.discount) ? 0 : -1;
 }
 
 /* A seed is a reward of round p->rounds (not a round of its own). */

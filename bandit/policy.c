@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/numfmt.h"
 #include "policy_impl.h"
 
 /* The registry: every kind's traits and operations (policy_impl.h). Adding
@@ -262,36 +263,11 @@ int splitee_policy_best_arm(const splitee_policy *p)
 
 /* ---- save / load ---------------------------------------------------- */
 
-cJSON *splitee__json_exact(double v)
-{
-    char buf[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    return cJSON_CreateRaw(buf);
-}
-
-cJSON *splitee__json_exact_array(const double *v, int n)
-{
-    cJSON *arr = cJSON_CreateArray();
-    for (int i = 0; arr && i < n; i++) {
-        cJSON *x = splitee__json_exact(v[i]);
-        if (!x || !cJSON_AddItemToArray(arr, x)) {
-            cJSON_Delete(x);
-            cJSON_Delete(arr);
-            return NULL;
-        }
-    }
-    return arr;
-}
-
 /* Adds `name`: array of p->arms doubles, each read back exactly; 0 or -1
  * on allocation failure. */
 static int add_array(cJSON *obj, const char *name, const double *v, int n)
 {
-    cJSON *arr = splitee__json_exact_array(v, n);
+    cJSON *arr = splitee__json_numbers(v, n);
     return arr && cJSON_AddItemToObject(obj, name, arr) ? 0 : (cJSON_Delete(arr), -1);
 }
 
@@ -305,9 +281,9 @@ char *splitee_policy_save(const splitee_policy *p)
     int ok = o &&
         cJSON_AddStringToObject(o, "kind", kind_name(p->cfg.kind)) &&
         cJSON_AddNumberToObject(o, "arms", p->arms) &&
-        cJSON_AddNumberToObject(o, "beta", p->cfg.beta) &&
-        cJSON_AddNumberToObject(o, "epsilon", p->cfg.epsilon) &&
-        cJSON_AddNumberToObject(o, "prior_sd", p->cfg.prior_sd) &&
+        splitee__json_add_number(o, "beta", p->cfg.beta) &&
+        splitee__json_add_number(o, "epsilon", p->cfg.epsilon) &&
+        splitee__json_add_number(o, "prior_sd", p->cfg.prior_sd) &&
         cJSON_AddNumberToObject(o, "fixed_arm", p->cfg.fixed_arm) &&
         cJSON_AddStringToObject(o, "side_info",
                                 p->cfg.side_info == SPLITEE_SIDE_INFO_REFERENCE

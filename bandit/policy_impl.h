@@ -127,13 +127,6 @@ static inline int splitee__policy_argmax_mean(const splitee_policy *p)
     return best;
 }
 
-/* A JSON number that reads back as exactly v (the shortest of %.15g, %.16g,
- * %.17g that does; cJSON's own printing may lose the last bit). NULL on
- * allocation failure. v must be finite. */
-cJSON *splitee__json_exact(double v);
-/* An array of n such numbers; NULL on allocation failure. */
-cJSON *splitee__json_exact_array(const double *v, int n);
-
 /* The SplitEE-S rule (DESIGN.md): playing arm a reveals C_1..C_a (and C_L
  * when the sample was offloaded or a is the last arm), so every lower arm j
  * whose reward was observable is credited, in increasing j: one that exits

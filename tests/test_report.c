@@ -14,7 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "testutil.h"
-#include "report/numfmt.h"
+#include "core/numfmt.h"
 #include "splitee/splitee.h"
 
 static splitee_result *res;

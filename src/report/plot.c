@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
-#include "report/numfmt.h"
+#include "core/numfmt.h"
 #include "splitee/plot.h"
 
 extern char **environ;

@@ -5,7 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/internal.h"
-#include "report/numfmt.h"
+#include "core/numfmt.h"
 #include "splitee/report.h"
 #include "splitee/splitee.h"   /* SPLITEE_VERSION */
 

@@ -1,12 +1,13 @@
-/* numfmt.h -- how every report prints a number (internal; not installed).
+/* numfmt.h -- how splitee prints a number in a data file: reports, saved
+ * policy state (internal; not installed).
  *
  * Data files (CSV, JSON) hold doubles in their shortest round-trip form:
  * the shortest of %.15g, %.16g and %.17g that strtod reads back to the
  * same double, so 0.3 prints as "0.3" (not "0.29999999999999999") and
  * 0.1 + 0.2 as "0.30000000000000004" (not "0.3", which cJSON's own
  * printer would write: it accepts %.15g within a relative epsilon). */
-#ifndef SPLITEE_REPORT_NUMFMT_H
-#define SPLITEE_REPORT_NUMFMT_H
+#ifndef SPLITEE_CORE_NUMFMT_H
+#define SPLITEE_CORE_NUMFMT_H
 
 #include <stddef.h>
 #include <stdio.h>
@@ -31,7 +32,8 @@ struct cJSON *splitee__json_number(double x);
 /* A JSON array of n such numbers. NULL when out of memory. */
 struct cJSON *splitee__json_numbers(const double *v, int n);
 
-/* cJSON_AddItemToObject(o, name, splitee__json_number(x)). */
-void splitee__json_add_number(struct cJSON *o, const char *name, double x);
+/* cJSON_AddItemToObject(o, name, splitee__json_number(x)); returns the
+ * item added, or NULL when out of memory (nothing added). */
+struct cJSON *splitee__json_add_number(struct cJSON *o, const char *name, double x);
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "report/numfmt.h"
+#include "core/numfmt.h"
 
 char *splitee__fmt_double(char *buf, size_t len, double x)
 {
@@ -54,9 +54,12 @@ cJSON *splitee__json_numbers(const double *v, int n)
     return a;
 }
 
-void splitee__json_add_number(cJSON *o, const char *name, double x)
+cJSON *splitee__json_add_number(cJSON *o, const char *name, double x)
 {
     cJSON *v = splitee__json_number(x);
-    if (v && !cJSON_AddItemToObject(o, name, v))
+    if (v && !cJSON_AddItemToObject(o, name, v)) {
         cJSON_Delete(v);
+        v = NULL;
+    }
+    return v;
 }

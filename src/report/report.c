@@ -165,17 +165,18 @@ static cJSON *policy_json(const splitee_result *r, const splitee_policy_result *
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "policy", pr->name);
-    if (pr->config.kind == SPLITEE_POLICY_SPLITEE_S || pr->config.kind == SPLITEE_POLICY_SW_UCB_S ||
-        pr->config.kind == SPLITEE_POLICY_D_UCB_S)
+    /* the parameters this kind reads (beta is the setting's, reported there) */
+    const unsigned params = splitee_policy_kind_info(pr->config.kind)->params;
+    if (params & SPLITEE_POLICY_PARAM_SIDE_INFO)
         cJSON_AddStringToObject(o, "side_info", pr->config.side_info == SPLITEE_SIDE_INFO_REFERENCE
                                                     ? "reference" : "honest");
-    if (pr->config.kind == SPLITEE_POLICY_EPSILON_GREEDY)
+    if (params & SPLITEE_POLICY_PARAM_EPSILON)
         num_add(o, "epsilon", pr->config.epsilon);
-    if (pr->config.kind == SPLITEE_POLICY_THOMPSON)
+    if (params & SPLITEE_POLICY_PARAM_PRIOR_SD)
         num_add(o, "prior_sd", pr->config.prior_sd);
-    if (pr->config.kind == SPLITEE_POLICY_SW_UCB || pr->config.kind == SPLITEE_POLICY_SW_UCB_S)
+    if (params & SPLITEE_POLICY_PARAM_WINDOW)
         num_add(o, "window", pr->config.window);
-    if (pr->config.kind == SPLITEE_POLICY_D_UCB || pr->config.kind == SPLITEE_POLICY_D_UCB_S)
+    if (params & SPLITEE_POLICY_PARAM_DISCOUNT)
         num_add(o, "discount", pr->config.discount);
     cJSON_AddItemToObject(o, "accuracy", stat_json(pr->accuracy));
     cJSON_AddItemToObject(o, "cost", stat_json(pr->cost));

@@ -128,3 +128,30 @@ Test(reward, rejects_bad_parameters_with_named_message)
     cr_assert_eq(splitee_reward_init(&rw, &c, 0, &e), SPLITEE_ERR_ARG);
     cr_assert_eq(splitee_reward_init(&rw, &c, SPLITEE_MAX_EXITS + 1, &e), SPLITEE_ERR_ARG);
 }
+
+/* Regression (issue 8): a huge but finite --mu or --offload made rewards
+ * inf or NaN and the replay wrote a table of them with exit 0. */
+Test(reward, rejects_costs_whose_rewards_overflow)
+{
+    splitee_reward_config c;
+    splitee_reward rw;
+    splitee_error e;
+    splitee_reward_config_default(&c);
+    c.mu = 1e308;
+    cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), SPLITEE_ERR_VALUE);
+    cr_assert(strstr(e.msg, "not a finite number") && strstr(e.msg, "layer"), "%s", e.msg);
+    splitee_reward_config_default(&c);
+    c.offload = 1.7e308;
+    c.lambda = 1e308;
+    cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), SPLITEE_ERR_VALUE, "%s", e.msg);
+    splitee_reward_config_default(&c);
+    double big[2] = { 1.5e308, 1.5e308 };   /* each finite, the cumulative sum is not */
+    c.layer_cost = big;
+    cr_assert_eq(splitee_reward_init(&rw, &c, 2, &e), SPLITEE_ERR_VALUE);
+    cr_assert(strstr(e.msg, "layer 2"), "%s", e.msg);
+    /* large but representable costs still work */
+    splitee_reward_config_default(&c);
+    c.mu = 1e6;
+    c.offload = 1e6;
+    cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), 0, "%s", e.msg);
+}

@@ -69,6 +69,15 @@ int splitee_reward_init(splitee_reward *rw, const splitee_reward_config *cfg,
             rw->offload[a] = cfg->offload;
         }
     }
+    /* every reward must be a finite number: a huge but finite cost or
+     * weight would make mu*cost overflow to inf and rewards inf or NaN */
+    for (int a = 0; a < layers; a++) {
+        double dev = rw->mu * rw->gamma[a], off = rw->mu * rw->offload[a];
+        if (!isfinite(rw->gamma[a]) || !isfinite(dev) || !isfinite(dev + off) || !isfinite(1.0 - dev - off))
+            return splitee__fail(err, SPLITEE_ERR_VALUE,
+                                 "the reward of layer %d is not a finite number: mu %g times device cost %g "
+                                 "plus offload cost %g overflows", a + 1, rw->mu, rw->gamma[a], rw->offload[a]);
+    }
     for (int a = layers; a < SPLITEE_MAX_EXITS; a++)
         rw->gamma[a] = rw->offload[a] = 0;
     return SPLITEE_OK;

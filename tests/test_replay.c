@@ -370,6 +370,36 @@ Test(replay, rejects_bad_configuration_before_running)
     splitee_table_free(t);
 }
 
+/* Regression (issue 8): rewards near the double range overflow when summed
+ * over the rounds; the replay refuses with the policy, metric and setting
+ * named instead of returning inf and NaN. lambda 0 (a final exit that
+ * costs nothing) still runs, its cost reduction undefined (NaN). */
+Test(replay, non_finite_metrics_are_an_error)
+{
+    splitee_table *t = synthetic(1);
+    splitee_replay *rp;
+    cr_assert_eq(splitee_replay_prepare(t, SPLITEE_CONFIDENCE_MAX_SOFTMAX, &rp, NULL), 0);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    set.reward.mu = 1e307;   /* rewards of about -1e307 on each of N rounds */
+    splitee_policy_config pc = policy("splitee");
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 2;
+    splitee_result *res = (splitee_result *)1;
+    splitee_error e;
+    cr_assert_eq(splitee_replay_run(rp, &set, 1, &pc, 1, &rc, &res, &e), SPLITEE_ERR_VALUE);
+    cr_assert_null(res);
+    cr_assert(strstr(e.msg, "splitee's") && strstr(e.msg, "not a finite number at setting 1"), "%s", e.msg);
+    splitee_setting_default(&set);
+    set.reward.lambda = 0;
+    cr_assert_eq(splitee_replay_run(rp, &set, 1, &pc, 1, &rc, &res, &e), 0, "%s", e.msg);
+    cr_assert(isfinite(res[0].policies[0].pseudo_regret.mean));
+    splitee_results_free(res, 1);
+    splitee_replay_free(rp);
+    splitee_table_free(t);
+}
+
 /* ---- a changing world: segments and dynamic regret ------------------- */
 
 /* The synthetic table's samples seen otherwise: the deep exits lose their

@@ -138,6 +138,7 @@ Test(reward, rejects_costs_whose_rewards_overflow)
     splitee_error e;
     splitee_reward_config_default(&c);
     c.mu = 1e308;
+    c.lambda = 2;   /* mu * gamma_1 = 2e308 */
     cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), SPLITEE_ERR_VALUE);
     cr_assert(strstr(e.msg, "not a finite number") && strstr(e.msg, "layer"), "%s", e.msg);
     splitee_reward_config_default(&c);

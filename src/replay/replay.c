@@ -648,6 +648,43 @@ static int check_args(const splitee_replay *rp, const splitee_setting *settings,
     return SPLITEE_OK;
 }
 
+/* Every metric a report prints must be a number: VALUE naming the policy,
+ * the metric and the setting otherwise (rewards near the double range
+ * overflow when summed over the rounds). Accuracy without labels, and
+ * cost reduction when the final exit costs nothing (lambda 0), are
+ * undefined by design and stay NaN. */
+static int check_finite(const splitee_result *res, int nres, splitee_error *err)
+{
+    for (int si = 0; si < nres; si++) {
+        const splitee_result *R = &res[si];
+        for (int p = 0; p < R->npolicies; p++) {
+            const splitee_policy_result *pr = &R->policies[p];
+            const struct { const char *name; double v; int defined; } m[] = {
+                { "average cost", pr->cost.mean, 1 },
+                { "average reward", pr->reward.mean, 1 },
+                { "offload rate", pr->offload_rate.mean, 1 },
+                { "accuracy", pr->accuracy.mean, R->has_labels },
+                { "accuracy change", pr->accuracy_change.mean, R->has_labels },
+                { "cost reduction", pr->cost_reduction.mean, R->final_cost > 0 },
+                { "pseudo regret", pr->pseudo_regret.mean, 1 },
+                { "realized regret", pr->realized_regret.mean, 1 },
+                { "dynamic pseudo regret", pr->dynamic_pseudo_regret.mean, 1 },
+                { "dynamic realized regret", pr->dynamic_realized_regret.mean, 1 },
+            };
+            for (size_t k = 0; k < sizeof m / sizeof *m; k++)
+                if (m[k].defined && !isfinite(m[k].v))
+                    return splitee__fail(err, SPLITEE_ERR_VALUE,
+                                         "replay: %s's %s is not a finite number at setting %d (alpha %g, "
+                                         "mu %g, offload %g): rewards of up to %g summed over %zu rounds "
+                                         "overflow; use smaller costs or mu", pr->name, m[k].name, si + 1,
+                                         R->reward.alpha, R->reward.mu, R->reward.offload[0],
+                                         R->reward.mu * (R->reward.gamma[R->arms - 1] + R->reward.offload[0]),
+                                         R->rounds);
+        }
+    }
+    return 0;
+}
+
 /* Each repetition's sample order; NOMEM when no generator can be had
  * (never an unshuffled order in its place). */
 static int make_orders(const run_ctx *rc)
@@ -826,6 +863,10 @@ int splitee_replay_run(const splitee_replay *rp,
     if (st < 0) {
         splitee_results_free(res, nsettings);
         return splitee__fail(err, st, "replay failed: %s", splitee_strerror(st));
+    }
+    if ((st = check_finite(res, nsettings, err)) < 0) {
+        splitee_results_free(res, nsettings);
+        return st;
     }
     *out = res;
     return SPLITEE_OK;

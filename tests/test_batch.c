@@ -4,7 +4,8 @@
  * bit-identical tables, equal to a plain loop on one run state; progress
  * comes on the calling thread from 0 to the total; the first failing
  * image is reported, the same for any thread count; bad arguments are
- * refused. */
+ * refused; a fixed split's statistics match a naive split-and-resume
+ * loop and do not depend on the thread count. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include "splitee/image.h"
 
 #define IMAGES "fixtures/fmnist16-images-idx3-ubyte.gz"
+#define LABELS "fixtures/fmnist16-labels-idx1-ubyte"
 
 static splitee_model *model;
 static splitee_images im;
@@ -26,7 +28,7 @@ static void setup(void)
     const char *e = getenv("SPLITEE_TEST_MODEL");
     splitee_error err = { 0, "" };
     cr_assert_eq(splitee_model_load(e && *e ? e : "../data/model", &model, &err), 0, "%s", err.msg);
-    cr_assert_eq(splitee_idx_load(IMAGES, NULL, &im, &err), 0, "%s", err.msg);
+    cr_assert_eq(splitee_idx_load(IMAGES, LABELS, &im, &err), 0, "%s", err.msg);
     const splitee_model_config *c = splitee_model_get_config(model);
     per = (size_t)c->layers * (size_t)c->classes;
 }
@@ -236,4 +238,159 @@ Test(batch, no_images_is_not_an_error, .init = setup, .fini = teardown)
     none.count = 0;
     splitee_error err = { 0, "" };
     cr_assert_eq(splitee_batch_forward_images(model, &none, NULL, &bc, NULL, &err), 0, "%s", err.msg);
+}
+
+/* ---- a fixed split ------------------------------------------------------------ */
+
+static int argmax(const float *z, int k)
+{
+    int b = 0;
+    for (int i = 1; i < k; i++)
+        if (z[i] > z[b])
+            b = i;
+    return b;
+}
+
+/* The naive reference: the full forward pass gives every exit; an
+ * offloaded sample's activation goes out as floats, through the payload
+ * codec and back in by hand. */
+static splitee_split_stats naive_split(const splitee_split_config *sc, const splitee_distortion_config *dc)
+{
+    const splitee_model_config *c = splitee_model_get_config(model);
+    const int L = c->layers, C = c->classes, K = sc->split;
+    splitee_error err = { 0, "" };
+    splitee_engine_state *s, *cloud;
+    splitee_distorter *d;
+    cr_assert_eq(splitee_engine_state_create(model, &s, &err), 0);
+    cr_assert_eq(splitee_engine_state_create(model, &cloud, &err), 0);
+    cr_assert_eq(splitee_distorter_create(dc, im.rows, im.cols, &d, &err), 0);
+    size_t nact = (size_t)c->tokens * (size_t)c->dim;
+    float px[28 * 28], *full = malloc(per * sizeof *full), *act = malloc(nact * sizeof *act),
+          *act2 = malloc(nact * sizeof *act2), zl[64];
+    size_t cap = splitee_payload_size(sc->encoding, (size_t)c->tokens, (size_t)c->dim);
+    unsigned char *buf = malloc(cap);
+    double z[64];
+    splitee_split_stats r;
+    memset(&r, 0, sizeof r);
+    r.samples = im.count;
+    r.payload_bytes = cap;
+    for (size_t k = 0; k < im.count; k++) {
+        int y = im.labels[k];
+        splitee_distorter_apply(d, im.pixels + k * im.rows * im.cols, k, px);
+        cr_assert_eq(splitee_engine_forward(s, px, full, &err), 0, "%s", err.msg);
+        int pred_full = argmax(full + (size_t)(L - 1) * C, C);
+        r.correct_full += pred_full == y;
+        for (int i = 0; i < C; i++)
+            z[i] = full[(size_t)(K - 1) * C + i];
+        int32_t pred_k;
+        double conf = splitee_confidence_of(z, C, sc->confidence, &pred_k);
+        r.correct_exit_k += pred_k == y;
+        if (K == L || conf >= sc->alpha) {
+            r.exited++;
+            r.correct += pred_k == y;
+            r.correct_lossless += pred_k == y;
+            continue;
+        }
+        cr_assert_eq(splitee_engine_embed(s, px, &err), 0);
+        cr_assert_eq(splitee_engine_run_layers(s, 0, K, &err), 0);
+        cr_assert_eq(splitee_engine_export(s, act, nact, &err), 0);
+        size_t n;
+        cr_assert_eq(splitee_payload_encode(sc->encoding, K, act, (size_t)c->tokens, (size_t)c->dim, buf, cap, &n,
+                                            &err), 0, "%s", err.msg);
+        cr_assert_eq(splitee_payload_decode(buf, n, act2, nact, NULL, &err), 0, "%s", err.msg);
+        cr_assert_eq(splitee_engine_import(cloud, K, act2, &err), 0);
+        cr_assert_eq(splitee_engine_run_layers(cloud, K, L, &err), 0);
+        cr_assert_eq(splitee_engine_exit_logits(cloud, L - 1, zl, &err), 0);
+        r.offloaded++;
+        int pred = argmax(zl, C);
+        r.correct += pred == y;
+        r.correct_lossless += pred_full == y;
+        r.changed += pred != pred_full;
+        for (int i = 0; i < C; i++) {
+            double dd = fabs((double)zl[i] - (double)full[(size_t)(L - 1) * C + i]);
+            if (dd > r.max_diff)
+                r.max_diff = dd;
+        }
+    }
+    free(full);
+    free(act);
+    free(act2);
+    free(buf);
+    splitee_distorter_free(d);
+    splitee_engine_state_free(s);
+    splitee_engine_state_free(cloud);
+    return r;
+}
+
+static void same_stats(const splitee_split_stats *a, const splitee_split_stats *b, const char *what)
+{
+    cr_assert_eq(a->samples, b->samples, "%s: samples", what);
+    cr_assert_eq(a->exited, b->exited, "%s: exited", what);
+    cr_assert_eq(a->offloaded, b->offloaded, "%s: offloaded", what);
+    cr_assert_eq(a->correct, b->correct, "%s: correct", what);
+    cr_assert_eq(a->correct_lossless, b->correct_lossless, "%s: correct_lossless", what);
+    cr_assert_eq(a->correct_full, b->correct_full, "%s: correct_full", what);
+    cr_assert_eq(a->correct_exit_k, b->correct_exit_k, "%s: correct_exit_k", what);
+    cr_assert_eq(a->changed, b->changed, "%s: changed", what);
+    cr_assert_eq(a->payload_bytes, b->payload_bytes, "%s: payload_bytes", what);
+    cr_assert_eq(a->max_diff, b->max_diff, "%s: max_diff %g vs %g", what, a->max_diff, b->max_diff);
+}
+
+Test(batch, split_matches_a_naive_loop_for_any_thread_count, .init = setup, .fini = teardown)
+{
+    cr_assert_leq(splitee_model_get_config(model)->classes, 64);
+    splitee_distortion_config dc;
+    splitee_error err = { 0, "" };
+    cr_assert_eq(splitee_distortion_domain("blur", &dc, &err), 0);
+    const splitee_payload_encoding encs[3] = { SPLITEE_PAYLOAD_F32, SPLITEE_PAYLOAD_F16, SPLITEE_PAYLOAD_I8 };
+    const int splits[3] = { 2, 5, 12 };
+    for (int e = 0; e < 3; e++) {
+        splitee_split_config sc;
+        splitee_split_config_default(&sc);
+        sc.split = splits[e];
+        sc.encoding = encs[e];
+        sc.alpha = 0.9;
+        sc.confidence = e == 1 ? SPLITEE_CONFIDENCE_ENTROPY : SPLITEE_CONFIDENCE_MAX_SOFTMAX;
+        splitee_split_stats want = naive_split(&sc, &dc);
+        if (sc.split < 12)
+            cr_assert_gt(want.offloaded, 0, "split %d offloads nothing: a weak test", sc.split);
+        for (int threads = 1; threads <= 4; threads++) {
+            splitee_batch_config bc;
+            splitee_batch_config_default(&bc);
+            bc.threads = threads;
+            splitee_split_stats got;
+            cr_assert_eq(splitee_batch_split_images(model, &im, &dc, &sc, &bc, &got, &err), 0, "%s", err.msg);
+            char what[64];
+            snprintf(what, sizeof what, "%s split %d, %d threads", splitee_payload_encoding_name(sc.encoding),
+                     sc.split, threads);
+            same_stats(&got, &want, what);
+        }
+    }
+}
+
+Test(batch, split_refuses_bad_arguments, .init = setup, .fini = teardown)
+{
+    splitee_batch_config bc;
+    splitee_batch_config_default(&bc);
+    splitee_split_config sc;
+    splitee_split_config_default(&sc);
+    splitee_split_stats st;
+    splitee_error err = { 0, "" };
+    sc.split = 13;
+    cr_assert_eq(splitee_batch_split_images(model, &im, NULL, &sc, &bc, &st, &err), SPLITEE_ERR_ARG);
+    cr_assert_not_null(strstr(err.msg, "13"), "%s", err.msg);
+    sc.split = 0;
+    cr_assert_eq(splitee_batch_split_images(model, &im, NULL, &sc, &bc, &st, &err), SPLITEE_ERR_ARG);
+    sc.split = 3;
+    sc.alpha = 1.5;
+    cr_assert_eq(splitee_batch_split_images(model, &im, NULL, &sc, &bc, &st, &err), SPLITEE_ERR_ARG);
+    sc.alpha = 0.8;
+    sc.encoding = (splitee_payload_encoding)7;
+    cr_assert_eq(splitee_batch_split_images(model, &im, NULL, &sc, &bc, &st, &err), SPLITEE_ERR_ARG);
+    sc.encoding = SPLITEE_PAYLOAD_F32;
+    splitee_images unlabelled = im;
+    unlabelled.labels = NULL;
+    cr_assert_eq(splitee_batch_split_images(model, &unlabelled, NULL, &sc, &bc, &st, &err), SPLITEE_ERR_ARG);
+    cr_assert_not_null(strstr(err.msg, "labels"), "%s", err.msg);
+    cr_assert_eq(st.samples, 0, "stats are zeroed on failure");
 }

@@ -17,6 +17,17 @@
  *     float *table = malloc(im.count * layers * classes * sizeof *table);
  *     if (splitee_batch_forward_images(model, &im, &dc, &bc, table, &err) < 0)
  *         die(err.msg);              // "image 17: engine: ..." (the first failing one)
+ *
+ * A fixed split, as a device and a cloud would run it (`splitee infer`):
+ *
+ *     splitee_split_config sc;
+ *     splitee_split_config_default(&sc);
+ *     sc.split = 4;
+ *     sc.encoding = SPLITEE_PAYLOAD_I8;
+ *     splitee_split_stats st;
+ *     splitee_batch_split_images(model, &im, NULL, &sc, &bc, &st, &err);
+ *     printf("accuracy %.4f, lossless %.4f\n", (double)st.correct / st.samples,
+ *            (double)st.correct_lossless / st.samples);
  */
 #ifndef SPLITEE_BATCH_H
 #define SPLITEE_BATCH_H
@@ -24,7 +35,9 @@
 #include <stddef.h>
 #include "image.h"
 #include "model.h"
+#include "payload.h"
 #include "status.h"
+#include "table.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,6 +87,48 @@ int splitee_batch_forward_images(const splitee_model *model, const splitee_image
 int splitee_batch_forward_pixels(const splitee_model *model, const float *pixels, size_t count,
                                  const splitee_batch_config *cfg, float *logits,
                                  splitee_error *err);
+
+/* A fixed split: the device runs layers [0, split) and reads exit split-1;
+ * the sample exits there when it is the last layer or its confidence
+ * reaches alpha (the reward model's exit rule, reward.h), otherwise its
+ * activation is encoded as a payload, decoded into a second run state
+ * (the cloud's) and resumed to the final exit. */
+typedef struct splitee_split_config {
+    int split;                          /* K: layers on the device, 1..layers */
+    double alpha;                       /* exit threshold on exit K's confidence, [0, 1] */
+    splitee_confidence confidence;      /* how a confidence is computed from logits */
+    splitee_payload_encoding encoding;  /* the offloaded activation's encoding */
+} splitee_split_config;
+
+/* split 1, alpha 0.8, max-softmax, f32. */
+void splitee_split_config_default(splitee_split_config *cfg);
+
+/* What a fixed split did to a labelled set of images. */
+typedef struct splitee_split_stats {
+    size_t samples;
+    size_t exited, offloaded;   /* samples that exited at K / were offloaded */
+    size_t correct;             /* predictions of the split run that match the label */
+    size_t correct_lossless;    /* same exits, offloaded ones from the exact final exit */
+    size_t correct_full;        /* exit L of the uninterrupted forward pass */
+    size_t correct_exit_k;      /* exit K for every sample */
+    size_t changed;             /* offloaded samples whose prediction the encoding changed */
+    size_t payload_bytes;       /* bytes of one payload (payload.h, header included) */
+    double max_diff;            /* max |resumed - full| final logit over offloaded samples */
+} splitee_split_stats;
+
+/* Runs the split `sc` over the labelled images `im` (distorted by `dc`, NULL:
+ * clean, as splitee_batch_forward_images does) on cfg->threads workers,
+ * each with a device and a cloud run state, and fills *out. The counts and
+ * the maximum do not depend on the thread count or order. Ties in argmax
+ * go to the lowest class. Returns 0, or as splitee_batch_forward_images,
+ * plus ARG for images without labels, a split outside 1..layers, alpha
+ * outside [0, 1], an unknown confidence or encoding; a payload the
+ * encoding cannot hold (VALUE, e.g. past the float16 range) fails that
+ * image. *out is zeroed on failure. */
+int splitee_batch_split_images(const splitee_model *model, const splitee_images *im,
+                               const splitee_distortion_config *dc, const splitee_split_config *sc,
+                               const splitee_batch_config *cfg, splitee_split_stats *out,
+                               splitee_error *err);
 
 #ifdef __cplusplus
 }

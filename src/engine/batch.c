@@ -20,6 +20,7 @@
 #include "core/internal.h"
 #include "splitee/batch.h"
 #include "splitee/engine.h"
+#include "splitee/reward.h"
 
 void splitee_batch_config_default(splitee_batch_config *cfg)
 {
@@ -166,11 +167,10 @@ static int pool_run(sample_fn fn, void **ctx, int nw, size_t count, const splite
 
 /* Checks the shared arguments; *nw gets the workers to start. */
 static int check_config(const splitee_model *model, const splitee_batch_config *cfg, size_t count,
-                        const float *logits, int *nw, splitee_error *err)
+                        int *nw, splitee_error *err)
 {
-    if (!model || !cfg || (!logits && count))
-        return splitee__fail(err, SPLITEE_ERR_ARG, "batch: no %s given",
-                             !model ? "model" : !cfg ? "configuration" : "logits buffer");
+    if (!model || !cfg)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "batch: no %s given", !model ? "model" : "configuration");
     if (cfg->threads < 1 || cfg->threads > SPLITEE_BATCH_MAX_THREADS)
         return splitee__fail(err, SPLITEE_ERR_ARG, "batch: threads must be in 1..%d, got %d",
                              SPLITEE_BATCH_MAX_THREADS, cfg->threads);
@@ -222,7 +222,9 @@ static int forward(const splitee_model *model, const uint8_t *u8, const float *f
                    const splitee_distortion_config *dc, const splitee_batch_config *cfg, float *logits,
                    splitee_error *err)
 {
-    int nw, st = check_config(model, cfg, count, logits, &nw, err);
+    if (!logits && count)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "batch: no logits buffer given");
+    int nw, st = check_config(model, cfg, count, &nw, err);
     if (st < 0)
         return st;
     if (count == 0) {
@@ -280,4 +282,210 @@ int splitee_batch_forward_pixels(const splitee_model *model, const float *pixels
     if (count && !pixels)
         return splitee__fail(err, SPLITEE_ERR_ARG, "batch: no pixels given");
     return forward(model, NULL, pixels, count, NULL, cfg, logits, err);
+}
+
+/* ---- a fixed split ------------------------------------------------------------ */
+
+void splitee_split_config_default(splitee_split_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->split = 1;
+    cfg->alpha = 0.8;
+    cfg->confidence = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
+    cfg->encoding = SPLITEE_PAYLOAD_F32;
+}
+
+typedef struct split_ctx {
+    splitee_engine_state *dev, *cloud;
+    splitee_distorter *d;
+    float *px;                     /* (rows, cols) distorted pixels */
+    float *full;                   /* (layers, classes): every exit, uninterrupted */
+    float *zk, *zl;                /* (classes): exit K on the device, the cloud's final exit */
+    double *zd;                    /* (classes): exit K in double, for its confidence */
+    double conf[SPLITEE_MAX_EXITS]; /* (layers): only conf[K-1] is set, for the exit rule */
+    unsigned char *buf;            /* (cap) the payload */
+    size_t cap;
+    const splitee_images *im;
+    const splitee_split_config *sc;
+    const splitee_reward *rw;      /* the exit rule: arms = layers, alpha */
+    int L, C;
+    splitee_split_stats st;        /* this worker's samples */
+} split_ctx;
+
+static int argmax(const float *z, int k)
+{
+    int b = 0;
+    for (int i = 1; i < k; i++)
+        if (z[i] > z[b])
+            b = i;
+    return b;
+}
+
+static int split_sample(void *arg, size_t k, splitee_error *err)
+{
+    split_ctx *c = arg;
+    const int L = c->L, K = c->sc->split, C = c->C;
+    const size_t npx = c->im->rows * c->im->cols;
+    const int y = c->im->labels[k];
+    splitee_split_stats *r = &c->st;
+    int st;
+    splitee_distorter_apply(c->d, c->im->pixels + k * npx, (uint64_t)k, c->px);
+    /* the reference: every exit of the uninterrupted forward pass */
+    if ((st = splitee_engine_forward(c->dev, c->px, c->full, err)) < 0)
+        return st;
+    const float *final = c->full + (size_t)(L - 1) * (size_t)C;
+    int pred_full = argmax(final, C);
+    r->correct_full += pred_full == y;
+    /* the device: layers [0, K), exit K-1 */
+    if ((st = splitee_engine_embed(c->dev, c->px, err)) < 0 ||
+        (st = splitee_engine_run_layers(c->dev, 0, K, err)) < 0 ||
+        (st = splitee_engine_exit_logits(c->dev, K - 1, c->zk, err)) < 0)
+        return st;
+    for (int i = 0; i < C; i++)
+        c->zd[i] = c->zk[i];
+    int32_t pred_k;
+    c->conf[K - 1] = splitee_confidence_of(c->zd, C, c->sc->confidence, &pred_k);
+    r->correct_exit_k += pred_k == y;
+    if (!splitee_reward_outcome(c->rw, K - 1, c->conf).offloaded) {
+        r->exited++;
+        r->correct += pred_k == y;
+        r->correct_lossless += pred_k == y;
+        return 0;
+    }
+    /* offload: payload out, the cloud decodes it and finishes */
+    size_t n;
+    if ((st = splitee_engine_export_payload(c->dev, c->sc->encoding, c->buf, c->cap, &n, err)) < 0 ||
+        (st = splitee_engine_import_payload(c->cloud, c->buf, n, err)) < 0 ||
+        (st = splitee_engine_run_layers(c->cloud, K, L, err)) < 0 ||
+        (st = splitee_engine_exit_logits(c->cloud, L - 1, c->zl, err)) < 0)
+        return st;
+    r->offloaded++;
+    int pred = argmax(c->zl, C);
+    r->correct += pred == y;
+    r->correct_lossless += pred_full == y;
+    r->changed += pred != pred_full;
+    for (int i = 0; i < C; i++) {
+        double dd = fabs((double)c->zl[i] - (double)final[i]);
+        if (dd > r->max_diff)
+            r->max_diff = dd;
+    }
+    return 0;
+}
+
+static void split_free(split_ctx *cs, void **ptrs, int n)
+{
+    for (int t = 0; cs && t < n; t++) {
+        splitee_engine_state_free(cs[t].dev);
+        splitee_engine_state_free(cs[t].cloud);
+        splitee_distorter_free(cs[t].d);
+        free(cs[t].px);
+        free(cs[t].zd);
+        free(cs[t].buf);
+    }
+    free(cs);
+    free(ptrs);
+}
+
+/* Checks the split against the model and the images; fills the exit rule. */
+static int check_split(const splitee_model *model, const splitee_images *im, const splitee_split_config *sc,
+                       splitee_reward *rw, splitee_error *err)
+{
+    if (!model || !im || !sc)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "split: no %s given",
+                             !model ? "model" : !im ? "images" : "split configuration");
+    const splitee_model_config *mc = splitee_model_get_config(model);
+    if (im->count && (!im->pixels || !im->labels))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "split: the images need %s",
+                             !im->pixels ? "pixels" : "labels");
+    if (im->count && (im->rows != (size_t)mc->image_size || im->cols != (size_t)mc->image_size))
+        return splitee__fail(err, SPLITEE_ERR_SHAPE, "split: %zux%zu images, the model takes %dx%d", im->rows,
+                             im->cols, mc->image_size, mc->image_size);
+    if (sc->split < 1 || sc->split > mc->layers)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "split: %d is out of range for %s (1..%d layers)", sc->split,
+                             splitee_model_json_path(model), mc->layers);
+    if (!(sc->alpha >= 0 && sc->alpha <= 1))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "split: alpha must be in [0, 1], got %g", sc->alpha);
+    if ((unsigned)sc->confidence > SPLITEE_CONFIDENCE_MARGIN)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "split: unknown confidence %d", (int)sc->confidence);
+    if (!splitee_payload_size(sc->encoding, (size_t)mc->tokens, (size_t)mc->dim))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "split: unknown payload encoding %d", (int)sc->encoding);
+    splitee_reward_config rc;
+    splitee_reward_config_default(&rc);
+    rc.alpha = sc->alpha;
+    return splitee_reward_init(rw, &rc, mc->layers, err);
+}
+
+int splitee_batch_split_images(const splitee_model *model, const splitee_images *im,
+                               const splitee_distortion_config *dc, const splitee_split_config *sc,
+                               const splitee_batch_config *cfg, splitee_split_stats *out,
+                               splitee_error *err)
+{
+    if (!out)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "split: no statistics given");
+    memset(out, 0, sizeof *out);
+    splitee_reward rw;
+    int nw, st = check_split(model, im, sc, &rw, err);
+    if (st == 0)
+        st = check_config(model, cfg, im->count, &nw, err);
+    if (st < 0)
+        return st;
+    const splitee_model_config *mc = splitee_model_get_config(model);
+    const int L = mc->layers, C = mc->classes;
+    size_t side = (size_t)mc->image_size;
+    size_t cap = splitee_payload_size(SPLITEE_PAYLOAD_F32, (size_t)mc->tokens, (size_t)mc->dim);
+    splitee_distortion_config clean;
+    splitee_distortion_config_default(&clean);
+    split_ctx *cs = calloc((size_t)nw, sizeof *cs);
+    void **ptrs = calloc((size_t)nw, sizeof *ptrs);
+    if (!cs || !ptrs) {
+        split_free(cs, ptrs, 0);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "split: out of memory for %d workers", nw);
+    }
+    size_t nf = side * side + (size_t)L * (size_t)C + 2 * (size_t)C;   /* px, full, zk, zl */
+    for (int t = 0; t < nw && st == 0; t++) {
+        split_ctx *c = &cs[t];
+        c->im = im;
+        c->sc = sc;
+        c->rw = &rw;
+        c->L = L;
+        c->C = C;
+        c->cap = cap;
+        ptrs[t] = c;
+        if ((st = splitee_engine_state_create(model, &c->dev, err)) < 0 ||
+            (st = splitee_engine_state_create(model, &c->cloud, err)) < 0 ||
+            (st = splitee_distorter_create(dc ? dc : &clean, side, side, &c->d, err)) < 0)
+            break;
+        c->px = malloc(nf * sizeof *c->px);
+        c->zd = malloc((size_t)C * sizeof *c->zd);
+        c->buf = malloc(cap);
+        if (!c->px || !c->zd || !c->buf) {
+            st = splitee__fail(err, SPLITEE_ERR_NOMEM, "split: out of memory");
+            break;
+        }
+        c->full = c->px + side * side;
+        c->zk = c->full + (size_t)L * (size_t)C;
+        c->zl = c->zk + C;
+    }
+    if (st == 0 && im->count)
+        st = pool_run(split_sample, ptrs, nw, im->count, cfg, err);
+    else if (st == 0 && cfg->progress)
+        cfg->progress(cfg->progress_ctx, 0, 0);
+    for (int t = 0; t < nw && st == 0; t++) {   /* sums and a maximum: any order */
+        const splitee_split_stats *w = &cs[t].st;
+        out->exited += w->exited;
+        out->offloaded += w->offloaded;
+        out->correct += w->correct;
+        out->correct_lossless += w->correct_lossless;
+        out->correct_full += w->correct_full;
+        out->correct_exit_k += w->correct_exit_k;
+        out->changed += w->changed;
+        if (w->max_diff > out->max_diff)
+            out->max_diff = w->max_diff;
+    }
+    if (st == 0) {
+        out->samples = im->count;
+        out->payload_bytes = splitee_payload_size(sc->encoding, (size_t)mc->tokens, (size_t)mc->dim);
+    }
+    split_free(cs, ptrs, nw);
+    return st;
 }

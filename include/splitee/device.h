@@ -165,6 +165,90 @@ void splitee_device_summarize(splitee_device *d, splitee_device_summary *s);
 /* "exited", "offloaded", "fallback". */
 const char *splitee_round_outcome_name(splitee_round_outcome o);
 
+/* ---- the live link clock (link_clock.c) ----------------------------------
+ *
+ * A link-cost simulator profile (link.h) as the device's link hook: one
+ * radio whose state follows this device's transfers, on a clock that is
+ * the wall time since create plus, when the device does not sleep the
+ * simulated latencies, every latency so far -- so a bandwidth trace
+ * advances as if the device had waited for its transfers.
+ *
+ *     splitee_link *lk;
+ *     splitee_link_load("data/links/lte.json", &lk, &err);
+ *     splitee_link_clock_config lc;
+ *     splitee_link_clock_config_default(&lc);
+ *     lc.seed = seed + 1;
+ *     splitee_link_clock *clk;
+ *     splitee_link_clock_create(lk, &lc, &clk, &err);
+ *     splitee_link_clock_attach(clk, &device_cfg);      // hook + sleep flag
+ *     splitee_link_clock_offload_costs(clk, model, device_cfg.encoding, o, L, &err);
+ *     reward_cfg.offload_cost = o;                      // o at t = 0, per layer
+ *     ... splitee_device_step(...);
+ *     const splitee_transfer *tr = splitee_link_clock_take(clk);  // this round's, or NULL
+ *     splitee_link_clock_free(clk);
+ *     splitee_link_free(lk);
+ */
+
+struct splitee_link;      /* link.h */
+struct splitee_transfer;  /* link.h */
+
+typedef struct splitee_link_clock splitee_link_clock; /* opaque */
+
+typedef struct splitee_link_clock_config {
+    unsigned long seed;  /* seeds the jitter and loss draws (GSL mt19937) */
+    int sleep;           /* 1: the device sleeps every simulated latency, so the
+                            wall clock already holds them (attach sets it) */
+    int wall_clock;      /* 1: wall time since create counts; 0: the clock is
+                            the sum of the simulated latencies alone, a pure
+                            function of the transfers (deterministic) */
+} splitee_link_clock_config;
+
+/* seed 1, no sleep, wall clock on. */
+void splitee_link_clock_config_default(splitee_link_clock_config *cfg);
+
+/* Makes a clock over link `lk` (borrowed: it must outlive the clock) with
+ * a fresh idle radio (splitee_radio_create) and its own generator; the
+ * clock starts at 0 now. ARG for NULL arguments, NOMEM; *out NULL then. */
+int splitee_link_clock_create(const struct splitee_link *lk, const splitee_link_clock_config *cfg,
+                              splitee_link_clock **out, splitee_error *err);
+
+/* Frees the clock (not the link). NULL is a no-op. */
+void splitee_link_clock_free(splitee_link_clock *c);
+
+/* The link hook (splitee_link_fn; ctx is the clock): prices a transfer of
+ * `bytes` with splitee_link_send at the clock's time now, advances the
+ * clock by the latency unless the device sleeps it (wall clock on), and
+ * gives o and the latency in seconds. Returns -1 (use the constant o)
+ * when the price is not finite. */
+int splitee_link_clock_price(void *ctx, int layer, size_t bytes, double *cost, double *latency_s);
+
+/* Points dc's link hook at the clock (dc->link, dc->link_ctx) and takes
+ * dc->sleep as the clock's sleep flag, so the two agree. */
+void splitee_link_clock_attach(splitee_link_clock *c, splitee_device_config *dc);
+
+/* The transfer priced since the previous take (this round's offload), or
+ * NULL when none was; valid until the next price. */
+const struct splitee_transfer *splitee_link_clock_take(splitee_link_clock *c);
+
+/* The clock's time now, seconds. */
+double splitee_link_clock_now(const splitee_link_clock *c);
+
+/* Bytes of one offload request of `model` in `enc` on the wire: the wire
+ * frame header + splitee_payload_size(enc, tokens, dim) -- what
+ * splitee_device_step hands the link hook. 0 for an encoding
+ * splitee_payload_size refuses. */
+size_t splitee_device_offload_bytes(const splitee_model *model, splitee_payload_encoding enc);
+
+/* The reward model's o per layer for the clock's link: o[a] for a in
+ * [0, layers) is the price (splitee_link_price, key 0) of an isolated
+ * offload request of splitee_device_offload_bytes(model, enc) at t = 0 --
+ * what the policy assumes for arms it has not yet seen priced. `cap` is
+ * what o holds. ARG for NULL arguments, an unknown encoding or cap <
+ * layers; VALUE when that price is not finite. */
+int splitee_link_clock_offload_costs(const splitee_link_clock *c, const splitee_model *model,
+                                     splitee_payload_encoding enc, double *o, int cap,
+                                     splitee_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -91,6 +91,80 @@ int splitee_report_trace(FILE *f, const splitee_result *res);
 int splitee_file_write_atomic(const char *path, const void *data, size_t len,
                               splitee_error *err);
 
+/* ---- the live device: per-round log and summary (report_device.c) ----
+ *
+ * What `splitee device` writes (docs/LIVE.md): one JSON object per round
+ * (a JSON-lines log), the summary as JSON, and the summary as text. Every
+ * number round-trips (the shortest of %.15g, %.16g, %.17g that reads back
+ * exactly), except measured times, which keep their clock's precision
+ * (device_us, rtt_us, cloud_us to 0.1 us, controller_ns to 1 ns);
+ * non-finite numbers are written as null.
+ *
+ *     splitee_report_device_log *log;
+ *     splitee_report_device_log_create(&log, &err);
+ *     for (...) {
+ *         splitee_device_step(d, px, label, rng, &r, &err);
+ *         splitee_report_device_log_write(log, f, &r, k, NULL);
+ *     }
+ *     splitee_report_device_log_free(log);
+ *     splitee_device_summarize(d, &s);
+ *     splitee_report_device_text(stdout, &s);
+ */
+
+struct splitee_round;           /* device.h */
+struct splitee_device_summary;  /* device.h */
+struct splitee_transfer;        /* link.h */
+
+/* A per-round record writer: the JSON object built once with cJSON and
+ * refilled every round, so writing allocates nothing. */
+typedef struct splitee_report_device_log splitee_report_device_log; /* opaque */
+
+/* Makes a record writer (NOMEM on failure, *out NULL). */
+int splitee_report_device_log_create(splitee_report_device_log **out, splitee_error *err);
+
+/* Frees the writer. NULL is a no-op. */
+void splitee_report_device_log_free(splitee_report_device_log *l);
+
+/* Writes round `r` as one line of JSON to f: round, sample (`sample`: the
+ * image's index in its data set), layer (arm + 1), outcome, exit (1-based),
+ * prediction, label and correct (null when r->label < 0), conf, conf_final,
+ * cost, reward, offload_cost, bytes, device_us, rtt_us, cloud_us, link_s,
+ * controller_ns, reconnects, note; and, when `link` is not NULL (the
+ * transfer a link priced this round), link_ms, energy_mJ, losses.
+ * Returns 0, or IO if writing to f failed. */
+int splitee_report_device_log_write(splitee_report_device_log *l, FILE *f,
+                                    const struct splitee_round *r, long sample,
+                                    const struct splitee_transfer *link);
+
+/* How a device run was made, for its JSON summary. */
+typedef struct splitee_report_device_meta {
+    const char *command_line;     /* the command that ran, or NULL (null) */
+    const char *date;             /* "YYYY-mm-ddTHH:MM:SSZ" (UTC); NULL: now */
+    const splitee_policy_config *policy; /* its display name is written */
+    const char *encoding;         /* payload encoding name ("f32", ...) */
+    const char *link;             /* link profile path, or NULL (null) */
+    const splitee_reward *reward; /* the device's reward model (splitee_device_reward) */
+} splitee_report_device_meta;
+
+/* The summary as one JSON document (and a newline): tool ("splitee
+ * device"), version (SPLITEE_VERSION), command, date, policy, encoding,
+ * link, reward {alpha, mu, gamma, offload per layer}, counts {samples,
+ * exited, offloaded, fallback}, accuracy, avg_cost, avg_reward,
+ * offload_rate, learned_layer, layer_plays, timing {controller_ns_mean,
+ * controller_ns_p50, controller_ns_max, device_us_mean, rtt_us_mean,
+ * cloud_us_mean}, regret {best_layer, pseudo, realized} (null without
+ * eval), curves {round, accuracy, cost, pseudo_regret, realized_regret}.
+ * Layers are 1-based. Returns 0, ARG (meta or its policy or reward
+ * missing), NOMEM, or IO if writing failed. */
+int splitee_report_device_json(FILE *f, const struct splitee_device_summary *s,
+                               const splitee_report_device_meta *meta);
+
+/* The summary as text, the lines `splitee device` prints: counts,
+ * accuracy (with labels), average cost and reward, offload rate, the
+ * learned layer and plays per layer, regret (with eval), controller and
+ * engine times and the offload round trip. Returns 0, or IO. */
+int splitee_report_device_text(FILE *f, const struct splitee_device_summary *s);
+
 #ifdef __cplusplus
 }
 #endif

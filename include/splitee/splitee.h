@@ -15,6 +15,7 @@
  *   plot.h    figures via gnuplot
  *   model.h   the multi-exit model: architecture JSON + safetensors weights
  *   engine.h  layer-by-layer forward pass, exits, split and resume
+ *   batch.h   many images through the engine on worker threads
  *   payload.h activation payloads for offloading (f32, f16, int8)
  *   image.h   Fashion-MNIST IDX files and seeded image distortions
  *   wire.h    the device <-> cloud wire protocol (framing, parser)
@@ -57,6 +58,7 @@
 #include "plot.h"
 #include "model.h"
 #include "engine.h"
+#include "batch.h"
 #include "payload.h"
 #include "image.h"
 #include "wire.h"

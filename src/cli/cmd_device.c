@@ -204,223 +204,6 @@ static int parse(dev_opts *o, int argc, char **argv, splitee_error *err)
     return 0;
 }
 
-/* ---- the link hook ------------------------------------------------------ */
-
-/* The live link: one radio whose state follows this device's transfers,
- * on a clock that is the wall clock since the start plus, without --sleep,
- * every simulated latency so far (so a trace advances as if the device
- * had waited for its transfers). */
-typedef struct live_link {
-    splitee_link *lk;
-    splitee_radio *radio;
-    gsl_rng *rng;              /* jitter and loss draws (seed + 1) */
-    struct timespec t0;
-    double skipped_s;          /* simulated latency not slept, seconds */
-    int sleep;
-    splitee_transfer last;     /* the last transfer priced */
-} live_link;
-
-static int link_price(void *ctx, int layer, size_t bytes, double *cost, double *latency_s)
-{
-    live_link *l = ctx;
-    (void)layer;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double t = (double)(now.tv_sec - l->t0.tv_sec) + (double)(now.tv_nsec - l->t0.tv_nsec) * 1e-9 +
-               l->skipped_s;
-    splitee_link_send(l->lk, l->radio, bytes, t, l->rng, &l->last);
-    *cost = l->last.cost;
-    *latency_s = l->last.latency_ms / 1000.0;
-    if (!l->sleep && isfinite(*latency_s))
-        l->skipped_s += *latency_s;
-    return isfinite(l->last.cost) ? 0 : -1;
-}
-
-static void close_link(live_link *l)
-{
-    splitee_radio_free(l->radio);
-    splitee_link_free(l->lk);
-    gsl_rng_free(l->rng);
-    memset(l, 0, sizeof *l);
-}
-
-/* Loads --link, sets the device's hook and, unless --offload-cost was
- * given, the reward model's o per layer to the link's price of an isolated
- * offload at t = 0 (what the policy assumes for arms it has not seen
- * priced). */
-static int open_link(dev_opts *o, live_link *l, const splitee_model_config *mc, splitee_error *err)
-{
-    if (!o->link)
-        return 0;
-    int st = splitee_link_load(o->link, &l->lk, err);
-    if (st == 0)
-        st = splitee_radio_create(l->lk, &l->radio, err);
-    if (st < 0)
-        return st;
-    l->rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!l->rng)
-        return splitee__fail(err, SPLITEE_ERR_NOMEM, "--link: out of memory");
-    gsl_rng_set(l->rng, o->seed + 1);
-    clock_gettime(CLOCK_MONOTONIC, &l->t0);
-    l->sleep = o->dev.sleep;
-    o->dev.link = link_price;
-    o->dev.link_ctx = l;
-    if (!o->noffload_cost) {
-        size_t bytes = SPLITEE_WIRE_HEADER_SIZE +
-                       splitee_payload_size(o->dev.encoding, (size_t)mc->tokens, (size_t)mc->dim);
-        splitee_transfer tr;
-        splitee_link_price(l->lk, bytes, 0.0, 0, &tr);
-        for (int a = 0; a < mc->layers; a++)
-            o->offload_cost[a] = tr.cost;
-        o->noffload_cost = mc->layers;
-        o->reward.offload_cost = o->offload_cost;
-    }
-    return 0;
-}
-
-/* ---- outputs ------------------------------------------------------------ */
-
-/* JSON string body of s (no quotes) into f. */
-static void json_str(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-}
-
-static void json_num(FILE *f, double x)
-{
-    if (isfinite(x))
-        fprintf(f, "%.17g", x);
-    else
-        fputs("null", f);
-}
-
-static void log_round(FILE *f, const splitee_round *r, long sample, const live_link *l)
-{
-    fprintf(f, "{\"round\":%ld,\"sample\":%ld,\"layer\":%d,\"outcome\":\"%s\",\"exit\":%d,"
-               "\"prediction\":%d,", r->index, sample, r->arm + 1, splitee_round_outcome_name(r->outcome),
-            r->exit + 1, r->prediction);
-    if (r->label >= 0)
-        fprintf(f, "\"label\":%d,\"correct\":%s,", r->label, r->prediction == r->label ? "true" : "false");
-    else
-        fputs("\"label\":null,\"correct\":null,", f);
-    fputs("\"conf\":", f);
-    json_num(f, r->conf_arm);
-    fputs(",\"conf_final\":", f);
-    json_num(f, r->conf_final);
-    fputs(",\"cost\":", f);
-    json_num(f, r->cost);
-    fputs(",\"reward\":", f);
-    json_num(f, r->reward);
-    fputs(",\"offload_cost\":", f);
-    json_num(f, r->offload_cost);
-    fprintf(f, ",\"bytes\":%zu,\"device_us\":%.1f,\"rtt_us\":%.1f,\"cloud_us\":%.1f,\"link_s\":%.6g,"
-               "\"controller_ns\":%.0f,\"reconnects\":%d,\"note\":\"", r->payload_bytes, r->device_us,
-            r->rtt_us, r->cloud_us, r->link_s, r->controller_ns, r->reconnects);
-    json_str(f, r->note);
-    fputc('"', f);
-    if (l->lk && r->link_s > 0)
-        fprintf(f, ",\"link_ms\":%.3f,\"energy_mJ\":%.3f,\"losses\":%d", l->last.latency_ms,
-                l->last.energy_mJ, l->last.losses);
-    fputs("}\n", f);
-}
-
-static cJSON *num_or_null(double x)
-{
-    return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
-}
-
-static char *summary_json(const dev_opts *o, const splitee_device_summary *s, const splitee_reward *rw,
-                          const char *cmdline)
-{
-    cJSON *j = cJSON_CreateObject();
-    char date[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    char pol[64];
-    splitee_policy_display_name(&o->policy, pol, sizeof pol);
-    cJSON_AddStringToObject(j, "command", cmdline);
-    cJSON_AddStringToObject(j, "date", date);
-    cJSON_AddStringToObject(j, "policy", pol);
-    cJSON_AddStringToObject(j, "encoding", splitee_payload_encoding_name(o->dev.encoding));
-    cJSON_AddItemToObject(j, "link", o->link ? cJSON_CreateString(o->link) : cJSON_CreateNull());
-    cJSON *p = cJSON_AddObjectToObject(j, "reward");
-    cJSON_AddNumberToObject(p, "alpha", rw->alpha);
-    cJSON_AddNumberToObject(p, "mu", rw->mu);
-    cJSON_AddItemToObject(p, "gamma", cJSON_CreateDoubleArray(rw->gamma, rw->arms));
-    cJSON_AddItemToObject(p, "offload", cJSON_CreateDoubleArray(rw->offload, rw->arms));
-    cJSON *c = cJSON_AddObjectToObject(j, "counts");
-    cJSON_AddNumberToObject(c, "samples", (double)s->samples);
-    cJSON_AddNumberToObject(c, "exited", (double)s->exited);
-    cJSON_AddNumberToObject(c, "offloaded", (double)s->offloaded);
-    cJSON_AddNumberToObject(c, "fallback", (double)s->fallback);
-    cJSON_AddItemToObject(j, "accuracy", num_or_null(s->accuracy));
-    cJSON_AddItemToObject(j, "avg_cost", num_or_null(s->avg_cost));
-    cJSON_AddItemToObject(j, "avg_reward", num_or_null(s->avg_reward));
-    cJSON_AddItemToObject(j, "offload_rate", num_or_null(s->offload_rate));
-    cJSON_AddNumberToObject(j, "learned_layer", s->learned_arm + 1);
-    double plays[SPLITEE_MAX_EXITS];
-    for (int a = 0; a < s->arms; a++)
-        plays[a] = (double)s->arm_plays[a];
-    cJSON_AddItemToObject(j, "layer_plays", cJSON_CreateDoubleArray(plays, s->arms));
-    cJSON *tm_ = cJSON_AddObjectToObject(j, "timing");
-    cJSON_AddItemToObject(tm_, "controller_ns_mean", num_or_null(s->controller_ns_mean));
-    cJSON_AddItemToObject(tm_, "controller_ns_p50", num_or_null(s->controller_ns_p50));
-    cJSON_AddItemToObject(tm_, "controller_ns_max", num_or_null(s->controller_ns_max));
-    cJSON_AddItemToObject(tm_, "device_us_mean", num_or_null(s->device_us_mean));
-    cJSON_AddItemToObject(tm_, "rtt_us_mean", num_or_null(s->rtt_us_mean));
-    cJSON_AddItemToObject(tm_, "cloud_us_mean", num_or_null(s->cloud_us_mean));
-    if (s->has_regret) {
-        cJSON *r = cJSON_AddObjectToObject(j, "regret");
-        cJSON_AddNumberToObject(r, "best_layer", s->best_arm + 1);
-        cJSON_AddNumberToObject(r, "pseudo", s->pseudo_regret);
-        cJSON_AddNumberToObject(r, "realized", s->realized_regret);
-    } else {
-        cJSON_AddNullToObject(j, "regret");
-    }
-    cJSON *cv = cJSON_AddObjectToObject(j, "curves");
-    static const char *names[5] = { "round", "accuracy", "cost", "pseudo_regret", "realized_regret" };
-    for (int k = 0; k < 5; k++) {
-        cJSON *arr = cJSON_AddArrayToObject(cv, names[k]);
-        for (int i = 0; i < s->checkpoints; i++)
-            cJSON_AddItemToArray(arr, num_or_null(s->curve[(size_t)i * 5 + k]));
-    }
-    char *text = cJSON_Print(j);
-    cJSON_Delete(j);
-    return text;
-}
-
-static void print_summary(FILE *f, const splitee_device_summary *s)
-{
-    fprintf(f, "samples %ld: exited %ld, offloaded %ld, fallback %ld\n", s->samples, s->exited,
-            s->offloaded, s->fallback);
-    if (isfinite(s->accuracy))
-        fprintf(f, "accuracy %.4f (%ld/%ld)\n", s->accuracy, s->correct, s->labelled);
-    fprintf(f, "average cost %.4f, average reward %.4f, offload rate %.1f%%\n", s->avg_cost,
-            s->avg_reward, 100 * s->offload_rate);
-    fprintf(f, "learned layer %d; plays per layer:", s->learned_arm + 1);
-    for (int a = 0; a < s->arms; a++)
-        fprintf(f, " %ld", s->arm_plays[a]);
-    fputc('\n', f);
-    if (s->has_regret)
-        fprintf(f, "regret vs best fixed layer %d: pseudo %.3f, realized %.3f\n", s->best_arm + 1,
-                s->pseudo_regret, s->realized_regret);
-    fprintf(f, "controller %.0f ns/round (median %.0f, max %.0f); device engine %.1f us/sample",
-            s->controller_ns_mean, s->controller_ns_p50, s->controller_ns_max, s->device_us_mean);
-    if (isfinite(s->rtt_us_mean))
-        fprintf(f, "; offload round trip %.1f us (cloud compute %.1f us)", s->rtt_us_mean, s->cloud_us_mean);
-    fputc('\n', f);
-}
-
 static int save_state(const char *path, splitee_policy *p, splitee_error *err)
 {
     char *text = splitee_policy_save(p);
@@ -449,6 +232,26 @@ static int load_state(const char *path, splitee_policy *p, int *loaded, splitee_
         return splitee__fail(err, st, "%s: %s", path, e.msg);
     *loaded = 1;
     return 0;
+}
+
+/* The JSON summary, written atomically (nothing on failure). */
+static int write_summary(const char *path, const splitee_device_summary *s,
+                         const splitee_report_device_meta *meta, splitee_error *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    int st = splitee_report_device_json(f, s, meta);
+    if (fclose(f) != 0 && st == 0)
+        st = SPLITEE_ERR_NOMEM;
+    if (st < 0)
+        st = splitee__fail(err, st, "%s: %s", path, splitee_strerror(st));
+    else
+        st = splitee_file_write_atomic(path, buf, len, err);
+    free(buf);
+    return st;
 }
 
 static char *join_args(int argc, char **argv)
@@ -484,11 +287,12 @@ int cli_device(int argc, char **argv)
     splitee_device *d = NULL;
     splitee_distorter *dist = NULL;
     gsl_rng *rng = NULL;
+    splitee_link *lk = NULL;
+    splitee_link_clock *clk = NULL;
+    splitee_report_device_log *logw = NULL;
     FILE *logf = NULL;
     char *log_tmp = NULL, *cmdline = NULL;
     float *px = NULL;
-    live_link link;
-    memset(&link, 0, sizeof link);
     int st = parse(&o, argc, argv, &err);
     if (st != 0)
         goto done;
@@ -506,8 +310,24 @@ int cli_device(int argc, char **argv)
     if ((st = splitee_model_load(o.model, &m, &err)) < 0)
         goto done;
     const splitee_model_config *mc = splitee_model_get_config(m);
-    if ((st = open_link(&o, &link, mc, &err)) < 0)
-        goto done;
+    if (o.link) {
+        /* the link prices each offload; unless --offload-cost was given,
+         * the reward model's o is its price of an offload at t = 0 */
+        splitee_link_clock_config lc;
+        splitee_link_clock_config_default(&lc);
+        lc.seed = o.seed + 1;
+        if ((st = splitee_link_load(o.link, &lk, &err)) < 0 ||
+            (st = splitee_link_clock_create(lk, &lc, &clk, &err)) < 0)
+            goto done;
+        splitee_link_clock_attach(clk, &o.dev);
+        if (!o.noffload_cost) {
+            if ((st = splitee_link_clock_offload_costs(clk, m, o.dev.encoding, o.offload_cost,
+                                                       SPLITEE_MAX_EXITS, &err)) < 0)
+                goto done;
+            o.noffload_cost = mc->layers;
+            o.reward.offload_cost = o.offload_cost;
+        }
+    }
     if ((o.nlayer_cost && o.nlayer_cost != mc->layers) || (o.noffload_cost && o.noffload_cost != mc->layers)) {
         st = splitee__fail(&err, SPLITEE_ERR_SHAPE, "%s: %d values for a model with %d layers",
                            o.nlayer_cost && o.nlayer_cost != mc->layers ? "--layer-cost" : "--offload-cost",
@@ -554,6 +374,8 @@ int cli_device(int argc, char **argv)
     }
     gsl_rng_set(rng, o.seed);
     if (o.log) {
+        if ((st = splitee_report_device_log_create(&logw, &err)) < 0)
+            goto done;
         size_t n = strlen(o.log) + 16;
         log_tmp = malloc(n);
         if (log_tmp) {
@@ -594,8 +416,11 @@ int cli_device(int argc, char **argv)
         int label = im.labels ? im.labels[k] : -1;
         if ((st = splitee_device_step(d, px, label, rng, &r, &err)) < 0)
             goto done;
-        if (logf)
-            log_round(logf, &r, k, &link);
+        const splitee_transfer *tr = clk ? splitee_link_clock_take(clk) : NULL;
+        if (logf && splitee_report_device_log_write(logw, logf, &r, k, tr) < 0) {
+            st = splitee__fail(&err, SPLITEE_ERR_IO, "%s: cannot write", o.log);
+            goto done;
+        }
         if (r.outcome == SPLITEE_ROUND_FALLBACK && r.reconnects == 0 && r.note[0] &&
             strncmp(r.note, "cloud unreachable", 17) != 0) {
             char line[400];
@@ -626,16 +451,16 @@ int cli_device(int argc, char **argv)
     splitee_device_summary s;
     splitee_device_summarize(d, &s);
     if (!o.quiet)
-        print_summary(stdout, &s);
+        splitee_report_device_text(stdout, &s);
     if (o.json) {
-        cmdline = join_args(argc, argv);
-        char *text = cmdline ? summary_json(&o, &s, splitee_device_reward(d), cmdline) : NULL;
-        if (!text) {
+        if (!(cmdline = join_args(argc, argv))) {
             st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.json);
             goto done;
         }
-        st = splitee_file_write_atomic(o.json, text, strlen(text), &err);
-        free(text);
+        splitee_report_device_meta meta = { cmdline, NULL, &o.policy,
+                                            splitee_payload_encoding_name(o.dev.encoding), o.link,
+                                            splitee_device_reward(d) };
+        st = write_summary(o.json, &s, &meta, &err);
     }
 done:
     if (logf)
@@ -651,7 +476,9 @@ done:
     splitee_distorter_free(dist);
     splitee_images_release(&im);
     splitee_model_free(m);
-    close_link(&link);
+    splitee_report_device_log_free(logw);
+    splitee_link_clock_free(clk);
+    splitee_link_free(lk);
     if (st == 1)
         return 0;
     return st < 0 ? cli_fail(&err, st) : 0;

@@ -85,95 +85,13 @@ static void usage(FILE *f)
     cli_eopts_print(f, OPTS, NOPTS);
 }
 
-/* What one run measured. */
-typedef struct infer_stats {
-    size_t samples;
-    size_t exited, offloaded;       /* samples that exited at K / were offloaded */
-    size_t correct;                 /* predictions of the split run */
-    size_t correct_lossless;        /* same exits, offloaded ones from the exact final exit */
-    size_t correct_full;            /* exit L of the uninterrupted forward */
-    size_t correct_exit_k;          /* exit K of every sample */
-    size_t changed;                 /* offloaded samples whose prediction the encoding changed */
-    size_t payload_bytes;           /* per offload */
-    double max_diff;                /* max |resumed - full| final logit over offloaded samples */
-} infer_stats;
-
-static int argmax(const float *z, int k)
-{
-    int b = 0;
-    for (int i = 1; i < k; i++)
-        if (z[i] > z[b])
-            b = i;
-    return b;
-}
-
-/* The per-sample loop; buffers are allocated once by the caller. */
-static int run(const infer_opts *o, const splitee_model *m, const splitee_images *im,
-               splitee_engine_state *dev, splitee_engine_state *cloud, splitee_distorter *d,
-               float *px, float *full, void *buf, size_t cap, infer_stats *r,
-               splitee_error *err)
-{
-    const splitee_model_config *c = splitee_model_get_config(m);
-    const int L = c->layers, K = o->split, C = c->classes;
-    float zk[4096], zl[4096];   /* (classes) logits of exit K and of the cloud's final exit */
-    double zd[4096];
-    size_t npx = im->rows * im->cols;
-    int st;
-    memset(r, 0, sizeof *r);
-    r->samples = im->count;
-    r->payload_bytes = splitee_payload_size(o->encoding, (size_t)c->tokens, (size_t)c->dim);
-    for (size_t k = 0; k < im->count; k++) {
-        int y = im->labels[k];
-        splitee_distorter_apply(d, im->pixels + k * npx, k, px);
-        /* the reference: every exit of the uninterrupted forward pass */
-        if ((st = splitee_engine_forward(dev, px, full, err)) < 0)
-            return st;
-        int pred_full = argmax(full + (size_t)(L - 1) * C, C);
-        r->correct_full += pred_full == y;
-        /* the device: layers [0, K), exit K-1 */
-        if ((st = splitee_engine_embed(dev, px, err)) < 0 ||
-            (st = splitee_engine_run_layers(dev, 0, K, err)) < 0 ||
-            (st = splitee_engine_exit_logits(dev, K - 1, zk, err)) < 0)
-            return st;
-        for (int i = 0; i < C; i++)
-            zd[i] = zk[i];
-        int32_t pred_k;
-        double conf = splitee_confidence_of(zd, C, o->confidence, &pred_k);
-        r->correct_exit_k += pred_k == y;
-        if (K == L || conf >= o->alpha) {
-            r->exited++;
-            r->correct += pred_k == y;
-            r->correct_lossless += pred_k == y;
-            continue;
-        }
-        /* offload: payload out, the cloud decodes it and finishes */
-        size_t n;
-        if ((st = splitee_engine_export_payload(dev, o->encoding, buf, cap, &n, err)) < 0 ||
-            (st = splitee_engine_import_payload(cloud, buf, n, err)) < 0 ||
-            (st = splitee_engine_run_layers(cloud, K, L, err)) < 0 ||
-            (st = splitee_engine_exit_logits(cloud, L - 1, zl, err)) < 0)
-            return st;
-        r->offloaded++;
-        int pred = argmax(zl, C);
-        r->correct += pred == y;
-        r->correct_lossless += pred_full == y;
-        r->changed += pred != pred_full;
-        for (int i = 0; i < C; i++) {
-            double dd = fabs((double)zl[i] - (double)full[(size_t)(L - 1) * C + i]);
-            if (dd > r->max_diff)
-                r->max_diff = dd;
-        }
-    }
-    return 0;
-}
-
 static double frac(size_t a, size_t b)
 {
     return b ? (double)a / (double)b : 0.0;
 }
 
 static void print_stats(FILE *f, const infer_opts *o, const splitee_model_config *c,
-                        const infer_stats *r)
+                        const splitee_split_stats *r)
 {
     fprintf(f, "model %s: %d layers, %d classes; images %s: %zu (%s)\n", o->in.model,
             c->layers, c->classes, o->in.images, r->samples, o->in.distort_name);
@@ -196,7 +114,7 @@ static void print_stats(FILE *f, const infer_opts *o, const splitee_model_config
 }
 
 static int write_json(const char *path, const infer_opts *o, const splitee_model_config *c,
-                      const infer_stats *r, splitee_error *err)
+                      const splitee_split_stats *r, splitee_error *err)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", o->in.model);
@@ -244,11 +162,7 @@ int cli_infer(int argc, char **argv)
     splitee_model *m = NULL;
     splitee_images im;
     memset(&im, 0, sizeof im);
-    splitee_engine_state *dev = NULL, *cloud = NULL;
-    splitee_distorter *d = NULL;
-    float *px = NULL, *full = NULL;
-    void *buf = NULL;
-    infer_stats r;
+    splitee_split_stats r;
 
     int st = cli_eopts_parse(OPTS, NOPTS, &o, argc, argv, "infer", usage, &err);
     if (st != 0)
@@ -269,34 +183,15 @@ int cli_infer(int argc, char **argv)
                            o.split, splitee_model_json_path(m), c->layers);
         goto done;
     }
-    if (c->classes > 4096) {
-        st = splitee__fail(&err, SPLITEE_ERR_UNSUPPORTED, "%s: more than 4096 classes", splitee_model_json_path(m));
-        goto done;
-    }
-    size_t cap = splitee_payload_size(SPLITEE_PAYLOAD_F32, (size_t)c->tokens, (size_t)c->dim);
-    if ((st = splitee_engine_state_create(m, &dev, &err)) < 0 ||
-        (st = splitee_engine_state_create(m, &cloud, &err)) < 0 ||
-        (st = splitee_distorter_create(&o.in.distort, im.rows, im.cols, &d, &err)) < 0)
-        goto done;
-    px = malloc(im.rows * im.cols * sizeof *px);
-    full = malloc((size_t)c->layers * (size_t)c->classes * sizeof *full);
-    buf = malloc(cap);
-    if (!px || !full || !buf) {
-        st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    if ((st = run(&o, m, &im, dev, cloud, d, px, full, buf, cap, &r, &err)) < 0)
+    splitee_split_config sc = { o.split, o.alpha, o.confidence, o.encoding };
+    splitee_batch_config bc;   /* one thread: this is the device's view */
+    splitee_batch_config_default(&bc);
+    if ((st = splitee_batch_split_images(m, &im, &o.in.distort, &sc, &bc, &r, &err)) < 0)
         goto done;
     if (o.json && (st = write_json(o.json, &o, c, &r, &err)) < 0)
         goto done;
     print_stats(stdout, &o, c, &r);
 done:
-    free(px);
-    free(full);
-    free(buf);
-    splitee_distorter_free(d);
-    splitee_engine_state_free(dev);
-    splitee_engine_state_free(cloud);
     splitee_images_release(&im);
     splitee_model_free(m);
     free(o.json);

@@ -58,99 +58,12 @@ static void usage(FILE *f)
     cli_eopts_print(f, OPTS, NOPTS);
 }
 
-/* One worker: samples [from, to). */
-typedef struct job {
-    const splitee_model *model;
-    const splitee_images *im;
-    const splitee_distortion_config *dc;
-    size_t from, to;
-    float *out;              /* (samples, layers, classes), this job's rows */
-    atomic_size_t *done;     /* samples finished, all jobs */
-    atomic_int *finished;    /* workers finished */
-    int status;
-    splitee_error err;
-} job;
-
-static void *work(void *arg)
+static void show_progress(void *ctx, size_t done, size_t total)
 {
-    job *j = arg;
-    splitee_engine_state *s = NULL;
-    splitee_distorter *d = NULL;
-    float *px = NULL;
-    const splitee_model_config *c = splitee_model_get_config(j->model);
-    size_t npx = j->im->rows * j->im->cols, per = (size_t)c->layers * (size_t)c->classes;
-    j->status = splitee_engine_state_create(j->model, &s, &j->err);
-    if (j->status == 0)
-        j->status = splitee_distorter_create(j->dc, j->im->rows, j->im->cols, &d, &j->err);
-    if (j->status == 0 && !(px = malloc(npx * sizeof *px)))
-        j->status = splitee__fail(&j->err, SPLITEE_ERR_NOMEM, "out of memory");
-    for (size_t k = j->from; k < j->to && j->status == 0; k++) {
-        splitee_distorter_apply(d, j->im->pixels + k * npx, k, px);
-        j->status = splitee_engine_forward(s, px, j->out + k * per, &j->err);
-        atomic_fetch_add(j->done, 1);
-    }
-    free(px);
-    splitee_distorter_free(d);
-    splitee_engine_state_free(s);
-    atomic_fetch_add(j->finished, 1);
-    return NULL;
-}
-
-static void show_progress(size_t done, size_t total)
-{
+    (void)ctx;
     fprintf(stderr, "\rlogits: %zu/%zu images (%3.0f%%)", done, total,
             total ? 100.0 * (double)done / (double)total : 100.0);
     fflush(stderr);
-}
-
-/* Runs all images on `nthreads` workers into out (count, layers, classes). */
-static int run_all(const splitee_model *m, const splitee_images *im,
-                   const splitee_distortion_config *dc, int nthreads, int progress, float *out,
-                   splitee_error *err)
-{
-    job *jobs = calloc((size_t)nthreads, sizeof *jobs);
-    pthread_t *tid = calloc((size_t)nthreads, sizeof *tid);
-    int *started = calloc((size_t)nthreads, sizeof *started);
-    atomic_size_t done = 0;
-    atomic_int finished = 0;
-    int st = 0, nstarted = 0;
-    if (!jobs || !tid || !started) {
-        st = splitee__fail(err, SPLITEE_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    for (int t = 0; t < nthreads; t++) {
-        jobs[t] = (job){ m, im, dc, im->count * (size_t)t / (size_t)nthreads,
-                         im->count * (size_t)(t + 1) / (size_t)nthreads, out, &done, &finished,
-                         0, { 0, "" } };
-        if (pthread_create(&tid[t], NULL, work, &jobs[t]) != 0) {
-            st = splitee__fail(err, SPLITEE_ERR_NOMEM, "cannot start worker thread %d", t);
-            break;
-        }
-        started[t] = 1;
-        nstarted++;
-    }
-    if (progress) {
-        while (atomic_load(&finished) < nstarted) {
-            show_progress(atomic_load(&done), im->count);
-            struct timespec ts = { 0, 500 * 1000 * 1000 };
-            nanosleep(&ts, NULL);
-        }
-        show_progress(atomic_load(&done), im->count);
-        fputc('\n', stderr);
-    }
-    for (int t = 0; t < nthreads; t++)
-        if (started[t])
-            pthread_join(tid[t], NULL);
-    for (int t = 0; t < nthreads && st == 0; t++)
-        if (jobs[t].status < 0) {
-            *err = jobs[t].err;
-            st = jobs[t].status;
-        }
-out:
-    free(jobs);
-    free(tid);
-    free(started);
-    return st;
 }
 
 static int write_labels(const char *path, const splitee_images *im, splitee_error *err)
@@ -196,9 +109,16 @@ int cli_logits(int argc, char **argv)
         st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory for %zu images", o.in.images, im.count);
         goto done;
     }
-    int nthreads = cli_input_threads(&o.in, im.count);
-    if ((st = run_all(m, &im, &o.in.distort, nthreads, cli_input_show_progress(&o.in), out,
-                      &err)) < 0)
+    splitee_batch_config bc;
+    splitee_batch_config_default(&bc);
+    bc.threads = cli_input_threads(&o.in, im.count);
+    int progress = cli_input_show_progress(&o.in);
+    if (progress)
+        bc.progress = show_progress;
+    st = splitee_batch_forward_images(m, &im, &o.in.distort, &bc, out, &err);
+    if (progress)
+        fputc('\n', stderr);
+    if (st < 0)
         goto done;
     size_t shape[3] = { im.count, (size_t)c->layers, (size_t)c->classes };
     if ((st = splitee_npy_write(o.out, SPLITEE_DTYPE_F32, 3, shape, out, &err)) < 0)

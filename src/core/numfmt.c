@@ -19,12 +19,17 @@ char *splitee__fmt_double(char *buf, size_t len, double x)
     /* %.15g is already the shortest when x has a decimal of 15 digits or
      * fewer (every such decimal survives a trip through a double), and
      * %.17g always reads back exactly */
-    for (int prec = 15; prec < 17; prec++) {
+    int prec = 15;
+    for (; prec < 17; prec++) {
         snprintf(buf, len, "%.*g", prec, x);
         if (strtod(buf, NULL) == x)
-            return buf;
+            break;
     }
-    snprintf(buf, len, "%.17g", x);
+    if (prec == 17)
+        snprintf(buf, len, "%.17g", x);
+    for (char *c = buf; *c; c++)   /* a host program's locale may print a decimal comma */
+        if (*c == ',')
+            *c = '.';
     return buf;
 }
 

@@ -198,12 +198,16 @@ typedef struct splitee_link_clock_config {
     unsigned long seed;  /* seeds the jitter and loss draws (GSL mt19937) */
     int sleep;           /* 1: the device sleeps every simulated latency, so the
                             wall clock already holds them (attach sets it) */
-    int wall_clock;      /* 1: wall time since create counts; 0: the clock is
-                            the sum of the simulated latencies alone, a pure
-                            function of the transfers (deterministic) */
+    int wall_clock;      /* 0 (default): the clock is the sum of the simulated
+                            latencies alone, a pure function of the transfers,
+                            so a run is reproducible for a seed (the device's
+                            own compute time does not count); 1: wall time
+                            since create counts too, as a deployed device's
+                            radio would see it (tail energy then depends on
+                            real gaps between rounds) */
 } splitee_link_clock_config;
 
-/* seed 1, no sleep, wall clock on. */
+/* seed 1, no sleep, virtual clock (wall_clock 0). */
 void splitee_link_clock_config_default(splitee_link_clock_config *cfg);
 
 /* Makes a clock over link `lk` (borrowed: it must outlive the clock) with

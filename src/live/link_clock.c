@@ -1,6 +1,8 @@
 /* link_clock.c -- the live link clock (device.h): a link-cost simulator
- * profile priced as this device's transfers happen, on a clock that runs
- * on wall time plus the simulated latencies the device did not sleep. */
+ * profile priced as this device's transfers happen, on a clock that is the
+ * sum of the simulated latencies (reproducible for a seed), or, with
+ * wall_clock, wall time plus the simulated latencies the device did not
+ * sleep. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,7 @@ void splitee_link_clock_config_default(splitee_link_clock_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->seed = 1;
-    cfg->wall_clock = 1;
+    cfg->wall_clock = 0;
 }
 
 int splitee_link_clock_create(const splitee_link *lk, const splitee_link_clock_config *cfg,

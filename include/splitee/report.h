@@ -3,7 +3,7 @@
  *
  * Writers print to a FILE* so that callers choose where bytes go; the CLI
  * writes each report into memory first (open_memstream) and commits it with
- * splitee_file_write_atomic, so a failed run leaves no partial file.
+ * splitee_file_write_atomic (file.h), so a failed run leaves no partial file.
  *
  *     splitee_report_table(stdout, res, nres);
  *     char *buf; size_t len;
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <time.h>
 #include "replay.h"
+#include "file.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -85,11 +86,6 @@ int splitee_report_curves(FILE *f, const splitee_result *res, int nres);
  * policy, round, sample, layer, outcome (exit|offload), exit layer,
  * reward, cost, correct. Returns SPLITEE_ERR_ARG if no trace was kept. */
 int splitee_report_trace(FILE *f, const splitee_result *res);
-
-/* Writes `len` bytes to `path` through a temporary file in the same folder
- * and a rename, so `path` is either untouched or complete. */
-int splitee_file_write_atomic(const char *path, const void *data, size_t len,
-                              splitee_error *err);
 
 /* ---- the live device: per-round log and summary (report_device.c) ----
  *

@@ -6,6 +6,9 @@
  * a UCB bandit over split layers). The modules, in the order data flows:
  *
  *   status.h  return codes and one-line error messages
+ *   file.h    output files: checked before the work, written whole or not at all
+ *   data.h    the data folder and its catalogue (shipped model, tables, labels)
+ *   exit.h    the exit rule's confidence measures
  *   npy.h     NumPy .npy arrays
  *   table.h   exit-logit tables, confidences
  *   reward.h  the reward model (the contract every policy shares)
@@ -27,9 +30,11 @@
  *
  *     #include <splitee/splitee.h>
  *     splitee_error err;
+ *     splitee_catalog *cat;         // the shipped data (data.h)
+ *     splitee_catalog_load(NULL, &cat, &err);
+ *     const splitee_shipped_table *clean = splitee_catalog_default_table(cat);
  *     splitee_table *t;
- *     splitee_table_load("data/fmnist-clean.npy", "data/fmnist-test-labels.npy",
- *                        SPLITEE_LAYOUT_SAMPLES_FIRST, &t, &err);
+ *     splitee_table_load(clean->logits, clean->labels, SPLITEE_LAYOUT_SAMPLES_FIRST, &t, &err);
  *     splitee_replay *rp;
  *     splitee_replay_prepare(t, SPLITEE_CONFIDENCE_MAX_SOFTMAX, &rp, &err);
  *     splitee_setting set;          splitee_setting_default(&set);
@@ -41,6 +46,7 @@
  *     splitee_results_free(res, 1);
  *     splitee_replay_free(rp);
  *     splitee_table_free(t);
+ *     splitee_catalog_free(cat);
  *
  * Build against it with `pkg-config --cflags --libs splitee`.
  */
@@ -48,6 +54,7 @@
 #define SPLITEE_SPLITEE_H
 
 #include "status.h"
+#include "file.h"
 #include "exit.h"
 #include "npy.h"
 #include "table.h"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "splitee/file.h"
 #include "splitee/status.h"
 
 const char *splitee_strerror(int status)
@@ -230,4 +231,17 @@ int splitee__read_file(const char *path, size_t max, char **out, size_t *len,
     if (!f)
         return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     return splitee__read_stream(f, path, max, out, len, err);
+}
+
+/* ---- the public face (file.h) ---------------------------------------- */
+
+int splitee_file_write_atomic(const char *path, const void *data, size_t len,
+                              splitee_error *err)
+{
+    return splitee__write_file_atomic(path, data, len, err);
+}
+
+int splitee_output_check(const char *path, splitee_error *err)
+{
+    return splitee__output_check(path, err);
 }

@@ -9,12 +9,6 @@
 #include "splitee/report.h"
 #include "splitee/splitee.h"   /* SPLITEE_VERSION */
 
-int splitee_file_write_atomic(const char *path, const void *data, size_t len,
-                              splitee_error *err)
-{
-    return splitee__write_file_atomic(path, data, len, err);
-}
-
 int splitee_report_utc_date(time_t t, char *buf, size_t len)
 {
     struct tm tm;

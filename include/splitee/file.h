@@ -1,0 +1,40 @@
+/* file.h -- how splitee writes an output file, for the CLI and for
+ * programs that embed the library: check every output before any work,
+ * then write each one whole or not at all.
+ *
+ *     if (splitee_output_check("out/run.json", &err) < 0) die(err.msg);
+ *     ... the work ...
+ *     if (splitee_file_write_atomic("out/run.json", text, len, &err) < 0) die(err.msg);
+ *
+ * A regular file (or a new one) is written to a temporary file beside it and
+ * renamed over it, so it holds either the old content or the whole new one.
+ * A symlink is followed and its target replaced (the link stays). A device
+ * or a pipe (/dev/null, /dev/stdout, a FIFO) is written in place and never
+ * replaced; a short write (ENOSPC on /dev/full) is an error. A folder is
+ * refused. */
+#ifndef SPLITEE_FILE_H
+#define SPLITEE_FILE_H
+
+#include <stddef.h>
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Writes `len` bytes of `data` to `path` as described above. 0, or
+ * SPLITEE_ERR_IO with a one-line "PATH: ..." message; a failed write
+ * leaves the path as it was and no temporary behind. */
+int splitee_file_write_atomic(const char *path, const void *data, size_t len,
+                              splitee_error *err);
+
+/* Whether splitee_file_write_atomic could write `path`: an existing target
+ * (after symlinks) must be writable and not a folder; a regular or new
+ * file's folder must exist and take new files. Creates nothing. 0, or
+ * SPLITEE_ERR_IO naming the path and what is wrong. */
+int splitee_output_check(const char *path, splitee_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

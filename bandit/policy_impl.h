@@ -127,7 +127,7 @@ static inline int splitee__policy_argmax_mean(const splitee_policy *p)
     return best;
 }
 
-/* The SplitEE-S rule (DESIGN.md): playing arm a reveals C_1..C_a (and C_L
+/* The SplitEE-S rule (docs/ARCHITECTURE.md): playing arm a reveals C_1..C_a (and C_L
  * when the sample was offloaded or a is the last arm), so every lower arm j
  * whose reward was observable is credited, in increasing j: one that exits
  * (C_j >= alpha) always; one that would have offloaded needs C_L, which

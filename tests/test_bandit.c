@@ -56,7 +56,7 @@ static int naive_ucb1(const naive *nv, double beta)
     return best;
 }
 
-/* SplitEE-S update from a whole row, straight from DESIGN.md. */
+/* SplitEE-S update from a whole row, straight from docs/ARCHITECTURE.md. */
 static void naive_side_observe(naive *nv, const splitee_reward *rw, int a,
                                const double *row, int reference)
 {

@@ -1,4 +1,4 @@
-/* test_reward.c -- the reward model against the table in DESIGN.md,
+/* test_reward.c -- the reward model against the table in docs/ARCHITECTURE.md,
  * computed by hand. */
 #include <criterion/criterion.h>
 #include <math.h>

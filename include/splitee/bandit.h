@@ -57,7 +57,7 @@ typedef enum splitee_policy_kind {
     SPLITEE_POLICY_KIND_COUNT
 } splitee_policy_kind;
 
-/* How SplitEE-S uses the exits it did not play (DESIGN.md). */
+/* How SplitEE-S uses the exits it did not play (docs/ARCHITECTURE.md). */
 typedef enum splitee_side_info {
     /* A lower arm j is updated only with a reward that was observable:
      * C_j >= alpha (it would have exited), or C_L was actually known. */

@@ -7,7 +7,7 @@
  * in time the sample is finished on the device (the remaining layers run
  * locally) and counted as a fallback: no sample is ever lost.
  *
- * Costs follow the reward model (reward.h, DESIGN.md): gamma from lambda
+ * Costs follow the reward model (reward.h, docs/ARCHITECTURE.md): gamma from lambda
  * or a per-layer cost vector, o constant, per layer, or priced per round
  * by a link hook (the link-cost simulator, link.h). A link-priced offload
  * is learned with the o it actually cost (splitee_policy_set_offload for

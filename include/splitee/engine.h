@@ -7,7 +7,7 @@
  * after the last layer run, and optionally export the (tokens, dim)
  * activation to finish elsewhere: a state on another machine that imports
  * it continues exactly where this one stopped. Layers and exits are
- * numbered from 0: exit i follows layer i, so bandit arm a (1..L, DESIGN.md)
+ * numbered from 0: exit i follows layer i, so bandit arm a (1..L, docs/ARCHITECTURE.md)
  * is "run layers [0, a), read exit a-1".
  *
  *     splitee_engine_state *s;

@@ -1,5 +1,5 @@
 /* internal.h -- helpers shared by splitee's own source files; not installed.
- * Internal non-static names carry the `splitee__` prefix (DESIGN.md). */
+ * Internal non-static names carry the `splitee__` prefix (docs/ARCHITECTURE.md). */
 #ifndef SPLITEE_INTERNAL_H
 #define SPLITEE_INTERNAL_H
 

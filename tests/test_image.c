@@ -287,6 +287,28 @@ Test(image, rejects_label_count_mismatch)
     expect_fail(ip, lp, ip, SPLITEE_ERR_SHAPE, "holds 10 images");
 }
 
+/* Regression (issue 8): labels outside the model's classes were accepted
+ * by infer and logits, and device refused them without naming the file. */
+Test(image, labels_outside_the_classes_are_named_with_their_file)
+{
+    const char *ip = write_images("ci.idx", 10, 3, 3, 0);
+    const char *lp = write_labels("cl.idx", 10, 0);   /* labels k % 10 */
+    splitee_images im;
+    splitee_error e;
+    cr_assert_eq(splitee_idx_load(ip, lp, &im, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(im.labels_path, lp);
+    cr_assert_eq(splitee_images_check_labels(&im, 10, &e), 0);
+    cr_assert_eq(splitee_images_check_labels(&im, 9, &e), SPLITEE_ERR_VALUE);
+    char want[512];
+    snprintf(want, sizeof want, "%s: label 9 of image 9 is outside the model's classes 0..8", lp);
+    cr_assert_str_eq(e.msg, want);
+    splitee_images_release(&im);
+    cr_assert_null(im.labels_path);
+    cr_assert_eq(splitee_idx_load(ip, NULL, &im, &e), 0);
+    cr_assert_eq(splitee_images_check_labels(&im, 2, &e), 0, "no labels, nothing to check");
+    splitee_images_release(&im);
+}
+
 /* ---- distortions: frozen outputs of tools/train.py ------------------------------ */
 
 /* The synthetic images /tmp/golden.py fed to train.py's distort_* (3, 28, 28):

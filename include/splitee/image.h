@@ -43,6 +43,7 @@ typedef struct splitee_images {
     size_t cols;      /* pixels per row */
     uint8_t *pixels;  /* (count, rows, cols) row-major, 0..255; owned */
     uint8_t *labels;  /* (count) class indices; owned; NULL without a labels file */
+    char *labels_path;/* the labels file, for messages; owned; NULL without one */
 } splitee_images;
 
 /* Reads an IDX image file (unsigned bytes, 3 dimensions: count, rows,
@@ -55,6 +56,12 @@ typedef struct splitee_images {
  * SHAPE (label count differs from image count), OVERFLOW, NOMEM. */
 int splitee_idx_load(const char *images_path, const char *labels_path, splitee_images *out,
                      splitee_error *err);
+
+/* Checks that every label is one of `classes` classes (0..classes-1), as a
+ * model's exits need: VALUE "LABELS: label L of image K is outside the
+ * model's classes 0..C-1" naming the labels file. 0 when there are no
+ * labels. */
+int splitee_images_check_labels(const splitee_images *im, int classes, splitee_error *err);
 
 /* Frees the arrays and empties *im. Safe on an empty or released struct. */
 void splitee_images_release(splitee_images *im);

@@ -161,9 +161,23 @@ int splitee_idx_load(const char *images_path, const char *labels_path, splitee_i
     if (rc == 0 && ldim[0] != out->count)
         rc = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: %zu labels but %s holds %zu images",
                            labels_path, ldim[0], images_path, out->count);
+    if (rc == 0 && !(out->labels_path = strdup(labels_path)))
+        rc = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", labels_path);
     if (rc < 0)
         splitee_images_release(out);
     return rc;
+}
+
+int splitee_images_check_labels(const splitee_images *im, int classes, splitee_error *err)
+{
+    if (!im->labels)
+        return SPLITEE_OK;
+    for (size_t k = 0; k < im->count; k++)
+        if ((int)im->labels[k] >= classes)
+            return splitee__fail(err, SPLITEE_ERR_VALUE,
+                                 "%s: label %d of image %zu is outside the model's classes 0..%d",
+                                 im->labels_path ? im->labels_path : "labels", im->labels[k], k, classes - 1);
+    return SPLITEE_OK;
 }
 
 void splitee_images_release(splitee_images *im)
@@ -172,5 +186,6 @@ void splitee_images_release(splitee_images *im)
         return;
     free(im->pixels);
     free(im->labels);
+    free(im->labels_path);
     memset(im, 0, sizeof *im);
 }

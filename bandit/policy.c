@@ -469,6 +469,31 @@ const char *splitee_policy_kind_name(splitee_policy_kind kind)
     return kind_names[kind];
 }
 
+static const splitee_policy_info kind_info[SPLITEE_POLICY_KIND_COUNT] = {
+    [SPLITEE_POLICY_SPLITEE] = { "splitee", "UCB1 over split layers (SplitEE)", 0 },
+    [SPLITEE_POLICY_SPLITEE_S] = { "splitee-s", "UCB1 with side observations of the lower exits (SplitEE-S)", 0 },
+    [SPLITEE_POLICY_FINAL] = { "final", "always the last layer, on the device", 0 },
+    [SPLITEE_POLICY_RANDOM] = { "random", "a uniformly random layer", 0 },
+    [SPLITEE_POLICY_FIXED] = { "fixed:K", "always layer K (1-based)", 0 },
+    [SPLITEE_POLICY_ORACLE] = { "oracle", "the best fixed layer in hindsight", 1 },
+    [SPLITEE_POLICY_EE_THRESHOLD] = { "ee-threshold", "everything on the device, exit at the first confident exit", 0 },
+    [SPLITEE_POLICY_EPSILON_GREEDY] = { "epsilon-greedy", "the best mean reward, a random layer with probability epsilon", 0 },
+    [SPLITEE_POLICY_THOMPSON] = { "thompson", "Gaussian Thompson sampling", 0 },
+    [SPLITEE_POLICY_KL_UCB] = { "kl-ucb", "KL-UCB on rewards rescaled to [0, 1]", 0 },
+    [SPLITEE_POLICY_UCB_V] = { "ucb-v", "UCB-V (empirical Bernstein bonus)", 0 },
+    [SPLITEE_POLICY_SW_UCB] = { "sw-ucb", "sliding-window UCB: statistics of the last window rounds only", 0 },
+    [SPLITEE_POLICY_D_UCB] = { "d-ucb", "discounted UCB: statistics discounted per round of age", 0 },
+    [SPLITEE_POLICY_SW_UCB_S] = { "sw-ucb-s", "sw-ucb with SplitEE-S side observations", 0 },
+    [SPLITEE_POLICY_D_UCB_S] = { "d-ucb-s", "d-ucb with SplitEE-S side observations", 0 },
+};
+
+const splitee_policy_info *splitee_policy_kind_info(splitee_policy_kind kind)
+{
+    if ((int)kind < 0 || kind >= SPLITEE_POLICY_KIND_COUNT)
+        return NULL;
+    return &kind_info[kind];
+}
+
 /* Name -> kind (and fixed_arm for "fixed:K", K >= 1, 1-based); cfg is
  * untouched on failure. The range of K is checked by create. */
 int splitee_policy_parse(const char *s, splitee_policy_config *cfg)

@@ -721,6 +721,29 @@ Test(bandit, load_failures_leave_policy_unchanged)
 
 /* ---- names and arguments ---------------------------------------------- */
 
+/* The listing help texts are generated from: every kind, its name parses
+ * back to it (fixed as "fixed:K"), a description, and only the oracle needs
+ * hindsight. */
+Test(bandit, kind_info_lists_every_policy)
+{
+    for (int k = 0; k < SPLITEE_POLICY_KIND_COUNT; k++) {
+        const splitee_policy_info *in = splitee_policy_kind_info((splitee_policy_kind)k);
+        cr_assert(in && in->name && in->description && in->description[0], "kind %d", k);
+        splitee_policy_config pc;
+        splitee_policy_config_default(&pc);
+        const char *name = k == SPLITEE_POLICY_FIXED ? "fixed:2" : in->name;
+        cr_assert_eq(splitee_policy_parse(name, &pc), 0, "%s", name);
+        cr_assert_eq((int)pc.kind, k, "%s", name);
+        if (k != SPLITEE_POLICY_FIXED)
+            cr_assert_str_eq(in->name, splitee_policy_kind_name((splitee_policy_kind)k));
+        else
+            cr_assert_str_eq(in->name, "fixed:K");
+        cr_assert_eq(in->hindsight, k == SPLITEE_POLICY_ORACLE, "%s", in->name);
+    }
+    cr_assert_null(splitee_policy_kind_info(SPLITEE_POLICY_KIND_COUNT));
+    cr_assert_null(splitee_policy_kind_info((splitee_policy_kind)-1));
+}
+
 Test(bandit, parse_names)
 {
     splitee_policy_config pc;

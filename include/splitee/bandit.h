@@ -173,6 +173,18 @@ const char *splitee_policy_kind_name(splitee_policy_kind kind);
  * cfg->fixed_arm; returns 0 or SPLITEE_ERR_ARG. */
 int splitee_policy_parse(const char *s, splitee_policy_config *cfg);
 
+/* What a help text or a picker needs to know about one policy kind. */
+typedef struct splitee_policy_info {
+    const char *name;        /* as splitee_policy_parse reads it ("fixed:K" for fixed) */
+    const char *description; /* one line, no trailing period */
+    int hindsight;           /* 1: needs every sample's outcome in advance (oracle),
+                                so only a replay of a table can run it */
+} splitee_policy_info;
+
+/* The information on `kind`, or NULL outside the enum. Listing kinds
+ * 0..SPLITEE_POLICY_KIND_COUNT-1 lists every policy in enum order. */
+const splitee_policy_info *splitee_policy_kind_info(splitee_policy_kind kind);
+
 #ifdef __cplusplus
 }
 #endif

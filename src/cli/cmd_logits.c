@@ -15,48 +15,44 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "engine_opts.h"
 #include "core/internal.h"
+#include "groups.h"
 
 typedef struct logits_opts {
-    cli_input in;      /* first: the shared setters cast to it */
+    cli_model model;
+    cli_input in;
+    cli_threads threads;
+    cli_progress progress;
     char *out;         /* the table (.npy) */
     char *labels_out;  /* labels (.npy), or NULL */
 } logits_opts;
 
-static int set_out(void *o, const char *v, splitee_error *err)
-{
-    return cli_set_string(&((logits_opts *)o)->out, v, err);
-}
+static const cli_opt OPT_OUT = { .name = "out", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(logits_opts, out),
+    .help = "the table: float32 .npy (samples, exits, classes) (required)" };
+static const cli_opt OPT_LABELS_OUT = { .name = "labels-out", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(logits_opts, labels_out), .help = "write the labels as int64 .npy (needs labels)" };
+static const cli_opt *const OUT_OPTS[] = { &OPT_OUT, &OPT_LABELS_OUT, NULL };
+static const cli_group OUT = { .title = "output", .opts = OUT_OPTS };
 
-static int set_labels_out(void *o, const char *v, splitee_error *err)
-{
-    return cli_set_string(&((logits_opts *)o)->labels_out, v, err);
-}
-
-static const cli_eopt OPTS[] = {
-    { "model", "DIR", cli_set_model, "model folder: model.json + weights [data/model]" },
-    { "images", "FILE", cli_set_images, "IDX image file, gzip or not (required)" },
-    { "labels", "FILE", cli_set_labels, "IDX label file (checked against the images; for --labels-out)" },
-    { "labels-out", "FILE", set_labels_out, "write the labels as int64 .npy (needs --labels)" },
-    { "domain", "NAME", cli_set_domain, "shipped shifted domain: clean, noise, blur or contrast" },
-    { "distort", "KIND:LEVEL", cli_set_distort, "noise:SIGMA, blur:SIGMA or contrast:FACTOR (pixels in [0,1])" },
-    { "seed", "S", cli_set_seed, "noise seed: image k uses S + k [20231101]" },
-    { "threads", "N", cli_set_threads, "worker threads, 0 = all cores [0]" },
-    { "limit", "N", cli_set_limit, "the first N images only" },
-    { "out", "FILE", set_out, "the table: float32 .npy (samples, exits, classes) (required)" },
-    { "progress", NULL, cli_set_progress, "show progress on stderr even when it is not a terminal" },
-    { "no-progress", NULL, cli_set_no_progress, "never show progress" },
+static const cli_use GROUPS[] = {
+    { &cli_group_model, offsetof(logits_opts, model) },
+    { &cli_group_input, offsetof(logits_opts, in) },
+    { &cli_group_threads, offsetof(logits_opts, threads) },
+    { &OUT, 0 },
+    { &cli_group_progress, offsetof(logits_opts, progress) },
+    { &cli_group_seed_compat, 0 },
+    { NULL, 0 },
 };
-#define NOPTS (sizeof OPTS / sizeof *OPTS)
 
-static void usage(FILE *f)
-{
-    fputs("usage: splitee logits --images IDX --out FILE.npy [options]\n"
-          "Runs every image through the C inference engine and writes every exit's logits,\n"
-          "the table `splitee replay --logits` reads.\n\n", f);
-    cli_eopts_print(f, OPTS, NOPTS);
-}
+static const cli_command CMD = {
+    .name = "logits",
+    .synopsis = "splitee logits --out FILE.npy [options]",
+    .about = "Runs every image through the C inference engine and writes every exit's logits,\n"
+             "the table `splitee replay --logits` reads.\n",
+    .groups = GROUPS,
+    .data_note = 1,
+};
 
 /* One worker: samples [from, to). */
 typedef struct job {
@@ -96,16 +92,10 @@ static void *work(void *arg)
     return NULL;
 }
 
-static void show_progress(size_t done, size_t total)
-{
-    fprintf(stderr, "\rlogits: %zu/%zu images (%3.0f%%)", done, total,
-            total ? 100.0 * (double)done / (double)total : 100.0);
-    fflush(stderr);
-}
 
 /* Runs all images on `nthreads` workers into out (count, layers, classes). */
 static int run_all(const splitee_model *m, const splitee_images *im,
-                   const splitee_distortion_config *dc, int nthreads, int progress, float *out,
+                   const splitee_distortion_config *dc, int nthreads, cli_meter *progress, float *out,
                    splitee_error *err)
 {
     job *jobs = calloc((size_t)nthreads, sizeof *jobs);
@@ -129,14 +119,14 @@ static int run_all(const splitee_model *m, const splitee_images *im,
         started[t] = 1;
         nstarted++;
     }
-    if (progress) {
+    if (progress->on) {
         while (atomic_load(&finished) < nstarted) {
-            show_progress(atomic_load(&done), im->count);
-            struct timespec ts = { 0, 500 * 1000 * 1000 };
+            cli_meter_update(progress, atomic_load(&done), im->count);
+            struct timespec ts = { 0, 100 * 1000 * 1000 };
             nanosleep(&ts, NULL);
         }
-        show_progress(atomic_load(&done), im->count);
-        fputc('\n', stderr);
+        cli_meter_update(progress, atomic_load(&done), im->count);
+        cli_meter_end(progress);
     }
     for (int t = 0; t < nthreads; t++)
         if (started[t])
@@ -170,25 +160,26 @@ int cli_logits(int argc, char **argv)
 {
     logits_opts o;
     memset(&o, 0, sizeof o);
-    cli_input_defaults(&o.in);
     splitee_error err = { 0, "" };
     splitee_model *m = NULL;
     splitee_images im;
     memset(&im, 0, sizeof im);
     float *out = NULL;
 
-    int st = cli_eopts_parse(OPTS, NOPTS, &o, argc, argv, "logits", usage, &err);
+    int st = cli_parse(&CMD, &o, argc, argv, &err);
     if (st != 0)
         goto done;
     if (!o.out) {
         st = splitee__fail(&err, SPLITEE_ERR_ARG, "--out: missing (the .npy table to write)");
         goto done;
     }
+    if ((st = cli_input_resolve(&o.in, &err)) < 0)
+        goto done;
     if (o.labels_out && !o.in.labels) {
-        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--labels-out: needs --labels (an IDX label file)");
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--labels-out: needs labels (--labels, an IDX label file)");
         goto done;
     }
-    if ((st = cli_input_load(&o.in, &m, &im, &err)) < 0)
+    if ((st = cli_input_load(&o.in, &o.model, &m, &im, &err)) < 0)
         goto done;
     const splitee_model_config *c = splitee_model_get_config(m);
     size_t per = (size_t)c->layers * (size_t)c->classes, total;
@@ -196,9 +187,10 @@ int cli_logits(int argc, char **argv)
         st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory for %zu images", o.in.images, im.count);
         goto done;
     }
-    int nthreads = cli_input_threads(&o.in, im.count);
-    if ((st = run_all(m, &im, &o.in.distort, nthreads, cli_input_show_progress(&o.in), out,
-                      &err)) < 0)
+    int nthreads = cli_threads_for(&o.threads, im.count);
+    cli_meter meter;
+    cli_meter_start(&meter, &o.progress, "logits", "images");
+    if ((st = run_all(m, &im, &o.in.distort, nthreads, &meter, out, &err)) < 0)
         goto done;
     size_t shape[3] = { im.count, (size_t)c->layers, (size_t)c->classes };
     if ((st = splitee_npy_write(o.out, SPLITEE_DTYPE_F32, 3, shape, out, &err)) < 0)
@@ -209,9 +201,7 @@ done:
     free(out);
     splitee_images_release(&im);
     splitee_model_free(m);
-    free(o.out);
-    free(o.labels_out);
-    cli_input_free(&o.in);
+    cli_free(&CMD, &o);
     if (st == 1)
         return 0;
     return st < 0 ? cli_fail(&err, st) : 0;

@@ -339,8 +339,16 @@ int cli_input_resolve(cli_input *in, splitee_error *err)
     return st;
 }
 
+static void input_release(void *g)
+{
+    cli_input *in = g;
+    free(in->labels);   /* --images is a CLI_STRING, freed by cli_free */
+    in->labels = NULL;
+}
+
 static const cli_opt *const IMAGES_OPTS[] = { &OPT_IMAGES, NULL };
-const cli_group cli_group_input = { .title = "input", .opts = INPUT_OPTS, .finish = input_finish };
+const cli_group cli_group_input = { .title = "input", .opts = INPUT_OPTS, .finish = input_finish,
+                                    .release = input_release };
 const cli_group cli_group_input_images = { .title = "input", .opts = IMAGES_OPTS };
 
 static const cli_opt OPT_SEED_COMPAT = { .name = "seed", .arg = "S", .kind = CLI_ALIAS, .alias = "noise-seed" };
@@ -559,7 +567,12 @@ static int table_finish(void *g, const char *cmd, splitee_error *err)
 
 static void table_release(void *g)
 {
-    free_shifts(g);
+    cli_table *t = g;
+    free_shifts(t);
+    free(t->logits);
+    free(t->labels);
+    free(t->domain);
+    t->logits = t->labels = t->domain = NULL;
 }
 
 const cli_group cli_group_table = { .title = "input", .opts = TABLE_OPTS, .finish = table_finish,

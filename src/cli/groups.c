@@ -655,7 +655,11 @@ static const cli_opt OPT_CONFIDENCE = { .name = "confidence", .arg = "C", .kind 
 static const cli_opt *const EXIT_OPTS[] = { &OPT_ALPHA, &OPT_CONFIDENCE, NULL };
 static const cli_opt *const CONFIDENCE_OPTS[] = { &OPT_CONFIDENCE, NULL };
 const cli_group cli_group_exit = { .title = "exit rule", .opts = EXIT_OPTS, .more = values_note };
-const cli_group cli_group_confidence = { .title = "exit rule", .opts = CONFIDENCE_OPTS };
+static void live_note(FILE *f)
+{
+    fputs("  live split computing measures max-softmax only: the cloud answers with it\n", f);
+}
+const cli_group cli_group_confidence = { .title = "exit rule", .opts = CONFIDENCE_OPTS, .more = live_note };
 
 int cli_exit_live(const cli_exit *e, const char *cmd, splitee_error *err)
 {

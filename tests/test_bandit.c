@@ -721,6 +721,30 @@ Test(bandit, load_failures_leave_policy_unchanged)
 
 /* ---- names and arguments ---------------------------------------------- */
 
+/* The listing help texts are generated from: every kind, its name parses
+ * back to it (fixed as "fixed:K"), a description, and only the oracle needs
+ * hindsight. */
+Test(bandit, kind_info_lists_every_policy)
+{
+    for (int k = 0; k < SPLITEE_POLICY_KIND_COUNT; k++) {
+        const splitee_policy_info *in = splitee_policy_kind_info((splitee_policy_kind)k);
+        cr_assert(in && in->name && in->description && in->description[0], "kind %d", k);
+        splitee_policy_config pc;
+        splitee_policy_config_default(&pc);
+        const char *name = k == SPLITEE_POLICY_FIXED ? "fixed:2" : in->name;
+        cr_assert_eq(splitee_policy_parse(name, &pc), 0, "%s", name);
+        cr_assert_eq((int)pc.kind, k, "%s", name);
+        cr_assert_str_eq(in->name, splitee_policy_kind_name((splitee_policy_kind)k));
+        if (k == SPLITEE_POLICY_FIXED)
+            cr_assert_str_eq(in->spelling, "fixed:K");
+        else
+            cr_assert_null(in->spelling, "%s", in->name);
+        cr_assert_eq(in->hindsight, k == SPLITEE_POLICY_ORACLE, "%s", in->name);
+    }
+    cr_assert_null(splitee_policy_kind_info(SPLITEE_POLICY_KIND_COUNT));
+    cr_assert_null(splitee_policy_kind_info((splitee_policy_kind)-1));
+}
+
 Test(bandit, parse_names)
 {
     splitee_policy_config pc;
@@ -841,7 +865,7 @@ Test(bandit, kind_info_is_complete_and_honest)
     for (int k = 0; k < SPLITEE_POLICY_KIND_COUNT; k++) {
         const splitee_policy_info *in = splitee_policy_kind_info((splitee_policy_kind)k);
         cr_assert_not_null(in, "kind %d", k);
-        cr_assert(in->name && in->name[0] && in->summary && in->summary[0], "kind %d", k);
+        cr_assert(in->name && in->name[0] && in->description && in->description[0], "kind %d", k);
         cr_assert_str_eq(splitee_policy_kind_name((splitee_policy_kind)k), in->name);
         cr_assert_eq(in->params & ~0x7fu, 0, "%s: unknown param bits", in->name);
         splitee_policy_config base;

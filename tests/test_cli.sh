@@ -6,8 +6,8 @@
 #   cd tests && SPLITEE_RECORD=1 ./test_cli.sh ../build/splitee ../build/tests/npycmp
 # re-records expected/
 set -uo pipefail
-bin="$1"
-npycmp="${2:-../build/tests/npycmp}"
+bin="$(realpath "$1")"
+npycmp="$(realpath "${2:-../build/tests/npycmp}")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
@@ -50,20 +50,22 @@ T="--logits fixtures/ref-logits.npy --labels fixtures/ref-labels.npy --no-progre
 outs="--json $tmp/out/r.json --csv $tmp/out/r.csv --curves $tmp/out/c.csv --trace $tmp/out/t.csv"
 
 # --- recorded outputs
+check table $bin replay $T --reps 4 --policy splitee,splitee-s,final,oracle,fixed:3
+# the old spelling --policies still works, on the command line and in a config
 check table $bin replay $T --reps 4 --policies splitee,splitee-s,final,oracle,fixed:3
-check sweep $bin replay $T --reps 3 --policies splitee,final --offload 0.1:0.3:0.1 --alpha 0.7,0.8
-check reference $bin replay $T --reference --reps 1 --policies splitee,splitee-s --alpha 0.75 --offload 0.5
-check entropy $bin replay $T --reps 2 --policies splitee-s --confidence entropy --side-info reference
+check sweep $bin replay $T --reps 3 --policy splitee,final --offload 0.1:0.3:0.1 --alpha 0.7,0.8
+check reference $bin replay $T --reference --reps 1 --policy splitee,splitee-s --alpha 0.75 --offload 0.5
+check entropy $bin replay $T --reps 2 --policy splitee-s --confidence entropy --side-info reference
 echo '{"reps": 4, "policies": ["splitee", "splitee-s", "final", "oracle", "fixed:3"], "alpha": 0.8}' > "$tmp/exp.json"
 check table $bin replay --config "$tmp/exp.json" $T
-echo '{"reps": 2, "policies": "splitee", "offload": [0.1, 0.3]}' > "$tmp/exp2.json"
+echo '{"reps": 2, "policy": "splitee", "offload": [0.1, 0.3]}' > "$tmp/exp2.json"
 check config-override $bin replay --config "$tmp/exp2.json" $T --reps 3
 
 # --- a changing world: a domain shift mid-stream, and the forgetting policies
-S="--shift 200:fixtures/ref-logits-shifted.npy --policies splitee,sw-ucb,d-ucb,oracle --window 100 --discount 0.99"
+S="--shift 200:fixtures/ref-logits-shifted.npy --policy splitee,sw-ucb,d-ucb,oracle --window 100 --discount 0.99"
 check shift $bin replay $T --reps 4 $S
 check shift $bin replay $T --reps 4 ${S/200:/50%:}
-echo '{"reps": 4, "shift": ["200:fixtures/ref-logits-shifted.npy"], "policies": "splitee,sw-ucb,d-ucb,oracle", "window": 100, "discount": 0.99}' > "$tmp/exp-shift.json"
+echo '{"reps": 4, "shift": ["200:fixtures/ref-logits-shifted.npy"], "policy": "splitee,sw-ucb,d-ucb,oracle", "window": 100, "discount": 0.99}' > "$tmp/exp-shift.json"
 check shift $bin replay --config "$tmp/exp-shift.json" $T
 check shift $bin replay --config "$tmp/exp-shift.json" $T --shift 200:fixtures/ref-logits-shifted.npy
 mkdir -p "$tmp/out"
@@ -73,18 +75,18 @@ if $bin replay $T --reps 2 $S --quiet $outs; then
     grep -q '"dynamic_pseudo_regret"' "$tmp/out/r.json" && grep -q '"segments"' "$tmp/out/r.json" \
         && ok || bad "json lacks segments or dynamic regret"
 else bad "replay with a shift failed"; fi
-if $bin replay $T --reps 2 --policies splitee --quiet $outs; then
+if $bin replay $T --reps 2 --policy splitee --quiet $outs; then
     grep -q 'dynamic' "$tmp/out/r.csv" "$tmp/out/c.csv" "$tmp/out/r.json" && bad "dynamic regret without a shift" || ok
 else bad "replay without a shift failed"; fi
 
 # --- the same numbers whatever the thread count
-a=$($bin replay $T --reps 6 --threads 1 --policies splitee,random,thompson,sw-ucb-s,d-ucb --shift 100:fixtures/ref-logits-shifted.npy)
-b=$($bin replay $T --reps 6 --threads 2 --policies splitee,random,thompson,sw-ucb-s,d-ucb --shift 100:fixtures/ref-logits-shifted.npy)
+a=$($bin replay $T --reps 6 --threads 1 --policy splitee,random,thompson,sw-ucb-s,d-ucb --shift 100:fixtures/ref-logits-shifted.npy)
+b=$($bin replay $T --reps 6 --threads 2 --policy splitee,random,thompson,sw-ucb-s,d-ucb --shift 100:fixtures/ref-logits-shifted.npy)
 [[ "$a" == "$b" ]] && ok || bad "thread count changes results"
 
 # --- reports are written, complete and parseable
 mkdir -p "$tmp/out"
-if $bin replay $T --reps 2 --policies splitee,final --quiet $outs; then
+if $bin replay $T --reps 2 --policy splitee,final --quiet $outs; then
     [[ $(wc -l < "$tmp/out/t.csv") -eq 801 ]] && ok || bad "trace rows"
     [[ $(wc -l < "$tmp/out/r.csv") -eq 3 ]] && ok || bad "csv rows"
     [[ $(wc -l < "$tmp/out/c.csv") -eq 801 ]] && ok || bad "curves rows (400 checkpoints x 2 policies)"
@@ -93,7 +95,7 @@ else bad "replay with reports failed"; fi
 
 # --- CSV input gives the same table as .npy
 /usr/bin/env printf 'label,e1_c1,e1_c2,e2_c1,e2_c2\n0,2.0,0.1,3.0,-1.0\n1,0.2,0.1,0.1,2.5\n1,0.5,0.4,-1.0,1.5\n' > "$tmp/small.csv"
-$bin replay --logits "$tmp/small.csv" --labels none --reps 2 --policies final --no-progress > /dev/null \
+$bin replay --logits "$tmp/small.csv" --labels none --reps 2 --policy final --no-progress > /dev/null \
     && ok || bad "csv input"
 
 # --- bad input: one line, exit 2, no files
@@ -104,8 +106,8 @@ refuse bad-magic "garbage.npy" $bin replay --logits "$tmp/garbage.npy" --labels 
 refuse truncated "trunc.npy" $bin replay --logits "$tmp/trunc.npy" --labels fixtures/ref-labels.npy $outs
 refuse labels-mismatch "bad-labels-count.npy" $bin replay --logits fixtures/ref-logits.npy --labels fixtures/bad-labels-count.npy $outs
 refuse unknown-option "--bogus" $bin replay $T --bogus 3 $outs
-refuse bad-policy "nosuch" $bin replay $T --policies splitee,nosuch $outs
-refuse fixed-range "fixed" $bin replay $T --policies fixed:13 $outs
+refuse bad-policy "nosuch" $bin replay $T --policy splitee,nosuch $outs
+refuse fixed-range "fixed" $bin replay $T --policy fixed:13 $outs
 refuse bad-range "--offload" $bin replay $T --offload 0.5:0.1:0.1 $outs
 refuse bad-alpha "alpha" $bin replay $T --alpha 1.5 $outs
 refuse bad-config "exp-bad.json" bash -c "echo '{\"reps\": ' > $tmp/exp-bad.json; $bin replay --config $tmp/exp-bad.json $T $outs"
@@ -135,15 +137,21 @@ if $bin logits $M $I $Y --labels-out "$tmp/e/y.npy" --out "$tmp/e/l1.npy" --thre
         && cmp -s "$tmp/e/l1.npy" "$tmp/e/l3.npy" && ok || bad "logits: thread count changes the table"
     $bin logits $M $I --limit 5 --out "$tmp/e/l5.npy" --no-progress \
         && "$npycmp" "$tmp/e/l5.npy" "$tmp/e/l5.npy" --quiet | grep -q '^(5, 12, 10)' && ok || bad "logits --limit"
-    $bin replay --logits "$tmp/e/l1.npy" --labels "$tmp/e/y.npy" --reps 1 --policies final --quiet \
+    $bin replay --logits "$tmp/e/l1.npy" --labels "$tmp/e/y.npy" --reps 1 --policy final --quiet \
         && ok || bad "replay does not read the table logits wrote"
 else bad "logits on the fixture images failed"; fi
 # a shipped domain is its distortion with the shipped parameters
 $bin logits $M $I --domain noise --out "$tmp/e/n1.npy" --no-progress
-$bin logits $M $I --distort noise:0.2 --seed 20231101 --out "$tmp/e/n2.npy" --no-progress
-cmp -s "$tmp/e/n1.npy" "$tmp/e/n2.npy" && ok || bad "--domain noise != --distort noise:0.2 --seed 20231101"
-$bin logits $M $I --distort noise:0.2 --seed 7 --out "$tmp/e/n3.npy" --no-progress
-cmp -s "$tmp/e/n1.npy" "$tmp/e/n3.npy" && bad "--seed does not change the noise" || ok
+$bin logits $M $I --distort noise:0.2 --noise-seed 20231101 --out "$tmp/e/n2.npy" --no-progress
+cmp -s "$tmp/e/n1.npy" "$tmp/e/n2.npy" && ok || bad "--domain noise != --distort noise:0.2 --noise-seed 20231101"
+$bin logits $M $I --distort noise:0.2 --noise-seed 7 --out "$tmp/e/n3.npy" --no-progress
+cmp -s "$tmp/e/n1.npy" "$tmp/e/n3.npy" && bad "--noise-seed does not change the noise" || ok
+# old spelling: --seed is the noise seed of logits and infer
+$bin logits $M $I --distort noise:0.2 --seed 7 --out "$tmp/e/n4.npy" --no-progress
+cmp -s "$tmp/e/n3.npy" "$tmp/e/n4.npy" && ok || bad "logits --seed 7 != --noise-seed 7"
+# --distort NAME is --domain NAME (device's old spelling)
+$bin logits $M $I --distort noise --out "$tmp/e/n5.npy" --no-progress
+cmp -s "$tmp/e/n1.npy" "$tmp/e/n5.npy" && ok || bad "--distort noise != --domain noise"
 
 skip="max |final logit"
 check infer-f32 $bin infer $M $I $Y --split 2
@@ -160,7 +168,7 @@ if $bin profile $M --runs 5 --warmup 1 --out "$tmp/e/p.json" > /dev/null; then
                '"embed":' '"exit_head":' '"cpu":' '"date":' '"threads":	1' '"runs":	5'; do
         grep -q "$key" "$tmp/e/p.json" && ok || bad "profile JSON lacks $key"
     done
-    $bin replay $T --layer-cost "$tmp/e/p.json" --reps 1 --policies final --quiet && ok || bad "replay refuses the profile"
+    $bin replay $T --layer-cost "$tmp/e/p.json" --reps 1 --policy final --quiet && ok || bad "replay refuses the profile"
 else bad "profile failed"; fi
 $bin profile $M $I --runs 3 --warmup 0 --normalise 0.1 --out "$tmp/e/p2.json" > /dev/null \
     && grep -q '"units":	"normalised"' "$tmp/e/p2.json" && ok || bad "profile --normalise"
@@ -168,7 +176,7 @@ cat > "$tmp/e/hand.json" <<'JSON'
 {"format": "splitee-device-profile", "version": 1, "units": "ms",
  "layer_cost": [0.35, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]}
 JSON
-check profile-replay $bin replay $T --layer-cost "$tmp/e/hand.json" --reps 2 --policies splitee,final,fixed:2
+check profile-replay $bin replay $T --layer-cost "$tmp/e/hand.json" --reps 2 --policy splitee,final,fixed:2
 
 # bad input: one line, exit 2, no files
 head -c 3000 fixtures/fmnist16-images-idx3-ubyte.gz > "$tmp/trunc-images.gz"
@@ -183,7 +191,8 @@ refuse logits-label-count "labels15" $bin logits $M $I --labels "$tmp/labels15" 
 refuse logits-no-out "--out" $bin logits $M $I
 refuse logits-bad-distort "--distort" $bin logits $M $I --distort wobble:1 $LO
 refuse logits-negative-blur "--distort" $bin logits $M $I --distort blur:-1 $LO
-refuse logits-distort-no-level "--distort" $bin logits $M $I --distort noise $LO
+refuse logits-distort-no-level "--distort: 'noise:' needs a numeric level" $bin logits $M $I --distort noise: $LO
+refuse logits-distort-bad-name "unknown domain 'fog'" $bin logits $M $I --distort fog $LO
 refuse logits-two-domains "--distort" $bin logits $M $I --domain blur --distort noise:0.1 $LO
 refuse logits-bad-domain "--domain" $bin logits $M $I --domain fog $LO
 refuse logits-bad-threads "--threads" $bin logits $M $I --threads -1 $LO
@@ -202,9 +211,9 @@ LK=../data/links
 check link-lte $bin link --link $LK/lte.json --model ../data/model
 check link-lte-ge $bin link --link $LK/lte-ge.json --model ../data/model --encoding f16 --raw-input --at 5 --draws 200
 check link-degrading $bin link --link $LK/degrading.json --model ../data/model --at 600 --encoding int8
-check replay-link $bin replay $T --reps 3 --policies splitee,splitee-s,final,oracle,fixed:3 --link $LK/degrading.json --arrival-ms 2000
-a=$($bin replay $T --reps 4 --threads 1 --policies splitee,thompson --link $LK/lte-ge.json)
-b=$($bin replay $T --reps 4 --threads 2 --policies splitee,thompson --link $LK/lte-ge.json)
+check replay-link $bin replay $T --reps 3 --policy splitee,splitee-s,final,oracle,fixed:3 --link $LK/degrading.json --arrival-ms 2000
+a=$($bin replay $T --reps 4 --threads 1 --policy splitee,thompson --link $LK/lte-ge.json)
+b=$($bin replay $T --reps 4 --threads 2 --policy splitee,thompson --link $LK/lte-ge.json)
 [[ "$a" == "$b" ]] && ok || bad "thread count changes results with --link"
 echo '{"uplink_mbps": -3, "downlink_mbps": 1, "rtt_ms": 5}' > "$tmp/neg.json"
 printf '0 5\n1 fast\n' > "$tmp/bad.trace"
@@ -237,6 +246,165 @@ if command -v gnuplot > /dev/null; then
     else bad "plot of --layer-cost curves failed"; fi
     refuse plot-no-folder "nosuch/f-regret.svg: cannot write" $bin plot --curves "$tmp/fig/lc.csv" --out "$tmp/out/nosuch/f"
 fi
+
+# --- one grammar for every command (issue 10)
+# labels are never silently wrong: shipped labels go only with shipped tables
+npy_header() { # npy_header DESCR SHAPE: a .npy version 1.0 header
+    local d="{'descr': '$1', 'fortran_order': False, 'shape': $2, }"
+    local hl=$(( (10 + ${#d} + 1 + 63) / 64 * 64 - 10 ))
+    printf '\x93NUMPY\x01\x00'
+    printf "\\x$(printf %02x $((hl % 256)))\\x$(printf %02x $((hl / 256)))"
+    printf '%s%*s\n' "$d" $((hl - ${#d} - 1)) ""
+}
+# a synthetic table of 10000 samples (as many as the Fashion-MNIST test
+# set), 2 exits, 10 classes: sample i has label i % 10, exit 1 always
+# predicts the next class (wrong), exit 2 always the label (right)
+block="" lab=""
+for y in 0 1 2 3 4 5 6 7 8 9; do
+    for e in 1 2; do
+        want=$(( e == 1 ? (y + 1) % 10 : y ))
+        for c in 0 1 2 3 4 5 6 7 8 9; do
+            [[ $c -eq $want ]] && block+='\x00\x00\x40\x40' || block+='\x00\x00\x00\x00'   # 3.0f, 0.0f
+        done
+    done
+    lab+="\\x0$y\\x00\\x00\\x00\\x00\\x00\\x00\\x00"
+done
+{ npy_header '<f4' '(10000, 2, 10)'; for _ in $(seq 1000); do printf "$block"; done; } > "$tmp/own.npy"
+{ npy_header '<i8' '(10000,)'; for _ in $(seq 1000); do printf "$lab"; done; } > "$tmp/own-labels.npy"
+# replayed without --labels, inside the checkout: no accuracy, and one note
+check own-no-labels bash -c "cd .. && $bin replay --logits $tmp/own.npy --reps 2 --policy final,splitee,oracle --no-progress"
+[[ $(wc -l < "$tmp/err.txt") -eq 1 ]] && grep -q "^splitee: note: $tmp/own.npy has no labels, so no accuracy is reported" "$tmp/err.txt" \
+    && ok || bad "own table without labels: stderr '$(cat "$tmp/err.txt")'"
+# with its own labels the final exit is always right
+$bin replay --logits "$tmp/own.npy" --labels "$tmp/own-labels.npy" --reps 1 --policy final --no-progress > "$tmp/own2.txt" 2> "$tmp/own2.err"
+grep -q '^final  *1\.0000 ' "$tmp/own2.txt" && [[ ! -s "$tmp/own2.err" ]] && ok || bad "own labels: $(cat "$tmp/own2.txt" "$tmp/own2.err")"
+# a copy of a shipped table is not a shipped table; the shipped one by any path is
+cp ../data/fmnist-clean.npy "$tmp/copy.npy"
+$bin replay --logits "$tmp/copy.npy" --reps 1 --policy final --no-progress 2> /dev/null | grep -q '^final  *n/a ' \
+    && ok || bad "a copy of the shipped table got the shipped labels"
+$bin replay --logits ../data/../data/fmnist-clean.npy --reps 1 --policy final --no-progress 2> "$tmp/e.err" | grep -q '^final  *0\.8859 ' \
+    && [[ ! -s "$tmp/e.err" ]] && ok || bad "the shipped table by another path lost its labels"
+# a CSV label column works without flags; --labels none drops it, quietly
+check csv-label-column $bin replay --logits "$tmp/small.csv" --reps 2 --policy final,splitee --no-progress
+[[ ! -s "$tmp/err.txt" ]] && ok || bad "csv with labels: stderr $(cat "$tmp/err.txt")"
+$bin replay --logits "$tmp/small.csv" --labels none --reps 1 --policy final --no-progress > "$tmp/csvn.txt" 2> "$tmp/csvn.err"
+grep -q '^final  *n/a ' "$tmp/csvn.txt" && [[ ! -s "$tmp/csvn.err" ]] && ok || bad "csv --labels none: $(cat "$tmp/csvn.txt" "$tmp/csvn.err")"
+cut -d, -f2- "$tmp/small.csv" > "$tmp/nolabel.csv"
+$bin replay --logits "$tmp/nolabel.csv" --reps 1 --policy final --no-progress 2>&1 >/dev/null | grep -q 'nolabel.csv has no labels' \
+    && ok || bad "csv without a label column: no note"
+# a table in the other layout: the error says which layout reads it
+{ npy_header '<f4' '(2, 100, 2)'; for _ in $(seq 400); do printf '\x00\x00\x80\x3f'; done; } > "$tmp/ef.npy"
+refuse layout-hint "ef.npy: 100 exits, more than the 64 supported.*the exits-first layout reads it as 2 exits of 100 samples" \
+    $bin replay --logits "$tmp/ef.npy" $outs
+$bin replay --logits "$tmp/ef.npy" --layout exits-first --reps 1 --policy final --quiet --no-progress 2> /dev/null \
+    && ok || bad "--layout exits-first does not read the exits-first table"
+
+# every default works from any folder: the catalogue's model, tables, test set, links
+mkdir -p "$tmp/elsewhere" "$tmp/ds/fashion-mnist"
+cp fixtures/fmnist16-images-idx3-ubyte.gz "$tmp/ds/fashion-mnist/t10k-images-idx3-ubyte.gz"
+gzip -c fixtures/fmnist16-labels-idx1-ubyte > "$tmp/ds/fashion-mnist/t10k-labels-idx1-ubyte.gz"
+(cd "$tmp/elsewhere" && $bin replay --reps 1 --policy final --no-progress) > "$tmp/any.txt" 2>&1 \
+    && grep -q '^final  *0\.8859 ' "$tmp/any.txt" && ok || bad "replay from another folder: $(cat "$tmp/any.txt")"
+(cd "$tmp/elsewhere" && $bin replay --domain noise --shift 50%:blur --reps 1 --policy final --no-progress) > "$tmp/any.txt" 2>&1 \
+    && grep -q '^final  *0\.' "$tmp/any.txt" && ok || bad "replay --domain/--shift NAME from another folder: $(cat "$tmp/any.txt")"
+(cd "$tmp/elsewhere" && SPLITEE_DATASETS="$tmp/ds" $bin infer --split 2) > "$tmp/any.txt" 2>&1 \
+    && diff <(tail -n +2 expected/infer-f32.txt) <(grep -v 'max |final logit' "$tmp/any.txt" | tail -n +2) > /dev/null \
+    && ok || bad "infer on the default model and test set from another folder: $(cat "$tmp/any.txt")"
+(cd "$tmp/elsewhere" && SPLITEE_DATASETS="$tmp/ds" $bin logits --out "$tmp/e/def.npy" --labels-out "$tmp/e/defy.npy" --no-progress) \
+    && cmp -s "$tmp/e/def.npy" "$tmp/e/l1.npy" && cmp -s "$tmp/e/defy.npy" "$tmp/e/y.npy" && ok || bad "logits on the defaults from another folder"
+refuse no-test-set "t10k-images-idx3-ubyte.gz: not found (Debian package dataset-fashion-mnist" \
+    env SPLITEE_DATASETS="$tmp/nothing" $bin infer --split 2 --json "$tmp/out/i.json"
+(cd "$tmp/elsewhere" && $bin link --link lte) | grep -v '^model ' | diff - <(grep -v '^model ' expected/link-lte.txt) > /dev/null \
+    && ok || bad "link --link NAME from another folder"
+refuse link-no-name "links/nosuch.json" $bin link --link nosuch
+# no shipped path in the CLI's code: it all comes from the catalogue
+grep -rn 'data/\|fmnist\|/usr/share' ../src/cli > "$tmp/paths.txt" && bad "CLI code names shipped paths: $(cat "$tmp/paths.txt")" || ok
+
+# --config on another command than replay, flags override it
+echo '{"model": "../data/model", "images": "fixtures/fmnist16-images-idx3-ubyte.gz", "labels": "fixtures/fmnist16-labels-idx1-ubyte", "split": 2}' > "$tmp/infer.json"
+skip="max |final logit"
+check infer-f32 $bin infer --config "$tmp/infer.json"
+check infer-final $bin infer --config "$tmp/infer.json" --split 12
+skip=""
+refuse config-unknown "infer.json: unknown option \"colour\" (see splitee infer --help)" \
+    bash -c "echo '{\"colour\": 1}' > $tmp/infer.json; $bin infer --config $tmp/infer.json"
+
+# progress: on stderr when asked (or a terminal), never otherwise
+$bin infer $M $I $Y --split 2 --progress 2> "$tmp/p.err" > /dev/null
+grep -q 'infer: 16/16 images (100%)' "$tmp/p.err" && ok || bad "infer --progress: $(cat "$tmp/p.err")"
+$bin infer $M $I $Y --split 2 2> "$tmp/p.err" > /dev/null
+[[ ! -s "$tmp/p.err" ]] && ok || bad "infer draws progress on a file: $(cat "$tmp/p.err")"
+$bin logits $M $I --out "$tmp/e/p.npy" --progress 2> "$tmp/p.err"
+grep -q 'logits: 16/16 images (100%)' "$tmp/p.err" && ok || bad "logits --progress: $(cat "$tmp/p.err")"
+$bin replay $T --reps 2 --policy final --quiet --progress 2> "$tmp/p.err"
+grep -q 'replay: 2/2 jobs (100%)' "$tmp/p.err" && ok || bad "replay --progress: $(cat "$tmp/p.err")"
+$bin profile $M --runs 3 --warmup 1 --progress 2> "$tmp/p.err" > /dev/null
+grep -q 'profile: 4/4 runs (100%)' "$tmp/p.err" && ok || bad "profile --progress: $(cat "$tmp/p.err")"
+for c in plot link cloud device; do
+    $bin $c --help | grep -q -- '--no-progress' && ok || bad "$c has no --no-progress"
+done
+
+# the grammar's errors: one line each, exit 2, the same words in every command
+refuse device-bogus "^splitee: unknown option '--bogus' (see splitee device --help)$" $bin device --bogus
+refuse device-bogus-value "^splitee: unknown option '--bogus' (see splitee device --help)$" $bin device --cloud none --bogus 3
+refuse cloud-bogus "^splitee: unknown option '--bogus' (see splitee cloud --help)$" $bin cloud --bogus=1
+refuse missing-value "^splitee: --reps: missing R$" $bin replay $T --reps
+refuse missing-before "^splitee: --cloud: missing HOST:PORT (before '--limit')$" $bin device --cloud --limit 3
+refuse flag-value "^splitee: --quiet is a flag and takes no value (got '--quiet=yes')$" $bin replay $T --quiet=yes $outs
+refuse positional "unexpected argument 'extra' (see splitee infer --help)" $bin infer extra
+refuse bad-number "^splitee: --workers: expected an integer in 1..256, got 'many'$" $bin cloud --workers many
+refuse logits-and-domain "give one --logits or --domain" $bin replay --logits "$tmp/own.npy" --domain noise $outs
+refuse device-oracle "oracle needs every sample's outcome in hindsight" $bin device --cloud none --policy oracle
+refuse device-two-policies "splitee device runs one policy, not 2" $bin device --cloud none --policy splitee,final
+refuse device-sweep "--alpha: splitee device takes one value, not a sweep" $bin device --cloud none --alpha 0.7,0.8
+refuse device-confidence "splitee device measures max-softmax only" $bin device --cloud none --confidence entropy
+refuse cloud-confidence "splitee cloud measures max-softmax only" $bin cloud --confidence margin
+refuse device-bad-window "--window: expected an integer in 1..100000000" $bin device --cloud none --window 0
+# the messages themselves, recorded
+errs() {
+    local args
+    while IFS= read -r args; do
+        echo "\$ splitee $args"
+        eval "$bin $args" 2>&1 >/dev/null | sed "s|$tmp|TMP|g"
+        echo "exit ${PIPESTATUS[0]}"
+    done <<'EOF'
+device --bogus
+device --cloud
+device --cloud none --policy nosuch
+device --cloud none --policy d-ucb-s --discount 0
+replay --quiet=1
+replay --reps
+replay --reps many
+replay --policies splitee,nosuch
+replay --confidence loud
+replay --side-info maybe
+replay --alpha 0.5:0.1:0.1
+logits --distort wobble:1 --out x.npy
+infer --split 99 --images nosuch
+link --draws 0 --link lte
+cloud --listen 127.0.0.1
+plot --curves c.csv
+profile --runs=0
+EOF
+}
+check errors errs
+
+# replay and device: the same exit rule, reward and policy options, the
+# same output and link options where they share them (defaults aside)
+section() { sed -n "/^$1:\$/,/^\$/p" | sed -e '/^ *\[[^]]*\]$/d' -e 's/ \[[^]]*\]$//'; }
+for g in "exit rule" reward policy; do
+    diff <($bin replay --help | section "$g") <($bin device --help | section "$g") > "$tmp/d.txt" \
+        && [[ $($bin device --help | section "$g" | wc -l) -gt 3 ]] && ok || { bad "replay and device differ in '$g'"; cat "$tmp/d.txt" >&2; }
+done
+for o in json quiet checkpoints link encoding progress no-progress seed; do
+    a=$($bin replay --help | grep -- "^  --$o ")
+    b=$($bin device --help | grep -- "^  --$o ")
+    [[ -n "$a" && "$a" == "$b" ]] && ok || bad "--$o: replay '$a', device '$b'"
+done
+skip="^else the installed one. Here: "
+check help-replay $bin replay --help
+check help-device $bin device --help
+skip=""
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

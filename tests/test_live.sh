@@ -8,7 +8,7 @@
 # persists; bad options exit 2 with one line; SIGTERM stops the cloud
 # cleanly. Runs from tests/ with the binary as $1; ports are ephemeral.
 set -uo pipefail
-bin="$1"
+bin="$(realpath "$1")"
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -191,6 +191,30 @@ adds_up none "$tmp/none.out" 12
 read -r s e o f < <(counts "$tmp/none.out")
 [[ ${o:-1} -eq 0 && ${f:-0} -gt 0 ]] && ok || bad "no cloud: offloaded ${o:-?} fallback ${f:-?}"
 
+# --- every policy and policy parameter of replay, live (oracle aside)
+for pol in sw-ucb d-ucb-s thompson epsilon-greedy; do
+    $bin device $M --cloud 127.0.0.1:$port $I $W --limit 12 --policy $pol --window 5 --discount 0.9 \
+        --prior-sd 0.3 --epsilon 0.2 --beta 0.5 --no-progress > "$tmp/pol.out" 2>&1
+    adds_up "policy $pol" "$tmp/pol.out" 12
+done
+# --distort NAME (device's old spelling) is --domain NAME; --noise-seed changes the noise
+dlog() { $bin device $M --cloud none $I --limit 12 --policy fixed:3 --alpha 0.5 "$@" --log "$tmp/dl.jsonl" > /dev/null 2>&1; cut -d, -f1-6 "$tmp/dl.jsonl"; }
+a=$(dlog --domain noise); b=$(dlog --distort noise); c=$(dlog --distort noise:0.2 --noise-seed 20231101)
+d=$(dlog --distort noise:0.2 --noise-seed 99); e=$(dlog)
+[[ -n "$a" && "$a" == "$b" && "$a" == "$c" ]] && ok || bad "device: --domain noise, --distort noise and --distort noise:0.2 differ"
+[[ "$a" != "$d" || "$a" != "$e" ]] && ok || bad "device: the noise seed and the domain change nothing"
+# --config works for device too; flags override it
+echo '{"cloud": "none", "policy": "fixed:1", "alpha": 0.99, "limit": 30}' > "$tmp/dev.json"
+$bin device $M $I --config "$tmp/dev.json" --limit 9 > "$tmp/cfg.out" 2>&1
+adds_up config "$tmp/cfg.out" 9
+# the cloud's defaults work from any folder: the catalogue's model
+mkdir -p "$tmp/elsewhere"
+(cd "$tmp/elsewhere" && exec $bin cloud --listen 127.0.0.1:0 --workers 1) 2> "$tmp/cloud4.log" &
+cloud_pid=$!; pids+=("$cloud_pid")
+for _ in $(seq 100); do grep -q 'listening on' "$tmp/cloud4.log" && break; sleep 0.05; done
+grep -q 'listening on 127\.0\.0\.1:' "$tmp/cloud4.log" && ok || bad "cloud with its default model: $(cat "$tmp/cloud4.log")"
+kill "$cloud_pid"
+
 # --- bad options: exit 2, one line, no output files
 refuse() {
     local name="$1" pattern="$2"; shift 2
@@ -214,6 +238,11 @@ refuse fixed-range 'fixed:13' $bin device $M --cloud none --policy fixed:13 $I $
 refuse bad-listen '--listen' $bin cloud $M --listen 127.0.0.1
 refuse bad-workers '--workers' $bin cloud $M --workers 0
 refuse bad-model 'nope' $bin cloud --model nope --listen 127.0.0.1:0
+refuse bogus "unknown option '--bogus' (see splitee device --help)" $bin device $M --bogus $I $O
+refuse oracle 'oracle needs every sample' $bin device $M --cloud none --policy oracle $I $O
+refuse entropy 'measures max-softmax only' $bin device $M --cloud none --confidence entropy $I $O
+refuse cloud-entropy 'measures max-softmax only' $bin cloud $M --confidence entropy --listen 127.0.0.1:0
+refuse no-labels-none-model 'nope' $bin device --model nope --cloud none $I $O
 
 echo "test_live: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -200,6 +200,31 @@ Test(table, rejects_too_many_exits)
     size_t shape[3] = { 2, SPLITEE_MAX_EXITS + 1, 2 };
     const char *p = write_npy("exits.npy", SPLITEE_DTYPE_F32, 3, shape, z);
     expect_load_fail(p, NULL, 0, SPLITEE_ERR_SHAPE, p, "65 exits", "64 supported");
+    /* (2, 65, 2) is 65 samples of 2 exits read exits-first: the message says so */
+    expect_load_fail(p, NULL, 0, SPLITEE_ERR_SHAPE, p, "exits-first layout reads it as 2 exits of 65 samples", NULL);
+    splitee_table *t;
+    splitee_error err;
+    cr_assert_eq(splitee_table_load(p, NULL, SPLITEE_LAYOUT_EXITS_FIRST, &t, &err), 0, "%s", err.msg);
+    cr_assert_eq(splitee_table_exits(t), 2);
+    cr_assert_eq(splitee_table_samples(t), 65);
+    splitee_table_free(t);
+    /* read exits-first, the hint points the other way */
+    size_t swapped[3] = { SPLITEE_MAX_EXITS + 1, 2, 2 };
+    p = write_npy("exits-ef.npy", SPLITEE_DTYPE_F32, 3, swapped, z);
+    expect_load_fail(p, NULL, SPLITEE_LAYOUT_EXITS_FIRST, SPLITEE_ERR_SHAPE, p,
+                     "samples-first layout reads it as 2 exits of 65 samples", NULL);
+}
+
+Test(table, no_layout_hint_when_neither_layout_fits)
+{
+    static float z[(SPLITEE_MAX_EXITS + 1) * (SPLITEE_MAX_EXITS + 1) * 2];
+    size_t shape[3] = { SPLITEE_MAX_EXITS + 1, SPLITEE_MAX_EXITS + 1, 2 };
+    const char *p = write_npy("exits2.npy", SPLITEE_DTYPE_F32, 3, shape, z);
+    expect_load_fail(p, NULL, 0, SPLITEE_ERR_SHAPE, p, "65 exits, more than the 64 supported", NULL);
+    splitee_table *t;
+    splitee_error err;
+    splitee_table_load(p, NULL, 0, &t, &err);
+    cr_assert_null(strstr(err.msg, "layout"), "%s", err.msg);
 }
 
 Test(table, rejects_single_class)
@@ -216,6 +241,21 @@ Test(table, rejects_label_count_mismatch)
     const char *lp = write_logits("l.npy");
     const char *yp = write_npy("y4.npy", SPLITEE_DTYPE_I32, 1, shape, labels);
     expect_load_fail(lp, yp, 0, SPLITEE_ERR_SHAPE, yp, "4 labels for 5 samples", NULL);
+    splitee_table *t;
+    splitee_error err;
+    splitee_table_load(lp, yp, 0, &t, &err);
+    cr_assert_null(strstr(err.msg, "layout"), "%s", err.msg);
+}
+
+/* (N, L, K) = (5, 3, 4) read exits-first has 3 samples; 5 labels match the
+ * samples-first reading, and the message says so. */
+Test(table, label_count_of_the_other_layout_says_so)
+{
+    size_t shape[1] = { N };
+    const char *lp = write_logits("l.npy");
+    const char *yp = write_npy("y5.npy", SPLITEE_DTYPE_I32, 1, shape, labels);
+    expect_load_fail(lp, yp, SPLITEE_LAYOUT_EXITS_FIRST, SPLITEE_ERR_SHAPE, yp,
+                     "5 labels for 3 samples", "samples-first layout gives the table 5 samples");
 }
 
 Test(table, rejects_label_out_of_range)

@@ -33,7 +33,7 @@ POLICIES=splitee,splitee-s,sw-ucb,d-ucb,sw-ucb-s,d-ucb-s,thompson,oracle
 # 0.999: a memory of about 1000 rounds (the defaults; see the sweep).
 scenario_domain_shift() {
     ARGS=(--domain clean --shift 50%:noise --lambda 0.02 --offload 0.5 --alpha 0.8
-          --beta 1 --window 1000 --discount 0.999 --policies "$POLICIES" --reps 20)
+          --beta 1 --window 1000 --discount 0.999 --policy "$POLICIES" --reps 20)
 }
 
 # The link collapses mid-stream: o after layer 1 goes from 0.27 to 1.14
@@ -44,7 +44,7 @@ scenario_domain_shift() {
 # (against the best fixed layer under the same time-varying o).
 scenario_link_degrades() {
     ARGS=(--domain clean --link data/links/degrading.json --arrival-ms 100 --lambda 0.02
-          --alpha 0.8 --beta 1 --window 1000 --discount 0.999 --policies "$POLICIES" --reps 20)
+          --alpha 0.8 --beta 1 --window 1000 --discount 0.999 --policy "$POLICIES" --reps 20)
 }
 
 # The grid behind the choice of W and gamma (one row per policy and value).
@@ -53,11 +53,11 @@ sweep_domain_shift() {
     tmp=$(mktemp)
     echo "policy,window,discount,pseudo_regret,dynamic_pseudo_regret,dynamic_pseudo_regret_lo,dynamic_pseudo_regret_hi" > "$out.tmp"
     for w in 250 500 1000 2000 4000; do
-        build/splitee replay "${ARGS[@]}" --policies sw-ucb,sw-ucb-s --window "$w" --csv "$tmp" --quiet --no-progress
+        build/splitee replay "${ARGS[@]}" --policy sw-ucb,sw-ucb-s --window "$w" --csv "$tmp" --quiet --no-progress
         tail -n +2 "$tmp" | awk -F, -v w="$w" '{ print $6 "," w ",," $25 "," $33 "," $34 "," $35 }' >> "$out.tmp"
     done
     for g in 0.996 0.998 0.999 0.9995 0.9998; do
-        build/splitee replay "${ARGS[@]}" --policies d-ucb,d-ucb-s --discount "$g" --csv "$tmp" --quiet --no-progress
+        build/splitee replay "${ARGS[@]}" --policy d-ucb,d-ucb-s --discount "$g" --csv "$tmp" --quiet --no-progress
         tail -n +2 "$tmp" | awk -F, -v g="$g" '{ print $6 ",," g "," $25 "," $33 "," $34 "," $35 }' >> "$out.tmp"
     done
     rm -f "$tmp"

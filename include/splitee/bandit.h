@@ -184,13 +184,15 @@ typedef enum splitee_policy_param {
 typedef struct splitee_policy_info {
     const char *name;     /* as splitee_policy_parse takes it; "fixed" is
                              written "fixed:K" with K a 1-based layer */
-    const char *summary;  /* one line for help texts */
+    const char *description; /* one line for help texts, no trailing period */
     unsigned params;      /* splitee_policy_param bits it reads */
     int learns;           /* 1: learns from rewards (a reference
                              initialisation seeds each arm once) */
     int hindsight;        /* 1: plays the best fixed arm in hindsight, which
                              only a replay over a whole table knows (the
                              harness sets fixed_arm); refused live */
+    const char *spelling; /* how a user writes it when that differs from the
+                             name ("fixed:K"), else NULL */
 } splitee_policy_info;
 
 /* The traits of `kind`; NULL for a value outside 0..SPLITEE_POLICY_KIND_COUNT-1.

@@ -1,6 +1,8 @@
 /* cli.h -- subcommands of the `splitee` executable. Each returns the
  * process exit status: 0 success, 2 bad usage or bad input (the one-line
- * message is already printed), 1 any other failure. */
+ * message is already printed), 1 any other failure. Each parses its
+ * options through the one parser (opt.h) and the shared option groups
+ * (groups.h), calls the library and prints. */
 #ifndef SPLITEE_CLI_H
 #define SPLITEE_CLI_H
 
@@ -16,11 +18,6 @@ int cli_link(int argc, char **argv);
 /* Prints "splitee: MESSAGE" on stderr and returns the exit status for
  * `status` (2 for input problems, 1 otherwise). */
 int cli_fail(const splitee_error *err, int status);
-
-/* Numbers for every command's options (options.c): a whole decimal integer
- * in [lo, hi], or a finite double (trailing spaces allowed). 0 or -1. */
-int cli_parse_long(const char *s, long lo, long hi, long *out);
-int cli_parse_double(const char *s, double *out);
 
 /* Writes what `writer` prints to `path` atomically (nothing on failure). */
 typedef int (*cli_writer)(FILE *f, const void *ctx);

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "core/internal.h"
+#include "groups.h"
 #include "live.h"
 
 int cli_parse_hostport(const char *s, char *host, size_t cap, int *port, int allow_zero,
@@ -36,6 +37,7 @@ int cli_parse_hostport(const char *s, char *host, size_t cap, int *port, int all
 
 void cli_live_log(const char *who, const char *line)
 {
+    cli_meter_break();
     char buf[1024], ts[32];
     time_t t = time(NULL);
     struct tm tm;
@@ -66,79 +68,77 @@ static void on_signal(int sig)
         splitee_cloud_stop(running);
 }
 
-static void cloud_usage(FILE *f)
-{
-    fputs("usage: splitee cloud [--model DIR] [--listen HOST:PORT] [--workers N] [--max-clients N]\n\n"
-          "Serves devices over TCP: each request is an activation payload after some\n"
-          "layer; the cloud runs the remaining layers and answers with the final exit's\n"
-          "prediction, confidence and compute time (docs/LIVE.md). Logs to stderr;\n"
-          "SIGINT/SIGTERM stop it cleanly.\n\n"
-          "  --model DIR        model folder (default data/model)\n"
-          "  --listen HOST:PORT numeric address to listen on (default 127.0.0.1:7070);\n"
-          "                     port 0 picks a free port, printed in the first log line\n"
-          "  --workers N        event-loop threads, each with its own run state\n"
-          "                     (default: online CPUs, at most 64)\n"
-          "  --max-clients N    connections served at once (default 1024)\n", f);
-}
+/* ---- options ------------------------------------------------------------ */
+
+typedef struct cloud_opts {
+    cli_model model;
+    cli_exit ex;           /* --confidence only */
+    cli_progress prog;
+    char *listen;
+    int workers, max_clients;
+} cloud_opts;
+
+static const cli_opt OPT_LISTEN = { .name = "listen", .arg = "HOST:PORT", .kind = CLI_STRING,
+    .off = offsetof(cloud_opts, listen),
+    .help = "numeric address to listen on; port 0 picks a free port, printed in\n"
+            "the first log line", .def = "127.0.0.1:7070" };
+static const cli_opt OPT_WORKERS = { .name = "workers", .arg = "N", .kind = CLI_INT,
+    .off = offsetof(cloud_opts, workers), .lo = 1, .hi = 256,
+    .help = "event-loop threads, each with its own run state", .def_text = "online CPUs, at most 64" };
+static const cli_opt OPT_MAX_CLIENTS = { .name = "max-clients", .arg = "N", .kind = CLI_INT,
+    .off = offsetof(cloud_opts, max_clients), .lo = 1, .hi = 1000000,
+    .help = "connections served at once", .def = "1024" };
+static const cli_opt *const SERVE_OPTS[] = { &OPT_LISTEN, &OPT_WORKERS, &OPT_MAX_CLIENTS, NULL };
+static const cli_group SERVE = { .title = "serve", .opts = SERVE_OPTS };
+
+static const cli_use GROUPS[] = {
+    { &cli_group_model, offsetof(cloud_opts, model) },
+    { &SERVE, 0 },
+    { &cli_group_confidence, offsetof(cloud_opts, ex) },
+    { &cli_group_progress, offsetof(cloud_opts, prog) },
+    { NULL, 0 },
+};
+
+static const cli_command CMD = {
+    .name = "cloud",
+    .synopsis = "splitee cloud [options]",
+    .about = "Serves devices over TCP: each request is an activation payload after some\n"
+             "layer; the cloud runs the remaining layers and answers with the final exit's\n"
+             "prediction, confidence and compute time (docs/LIVE.md). Logs to stderr;\n"
+             "SIGINT/SIGTERM stop it cleanly.\n",
+    .groups = GROUPS,
+    .data_note = 1,
+};
 
 int cli_cloud(int argc, char **argv)
 {
-    const char *model_dir = "data/model";
+    cloud_opts o;
+    memset(&o, 0, sizeof o);
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    o.workers = nproc < 1 ? 1 : nproc > 64 ? 64 : (int)nproc;
     char host[128] = "127.0.0.1";
     splitee_cloud_config cc;
     splitee_cloud_config_default(&cc);
-    cc.port = 7070;
-    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    cc.workers = nproc < 1 ? 1 : nproc > 64 ? 64 : (int)nproc;
     splitee_error err = { 0, "" };
-    int st = 0;
-    for (int i = 0; i < argc && st == 0; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            cloud_usage(stdout);
-            return 0;
-        }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (strcmp(a, "--model") == 0 || strcmp(a, "--listen") == 0 || strcmp(a, "--workers") == 0 ||
-            strcmp(a, "--max-clients") == 0) {
-            if (!v) {
-                st = splitee__fail(&err, SPLITEE_ERR_ARG, "%s: missing value", a);
-                break;
-            }
-            i++;
-        } else {
-            st = splitee__fail(&err, SPLITEE_ERR_ARG, "cloud: unknown option '%s' (see splitee cloud --help)", a);
-            break;
-        }
-        if (strcmp(a, "--model") == 0)
-            model_dir = v;
-        else if (strcmp(a, "--listen") == 0)
-            st = cli_parse_hostport(v, host, sizeof host, &cc.port, 1, "--listen", &err);
-        else if (strcmp(a, "--workers") == 0) {
-            if (cli_parse_long(v, 1, 256, &n) < 0)
-                st = splitee__fail(&err, SPLITEE_ERR_ARG, "--workers: expected 1..256, got '%s'", v);
-            else
-                cc.workers = (int)n;
-        } else if (strcmp(a, "--max-clients") == 0) {
-            if (cli_parse_long(v, 1, 1000000, &n) < 0)
-                st = splitee__fail(&err, SPLITEE_ERR_ARG, "--max-clients: expected 1..1000000, got '%s'", v);
-            else
-                cc.max_clients = (int)n;
-        }
-    }
-    if (st < 0)
-        return cli_fail(&err, st);
+    int st = cli_parse(&CMD, &o, argc, argv, &err);
+    if (st == 0)
+        st = cli_parse_hostport(o.listen, host, sizeof host, &cc.port, 1, "--listen", &err);
+    if (st == 0)
+        st = cli_exit_live(&o.ex, "cloud", &err);
+    cc.workers = o.workers;
+    cc.max_clients = o.max_clients;
     cc.host = host;
     cc.log = cloud_log;
     splitee_model *m = NULL;
     splitee_cloud *c = NULL;
-    if ((st = splitee_model_load(model_dir, &m, &err)) < 0)
-        return cli_fail(&err, st);
-    if ((st = splitee_cloud_create(m, &cc, &c, &err)) < 0) {
+    if (st == 0 && (st = splitee_model_load(o.model.dir, &m, &err)) == 0 &&
+        (st = splitee_cloud_create(m, &cc, &c, &err)) < 0) {
         splitee_model_free(m);
-        return cli_fail(&err, st);
+        m = NULL;
     }
+    cli_free(&CMD, &o);
+    if (st != 0)
+        return st == 1 ? 0 : cli_fail(&err, st);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

@@ -1,8 +1,11 @@
 /* cmd_device.c -- `splitee device`: stream IDX images through the device
  * loop (device.h) against a cloud, learning the split layer online; a
  * JSON-lines log per round, a summary on stdout and in --json, learned
- * state in --state. Output files are written through temporaries and
- * renamed, so an early failure leaves none behind. */
+ * state in --state. Every output path is checked before the first sample;
+ * the log is written to a temporary and renamed at the end, so a failed run
+ * leaves no log, no summary and no new state behind. The pieces are the
+ * library's: the device loop (device.h), the link clock, and the log and
+ * summary writers (report.h). */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -11,27 +14,37 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <cjson/cJSON.h>
 #include <gsl/gsl_rng.h>
 
 #include "cli.h"
 #include "core/internal.h"
+#include "groups.h"
 #include "live.h"
-#include "options.h"
 
 typedef struct dev_opts {
-    const char *model, *images, *labels, *domain, *log, *json, *state, *link;
+    /* the options, group by group */
+    cli_model mo;
+    cli_input in;
+    cli_exit ex;
+    cli_reward rw;
+    cli_policy pol;
+    cli_link_opts lk;
+    cli_output out;
+    cli_progress prog;
+    /* what the rest of this file uses, from them (dev_finish) */
+    const char *model, *images, *labels, *log, *json, *state, *link;
     char host[256];
     int port, has_cloud;
     splitee_policy_config policy;
     splitee_reward_config reward;
     double layer_cost[SPLITEE_MAX_EXITS], offload_cost[SPLITEE_MAX_EXITS];
     int nlayer_cost, noffload_cost;
-    splitee_device_config dev;
+    splitee_device_config dev;    /* timeout, eval, sleep straight from the options */
     long limit, save_every;
     double interval;              /* seconds between sample starts (a sensor's rate), 0: none */
     unsigned long seed;
     int quiet;
+    char *log_path, *state_path;  /* --log, --state (owned) */
 } dev_opts;
 
 static volatile sig_atomic_t stop_asked;
@@ -42,165 +55,115 @@ static void on_signal(int sig)
     stop_asked = 1;
 }
 
-static void device_usage(FILE *f)
+/* --cloud HOST:PORT, or none. */
+static int set_cloud(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
 {
-    fputs("usage: splitee device --cloud HOST:PORT [options]\n\n"
-          "Runs the device side of live split computing: per image, the policy picks\n"
-          "the split layer, the engine runs that many layers; the image exits if its\n"
-          "exit is confident (>= alpha) or the layer is the last, else the activation\n"
-          "goes to the cloud, which returns the final prediction and confidence; the\n"
-          "policy learns from what it saw. Unreachable cloud: the image is finished on\n"
-          "the device (fallback). See docs/LIVE.md.\n\n"
-          "  --model DIR          model folder (default data/model)\n"
-          "  --cloud HOST:PORT    the cloud (`none`: no cloud, every offload falls back)\n"
-          "  --policy P           splitee (default), splitee-s, final, random, fixed:K,\n"
-          "                       ee-threshold, epsilon-greedy, thompson, kl-ucb, ucb-v\n"
-          "  --alpha A --lambda L --mu M --offload O --beta B --epsilon E\n"
-          "                       reward model and policy parameters (0.8 0.1 1 0.3 1 0.05)\n"
-          "  --layer-cost V       per-layer device cost (list or file, e.g. a profile JSON)\n"
-          "  --offload-cost V     per-layer offloading cost o_i\n"
-          "  --side-info honest|reference   splitee-s side observations (honest)\n"
-          "  --link PROFILE       price offloads with the link-cost simulator\n"
-          "  --sleep              sleep the simulated link latency of each offload\n"
-          "  --images IDX         images (default: the Fashion-MNIST test set in\n"
-          "                       /usr/share/datasets/fashion-mnist)\n"
-          "  --labels IDX         labels, for accuracy (default: the images' t10k labels\n"
-          "                       when --images is the default; `none` for no labels)\n"
-          "  --domain D           clean, noise, blur, contrast (alias --distort)\n"
-          "  --encoding E         payload encoding f32 (default), f16, int8\n"
-          "  --limit N            first N images (default all)\n"
-          "  --timeout S          connect/request timeout in seconds (1)\n"
-          "  --interval S         start a sample every S seconds, like a sensor (0: at once)\n"
-          "  --eval               also run every exit locally for regret (evaluation only)\n"
-          "  --checkpoints N      curve points in --json (100)\n"
-          "  --log FILE.jsonl     one JSON object per round\n"
-          "  --json FILE          summary, metrics and curves\n"
-          "  --state FILE         learned policy state: loaded if present, saved at the\n"
-          "                       end and every --save-every N rounds (100)\n"
-          "  --seed S             seed of the policy's random draws (1)\n"
-          "  --quiet              no summary on stdout\n", f);
+    dev_opts *o = g;
+    (void)ctx;
+    if (strcmp(v, "none") == 0) {
+        o->has_cloud = 0;
+        return 0;
+    }
+    o->has_cloud = 1;
+    return cli_parse_hostport(v, o->host, sizeof o->host, &o->port, 0, "--cloud", err);
 }
 
-static int need(int argc, char **argv, int i, splitee_error *err)
-{
-    if (i + 1 >= argc)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "%s: missing value", argv[i]);
-    return 0;
-}
+static const cli_opt OPT_CLOUD = { .name = "cloud", .arg = "HOST:PORT", .kind = CLI_FN, .set = set_cloud,
+    .help = "the cloud (required); none: no cloud, every offload falls back" };
+static const cli_opt OPT_TIMEOUT = { .name = "timeout", .arg = "S", .kind = CLI_DOUBLE,
+    .off = offsetof(dev_opts, dev.timeout_s), .lo = 0, .hi = 3600, .open = CLI_OPEN_LO,
+    .help = "connect and request timeout, seconds", .def = "1" };
+static const cli_opt OPT_INTERVAL = { .name = "interval", .arg = "S", .kind = CLI_DOUBLE,
+    .off = offsetof(dev_opts, interval), .lo = 0, .hi = 3600,
+    .help = "start a sample every S seconds, like a sensor (0: at once)", .def = "0" };
+static const cli_opt OPT_EVAL = { .name = "eval", .kind = CLI_SET, .ival = 1,
+    .off = offsetof(dev_opts, dev.eval),
+    .help = "also run every exit locally for regret (evaluation only)" };
+static const cli_opt *const LIVE_OPTS[] = { &OPT_CLOUD, &OPT_TIMEOUT, &OPT_INTERVAL, &OPT_EVAL, NULL };
+static const cli_group LIVE = { .title = "live", .opts = LIVE_OPTS };
 
-static int num(const char *opt, const char *v, double lo, double hi, double *out, splitee_error *err)
-{
-    if (cli_parse_double(v, out) < 0 || *out < lo || *out > hi)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "%s: expected a number in [%g, %g], got '%s'", opt, lo,
-                             hi, v);
-    return 0;
-}
+static const cli_opt OPT_SLEEP = { .name = "sleep", .kind = CLI_SET, .ival = 1,
+    .off = offsetof(dev_opts, dev.sleep), .help = "sleep the simulated link latency of each offload" };
+static const cli_opt *const SLEEP_OPTS[] = { &OPT_SLEEP, NULL };
+static const cli_group SLEEP = { .title = "link", .opts = SLEEP_OPTS };
 
+static const cli_opt OPT_LOG = { .name = "log", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(dev_opts, log_path), .help = "one JSON object per round (JSON lines)" };
+static const cli_opt OPT_STATE = { .name = "state", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(dev_opts, state_path),
+    .help = "learned policy state: loaded if present, saved at the end and every\n"
+            "--save-every rounds" };
+static const cli_opt OPT_SAVE_EVERY = { .name = "save-every", .arg = "N", .kind = CLI_LONG,
+    .off = offsetof(dev_opts, save_every), .lo = 1, .hi = 1L << 30,
+    .help = "rounds between saves of --state", .def = "100" };
+static const cli_opt *const OUT_OPTS[] = { &OPT_LOG, &OPT_STATE, &OPT_SAVE_EVERY, NULL };
+static const cli_group OUT = { .title = "output", .opts = OUT_OPTS };
+
+static const cli_use GROUPS[] = {
+    { &cli_group_model, offsetof(dev_opts, mo) },
+    { &cli_group_input, offsetof(dev_opts, in) },
+    { &LIVE, 0 },
+    { &cli_group_exit, offsetof(dev_opts, ex) },
+    { &cli_group_reward, offsetof(dev_opts, rw) },
+    { &cli_group_policy, offsetof(dev_opts, pol) },
+    { &cli_group_link, offsetof(dev_opts, lk) },
+    { &SLEEP, 0 },
+    { &cli_group_output, offsetof(dev_opts, out) },
+    { &OUT, 0 },
+    { &cli_group_progress, offsetof(dev_opts, prog) },
+    { NULL, 0 },
+};
+
+static const cli_default DEFAULTS[] = {
+    { "policy", "splitee", NULL },
+    { NULL, NULL, NULL },
+};
+
+static const cli_command CMD = {
+    .name = "device",
+    .synopsis = "splitee device --cloud HOST:PORT [options]",
+    .about = "Runs the device side of live split computing: per image, the policy picks\n"
+             "the split layer, the engine runs that many layers; the image exits if its\n"
+             "exit is confident (>= alpha) or the layer is the last, else the activation\n"
+             "goes to the cloud, which returns the final prediction and confidence; the\n"
+             "policy learns from what it saw. Unreachable cloud: the image is finished on\n"
+             "the device (fallback). See docs/LIVE.md.\n",
+    .groups = GROUPS,
+    .defaults = DEFAULTS,
+    .data_note = 1,
+};
+
+/* Parses argv and fills what the rest of this file uses. */
 static int parse(dev_opts *o, int argc, char **argv, splitee_error *err)
 {
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            device_usage(stdout);
-            return 1;
-        }
-        int st = 0;
-        long n;
-        if (strcmp(a, "--eval") == 0) {
-            o->dev.eval = 1;
-            continue;
-        }
-        if (strcmp(a, "--sleep") == 0) {
-            o->dev.sleep = 1;
-            continue;
-        }
-        if (strcmp(a, "--quiet") == 0) {
-            o->quiet = 1;
-            continue;
-        }
-        if ((st = need(argc, argv, i, err)) < 0)
-            return st;
-        const char *v = argv[++i];
-        if (strcmp(a, "--model") == 0)
-            o->model = v;
-        else if (strcmp(a, "--cloud") == 0) {
-            if (strcmp(v, "none") == 0)
-                o->has_cloud = 0;
-            else {
-                st = cli_parse_hostport(v, o->host, sizeof o->host, &o->port, 0, "--cloud", err);
-                o->has_cloud = 1;
-            }
-        } else if (strcmp(a, "--policy") == 0) {
-            if (splitee_policy_parse(v, &o->policy) < 0 || o->policy.kind == SPLITEE_POLICY_ORACLE)
-                st = splitee__fail(err, SPLITEE_ERR_ARG,
-                                   "--policy: unknown policy '%s' (splitee, splitee-s, final, random, fixed:K, "
-                                   "ee-threshold, epsilon-greedy, thompson, kl-ucb, ucb-v)", v);
-        } else if (strcmp(a, "--alpha") == 0)
-            st = num(a, v, 0, 1, &o->reward.alpha, err);
-        else if (strcmp(a, "--lambda") == 0)
-            st = num(a, v, 0, 1e9, &o->reward.lambda, err);
-        else if (strcmp(a, "--mu") == 0)
-            st = num(a, v, 0, 1e9, &o->reward.mu, err);
-        else if (strcmp(a, "--offload") == 0)
-            st = num(a, v, 0, 1e9, &o->reward.offload, err);
-        else if (strcmp(a, "--beta") == 0)
-            st = num(a, v, 0, 1e9, &o->policy.beta, err);
-        else if (strcmp(a, "--epsilon") == 0)
-            st = num(a, v, 0, 1, &o->policy.epsilon, err);
-        else if (strcmp(a, "--interval") == 0)
-            st = num(a, v, 0, 3600, &o->interval, err);
-        else if (strcmp(a, "--timeout") == 0)
-            st = num(a, v, 1e-3, 3600, &o->dev.timeout_s, err);
-        else if (strcmp(a, "--layer-cost") == 0)
-            st = cli_parse_vector(v, o->layer_cost, SPLITEE_MAX_EXITS, &o->nlayer_cost, err, a);
-        else if (strcmp(a, "--offload-cost") == 0)
-            st = cli_parse_vector(v, o->offload_cost, SPLITEE_MAX_EXITS, &o->noffload_cost, err, a);
-        else if (strcmp(a, "--side-info") == 0) {
-            if (strcmp(v, "honest") == 0)
-                o->policy.side_info = SPLITEE_SIDE_INFO_HONEST;
-            else if (strcmp(v, "reference") == 0)
-                o->policy.side_info = SPLITEE_SIDE_INFO_REFERENCE;
-            else
-                st = splitee__fail(err, SPLITEE_ERR_ARG, "--side-info: expected honest or reference, got '%s'", v);
-        } else if (strcmp(a, "--link") == 0)
-            o->link = v;
-        else if (strcmp(a, "--images") == 0)
-            o->images = v;
-        else if (strcmp(a, "--labels") == 0)
-            o->labels = v;
-        else if (strcmp(a, "--domain") == 0 || strcmp(a, "--distort") == 0)
-            o->domain = v;
-        else if (strcmp(a, "--encoding") == 0)
-            st = splitee_payload_encoding_parse(v, &o->dev.encoding, err);
-        else if (strcmp(a, "--limit") == 0) {
-            if (cli_parse_long(v, 1, 1L << 30, &n) < 0)
-                st = splitee__fail(err, SPLITEE_ERR_ARG, "--limit: expected 1..2^30, got '%s'", v);
-            o->limit = n;
-        } else if (strcmp(a, "--checkpoints") == 0) {
-            if (cli_parse_long(v, 1, 100000, &n) < 0)
-                st = splitee__fail(err, SPLITEE_ERR_ARG, "--checkpoints: expected 1..100000, got '%s'", v);
-            o->dev.checkpoints = (int)n;
-        } else if (strcmp(a, "--save-every") == 0) {
-            if (cli_parse_long(v, 1, 1L << 30, &n) < 0)
-                st = splitee__fail(err, SPLITEE_ERR_ARG, "--save-every: expected 1..2^30, got '%s'", v);
-            o->save_every = n;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (cli_parse_long(v, 0, 0x7fffffffL, &n) < 0)
-                st = splitee__fail(err, SPLITEE_ERR_ARG, "--seed: expected 0..2^31-1, got '%s'", v);
-            o->seed = (unsigned long)n;
-        } else if (strcmp(a, "--log") == 0)
-            o->log = v;
-        else if (strcmp(a, "--json") == 0)
-            o->json = v;
-        else if (strcmp(a, "--state") == 0)
-            o->state = v;
-        else
-            st = splitee__fail(err, SPLITEE_ERR_ARG, "device: unknown option '%s' (see splitee device --help)", a);
-        if (st < 0)
-            return st;
-    }
+    o->has_cloud = -1;
+    splitee_device_config_default(&o->dev);
+    int st = cli_parse(&CMD, o, argc, argv, err);
+    if (st != 0)
+        return st;
     if (o->has_cloud < 0)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "device: --cloud HOST:PORT is required (or --cloud none)");
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud HOST:PORT is required (or --cloud none; see splitee device --help)");
+    if ((st = cli_exit_live(&o->ex, "device", err)) < 0 ||
+        (st = cli_policy_one(&o->pol, "device", &o->policy, err)) < 0 ||
+        (st = cli_reward_one(&o->ex, &o->rw, "device", &o->reward, err)) < 0 ||
+        (st = cli_input_resolve(&o->in, err)) < 0)
+        return st;
+    o->model = o->mo.dir;
+    o->images = o->in.images;
+    o->labels = o->in.labels;
+    o->limit = o->in.limit;
+    o->link = o->lk.link;
+    o->dev.encoding = (splitee_payload_encoding)o->lk.encoding;
+    o->dev.checkpoints = o->out.checkpoints;
+    o->json = o->out.json;
+    o->quiet = o->out.quiet;
+    o->log = o->log_path;
+    o->state = o->state_path;
+    o->seed = (unsigned long)o->pol.seed;
+    memcpy(o->layer_cost, o->rw.layer_cost, sizeof o->layer_cost);
+    memcpy(o->offload_cost, o->rw.offload_cost, sizeof o->offload_cost);
+    o->nlayer_cost = o->rw.nlayer_cost;
+    o->noffload_cost = o->rw.noffload_cost;
     return 0;
 }
 
@@ -254,33 +217,23 @@ static int write_summary(const char *path, const splitee_device_summary *s,
     return st;
 }
 
-static char *join_args(int argc, char **argv)
+/* Every output this run will write, checked before any work (a log goes to
+ * a temporary beside it, so its folder must take files too). */
+static int check_outputs(const dev_opts *o, splitee_error *err)
 {
-    size_t len = strlen("splitee device") + 1;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    strcpy(s, "splitee device");
-    for (int i = 0; i < argc; i++) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
+    const char *paths[] = { o->log, o->json, o->state };
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        int st = paths[i] ? splitee_output_check(paths[i], err) : 0;
+        if (st < 0)
+            return st;
     }
-    return s;
+    return 0;
 }
 
 int cli_device(int argc, char **argv)
 {
     dev_opts o;
     memset(&o, 0, sizeof o);
-    o.model = "data/model";
-    o.has_cloud = -1;
-    splitee_policy_config_default(&o.policy);
-    splitee_reward_config_default(&o.reward);
-    splitee_device_config_default(&o.dev);
-    o.save_every = 100;
-    o.seed = 1;
     splitee_error err = { 0, "" };
     splitee_images im = { 0 };
     splitee_model *m = NULL;
@@ -291,24 +244,24 @@ int cli_device(int argc, char **argv)
     splitee_link_clock *clk = NULL;
     splitee_report_device_log *logw = NULL;
     FILE *logf = NULL;
-    char *log_tmp = NULL, *cmdline = NULL;
+    char *log_tmp = NULL, *cmdline = NULL, *state_before = NULL;
+    size_t state_len = 0;
+    int wrote_state = 0, wrote_json = 0;   /* what a failure must take back */
     float *px = NULL;
+    cli_meter meter = { 0 };
     int st = parse(&o, argc, argv, &err);
     if (st != 0)
         goto done;
-    int default_images = !o.images;
-    if (!o.images)
-        o.images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-    if (!o.labels && default_images)
-        o.labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
-    if (o.labels && strcmp(o.labels, "none") == 0)
-        o.labels = NULL;
+    if ((st = check_outputs(&o, &err)) < 0)
+        goto done;
     if (o.nlayer_cost)
         o.reward.layer_cost = o.layer_cost;
     if (o.noffload_cost)
         o.reward.offload_cost = o.offload_cost;
-    if ((st = splitee_model_load(o.model, &m, &err)) < 0)
+    if ((st = cli_input_load(&o.in, &o.mo, &m, &im, &err)) < 0)
         goto done;
+    if (!im.labels && !o.in.labels_none)
+        cli_note("%s: no labels, so no accuracy is reported (--labels FILE gives them)", o.images);
     const splitee_model_config *mc = splitee_model_get_config(m);
     if (o.link) {
         /* the link prices each offload; unless --offload-cost was given,
@@ -335,27 +288,15 @@ int cli_device(int argc, char **argv)
                            mc->layers);
         goto done;
     }
-    if (o.policy.kind == SPLITEE_POLICY_FIXED && o.policy.fixed_arm >= mc->layers) {
+    if ((splitee_policy_kind_info(o.policy.kind)->params & SPLITEE_POLICY_PARAM_LAYER) &&
+        o.policy.fixed_arm >= mc->layers) {
         st = splitee__fail(&err, SPLITEE_ERR_ARG, "--policy: fixed:%d but the model has %d layers",
                            o.policy.fixed_arm + 1, mc->layers);
         goto done;
     }
-    if ((st = splitee_idx_load(o.images, o.labels, &im, &err)) < 0)
-        goto done;
-    if (im.rows != (size_t)mc->image_size || im.cols != (size_t)mc->image_size) {
-        st = splitee__fail(&err, SPLITEE_ERR_SHAPE, "%s: %zux%zu images, the model takes %dx%d", o.images,
-                           im.rows, im.cols, mc->image_size, mc->image_size);
-        goto done;
-    }
-    splitee_distortion_config dc;
-    splitee_distortion_config_default(&dc);
-    if (o.domain && (st = splitee_distortion_domain(o.domain, &dc, &err)) < 0)
-        goto done;
-    if ((st = splitee_distorter_create(&dc, im.rows, im.cols, &dist, &err)) < 0)
+    if ((st = splitee_distorter_create(&o.in.distort, im.rows, im.cols, &dist, &err)) < 0)
         goto done;
     long total = (long)im.count;
-    if (o.limit && o.limit < total)
-        total = o.limit;
     o.dev.rounds = (size_t)total;
     if (o.has_cloud) {
         o.dev.host = o.host;
@@ -366,17 +307,25 @@ int cli_device(int argc, char **argv)
     int loaded = 0;
     if (o.state && (st = load_state(o.state, splitee_device_policy(d), &loaded, &err)) < 0)
         goto done;
+    if (loaded) {   /* what to put back if this run fails */
+        char *text = splitee_policy_save(splitee_device_policy(d));
+        if (!text) {
+            st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.state);
+            goto done;
+        }
+        state_before = text;
+        state_len = strlen(text);
+    }
     px = malloc(im.rows * im.cols * sizeof *px);
-    rng = gsl_rng_alloc(gsl_rng_mt19937);
+    rng = splitee__rng_alloc(o.seed);
     if (!px || !rng) {
         st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "device: out of memory");
         goto done;
     }
-    gsl_rng_set(rng, o.seed);
     if (o.log) {
         if ((st = splitee_report_device_log_create(&logw, &err)) < 0)
             goto done;
-        size_t n = strlen(o.log) + 16;
+        size_t n = strlen(o.log) + 32;
         log_tmp = malloc(n);
         if (log_tmp) {
             snprintf(log_tmp, n, "%s.tmp%ld", o.log, (long)getpid());
@@ -401,10 +350,14 @@ int cli_device(int argc, char **argv)
                  splitee_policy_best_arm(splitee_device_policy(d)) + 1);
         cli_live_log("device", line);
     }
+    if (!o.has_cloud)
+        cli_live_log("device", "no cloud (--cloud none): every offload is finished on the device");
     long k = 0;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    cli_meter_start(&meter, &o.prog, "device", "samples");
     for (; k < total && !stop_asked; k++) {
+        cli_meter_update(&meter, (size_t)k, (size_t)total);
         if (o.interval > 0) {
             double at = (double)t0.tv_sec + (double)t0.tv_nsec * 1e-9 + (double)k * o.interval;
             struct timespec due = { (time_t)at, (long)((at - floor(at)) * 1e9) };
@@ -421,20 +374,46 @@ int cli_device(int argc, char **argv)
             st = splitee__fail(&err, SPLITEE_ERR_IO, "%s: cannot write", o.log);
             goto done;
         }
-        if (r.outcome == SPLITEE_ROUND_FALLBACK && r.reconnects == 0 && r.note[0] &&
+        /* a failure on a connection that was up is worth a line; a cloud
+         * that is down or absent is said once, not every round */
+        if (o.has_cloud && r.outcome == SPLITEE_ROUND_FALLBACK && r.reconnects == 0 && r.note[0] &&
             strncmp(r.note, "cloud unreachable", 17) != 0) {
             char line[400];
+            cli_meter_break();
             snprintf(line, sizeof line, "round %ld: fallback: %s", k, r.note);
             cli_live_log("device", line);
         }
-        if (o.state && (k + 1) % o.save_every == 0 &&
-            (st = save_state(o.state, splitee_device_policy(d), &err)) < 0)
-            goto done;
+        if (o.state && (k + 1) % o.save_every == 0) {
+            if ((st = save_state(o.state, splitee_device_policy(d), &err)) < 0)
+                goto done;
+            wrote_state = 1;
+        }
     }
+    cli_meter_update(&meter, (size_t)k, (size_t)total);
+    cli_meter_end(&meter);
     if (stop_asked) {
         char line[128];
         snprintf(line, sizeof line, "stopped by a signal after %ld of %ld samples", k, total);
         cli_live_log("device", line);
+    }
+    splitee_device_summary s;
+    splitee_device_summarize(d, &s);
+    if (o.json) {
+        if (!(cmdline = cli_join_args("device", argc, argv))) {
+            st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.json);
+            goto done;
+        }
+        splitee_report_device_meta meta = { cmdline, NULL, &o.policy,
+                                            splitee_payload_encoding_name(o.dev.encoding), o.link,
+                                            splitee_device_reward(d) };
+        if ((st = write_summary(o.json, &s, &meta, &err)) < 0)
+            goto done;
+        wrote_json = 1;
+    }
+    if (o.state) {
+        if ((st = save_state(o.state, splitee_device_policy(d), &err)) < 0)
+            goto done;
+        wrote_state = 1;
     }
     if (logf) {
         int bad = fclose(logf) != 0;
@@ -446,29 +425,27 @@ int cli_device(int argc, char **argv)
         free(log_tmp);
         log_tmp = NULL;
     }
-    if (o.state && (st = save_state(o.state, splitee_device_policy(d), &err)) < 0)
-        goto done;
-    splitee_device_summary s;
-    splitee_device_summarize(d, &s);
     if (!o.quiet)
         splitee_report_device_text(stdout, &s);
-    if (o.json) {
-        if (!(cmdline = join_args(argc, argv))) {
-            st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.json);
-            goto done;
-        }
-        splitee_report_device_meta meta = { cmdline, NULL, &o.policy,
-                                            splitee_payload_encoding_name(o.dev.encoding), o.link,
-                                            splitee_device_reward(d) };
-        st = write_summary(o.json, &s, &meta, &err);
-    }
 done:
+    cli_meter_end(&meter);
+    if (st < 0 && wrote_state) {
+        /* no output of a failed run stays behind: the state goes back to
+         * what it was (or away, if this run made it) */
+        if (state_before)
+            splitee_file_write_atomic(o.state, state_before, state_len, NULL);
+        else
+            remove(o.state);
+    }
+    if (st < 0 && wrote_json)
+        remove(o.json);
     if (logf)
         fclose(logf);
     if (log_tmp) {
         remove(log_tmp);
         free(log_tmp);
     }
+    free(state_before);
     free(cmdline);
     free(px);
     gsl_rng_free(rng);
@@ -479,6 +456,7 @@ done:
     splitee_report_device_log_free(logw);
     splitee_link_clock_free(clk);
     splitee_link_free(lk);
+    cli_free(&CMD, &o);
     if (st == 1)
         return 0;
     return st < 0 ? cli_fail(&err, st) : 0;

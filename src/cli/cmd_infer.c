@@ -5,85 +5,58 @@
  * into a second run state (the cloud's) and resumed to the final exit.
  * Reports accuracy, exit and offload rates and payload bytes, next to the
  * uninterrupted full forward pass on the same images, so the effect of a
- * lossy encoding shows. One thread: this is the device's view. */
+ * lossy encoding shows. One thread: this is the device's view. The loop is
+ * the library's (splitee_batch_split_images, batch.h). */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
 
 #include "cli.h"
-#include "engine_opts.h"
 #include "core/internal.h"
+#include "groups.h"
 
 typedef struct infer_opts {
-    cli_input in;   /* first: the shared setters cast to it */
+    cli_model model;
+    cli_input in;
+    cli_exit ex;
+    cli_link_opts pay;
+    cli_output out;
+    cli_progress prog;
     int split;      /* K, 1..layers; 0 = not given */
+    /* after parsing */
     double alpha;
     splitee_confidence confidence;
     splitee_payload_encoding encoding;
-    char *json;
+    const char *json;
 } infer_opts;
 
-static int set_split(void *o, const char *v, splitee_error *err)
-{
-    long x;
-    if (cli_parse_long(v, 1, SPLITEE_MAX_EXITS, &x) < 0)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--split: expected a layer 1..%d, got '%s'", SPLITEE_MAX_EXITS, v);
-    ((infer_opts *)o)->split = (int)x;
-    return 0;
-}
+static const cli_opt OPT_SPLIT = { .name = "split", .arg = "K", .kind = CLI_INT,
+    .off = offsetof(infer_opts, split), .lo = 1, .hi = SPLITEE_MAX_EXITS,
+    .help = "layers on the device, 1..L; exit K is read there (required)" };
+static const cli_opt *const SPLIT_OPTS[] = { &OPT_SPLIT, NULL };
+static const cli_group SPLIT = { .title = "split", .opts = SPLIT_OPTS };
 
-static int set_alpha(void *o, const char *v, splitee_error *err)
-{
-    double a;
-    if (cli_parse_double(v, &a) < 0 || a < 0 || a > 1)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--alpha: expected a number in [0, 1], got '%s'", v);
-    ((infer_opts *)o)->alpha = a;
-    return 0;
-}
-
-static int set_confidence(void *o, const char *v, splitee_error *err)
-{
-    if (splitee_confidence_parse(v, &((infer_opts *)o)->confidence) < 0)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--confidence: expected max-softmax, entropy or margin, got '%s'", v);
-    return 0;
-}
-
-static int set_encoding(void *o, const char *v, splitee_error *err)
-{
-    if (splitee_payload_encoding_parse(v, &((infer_opts *)o)->encoding, NULL) < 0)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--encoding: expected f32, f16 or int8, got '%s'", v);
-    return 0;
-}
-
-static int set_json(void *o, const char *v, splitee_error *err)
-{
-    return cli_set_string(&((infer_opts *)o)->json, v, err);
-}
-
-static const cli_eopt OPTS[] = {
-    { "model", "DIR", cli_set_model, "model folder: model.json + weights [data/model]" },
-    { "images", "FILE", cli_set_images, "IDX image file, gzip or not (required)" },
-    { "labels", "FILE", cli_set_labels, "IDX label file (required)" },
-    { "split", "K", set_split, "layers on the device, 1..L; exit K is read there (required)" },
-    { "alpha", "A", set_alpha, "exit threshold on the confidence of exit K [0.8]" },
-    { "confidence", "C", set_confidence, "max-softmax, entropy or margin [max-softmax]" },
-    { "encoding", "E", set_encoding, "payload encoding: f32, f16 or int8 [f32]" },
-    { "domain", "NAME", cli_set_domain, "shipped shifted domain: clean, noise, blur or contrast" },
-    { "distort", "KIND:LEVEL", cli_set_distort, "noise:SIGMA, blur:SIGMA or contrast:FACTOR (pixels in [0,1])" },
-    { "seed", "S", cli_set_seed, "noise seed: image k uses S + k [20231101]" },
-    { "limit", "N", cli_set_limit, "the first N images only" },
-    { "json", "FILE", set_json, "write the results as JSON" },
+static const cli_use GROUPS[] = {
+    { &cli_group_model, offsetof(infer_opts, model) },
+    { &cli_group_input, offsetof(infer_opts, in) },
+    { &SPLIT, 0 },
+    { &cli_group_exit, offsetof(infer_opts, ex) },
+    { &cli_group_payload, offsetof(infer_opts, pay) },
+    { &cli_group_output_json, offsetof(infer_opts, out) },
+    { &cli_group_progress, offsetof(infer_opts, prog) },
+    { &cli_group_seed_compat, 0 },
+    { NULL, 0 },
 };
-#define NOPTS (sizeof OPTS / sizeof *OPTS)
 
-static void usage(FILE *f)
-{
-    fputs("usage: splitee infer --images IDX --labels IDX --split K [options]\n"
-          "Runs a fixed split: layers 1..K on the device, exit K when its confidence reaches\n"
-          "alpha, otherwise the activation is sent as a payload and the cloud finishes.\n\n", f);
-    cli_eopts_print(f, OPTS, NOPTS);
-}
+static const cli_command CMD = {
+    .name = "infer",
+    .synopsis = "splitee infer --split K [options]",
+    .about = "Runs a fixed split: layers 1..K on the device, exit K when its confidence reaches\n"
+             "alpha, otherwise the activation is sent as a payload and the cloud finishes.\n",
+    .groups = GROUPS,
+    .data_note = 1,
+};
 
 static double frac(size_t a, size_t b)
 {
@@ -93,7 +66,7 @@ static double frac(size_t a, size_t b)
 static void print_stats(FILE *f, const infer_opts *o, const splitee_model_config *c,
                         const splitee_split_stats *r)
 {
-    fprintf(f, "model %s: %d layers, %d classes; images %s: %zu (%s)\n", o->in.model,
+    fprintf(f, "model %s: %d layers, %d classes; images %s: %zu (%s)\n", o->model.dir,
             c->layers, c->classes, o->in.images, r->samples, o->in.distort_name);
     fprintf(f, "split after layer %d of %d; alpha %g on %s; payload %s\n\n", o->split,
             c->layers, o->alpha, splitee_confidence_name(o->confidence),
@@ -117,7 +90,7 @@ static int write_json(const char *path, const infer_opts *o, const splitee_model
                       const splitee_split_stats *r, splitee_error *err)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "model", o->in.model);
+    cJSON_AddStringToObject(j, "model", o->model.dir);
     cJSON_AddStringToObject(j, "images", o->in.images);
     cJSON_AddStringToObject(j, "labels", o->in.labels);
     cJSON_AddStringToObject(j, "domain", o->in.distort_name);
@@ -150,32 +123,42 @@ static int write_json(const char *path, const infer_opts *o, const splitee_model
     return st;
 }
 
+/* The batch's progress callback: the command's meter. */
+static void show_progress(void *ctx, size_t done, size_t total)
+{
+    cli_meter_update(ctx, done, total);
+}
+
 int cli_infer(int argc, char **argv)
 {
     infer_opts o;
     memset(&o, 0, sizeof o);
-    cli_input_defaults(&o.in);
-    o.alpha = 0.8;
-    o.confidence = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
-    o.encoding = SPLITEE_PAYLOAD_F32;
     splitee_error err = { 0, "" };
     splitee_model *m = NULL;
     splitee_images im;
     memset(&im, 0, sizeof im);
     splitee_split_stats r;
+    cli_meter meter = { 0 };
 
-    int st = cli_eopts_parse(OPTS, NOPTS, &o, argc, argv, "infer", usage, &err);
+    int st = cli_parse(&CMD, &o, argc, argv, &err);
     if (st != 0)
         goto done;
+    if ((st = cli_values_one(&o.ex.alpha, "alpha", "infer", &o.alpha, &err)) < 0)
+        goto done;
+    o.confidence = (splitee_confidence)o.ex.confidence;
+    o.encoding = (splitee_payload_encoding)o.pay.encoding;
+    o.json = o.out.json;
     if (!o.split) {
         st = splitee__fail(&err, SPLITEE_ERR_ARG, "--split: missing (layers to run on the device, 1..L)");
         goto done;
     }
+    if ((st = cli_input_resolve(&o.in, &err)) < 0)
+        goto done;
     if (!o.in.labels) {
-        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--labels: missing (an IDX label file)");
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--labels: missing (an IDX label file: infer reports accuracy)");
         goto done;
     }
-    if ((st = cli_input_load(&o.in, &m, &im, &err)) < 0)
+    if ((st = cli_input_load(&o.in, &o.model, &m, &im, &err)) < 0)
         goto done;
     const splitee_model_config *c = splitee_model_get_config(m);
     if (o.split > c->layers) {
@@ -186,7 +169,12 @@ int cli_infer(int argc, char **argv)
     splitee_split_config sc = { o.split, o.alpha, o.confidence, o.encoding };
     splitee_batch_config bc;   /* one thread: this is the device's view */
     splitee_batch_config_default(&bc);
-    if ((st = splitee_batch_split_images(m, &im, &o.in.distort, &sc, &bc, &r, &err)) < 0)
+    cli_meter_start(&meter, &o.prog, "infer", "images");
+    bc.progress = show_progress;
+    bc.progress_ctx = &meter;
+    st = splitee_batch_split_images(m, &im, &o.in.distort, &sc, &bc, &r, &err);
+    cli_meter_end(&meter);
+    if (st < 0)
         goto done;
     if (o.json && (st = write_json(o.json, &o, c, &r, &err)) < 0)
         goto done;
@@ -194,8 +182,7 @@ int cli_infer(int argc, char **argv)
 done:
     splitee_images_release(&im);
     splitee_model_free(m);
-    free(o.json);
-    cli_input_free(&o.in);
+    cli_free(&CMD, &o);
     if (st == 1)
         return 0;
     return st < 0 ? cli_fail(&err, st) : 0;

@@ -11,88 +11,51 @@
 
 #include "cli.h"
 #include "core/internal.h"
+#include "groups.h"
 
 typedef struct link_opts {
-    const char *model, *link;
-    splitee_payload_encoding enc;
+    cli_model mo;
+    cli_link_opts lk;
+    cli_progress prog;
     double at;             /* seconds */
     int raw;               /* also price the raw-input offload */
-    unsigned long long seed;
+    uint64_t seed;
     long draws;
+    /* after parsing */
+    const char *model, *link;
+    splitee_payload_encoding enc;
 } link_opts;
 
-static void link_usage(FILE *f)
-{
-    fputs("usage: splitee link --link PROFILE [options]\n\n"
-          "Prices offloading after each split layer on a link profile (data/links/*.json)\n"
-          "and prints payload bytes, latency (ms), device radio energy (mJ) and the\n"
-          "offloading cost o = w_ms*latency + w_mJ*energy used in the reward.\n\n"
-          "options:\n"
-          "  --link PROFILE        link profile JSON (required)\n"
-          "  --model DIR           model folder for layers, tokens and dim [data/model]\n"
-          "  --encoding E          payload encoding: f32, f16, int8 [f32]\n"
-          "  --at SECONDS          time on the link's clock (trace offset) [0]\n"
-          "  --raw-input           add layer 0: offload the raw 28x28 input instead\n"
-          "  --seed N              key of the loss and jitter draws [1]\n"
-          "  --draws N             draws averaged on a lossy or jittery link [1000]\n"
-          "  --help                this text\n", f);
-}
+static const cli_opt OPT_AT = { .name = "at", .arg = "SECONDS", .kind = CLI_DOUBLE,
+    .off = offsetof(link_opts, at), .lo = 0, .hi = INFINITY,
+    .help = "time on the link's clock (trace offset)", .def = "0" };
+static const cli_opt OPT_RAW = { .name = "raw-input", .kind = CLI_SET, .ival = 1,
+    .off = offsetof(link_opts, raw), .help = "add layer 0: offload the raw input instead" };
+static const cli_opt OPT_LINK_SEED = { .name = "seed", .arg = "S", .kind = CLI_U64,
+    .off = offsetof(link_opts, seed), .help = "key of the loss and jitter draws", .def = "1" };
+static const cli_opt OPT_DRAWS = { .name = "draws", .arg = "N", .kind = CLI_LONG,
+    .off = offsetof(link_opts, draws), .lo = 1, .hi = 10000000,
+    .help = "draws averaged on a lossy or jittery link", .def = "1000" };
+static const cli_opt *const PRICE_OPTS[] = { &OPT_AT, &OPT_RAW, &OPT_LINK_SEED, &OPT_DRAWS, NULL };
+static const cli_group PRICE = { .title = "pricing", .opts = PRICE_OPTS };
 
-static int parse_num(const char *opt, const char *v, double lo, double *out, splitee_error *err)
-{
-    double x;
-    if (!v || cli_parse_double(v, &x) < 0 || x < lo)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "%s: expected a number >= %g (got '%s')", opt, lo,
-                             v ? v : "");
-    *out = x;
-    return 0;
-}
+static const cli_use GROUPS[] = {
+    { &cli_group_link, offsetof(link_opts, lk) },
+    { &cli_group_model, offsetof(link_opts, mo) },
+    { &PRICE, 0 },
+    { &cli_group_progress, offsetof(link_opts, prog) },
+    { NULL, 0 },
+};
 
-static int parse_args(link_opts *o, int argc, char **argv, splitee_error *err)
-{
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x = 0;
-        int st;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            link_usage(stdout);
-            return 1;
-        } else if (strcmp(a, "--raw-input") == 0) {
-            o->raw = 1;
-            continue;
-        }
-        if (!v)
-            return splitee__fail(err, SPLITEE_ERR_ARG, "%s: %s", a,
-                                 strncmp(a, "--", 2) == 0 ? "needs a value" : "unexpected argument");
-        if (strcmp(a, "--link") == 0) {
-            o->link = v;
-        } else if (strcmp(a, "--model") == 0) {
-            o->model = v;
-        } else if (strcmp(a, "--encoding") == 0) {
-            if ((st = splitee_payload_encoding_parse(v, &o->enc, err)) < 0)
-                return st;
-        } else if (strcmp(a, "--at") == 0) {
-            if ((st = parse_num(a, v, 0, &o->at, err)) < 0)
-                return st;
-        } else if (strcmp(a, "--seed") == 0) {
-            if ((st = parse_num(a, v, 0, &x, err)) < 0)
-                return st;
-            o->seed = (unsigned long long)x;
-        } else if (strcmp(a, "--draws") == 0) {
-            if ((st = parse_num(a, v, 1, &x, err)) < 0)
-                return st;
-            if (x > 1e7)
-                return splitee__fail(err, SPLITEE_ERR_ARG, "--draws: at most 10000000");
-            o->draws = (long)x;
-        } else {
-            return splitee__fail(err, SPLITEE_ERR_ARG, "unknown option '%s' (see splitee link --help)", a);
-        }
-        i++;
-    }
-    if (!o->link)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--link PROFILE is required (see splitee link --help)");
-    return 0;
-}
+static const cli_command CMD = {
+    .name = "link",
+    .synopsis = "splitee link --link PROFILE [options]",
+    .about = "Prices offloading after each split layer on a link profile (DATA/links/*.json)\n"
+             "and prints payload bytes, latency (ms), device radio energy (mJ) and the\n"
+             "offloading cost o = w_ms*latency + w_mJ*energy used in the reward.\n",
+    .groups = GROUPS,
+    .data_note = 1,
+};
 
 /* Mean of `draws` keyed prices of `bytes` at `at`. */
 static void mean_price(const splitee_link *lk, size_t bytes, const link_opts *o, long draws,
@@ -123,19 +86,23 @@ static void print_row(const char *label, size_t bytes, const splitee_transfer *t
 
 int cli_link(int argc, char **argv)
 {
-    link_opts o = { "data/model", NULL, SPLITEE_PAYLOAD_F32, 0.0, 0, 1, 1000 };
+    link_opts o;
+    memset(&o, 0, sizeof o);
     splitee_error err = { 0, "" };
     splitee_model *m = NULL;
     splitee_link *lk = NULL;
-    int st = parse_args(&o, argc, argv, &err);
-    if (st == 1)
-        return 0;
-    if (st < 0)
-        return cli_fail(&err, st);
-    if ((st = splitee_link_load(o.link, &lk, &err)) < 0 ||
-        (st = splitee_model_load(o.model, &m, &err)) < 0) {
+    int st = cli_parse(&CMD, &o, argc, argv, &err);
+    if (st == 0 && !o.lk.link)
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--link PROFILE is required (see splitee link --help)");
+    o.model = o.mo.dir;
+    o.link = o.lk.link;
+    o.enc = (splitee_payload_encoding)o.lk.encoding;
+    if (st == 0 && ((st = splitee_link_load(o.link, &lk, &err)) < 0 ||
+                    (st = splitee_model_load(o.model, &m, &err)) < 0))
         splitee_link_free(lk);
-        return cli_fail(&err, st);
+    if (st != 0) {
+        cli_free(&CMD, &o);
+        return st == 1 ? 0 : cli_fail(&err, st);
     }
     const splitee_model_config *c = splitee_model_get_config(m);
     const splitee_link_params *p = splitee_link_get_params(lk);
@@ -153,7 +120,7 @@ int cli_link(int argc, char **argv)
     printf("o = %g/ms * latency + %g/mJ * energy; isolated transfers (promotion and whole "
            "tail charged)\n", p->w_ms, p->w_mJ);
     if (random)
-        printf("figures are means over %ld draws (seed %llu)\n", draws, o.seed);
+        printf("figures are means over %ld draws (seed %llu)\n", draws, (unsigned long long)o.seed);
     printf("%-6s %8s %7s %10s %11s %10s %8s\n", "layer", "bytes", "packets", "latency_ms",
            "energy_mJ", "tail_mJ", "o");
     splitee_transfer t;
@@ -173,5 +140,6 @@ int cli_link(int argc, char **argv)
     printf("%-6d (the last layer never offloads)\n", c->layers);
     splitee_model_free(m);
     splitee_link_free(lk);
+    cli_free(&CMD, &o);
     return 0;
 }

@@ -3,67 +3,57 @@
  * writes the float32 (samples, exits, classes) exit-logit table that
  * `splitee replay --logits` reads, and optionally the labels as int64 .npy.
  *
- * Threads: one engine state and one distorter per thread, the samples cut
- * into contiguous blocks; every sample's logits depend only on the sample,
- * so the table is identical for any thread count. Outputs are written only
- * after every sample succeeded, each atomically. */
-#include <pthread.h>
-#include <stdatomic.h>
+ * The work is the library's batch inference (batch.h): identical tables for
+ * any thread count. Outputs are written only after every sample succeeded,
+ * each atomically. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "engine_opts.h"
 #include "core/internal.h"
+#include "groups.h"
 
 typedef struct logits_opts {
-    cli_input in;      /* first: the shared setters cast to it */
+    cli_model model;
+    cli_input in;
+    cli_threads threads;
+    cli_progress progress;
     char *out;         /* the table (.npy) */
     char *labels_out;  /* labels (.npy), or NULL */
 } logits_opts;
 
-static int set_out(void *o, const char *v, splitee_error *err)
-{
-    return cli_set_string(&((logits_opts *)o)->out, v, err);
-}
+static const cli_opt OPT_OUT = { .name = "out", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(logits_opts, out),
+    .help = "the table: float32 .npy (samples, exits, classes) (required)" };
+static const cli_opt OPT_LABELS_OUT = { .name = "labels-out", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(logits_opts, labels_out), .help = "write the labels as int64 .npy (needs labels)" };
+static const cli_opt *const OUT_OPTS[] = { &OPT_OUT, &OPT_LABELS_OUT, NULL };
+static const cli_group OUT = { .title = "output", .opts = OUT_OPTS };
 
-static int set_labels_out(void *o, const char *v, splitee_error *err)
-{
-    return cli_set_string(&((logits_opts *)o)->labels_out, v, err);
-}
-
-static const cli_eopt OPTS[] = {
-    { "model", "DIR", cli_set_model, "model folder: model.json + weights [data/model]" },
-    { "images", "FILE", cli_set_images, "IDX image file, gzip or not (required)" },
-    { "labels", "FILE", cli_set_labels, "IDX label file (checked against the images; for --labels-out)" },
-    { "labels-out", "FILE", set_labels_out, "write the labels as int64 .npy (needs --labels)" },
-    { "domain", "NAME", cli_set_domain, "shipped shifted domain: clean, noise, blur or contrast" },
-    { "distort", "KIND:LEVEL", cli_set_distort, "noise:SIGMA, blur:SIGMA or contrast:FACTOR (pixels in [0,1])" },
-    { "seed", "S", cli_set_seed, "noise seed: image k uses S + k [20231101]" },
-    { "threads", "N", cli_set_threads, "worker threads, 0 = all cores [0]" },
-    { "limit", "N", cli_set_limit, "the first N images only" },
-    { "out", "FILE", set_out, "the table: float32 .npy (samples, exits, classes) (required)" },
-    { "progress", NULL, cli_set_progress, "show progress on stderr even when it is not a terminal" },
-    { "no-progress", NULL, cli_set_no_progress, "never show progress" },
+static const cli_use GROUPS[] = {
+    { &cli_group_model, offsetof(logits_opts, model) },
+    { &cli_group_input, offsetof(logits_opts, in) },
+    { &cli_group_threads, offsetof(logits_opts, threads) },
+    { &OUT, 0 },
+    { &cli_group_progress, offsetof(logits_opts, progress) },
+    { &cli_group_seed_compat, 0 },
+    { NULL, 0 },
 };
-#define NOPTS (sizeof OPTS / sizeof *OPTS)
 
-static void usage(FILE *f)
-{
-    fputs("usage: splitee logits --images IDX --out FILE.npy [options]\n"
-          "Runs every image through the C inference engine and writes every exit's logits,\n"
-          "the table `splitee replay --logits` reads.\n\n", f);
-    cli_eopts_print(f, OPTS, NOPTS);
-}
+static const cli_command CMD = {
+    .name = "logits",
+    .synopsis = "splitee logits --out FILE.npy [options]",
+    .about = "Runs every image through the C inference engine and writes every exit's logits,\n"
+             "the table `splitee replay --logits` reads.\n",
+    .groups = GROUPS,
+    .data_note = 1,
+};
 
+/* The batch's progress callback: the command's meter. */
 static void show_progress(void *ctx, size_t done, size_t total)
 {
-    (void)ctx;
-    fprintf(stderr, "\rlogits: %zu/%zu images (%3.0f%%)", done, total,
-            total ? 100.0 * (double)done / (double)total : 100.0);
-    fflush(stderr);
+    cli_meter_update(ctx, done, total);
 }
 
 static int write_labels(const char *path, const splitee_images *im, splitee_error *err)
@@ -83,25 +73,26 @@ int cli_logits(int argc, char **argv)
 {
     logits_opts o;
     memset(&o, 0, sizeof o);
-    cli_input_defaults(&o.in);
     splitee_error err = { 0, "" };
     splitee_model *m = NULL;
     splitee_images im;
     memset(&im, 0, sizeof im);
     float *out = NULL;
 
-    int st = cli_eopts_parse(OPTS, NOPTS, &o, argc, argv, "logits", usage, &err);
+    int st = cli_parse(&CMD, &o, argc, argv, &err);
     if (st != 0)
         goto done;
     if (!o.out) {
         st = splitee__fail(&err, SPLITEE_ERR_ARG, "--out: missing (the .npy table to write)");
         goto done;
     }
+    if ((st = cli_input_resolve(&o.in, &err)) < 0)
+        goto done;
     if (o.labels_out && !o.in.labels) {
-        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--labels-out: needs --labels (an IDX label file)");
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--labels-out: needs labels (--labels, an IDX label file)");
         goto done;
     }
-    if ((st = cli_input_load(&o.in, &m, &im, &err)) < 0)
+    if ((st = cli_input_load(&o.in, &o.model, &m, &im, &err)) < 0)
         goto done;
     const splitee_model_config *c = splitee_model_get_config(m);
     size_t per = (size_t)c->layers * (size_t)c->classes, total;
@@ -111,13 +102,13 @@ int cli_logits(int argc, char **argv)
     }
     splitee_batch_config bc;
     splitee_batch_config_default(&bc);
-    bc.threads = cli_input_threads(&o.in, im.count);
-    int progress = cli_input_show_progress(&o.in);
-    if (progress)
-        bc.progress = show_progress;
+    bc.threads = cli_threads_for(&o.threads, im.count);
+    cli_meter meter;
+    cli_meter_start(&meter, &o.progress, "logits", "images");
+    bc.progress = show_progress;
+    bc.progress_ctx = &meter;
     st = splitee_batch_forward_images(m, &im, &o.in.distort, &bc, out, &err);
-    if (progress)
-        fputc('\n', stderr);
+    cli_meter_end(&meter);
     if (st < 0)
         goto done;
     size_t shape[3] = { im.count, (size_t)c->layers, (size_t)c->classes };
@@ -129,9 +120,7 @@ done:
     free(out);
     splitee_images_release(&im);
     splitee_model_free(m);
-    free(o.out);
-    free(o.labels_out);
-    cli_input_free(&o.in);
+    cli_free(&CMD, &o);
     if (st == 1)
         return 0;
     return st < 0 ? cli_fail(&err, st) : 0;

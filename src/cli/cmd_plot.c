@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "core/internal.h"
+#include "groups.h"
 
 #define MAX_COLS 64
 #define CLI_MAX_POLICIES_PLOT 64
@@ -287,41 +288,55 @@ static int plot_table(const char *path, const char *prefix, splitee_error *err)
     return st;
 }
 
-static void usage(FILE *f)
-{
-    fputs("usage: splitee plot [--curves FILE] [--table FILE] --out PREFIX\n"
-          "  --curves FILE   curves CSV from `splitee replay --curves`: draws PREFIX-regret.{svg,png}\n"
-          "                  (a sweep: one figure per setting, PREFIX-regret-o0.3.{svg,png} ...)\n"
-          "  --table FILE    table CSV from `splitee replay --csv` of a sweep: draws\n"
-          "                  PREFIX-sweep.{svg,png} (accuracy against cost)\n", f);
-}
+/* ---- options ------------------------------------------------------------ */
+
+typedef struct plot_opts {
+    char *curves, *table, *out;
+    cli_progress prog;
+} plot_opts;
+
+static const cli_opt OPT_CURVES = { .name = "curves", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(plot_opts, curves),
+    .help = "curves CSV of `splitee replay --curves`: draws PREFIX-regret.{svg,png}\n"
+            "(a sweep: one figure per setting, PREFIX-regret-o0.3.{svg,png} ...)" };
+static const cli_opt OPT_TABLE = { .name = "table", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(plot_opts, table),
+    .help = "table CSV of `splitee replay --csv` of a sweep: draws\n"
+            "PREFIX-sweep.{svg,png} (accuracy against cost)" };
+static const cli_opt OPT_OUT = { .name = "out", .arg = "PREFIX", .kind = CLI_STRING,
+    .off = offsetof(plot_opts, out), .help = "where the figures go (required)" };
+static const cli_opt *const PLOT_OPTS[] = { &OPT_CURVES, &OPT_TABLE, &OPT_OUT, NULL };
+static const cli_group PLOT = { .title = "plot", .opts = PLOT_OPTS };
+
+static const cli_use GROUPS[] = {
+    { &PLOT, 0 },
+    { &cli_group_progress, offsetof(plot_opts, prog) },
+    { NULL, 0 },
+};
+
+static const cli_command CMD = {
+    .name = "plot",
+    .synopsis = "splitee plot [--curves FILE] [--table FILE] --out PREFIX",
+    .about = "Redraws the figures of `splitee replay --plot` from the CSV files replay wrote.\n",
+    .groups = GROUPS,
+};
 
 int cli_plot(int argc, char **argv)
 {
-    const char *curves = NULL, *table = NULL, *out = NULL;
+    plot_opts o;
+    memset(&o, 0, sizeof o);
     splitee_error err = { 0, "" };
-    for (int i = 0; i < argc; i++) {
-        const char **dst = strcmp(argv[i], "--curves") == 0 ? &curves
-                         : strcmp(argv[i], "--table") == 0  ? &table
-                         : strcmp(argv[i], "--out") == 0    ? &out : NULL;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (!dst || i + 1 >= argc) {
-            splitee__fail(&err, SPLITEE_ERR_ARG, dst ? "%s: missing value" : "unknown option '%s' (see splitee plot --help)", argv[i]);
-            return cli_fail(&err, SPLITEE_ERR_ARG);
-        }
-        *dst = argv[++i];
-    }
-    if (!out || (!curves && !table)) {
-        usage(stderr);
-        return 2;
-    }
-    int st = 0;
-    if (curves)
-        st = plot_curves(curves, out, &err);
-    if (st == 0 && table)
-        st = plot_table(table, out, &err);
+    int st = cli_parse(&CMD, &o, argc, argv, &err);
+    if (st == 0 && !o.out)
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--out: missing (the PREFIX of the figures; see splitee plot --help)");
+    if (st == 0 && !o.curves && !o.table)
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "give --curves FILE, --table FILE or both (see splitee plot --help)");
+    if (st == 0 && o.curves)
+        st = plot_curves(o.curves, o.out, &err);
+    if (st == 0 && o.table)
+        st = plot_table(o.table, o.out, &err);
+    cli_free(&CMD, &o);
+    if (st == 1)
+        return 0;
     return st < 0 ? cli_fail(&err, st) : 0;
 }

@@ -10,67 +10,61 @@
  * are not reproducible; the file's structure is (tests/test_cli.sh). */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "engine_opts.h"
 #include "core/internal.h"
+#include "groups.h"
 
 typedef struct profile_opts {
-    cli_input in;     /* first: the shared setters cast to it */
+    cli_model model;
+    cli_input in;     /* --images only */
+    cli_progress prog;
     long runs, warmup;
     double normalise; /* > 0: rescale layer_cost to this mean; 0: ms */
     char *out;
 } profile_opts;
 
-static int set_runs(void *o, const char *v, splitee_error *err)
-{
-    if (cli_parse_long(v, 1, 10000000, &((profile_opts *)o)->runs) < 0)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--runs: expected a positive integer, got '%s'", v);
-    return 0;
-}
+static const cli_opt OPT_RUNS = { .name = "runs", .arg = "N", .kind = CLI_LONG,
+    .off = offsetof(profile_opts, runs), .lo = 1, .hi = 10000000, .help = "timed runs", .def = "200" };
+static const cli_opt OPT_WARMUP = { .name = "warmup", .arg = "N", .kind = CLI_LONG,
+    .off = offsetof(profile_opts, warmup), .lo = 0, .hi = 10000000, .help = "untimed runs first",
+    .def = "20" };
+static const cli_opt OPT_NORMALISE = { .name = "normalise", .arg = "LAMBDA", .kind = CLI_DOUBLE,
+    .off = offsetof(profile_opts, normalise), .lo = 0, .hi = INFINITY, .open = CLI_OPEN_LO,
+    .help = "rescale layer_cost so that its mean is LAMBDA", .def_text = "ms, unscaled" };
+static const cli_opt OPT_OUT = { .name = "out", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(profile_opts, out), .help = "write the device profile as JSON" };
+static const cli_opt *const PROFILE_OPTS[] = { &OPT_RUNS, &OPT_WARMUP, &OPT_NORMALISE, &OPT_OUT, NULL };
+static const cli_group PROFILE = { .title = "profile", .opts = PROFILE_OPTS };
 
-static int set_warmup(void *o, const char *v, splitee_error *err)
-{
-    if (cli_parse_long(v, 0, 10000000, &((profile_opts *)o)->warmup) < 0)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--warmup: expected a non-negative integer, got '%s'", v);
-    return 0;
-}
-
-static int set_normalise(void *o, const char *v, splitee_error *err)
-{
-    double x;
-    if (cli_parse_double(v, &x) < 0 || x <= 0)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--normalise: expected a positive number, got '%s'", v);
-    ((profile_opts *)o)->normalise = x;
-    return 0;
-}
-
-static int set_out(void *o, const char *v, splitee_error *err)
-{
-    return cli_set_string(&((profile_opts *)o)->out, v, err);
-}
-
-static const cli_eopt OPTS[] = {
-    { "model", "DIR", cli_set_model, "model folder: model.json + weights [data/model]" },
-    { "images", "FILE", cli_set_images, "IDX images: time the first one [a fixed synthetic image]" },
-    { "runs", "N", set_runs, "timed runs [200]" },
-    { "warmup", "N", set_warmup, "untimed runs first [20]" },
-    { "normalise", "LAMBDA", set_normalise, "rescale layer_cost so that its mean is LAMBDA [ms, unscaled]" },
-    { "out", "FILE", set_out, "write the device profile as JSON" },
+static const cli_use GROUPS[] = {
+    { &cli_group_model, offsetof(profile_opts, model) },
+    { &cli_group_input_images, offsetof(profile_opts, in) },
+    { &PROFILE, 0 },
+    { &cli_group_progress, offsetof(profile_opts, prog) },
+    { NULL, 0 },
 };
-#define NOPTS (sizeof OPTS / sizeof *OPTS)
 
-static void usage(FILE *f)
-{
-    fputs("usage: splitee profile [options]\n"
-          "Times the embedding, every layer and every exit head at batch 1 on one thread and\n"
-          "writes a device profile whose \"layer_cost\" feeds `splitee replay --layer-cost`.\n\n", f);
-    cli_eopts_print(f, OPTS, NOPTS);
-}
+static const cli_default DEFAULTS[] = {
+    { "images", NULL, "a fixed synthetic image" },
+    { NULL, NULL, NULL },
+};
+
+static const cli_command CMD = {
+    .name = "profile",
+    .synopsis = "splitee profile [options]",
+    .about = "Times the embedding, every layer and every exit head at batch 1 on one thread and\n"
+             "writes a device profile whose \"layer_cost\" feeds `splitee replay --layer-cost`.\n"
+             "--images: the first image is timed (default: a fixed synthetic image).\n",
+    .groups = GROUPS,
+    .defaults = DEFAULTS,
+    .data_note = 1,
+};
 
 static double now_ms(void)
 {
@@ -245,9 +239,6 @@ int cli_profile(int argc, char **argv)
 {
     profile_opts o;
     memset(&o, 0, sizeof o);
-    cli_input_defaults(&o.in);
-    o.runs = 200;
-    o.warmup = 20;
     splitee_error err = { 0, "" };
     splitee_model *m = NULL;
     splitee_images im;
@@ -258,14 +249,16 @@ int cli_profile(int argc, char **argv)
     profile p;
     memset(&p, 0, sizeof p);
 
-    int st = cli_eopts_parse(OPTS, NOPTS, &o, argc, argv, "profile", usage, &err);
+    cli_meter meter = { 0 };
+    int st = cli_parse(&CMD, &o, argc, argv, &err);
     if (st != 0)
         goto done;
+    splitee_distortion_config_default(&o.in.distort);
     if (o.in.images) {
         o.in.limit = 1;
-        if ((st = cli_input_load(&o.in, &m, &im, &err)) < 0)
+        if ((st = cli_input_load(&o.in, &o.model, &m, &im, &err)) < 0)
             goto done;
-    } else if ((st = splitee_model_load(o.in.model, &m, &err)) < 0) {
+    } else if ((st = splitee_model_load(o.model.dir, &m, &err)) < 0) {
         goto done;
     }
     const splitee_model_config *c = splitee_model_get_config(m);
@@ -283,12 +276,21 @@ int cli_profile(int argc, char **argv)
         px[i] = im.pixels ? (float)(im.pixels[i] / 255.0) : (float)((i * 37 % 256) / 255.0);
     if ((st = splitee_engine_state_create(m, &s, &err)) < 0)
         goto done;
-    for (long r = 0; r < o.warmup; r++)
-        if ((st = one_run(s, px, L, logits, t, &err)) < 0)
-            goto done;
-    for (size_t r = 0; r < R; r++)
-        if ((st = one_run(s, px, L, logits, t + r * W, &err)) < 0)
-            goto done;
+    cli_meter_start(&meter, &o.prog, "profile", "runs");
+    size_t total = (size_t)o.warmup + R;
+    for (long r = 0; r < o.warmup && st == 0; r++) {
+        cli_meter_update(&meter, (size_t)r, total);
+        st = one_run(s, px, L, logits, t, &err);
+    }
+    for (size_t r = 0; r < R && st == 0; r++) {
+        cli_meter_update(&meter, (size_t)o.warmup + r, total);
+        st = one_run(s, px, L, logits, t + r * W, &err);
+    }
+    if (st == 0)
+        cli_meter_update(&meter, total, total);
+    cli_meter_end(&meter);
+    if (st < 0)
+        goto done;
     /* per-quantity summaries, and the whole pass */
     p.layers = L;
     for (int k = 0; k < W; k++) {
@@ -333,8 +335,7 @@ done:
     splitee_engine_state_free(s);
     splitee_images_release(&im);
     splitee_model_free(m);
-    free(o.out);
-    cli_input_free(&o.in);
+    cli_free(&CMD, &o);
     if (st == 1)
         return 0;
     return st < 0 ? cli_fail(&err, st) : 0;

@@ -9,7 +9,121 @@
 
 #include "cli.h"
 #include "core/internal.h"
-#include "options.h"
+#include "groups.h"
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef struct replay_opts {
+    cli_table tab;
+    cli_exit ex;
+    cli_reward rw;
+    cli_policy pol;
+    cli_link_opts lk;
+    cli_output out;
+    cli_threads thr;
+    cli_progress prog;
+    splitee_replay_config replay;  /* order, init, repetitions here; the rest from the groups */
+    double arrival_ms;             /* --link: round k happens at k * arrival_ms */
+    int payload_tokens, payload_dim; /* --link: activation shape priced per split */
+    char *csv, *curves, *trace, *plot;
+} replay_opts;
+
+static int set_reference(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    replay_opts *o = g;
+    (void)v;
+    (void)ctx;
+    (void)err;
+    o->replay.order = SPLITEE_ORDER_GIVEN;
+    o->replay.init = SPLITEE_INIT_REFERENCE;
+    o->pol.side_info = SPLITEE_SIDE_INFO_REFERENCE;
+    return 0;
+}
+
+static int set_payload_shape(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    replay_opts *o = g;
+    int t, d, n = 0;
+    (void)ctx;
+    if (sscanf(v, "%dx%d%n", &t, &d, &n) != 2 || v[n] || t < 1 || d < 1 || t > 1 << 20 || d > 1 << 20)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--payload-shape: expected TOKENSxDIM such as 16x64, got '%s'", v);
+    o->payload_tokens = t;
+    o->payload_dim = d;
+    return 0;
+}
+
+static const char *const ORDERS[] = { "shuffle", "given", NULL };
+static const char *const INITS[] = { "play-once", "reference", NULL };
+
+static const cli_opt OPT_REPS = { .name = "reps", .arg = "R", .kind = CLI_INT,
+    .off = offsetof(replay_opts, replay.repetitions), .lo = 1, .hi = 1000000,
+    .help = "repetitions, each a fresh order of the samples", .def = "20" };
+static const cli_opt OPT_ORDER = { .name = "order", .arg = "O", .kind = CLI_CHOICE,
+    .off = offsetof(replay_opts, replay.order), .choices = ORDERS,
+    .help = "sample order of a repetition", .def = "shuffle" };
+static const cli_opt OPT_INIT = { .name = "init", .arg = "I", .kind = CLI_CHOICE,
+    .off = offsetof(replay_opts, replay.init), .choices = INITS,
+    .help = "UCB initialisation: play every layer once, or the authors' seeding", .def = "play-once" };
+static const cli_opt OPT_REFERENCE = { .name = "reference", .kind = CLI_FN, .set = set_reference,
+    .help = "the authors' simulation: --order given --init reference --side-info reference" };
+static const cli_opt *const RUN_OPTS[] = { &OPT_REPS, &OPT_ORDER, &OPT_INIT, &OPT_REFERENCE, NULL };
+static const cli_group RUN = { .title = "replay", .opts = RUN_OPTS };
+
+static const cli_opt OPT_ARRIVAL = { .name = "arrival-ms", .arg = "MS", .kind = CLI_DOUBLE,
+    .off = offsetof(replay_opts, arrival_ms), .lo = 0, .hi = 1e9,
+    .help = "--link: round k happens at k*MS on the link's clock", .def = "100" };
+static const cli_opt OPT_PAYLOAD_SHAPE = { .name = "payload-shape", .arg = "TxD", .kind = CLI_FN,
+    .set = set_payload_shape, .help = "--link: activation tokens x dim priced per offload",
+    .def = "16x64" };
+static const cli_opt *const LINK_OPTS[] = { &OPT_ARRIVAL, &OPT_PAYLOAD_SHAPE, NULL };
+static const cli_group LINK = { .title = "link", .opts = LINK_OPTS };
+
+static const cli_opt OPT_CSV = { .name = "csv", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(replay_opts, csv), .help = "write the table as CSV" };
+static const cli_opt OPT_CURVES = { .name = "curves", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(replay_opts, curves), .help = "write regret/accuracy/cost curves as CSV" };
+static const cli_opt OPT_TRACE = { .name = "trace", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(replay_opts, trace), .help = "write a per-round CSV of the first repetition" };
+static const cli_opt OPT_PLOT = { .name = "plot", .arg = "PREFIX", .kind = CLI_STRING,
+    .off = offsetof(replay_opts, plot),
+    .help = "draw PREFIX-regret.{svg,png} (and PREFIX-sweep.* for sweeps)" };
+static const cli_opt *const OUT_OPTS[] = { &OPT_CSV, &OPT_CURVES, &OPT_TRACE, &OPT_PLOT, NULL };
+static const cli_group OUT = { .title = "output", .opts = OUT_OPTS };
+
+static const cli_opt OPT_POLICIES = { .name = "policies", .arg = "LIST", .kind = CLI_ALIAS, .alias = "policy" };
+static const cli_opt *const OLD_OPTS[] = { &OPT_POLICIES, NULL };
+static const cli_group OLD = { .title = "old spellings", .opts = OLD_OPTS };
+
+static const cli_use GROUPS[] = {
+    { &cli_group_table, offsetof(replay_opts, tab) },
+    { &cli_group_exit, offsetof(replay_opts, ex) },
+    { &cli_group_reward, offsetof(replay_opts, rw) },
+    { &cli_group_policy, offsetof(replay_opts, pol) },
+    { &RUN, 0 },
+    { &cli_group_threads, offsetof(replay_opts, thr) },
+    { &cli_group_link, offsetof(replay_opts, lk) },
+    { &LINK, 0 },
+    { &cli_group_output, offsetof(replay_opts, out) },
+    { &OUT, 0 },
+    { &cli_group_progress, offsetof(replay_opts, prog) },
+    { &OLD, 0 },
+    { NULL, 0 },
+};
+
+static const cli_default DEFAULTS[] = {
+    { "policy", "splitee,splitee-s,final,random,oracle,ee-threshold,epsilon-greedy,thompson,kl-ucb,ucb-v", NULL },
+    { NULL, NULL, NULL },
+};
+
+static const cli_command CMD = {
+    .name = "replay",
+    .synopsis = "splitee replay [options]",
+    .about = "Replays an exit-logit table through split-layer policies and reports accuracy,\n"
+             "cost, offload rate, learned layer and regret with 95% confidence intervals.\n",
+    .groups = GROUPS,
+    .defaults = DEFAULTS,
+    .data_note = 1,
+};
 
 /* A report rendered into memory, waiting to be committed to its path. */
 typedef struct pending {
@@ -63,16 +177,15 @@ static int render(pending *p, const char *path, cli_writer w, const report_ctx *
 
 static void progress(void *ctx, long done, long total)
 {
-    (void)ctx;
-    fprintf(stderr, "\rreplay: %ld/%ld jobs (%3.0f%%)%s", done, total,
-            total ? 100.0 * done / total : 100.0, done == total ? "\n" : "");
-    fflush(stderr);
+    cli_meter_update(ctx, (size_t)done, (size_t)total);
 }
 
 /* Every combination of the swept values, alpha outermost, beta innermost. */
-static splitee_setting *make_settings(const cli_replay_opts *o, int *n, splitee_error *err)
+static splitee_setting *make_settings(const replay_opts *o, int *n, splitee_error *err)
 {
-    long total = (long)o->alpha.n * o->lambda.n * o->mu.n * o->offload.n * o->beta.n;
+    const cli_values *alpha = &o->ex.alpha, *lambda = &o->rw.lambda, *mu = &o->rw.mu,
+                     *offload = &o->rw.offload, *beta = &o->pol.beta;
+    long total = (long)alpha->n * lambda->n * mu->n * offload->n * beta->n;
     if (total > 100000) {
         splitee__fail(err, SPLITEE_ERR_ARG, "the sweep has %ld settings; at most 100000", total);
         return NULL;
@@ -83,69 +196,53 @@ static splitee_setting *make_settings(const cli_replay_opts *o, int *n, splitee_
         return NULL;
     }
     int k = 0;
-    for (int a = 0; a < o->alpha.n; a++)
-        for (int l = 0; l < o->lambda.n; l++)
-            for (int m = 0; m < o->mu.n; m++)
-                for (int f = 0; f < o->offload.n; f++)
-                    for (int b = 0; b < o->beta.n; b++) {
+    for (int a = 0; a < alpha->n; a++)
+        for (int l = 0; l < lambda->n; l++)
+            for (int m = 0; m < mu->n; m++)
+                for (int f = 0; f < offload->n; f++)
+                    for (int b = 0; b < beta->n; b++) {
                         splitee_setting *x = &s[k++];
                         splitee_setting_default(x);
-                        x->reward.alpha = o->alpha.v[a];
-                        x->reward.lambda = o->lambda.v[l];
-                        x->reward.mu = o->mu.v[m];
-                        x->reward.offload = o->offload.v[f];
-                        x->reward.layer_cost = o->nlayer_cost ? o->layer_cost : NULL;
-                        x->reward.offload_cost = o->noffload_cost ? o->offload_cost : NULL;
-                        x->beta = o->beta.v[b];
+                        x->reward.alpha = alpha->v[a];
+                        x->reward.lambda = lambda->v[l];
+                        x->reward.mu = mu->v[m];
+                        x->reward.offload = offload->v[f];
+                        x->reward.layer_cost = o->rw.nlayer_cost ? o->rw.layer_cost : NULL;
+                        x->reward.offload_cost = o->rw.noffload_cost ? o->rw.offload_cost : NULL;
+                        x->beta = beta->v[b];
                     }
     *n = k;
     return s;
 }
 
-static char *join_args(int argc, char **argv)
-{
-    size_t len = strlen("splitee replay") + 1;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    strcpy(s, "splitee replay");
-    for (int i = 0; i < argc; i++) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
 /* Checks that cost vectors match the table's depth. */
-static int check_vectors(const cli_replay_opts *o, int exits, splitee_error *err)
+static int check_vectors(const replay_opts *o, int exits, splitee_error *err)
 {
-    if (o->nlayer_cost && o->nlayer_cost != exits)
+    if (o->rw.nlayer_cost && o->rw.nlayer_cost != exits)
         return splitee__fail(err, SPLITEE_ERR_SHAPE, "--layer-cost: %d values for a table with %d exits",
-                                 o->nlayer_cost, exits);
-    if (o->noffload_cost && o->noffload_cost != exits)
+                                 o->rw.nlayer_cost, exits);
+    if (o->rw.noffload_cost && o->rw.noffload_cost != exits)
         return splitee__fail(err, SPLITEE_ERR_SHAPE, "--offload-cost: %d values for a table with %d exits",
-                                 o->noffload_cost, exits);
+                                 o->rw.noffload_cost, exits);
     return 0;
 }
 
 /* --link: o of every arm at every round, priced by the link simulator for
  * round k at k * arrival_ms (the last arm never offloads). *out is a
  * (samples, exits) matrix the caller frees. */
-static int link_schedule(const cli_replay_opts *o, size_t rounds, int exits, double **out,
+static int link_schedule(const replay_opts *o, size_t rounds, int exits, double **out,
                          splitee_error *err)
 {
     *out = NULL;
-    if (o->offload_given)
+    if (o->rw.offload_given)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--link replaces --offload and --offload-cost; give one or the other");
     splitee_link *lk;
-    int st = splitee_link_load(o->link, &lk, err);
+    int st = splitee_link_load(o->lk.link, &lk, err);
     if (st < 0)
         return st;
     size_t bytes[SPLITEE_MAX_EXITS] = { 0 };
     for (int a = 0; a + 1 < exits; a++)
-        bytes[a] = splitee_link_payload_bytes(lk, o->link_encoding, (size_t)o->payload_tokens,
+        bytes[a] = splitee_link_payload_bytes(lk, (splitee_payload_encoding)o->lk.encoding, (size_t)o->payload_tokens,
                                               (size_t)o->payload_dim);
     if (exits > 1 && bytes[0] == 0) {
         splitee_link_free(lk);
@@ -155,7 +252,7 @@ static int link_schedule(const cli_replay_opts *o, size_t rounds, int exits, dou
     *out = malloc(rounds * (size_t)exits * sizeof **out);
     if (!*out) {
         splitee_link_free(lk);
-        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory for the offload schedule", o->link);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory for the offload schedule", o->lk.link);
     }
     splitee_link_schedule(lk, bytes, exits, rounds, 0.0, o->arrival_ms, o->replay.seed, *out);
     splitee_link_free(lk);
@@ -163,16 +260,17 @@ static int link_schedule(const cli_replay_opts *o, size_t rounds, int exits, dou
 }
 
 /* The shifts of --shift in stream order, each round resolved (P% of the
- * stream rounds down): loads every table (same labels file and layout as
- * the first) and adds it as a segment of rp. */
-static int add_shifts(const cli_replay_opts *o, splitee_replay *rp, splitee_error *err)
+ * stream rounds down): loads every table (labels as for the first, same
+ * layout) and adds it as a segment of rp. */
+static int add_shifts(const replay_opts *o, splitee_replay *rp, splitee_error *err)
 {
     const size_t n = splitee_replay_samples(rp);
+    const cli_table *tab = &o->tab;
     size_t round[SPLITEE_MAX_SEGMENTS];
     int idx[SPLITEE_MAX_SEGMENTS];
-    for (int i = 0; i < o->nshift; i++) {
-        round[i] = o->shift[i].round_pct > 0 ? (size_t)(o->shift[i].round_pct / 100.0 * (double)n)
-                                             : (size_t)o->shift[i].round;
+    for (int i = 0; i < tab->nshift; i++) {
+        round[i] = tab->shift[i].round_pct > 0 ? (size_t)(tab->shift[i].round_pct / 100.0 * (double)n)
+                                               : (size_t)tab->shift[i].round;
         int j = i;                               /* insertion sort, stable */
         while (j > 0 && round[idx[j - 1]] > round[i]) {
             idx[j] = idx[j - 1];
@@ -180,10 +278,9 @@ static int add_shifts(const cli_replay_opts *o, splitee_replay *rp, splitee_erro
         }
         idx[j] = i;
     }
-    for (int k = 0; k < o->nshift; k++) {
-        const struct cli_shift *sh = &o->shift[idx[k]];
+    for (int k = 0; k < tab->nshift; k++) {
         splitee_table *t = NULL;
-        int st = splitee_table_load(sh->table, o->labels, o->layout, &t, err);
+        int st = cli_table_load_shift(tab, idx[k], &t, err);
         if (st == 0 && (k > 0 && round[idx[k]] == round[idx[k - 1]]))
             st = splitee__fail(err, SPLITEE_ERR_ARG, "--shift: two shifts after round %zu",
                                round[idx[k]]);
@@ -200,12 +297,12 @@ static int add_shifts(const cli_replay_opts *o, splitee_replay *rp, splitee_erro
     return 0;
 }
 
-static int write_outputs(const cli_replay_opts *o, const report_ctx *ctx, splitee_error *err)
+static int write_outputs(const replay_opts *o, const report_ctx *ctx, splitee_error *err)
 {
     pending out[4];
     int n = 0, st = 0;
     struct { const char *path; cli_writer w; } want[4] = {
-        { o->json, w_json }, { o->csv, w_csv }, { o->curves, w_curves }, { o->trace, w_trace }
+        { o->out.json, w_json }, { o->csv, w_csv }, { o->curves, w_curves }, { o->trace, w_trace }
     };
     for (int i = 0; i < 4 && st == 0; i++)
         if (want[i].path && (st = render(&out[n], want[i].path, want[i].w, ctx, err)) == 0)
@@ -221,7 +318,7 @@ static int write_outputs(const cli_replay_opts *o, const report_ctx *ctx, splite
 
 int cli_replay(int argc, char **argv)
 {
-    cli_replay_opts o;
+    replay_opts o;
     splitee_error err = { 0, "" };
     splitee_table *t = NULL;
     splitee_replay *rp = NULL;
@@ -230,16 +327,21 @@ int cli_replay(int argc, char **argv)
     char *cmdline = NULL;
     double *sched = NULL;
     int nset = 0, st;
+    cli_meter meter = { 0 };
 
-    cli_replay_defaults(&o);
-    st = cli_replay_parse(&o, argc, argv, &err);
+    memset(&o, 0, sizeof o);
+    splitee_replay_config_default(&o.replay);
+    st = cli_parse(&CMD, &o, argc, argv, &err);
     if (st != 0)
         goto done;
-    if ((st = splitee_table_load(o.logits, o.labels, o.layout, &t, &err)) < 0)
+    o.replay.seed = o.pol.seed;
+    o.replay.checkpoints = o.out.checkpoints;
+    o.replay.threads = o.thr.n;
+    if ((st = cli_table_load(&o.tab, &t, &err)) < 0)
         goto done;
     if ((st = check_vectors(&o, splitee_table_exits(t), &err)) < 0)
         goto done;
-    if (o.link) {
+    if (o.lk.link) {
         size_t n = splitee_table_samples(t);
         int L = splitee_table_exits(t);
         if ((st = link_schedule(&o, n, L, &sched, &err)) < 0)
@@ -250,42 +352,47 @@ int cli_replay(int argc, char **argv)
         long double m = 0;
         for (size_t i = 0; i < n * (size_t)L; i++)
             m += (size_t)(i % (size_t)L) + 1 < (size_t)L ? sched[i] : 0;
-        o.offload = (cli_values){ 1, { L > 1 ? (double)(m / (n * (size_t)(L - 1))) : 0 } };
+        o.rw.offload = (cli_values){ 1, { L > 1 ? (double)(m / (n * (size_t)(L - 1))) : 0 } };
     }
     if (!(settings = make_settings(&o, &nset, &err))) {
         st = err.status;
         goto done;
     }
-    if ((st = splitee_replay_prepare(t, o.confidence, &rp, &err)) < 0)
+    if ((st = splitee_replay_prepare(t, (splitee_confidence)o.ex.confidence, &rp, &err)) < 0)
         goto done;
     if ((st = add_shifts(&o, rp, &err)) < 0)
         goto done;
     o.replay.curves = o.curves || o.plot;
     o.replay.trace = o.trace != NULL;
-    if (o.progress == 1 || (o.progress < 0 && isatty(STDERR_FILENO)))
+    cli_meter_start(&meter, &o.prog, "replay", "jobs");
+    if (meter.on) {
         o.replay.progress = progress;
-    if ((st = splitee_replay_run(rp, settings, nset, o.policies, o.npolicies, &o.replay,
-                                 &res, &err)) < 0)
+        o.replay.progress_ctx = &meter;
+    }
+    st = splitee_replay_run(rp, settings, nset, o.pol.policies, o.pol.npolicies, &o.replay, &res, &err);
+    cli_meter_end(&meter);
+    if (st < 0)
         goto done;
-    if (!o.quiet && (st = splitee_report_table(stdout, res, nset)) < 0) {
+    if (!o.out.quiet && (st = splitee_report_table(stdout, res, nset)) < 0) {
         splitee__fail(&err, st, "cannot write the table to standard output");
         goto done;
     }
-    cmdline = join_args(argc, argv);
+    cmdline = cli_join_args("replay", argc, argv);
     char date[32];
     char link_name[sizeof ((splitee_link_params *)0)->name] = "";
-    if (o.link) {   /* loaded once already: only its name is wanted here */
+    if (o.lk.link) {   /* loaded once already: only its name is wanted here */
         splitee_link *lk;
-        if (splitee_link_load(o.link, &lk, NULL) == 0) {
+        if (splitee_link_load(o.lk.link, &lk, NULL) == 0) {
             snprintf(link_name, sizeof link_name, "%s", splitee_link_get_params(lk)->name);
             splitee_link_free(lk);
         }
     }
     splitee_report_meta meta = {
-        .logits_path = o.logits, .labels_path = o.labels, .confidence = o.confidence,
-        .replay = &o.replay, .side_info = o.side_info, .command_line = cmdline,
+        .logits_path = o.tab.logits, .labels_path = o.tab.labels,
+        .confidence = (splitee_confidence)o.ex.confidence, .replay = &o.replay,
+        .side_info = (splitee_side_info)o.pol.side_info, .command_line = cmdline,
         .date = splitee_report_utc_date(time(NULL), date, sizeof date) == 0 ? date : NULL,
-        .link_path = o.link, .link_name = link_name[0] ? link_name : NULL,
+        .link_path = o.lk.link, .link_name = link_name[0] ? link_name : NULL,
     };
     report_ctx ctx = { res, nset, &meta };
     st = write_outputs(&o, &ctx, &err);
@@ -296,7 +403,7 @@ done:
     free(sched);
     splitee_replay_free(rp);
     splitee_table_free(t);
-    cli_replay_free(&o);
+    cli_free(&CMD, &o);
     if (st == 1)
         return 0;       /* help was printed */
     return st < 0 ? cli_fail(&err, st) : 0;

@@ -152,6 +152,15 @@ static int logits_shape(const char *path, const splitee_array *a, splitee_layout
     *n = a->shape[ef ? 1 : 0];
     *l = a->shape[ef ? 0 : 1];
     *k = a->shape[2];
+    /* Too many exits, but the other layout fits: most likely the layout is
+     * wrong, so say which one reads the array sensibly. */
+    if (*l > SPLITEE_MAX_EXITS && *n >= 1 && *n <= SPLITEE_MAX_EXITS && *k >= 2)
+        return splitee__fail(err, SPLITEE_ERR_SHAPE,
+                             "%s: %zu exits, more than the %d supported, reading (%zu, %zu, %zu) as "
+                             "(%s, classes); the %s layout reads it as %zu exits of %zu samples",
+                             path, *l, SPLITEE_MAX_EXITS, a->shape[0], a->shape[1], a->shape[2],
+                             ef ? "exits, samples" : "samples, exits",
+                             ef ? "samples-first" : "exits-first", *n, *l);
     return check_dims(path, *n, *l, *k, err);
 }
 
@@ -192,9 +201,11 @@ static int load_logits(const char *path, splitee_layout layout, double **z, size
     return rc;
 }
 
-/* Reads labels (1-D integers, `samples` of them, each in [0, classes)). */
-static int load_labels(const char *path, size_t samples, int classes, int32_t **out,
-                       splitee_error *err)
+/* Reads labels (1-D integers, `samples` of them, each in [0, classes)).
+ * `swapped` is the sample count the other layout would give (0: none), to
+ * point at a wrong layout when the label count matches it. */
+static int load_labels(const char *path, size_t samples, size_t swapped, const char *other_layout,
+                       int classes, int32_t **out, splitee_error *err)
 {
     splitee_array a;
     int rc = splitee_npy_read(path, &a, err);
@@ -206,6 +217,10 @@ static int load_labels(const char *path, size_t samples, int classes, int32_t **
     else if (a.ndim != 1)
         rc = splitee__fail(err, SPLITEE_ERR_SHAPE,
                            "%s: labels must have 1 dimension, got %d", path, a.ndim);
+    else if (a.count != samples && swapped && a.count == swapped)
+        rc = splitee__fail(err, SPLITEE_ERR_SHAPE,
+                           "%s: %zu labels for %zu samples; the %s layout gives the table %zu samples",
+                           path, a.count, samples, other_layout, swapped);
     else if (a.count != samples)
         rc = splitee__fail(err, SPLITEE_ERR_SHAPE,
                            "%s: %zu labels for %zu samples", path, a.count, samples);
@@ -242,7 +257,9 @@ int splitee_table_load_npy(const char *logits_path, const char *labels_path,
     int rc = load_logits(logits_path, layout, &z, &n, &l, &k, err);
     if (rc < 0)
         return rc;
-    if (labels_path && (rc = load_labels(labels_path, n, k, &lab, err)) < 0) {
+    const char *other = layout == SPLITEE_LAYOUT_EXITS_FIRST ? "samples-first" : "exits-first";
+    if (labels_path && (rc = load_labels(labels_path, n, (size_t)l != n ? (size_t)l : 0, other, k,
+                                         &lab, err)) < 0) {
         free(z);
         return rc;
     }

@@ -1,0 +1,907 @@
+/* groups.c -- the option groups commands share (groups.h): their tables,
+ * setters and checks, and the defaults the data catalogue gives them. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "groups.h"
+
+#define FIELD(type, f) offsetof(type, f)
+
+/* ---------------------------------------------------------- catalogue --- */
+
+static splitee_catalog *catalog;
+static splitee_error catalog_err;
+static int catalog_tried;
+
+const splitee_catalog *cli_catalog(splitee_error *err)
+{
+    if (!catalog_tried) {
+        catalog_tried = 1;
+        if (splitee_catalog_load(NULL, &catalog, &catalog_err) < 0)
+            catalog = NULL;
+    }
+    if (!catalog && err)
+        *err = catalog_err;
+    return catalog;
+}
+
+void cli_catalog_release(void)
+{
+    splitee_catalog_free(catalog);
+    catalog = NULL;
+    catalog_tried = 0;
+}
+
+void cli_note(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    cli_meter_break();
+    fprintf(stderr, "splitee: note: %s\n", buf);
+}
+
+/* A string field replaced by a copy of v. */
+static int set_string(char **dst, const char *v, const char *opt, splitee_error *err)
+{
+    char *c = strdup(v);
+    if (!c)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "--%s: out of memory", opt);
+    free(*dst);
+    *dst = c;
+    return 0;
+}
+
+/* Prefixes err's message with "--OPT: ". */
+static int prefixed(splitee_error *err, int st, const char *opt)
+{
+    char inner[sizeof err->msg];
+    snprintf(inner, sizeof inner, "%s", err->msg);
+    return splitee__fail(err, st, "--%s: %s", opt, inner);
+}
+
+/* Lists the catalogue's domains (with their descriptions); nothing when
+ * the catalogue cannot be read. */
+static const char *domain_at(int i, const char **desc)
+{
+    const splitee_catalog *c = cli_catalog(NULL);
+    const splitee_shipped_table *t = c ? splitee_catalog_at(c, i) : NULL;
+    *desc = t && t->description[0] ? t->description : NULL;
+    return t ? t->domain : NULL;
+}
+
+/* A shipped domain NAME or "NAME" spelt as a path? Names have no '/' and
+ * no '.'. */
+static int is_name(const char *s)
+{
+    return *s && !strchr(s, '/') && !strchr(s, '.');
+}
+
+/* ----------------------------------------------------------- progress --- */
+
+static const cli_opt OPT_PROGRESS = { .name = "progress", .kind = CLI_SET, .ival = 1,
+    .off = FIELD(cli_progress, mode), .help = "show progress on stderr even when it is not a terminal" };
+static const cli_opt OPT_NO_PROGRESS = { .name = "no-progress", .kind = CLI_SET, .ival = 2,
+    .off = FIELD(cli_progress, mode), .help = "never show progress" };
+static const cli_opt *const PROGRESS_OPTS[] = { &OPT_PROGRESS, &OPT_NO_PROGRESS, NULL };
+const cli_group cli_group_progress = { .title = "progress", .opts = PROGRESS_OPTS };
+
+int cli_progress_on(const cli_progress *p)
+{
+    return p->mode == 1 || (p->mode == 0 && isatty(STDERR_FILENO));
+}
+
+static cli_meter *drawn_meter;   /* the meter whose line is open, if any */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void cli_meter_start(cli_meter *m, const cli_progress *p, const char *what, const char *unit)
+{
+    m->what = what;
+    m->unit = unit;
+    m->on = cli_progress_on(p);
+    m->drawn = 0;
+    m->last_s = -1;
+    m->last_done = (size_t)-1;
+    pthread_mutex_init(&m->mu, NULL);
+}
+
+void cli_meter_update(cli_meter *m, size_t done, size_t total)
+{
+    if (!m->on)
+        return;
+    pthread_mutex_lock(&m->mu);
+    double t = now_s();
+    if (done != m->last_done && (done >= total || m->last_s < 0 || t - m->last_s >= 0.1)) {
+        fprintf(stderr, "\r%s: %zu/%zu %s (%3.0f%%)", m->what, done, total, m->unit,
+                total ? 100.0 * (double)done / (double)total : 100.0);
+        fflush(stderr);
+        m->drawn = 1;
+        m->last_s = t;
+        m->last_done = done;
+        drawn_meter = m;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+void cli_meter_end(cli_meter *m)
+{
+    if (m->on && m->drawn) {
+        fputc('\n', stderr);
+        m->drawn = 0;
+    }
+    if (drawn_meter == m)
+        drawn_meter = NULL;
+    m->on = 0;
+}
+
+void cli_meter_break(void)
+{
+    cli_meter *m = drawn_meter;
+    if (m && m->drawn) {
+        fputc('\n', stderr);
+        m->drawn = 0;
+        m->last_s = -1;   /* redraw on the next update */
+        m->last_done = (size_t)-1;
+    }
+}
+
+/* -------------------------------------------------------------- model --- */
+
+static const cli_opt OPT_MODEL = { .name = "model", .arg = "DIR", .kind = CLI_STRING,
+    .off = FIELD(cli_model, dir), .help = "model folder: model.json and its weights",
+    .def_text = "DATA/model, the catalogue's" };
+static const cli_opt *const MODEL_OPTS[] = { &OPT_MODEL, NULL };
+
+static int model_finish(void *g, const char *cmd, splitee_error *err)
+{
+    (void)cmd;
+    cli_model *m = g;
+    if (m->dir)
+        return 0;
+    const splitee_catalog *c = cli_catalog(err);
+    if (!c)
+        return prefixed(err, err->status, "model");
+    return set_string(&m->dir, splitee_catalog_model(c), "model", err);
+}
+const cli_group cli_group_model = { .title = "model", .opts = MODEL_OPTS, .finish = model_finish };
+
+/* ------------------------------------------------------------ threads --- */
+
+static const cli_opt OPT_THREADS = { .name = "threads", .arg = "N", .kind = CLI_INT,
+    .off = FIELD(cli_threads, n), .lo = 0, .hi = 256,
+    .help = "worker threads, 0: one per online CPU (results do not depend on it)", .def = "0" };
+static const cli_opt *const THREADS_OPTS[] = { &OPT_THREADS, NULL };
+const cli_group cli_group_threads = { .title = "threads", .opts = THREADS_OPTS };
+
+int cli_threads_for(const cli_threads *t, size_t items)
+{
+    long n = t->n;
+    if (n <= 0) {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        if (n < 1)
+            n = 1;
+    }
+    if ((size_t)n > items)
+        n = (long)(items ? items : 1);
+    return (int)n;
+}
+
+/* -------------------------------------------------------- image input --- */
+
+static int in_labels(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_input *in = g;
+    (void)ctx;
+    in->labels_none = strcmp(v, "none") == 0;
+    if (in->labels_none) {
+        free(in->labels);
+        in->labels = NULL;
+        return 0;
+    }
+    return set_string(&in->labels, v, "labels", err);
+}
+
+/* --domain and --distort set the same thing: at one level (config, flags)
+ * only one of them. */
+static int in_once(cli_input *in, const cli_ctx *ctx, splitee_error *err)
+{
+    int domain = strcmp(ctx->opt, "domain") == 0;
+    cli_source other = domain ? in->distort_src : in->domain_src;
+    if (other == ctx->source)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--%s: give one --domain or --distort", ctx->opt);
+    in->domain_src = domain ? ctx->source : CLI_UNSET;
+    in->distort_src = domain ? CLI_UNSET : ctx->source;
+    return 0;
+}
+
+/* The distortion of shipped domain `name` (the catalogue's tables say
+ * which distortion made them). */
+static int domain_distortion(cli_input *in, const char *name, const char *opt, splitee_error *err)
+{
+    const splitee_catalog *c = cli_catalog(err);
+    const splitee_shipped_table *t;
+    if (!c || splitee_catalog_table(c, name, &t, err) < 0 ||
+        splitee_distortion_domain(t->distortion, &in->distort, err) < 0)
+        return prefixed(err, err->status, opt);
+    snprintf(in->distort_name, sizeof in->distort_name, "%s", name);
+    return 0;
+}
+
+static int in_domain(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_input *in = g;
+    int st = in_once(in, ctx, err);
+    return st < 0 ? st : domain_distortion(in, v, "domain", err);
+}
+
+/* KIND:LEVEL (noise:SIGMA, blur:SIGMA, contrast:FACTOR), none, or a
+ * shipped domain's name. */
+static int in_distort(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_input *in = g;
+    int st = in_once(in, ctx, err);
+    if (st < 0)
+        return st;
+    splitee_distortion_config c;
+    splitee_distortion_config_default(&c);
+    const char *colon = strchr(v, ':');
+    if (strcmp(v, "none") == 0) {
+        in->distort = c;
+        snprintf(in->distort_name, sizeof in->distort_name, "clean");
+        return 0;
+    }
+    if (!colon)
+        return domain_distortion(in, v, "distort", err);
+    size_t klen = (size_t)(colon - v);
+    double level;
+    if (klen == 5 && strncmp(v, "noise", 5) == 0)
+        c.kind = SPLITEE_DISTORTION_NOISE;
+    else if (klen == 4 && strncmp(v, "blur", 4) == 0)
+        c.kind = SPLITEE_DISTORTION_BLUR;
+    else if (klen == 8 && strncmp(v, "contrast", 8) == 0)
+        c.kind = SPLITEE_DISTORTION_CONTRAST;
+    else
+        return splitee__fail(err, SPLITEE_ERR_ARG,
+                             "--distort: expected noise:SIGMA, blur:SIGMA, contrast:FACTOR, none or a domain, got '%s'", v);
+    if (cli_parse_double(colon + 1, &level) < 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--distort: '%s' needs a numeric level after ':'", v);
+    if (c.kind == SPLITEE_DISTORTION_CONTRAST) {
+        if (level < 0)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--distort: contrast factor must be >= 0, got '%s'", v);
+        c.factor = level;
+    } else {
+        if (level <= 0 || level > 100)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--distort: sigma must be in (0, 100], got '%s'", v);
+        c.sigma = level;
+    }
+    in->distort = c;
+    snprintf(in->distort_name, sizeof in->distort_name, "%s", v);
+    return 0;
+}
+
+static const cli_opt OPT_IMAGES = { .name = "images", .arg = "FILE", .kind = CLI_STRING,
+    .off = FIELD(cli_input, images), .help = "IDX images, gzip or not",
+    .def_text = "the catalogue's test set" };
+static const cli_opt OPT_IN_LABELS = { .name = "labels", .arg = "FILE", .kind = CLI_FN, .set = in_labels,
+    .help = "IDX labels of the images; 'none': no labels",
+    .def_text = "the test set's with the default images, else none" };
+static const cli_opt OPT_IN_DOMAIN = { .name = "domain", .arg = "NAME", .kind = CLI_FN, .set = in_domain,
+    .list = domain_at, .help = "a shipped domain: the distortion its table was made with" };
+static const cli_opt OPT_DISTORT = { .name = "distort", .arg = "KIND:LEVEL", .kind = CLI_FN, .set = in_distort,
+    .help = "noise:SIGMA, blur:SIGMA or contrast:FACTOR (pixels in [0,1]), none,\n"
+            "or a domain NAME (the same as --domain NAME)", .def_text = "none" };
+static const cli_opt OPT_NOISE_SEED = { .name = "noise-seed", .arg = "S", .kind = CLI_U64,
+    .off = FIELD(cli_input, noise_seed), .help = "seed of the noise distortion: image k uses S + k",
+    .def = "20231101" };
+static const cli_opt OPT_LIMIT = { .name = "limit", .arg = "N", .kind = CLI_LONG,
+    .off = FIELD(cli_input, limit), .lo = 1, .hi = 1e15, .help = "the first N images only",
+    .def_text = "all" };
+static const cli_opt *const INPUT_OPTS[] = { &OPT_IMAGES, &OPT_IN_LABELS, &OPT_IN_DOMAIN, &OPT_DISTORT,
+                                             &OPT_NOISE_SEED, &OPT_LIMIT, NULL };
+
+static int input_finish(void *g, const char *cmd, splitee_error *err)
+{
+    (void)cmd;
+    (void)err;
+    cli_input *in = g;
+    if (!in->distort_name[0])
+        snprintf(in->distort_name, sizeof in->distort_name, "clean");
+    in->distort.seed = in->noise_seed;
+    return 0;
+}
+
+int cli_input_resolve(cli_input *in, splitee_error *err)
+{
+    if (in->images)
+        return 0;
+    /* the test set, with its labels; user images get none by default */
+    const splitee_catalog *c = cli_catalog(err);
+    const char *images, *labels;
+    if (!c || splitee_catalog_test_set(c, &images, &labels, err) < 0)
+        return prefixed(err, err->status, "images");
+    in->test_set = 1;
+    int st = set_string(&in->images, images, "images", err);
+    if (st == 0 && !in->labels && !in->labels_none)
+        st = set_string(&in->labels, labels, "labels", err);
+    return st;
+}
+
+static void input_release(void *g)
+{
+    cli_input *in = g;
+    free(in->labels);   /* --images is a CLI_STRING, freed by cli_free */
+    in->labels = NULL;
+}
+
+static const cli_opt *const IMAGES_OPTS[] = { &OPT_IMAGES, NULL };
+const cli_group cli_group_input = { .title = "input", .opts = INPUT_OPTS, .finish = input_finish,
+                                    .release = input_release };
+const cli_group cli_group_input_images = { .title = "input", .opts = IMAGES_OPTS };
+
+static const cli_opt OPT_SEED_COMPAT = { .name = "seed", .arg = "S", .kind = CLI_ALIAS, .alias = "noise-seed" };
+static const cli_opt *const SEED_COMPAT_OPTS[] = { &OPT_SEED_COMPAT, NULL };
+const cli_group cli_group_seed_compat = { .title = "old spellings", .opts = SEED_COMPAT_OPTS };
+
+int cli_input_load(cli_input *in, const cli_model *mo, splitee_model **model,
+                   splitee_images *im, splitee_error *err)
+{
+    *model = NULL;
+    memset(im, 0, sizeof *im);
+    int st = cli_input_resolve(in, err);
+    if (st < 0)
+        return st;
+    if ((st = splitee_model_load(mo->dir, model, err)) < 0)
+        return st;
+    if ((st = splitee_idx_load(in->images, in->labels, im, err)) < 0)
+        goto fail;
+    const splitee_model_config *c = splitee_model_get_config(*model);
+    if (im->rows != (size_t)c->image_size || im->cols != (size_t)c->image_size) {
+        st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: %zux%zu images, the model takes %dx%d",
+                           in->images, im->rows, im->cols, c->image_size, c->image_size);
+        goto fail;
+    }
+    if ((st = splitee_images_check_labels(im, c->classes, err)) < 0)
+        goto fail;
+    if (in->limit > 0 && (size_t)in->limit < im->count)
+        im->count = (size_t)in->limit;
+    /* a trial distorter checks the distortion against the image size */
+    splitee_distorter *d = NULL;
+    if ((st = splitee_distorter_create(&in->distort, im->rows, im->cols, &d, err)) < 0)
+        goto fail;
+    splitee_distorter_free(d);
+    return 0;
+fail:
+    splitee_images_release(im);
+    splitee_model_free(*model);
+    *model = NULL;
+    return st;
+}
+
+/* -------------------------------------------------------- table input --- */
+
+/* --logits and --domain name the table: at one level only one of them. */
+static int tab_once(cli_table *t, const cli_ctx *ctx, splitee_error *err)
+{
+    int domain = strcmp(ctx->opt, "domain") == 0;
+    cli_source other = domain ? t->logits_src : t->domain_src;
+    if (other == ctx->source)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--%s: give one --logits or --domain", ctx->opt);
+    if (domain)
+        t->domain_src = ctx->source;
+    else
+        t->logits_src = ctx->source;
+    return 0;
+}
+
+static int tab_logits(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_table *t = g;
+    int st = tab_once(t, ctx, err);
+    return st < 0 ? st : set_string(&t->logits, v, "logits", err);
+}
+
+static int tab_domain(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_table *t = g;
+    int st = tab_once(t, ctx, err);
+    return st < 0 ? st : set_string(&t->domain, v, "domain", err);
+}
+
+static int tab_labels(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_table *t = g;
+    (void)ctx;
+    t->labels_none = strcmp(v, "none") == 0;
+    if (t->labels_none) {
+        free(t->labels);
+        t->labels = NULL;
+        return 0;
+    }
+    return set_string(&t->labels, v, "labels", err);
+}
+
+static void free_shifts(cli_table *t)
+{
+    for (int i = 0; i < t->nshift; i++) {
+        free(t->shift[i].table);
+        free(t->shift[i].labels);
+    }
+    t->nshift = 0;
+}
+
+/* One "ROUND:TABLE" (ROUND an integer >= 1 or a percentage "P%" of the
+ * stream) appended to t->shift; TABLE is resolved by the group's finish. */
+static int add_shift(cli_table *t, char *item, splitee_error *err)
+{
+    char *colon = strchr(item, ':');
+    if (!colon || colon == item || !colon[1])
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: expected ROUND:TABLE, got '%s'", item);
+    *colon = '\0';
+    cli_shift sh = { 0, 0, NULL, NULL };
+    size_t len = strlen(item);
+    if (item[len - 1] == '%') {
+        item[len - 1] = '\0';
+        if (cli_parse_double(item, &sh.round_pct) || !(sh.round_pct > 0 && sh.round_pct < 100))
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: a percentage must be in (0, 100), got '%s%%'", item);
+    } else if (cli_parse_long(item, 1, 4000000000L, &sh.round)) {
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: ROUND must be a whole number >= 1 or P%%, got '%s'", item);
+    }
+    if (t->nshift == SPLITEE_MAX_SEGMENTS - 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: at most %d shifts", SPLITEE_MAX_SEGMENTS - 1);
+    if (!(sh.table = strdup(colon + 1)))
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "--shift: out of memory");
+    t->shift[t->nshift++] = sh;
+    return 0;
+}
+
+/* --shift ROUND:TABLE[,ROUND:TABLE...]; repeatable. The first --shift flag
+ * replaces the shifts a --config file gave, later ones add to them. */
+static int tab_shift(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_table *t = g;
+    if (ctx->source != ctx->prev)
+        free_shifts(t);
+    char buf[4096];
+    if (strlen(v) >= sizeof buf)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: list too long");
+    strcpy(buf, v);
+    int st = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok && st == 0; tok = strtok_r(NULL, ",", &save))
+        st = add_shift(t, tok, err);
+    return st;
+}
+
+static const char *const LAYOUTS[] = { "samples-first", "exits-first", NULL };
+
+static const cli_opt OPT_LOGITS = { .name = "logits", .arg = "FILE", .kind = CLI_FN, .set = tab_logits,
+    .help = "exit-logit table: .npy (float32/64) or .csv (a 'label' column gives labels)",
+    .def_text = "the catalogue's default domain's table" };
+static const cli_opt OPT_TAB_LABELS = { .name = "labels", .arg = "FILE", .kind = CLI_FN, .set = tab_labels,
+    .help = "labels .npy (int32/int64/uint8), or with a .csv table a text file of one\n"
+            "integer per line; 'none': no accuracy",
+    .def_text = "a shipped table's own; none for any other table" };
+static const cli_opt OPT_TAB_DOMAIN = { .name = "domain", .arg = "NAME", .kind = CLI_FN, .set = tab_domain,
+    .list = domain_at, .help = "a shipped table, with its labels" };
+static const cli_opt OPT_LAYOUT = { .name = "layout", .arg = "L", .kind = CLI_CHOICE,
+    .off = FIELD(cli_table, layout), .choices = LAYOUTS,
+    .help = "the .npy's axes: (samples, exits, classes) or (exits, samples, classes)",
+    .def = "samples-first" };
+static const cli_opt OPT_SHIFT = { .name = "shift", .arg = "ROUND:TABLE", .kind = CLI_FN, .set = tab_shift,
+    .help = "domain shift: after ROUND rounds (or P% of the stream) the samples\n"
+            "come from TABLE (a path, or a domain NAME); repeatable, or a comma\n"
+            "list. Adds dynamic regret (per-segment best layer)" };
+static const cli_opt *const TABLE_OPTS[] = { &OPT_LOGITS, &OPT_TAB_LABELS, &OPT_TAB_DOMAIN, &OPT_LAYOUT,
+                                             &OPT_SHIFT, NULL };
+
+/* The labels that go with table `path` when --labels did not say: a
+ * shipped table's own, else none. */
+static const char *labels_of(const cli_table *t, const char *path)
+{
+    if (t->labels_none)
+        return NULL;
+    if (t->labels)
+        return t->labels;
+    const splitee_catalog *c = cli_catalog(NULL);
+    const splitee_shipped_table *s = c ? splitee_catalog_table_of_file(c, path) : NULL;
+    return s ? s->labels : NULL;
+}
+
+static int table_finish(void *g, const char *cmd, splitee_error *err)
+{
+    (void)cmd;
+    cli_table *t = g;
+    int st = 0;
+    const char *labels = NULL;
+    if (t->domain && t->domain_src > t->logits_src) {   /* a shipped table by name */
+        const splitee_catalog *c = cli_catalog(err);
+        const splitee_shipped_table *s;
+        if (!c || splitee_catalog_table(c, t->domain, &s, err) < 0)
+            return prefixed(err, err->status, "domain");
+        st = set_string(&t->logits, s->logits, "domain", err);
+        labels = s->labels;
+    } else if (!t->logits) {                           /* the default table */
+        const splitee_catalog *c = cli_catalog(err);
+        if (!c)
+            return prefixed(err, err->status, "logits");
+        const splitee_shipped_table *s = splitee_catalog_default_table(c);
+        st = set_string(&t->logits, s->logits, "logits", err);
+        labels = s->labels;
+    } else {
+        labels = labels_of(t, t->logits);
+    }
+    if (t->labels || t->labels_none)
+        labels = t->labels;
+    if (st == 0 && labels && labels != t->labels)
+        st = set_string(&t->labels, labels, "labels", err);
+    /* shift tables: a name is a shipped table; labels as for the first */
+    for (int i = 0; st == 0 && i < t->nshift; i++) {
+        cli_shift *sh = &t->shift[i];
+        if (is_name(sh->table)) {
+            const splitee_catalog *c = cli_catalog(err);
+            const splitee_shipped_table *s;
+            if (!c || splitee_catalog_table(c, sh->table, &s, err) < 0)
+                return prefixed(err, err->status, "shift");
+            if ((st = set_string(&sh->table, s->logits, "shift", err)) < 0)
+                break;
+        }
+        const char *l = labels_of(t, sh->table);
+        if (l)
+            st = set_string(&sh->labels, l, "shift", err);
+    }
+    return st;
+}
+
+static void table_release(void *g)
+{
+    cli_table *t = g;
+    free_shifts(t);
+    free(t->logits);
+    free(t->labels);
+    free(t->domain);
+    t->logits = t->labels = t->domain = NULL;
+}
+
+const cli_group cli_group_table = { .title = "input", .opts = TABLE_OPTS, .finish = table_finish,
+                                    .release = table_release };
+
+/* The table at path with labels, without them under --labels none (a CSV
+ * table's label column included). */
+static int load_one(const cli_table *tab, const char *path, const char *labels, splitee_table **out,
+                    splitee_error *err)
+{
+    int st = splitee_table_load(path, labels, (splitee_layout)tab->layout, out, err);
+    if (st < 0 || !tab->labels_none || !splitee_table_labels(*out))
+        return st;
+    splitee_table *t = *out, *bare = NULL;
+    st = splitee_table_from_logits(splitee_table_name(t), splitee_table_logits(t), splitee_table_samples(t),
+                                   splitee_table_exits(t), splitee_table_classes(t), NULL, &bare, err);
+    splitee_table_free(t);
+    *out = bare;
+    return st;
+}
+
+int cli_table_load(const cli_table *tab, splitee_table **out, splitee_error *err)
+{
+    int st = load_one(tab, tab->logits, tab->labels, out, err);
+    if (st == 0 && !splitee_table_labels(*out) && !tab->labels_none)
+        cli_note("%s has no labels, so no accuracy is reported (--labels FILE gives them, "
+                 "as does a 'label' column of a CSV table)", tab->logits);
+    return st;
+}
+
+int cli_table_load_shift(const cli_table *tab, int i, splitee_table **out, splitee_error *err)
+{
+    return load_one(tab, tab->shift[i].table, tab->shift[i].labels, out, err);
+}
+
+/* ---------------------------------------------------------- exit rule --- */
+
+static int ex_alpha(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_values *a = &((cli_exit *)g)->alpha;
+    (void)ctx;
+    int st = cli_parse_values(v, a, err, "--alpha");
+    for (int i = 0; st == 0 && i < a->n; i++)
+        if (!(a->v[i] >= 0 && a->v[i] <= 1))
+            st = splitee__fail(err, SPLITEE_ERR_ARG, "--alpha: a confidence threshold is in [0, 1], got %g",
+                               a->v[i]);
+    return st;
+}
+
+static const char *confidence_at(int i, const char **desc)
+{
+    *desc = NULL;
+    const char *n = splitee_confidence_name((splitee_confidence)i);
+    return strcmp(n, "unknown") == 0 ? NULL : n;
+}
+
+static int ex_confidence(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    splitee_confidence c;
+    if (splitee_confidence_parse(v, &c) < 0) {
+        char names[128];
+        cli_list_names(confidence_at, names, sizeof names);
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--confidence: expected one of %s, got '%s'", names, v);
+    }
+    ((cli_exit *)g)->confidence = (int)c;
+    return 0;
+}
+
+static void values_note(FILE *f)
+{
+    fputs("  V is a number; splitee replay also takes a sweep, a,b,c or start:stop:step\n", f);
+}
+
+static const cli_opt OPT_ALPHA = { .name = "alpha", .arg = "V", .kind = CLI_FN, .set = ex_alpha,
+    .help = "exit threshold: a sample exits where the confidence reaches it", .def = "0.8" };
+static const cli_opt OPT_CONFIDENCE = { .name = "confidence", .arg = "C", .kind = CLI_FN,
+    .set = ex_confidence, .list = confidence_at, .help = "confidence measure of an exit",
+    .def = "max-softmax" };
+static const cli_opt *const EXIT_OPTS[] = { &OPT_ALPHA, &OPT_CONFIDENCE, NULL };
+static const cli_opt *const CONFIDENCE_OPTS[] = { &OPT_CONFIDENCE, NULL };
+const cli_group cli_group_exit = { .title = "exit rule", .opts = EXIT_OPTS, .more = values_note };
+static void live_note(FILE *f)
+{
+    fputs("  live split computing measures max-softmax only: the cloud answers with it\n", f);
+}
+const cli_group cli_group_confidence = { .title = "exit rule", .opts = CONFIDENCE_OPTS, .more = live_note };
+
+int cli_exit_live(const cli_exit *e, const char *cmd, splitee_error *err)
+{
+    if (e->confidence != SPLITEE_CONFIDENCE_MAX_SOFTMAX)
+        return splitee__fail(err, SPLITEE_ERR_UNSUPPORTED,
+                             "--confidence: splitee %s measures max-softmax only (the cloud answers with a "
+                             "max-softmax confidence); %s is for splitee replay and infer",
+                             cmd, splitee_confidence_name((splitee_confidence)e->confidence));
+    return 0;
+}
+
+/* ------------------------------------------------------------- reward --- */
+
+#define VALUES_SETTER(fn, field, opt) \
+    static int fn(void *g, const char *v, const cli_ctx *ctx, splitee_error *err) \
+    { (void)ctx; return cli_parse_values(v, &((cli_reward *)g)->field, err, "--" opt); }
+VALUES_SETTER(rw_lambda, lambda, "lambda")
+VALUES_SETTER(rw_mu, mu, "mu")
+
+static int rw_offload(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_reward *r = g;
+    if (ctx->source != CLI_DEFAULT)
+        r->offload_given = 1;
+    return cli_parse_values(v, &r->offload, err, "--offload");
+}
+
+static int rw_layer_cost(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_reward *r = g;
+    (void)ctx;
+    return cli_parse_vector(v, r->layer_cost, SPLITEE_MAX_EXITS, &r->nlayer_cost, err, "--layer-cost");
+}
+
+static int rw_offload_cost(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_reward *r = g;
+    (void)ctx;
+    r->offload_given = 1;
+    return cli_parse_vector(v, r->offload_cost, SPLITEE_MAX_EXITS, &r->noffload_cost, err, "--offload-cost");
+}
+
+static const cli_opt OPT_LAMBDA = { .name = "lambda", .arg = "V", .kind = CLI_FN, .set = rw_lambda,
+    .help = "device cost per layer", .def = "0.1" };
+static const cli_opt OPT_MU = { .name = "mu", .arg = "V", .kind = CLI_FN, .set = rw_mu,
+    .help = "weight of the cost in the reward", .def = "1" };
+static const cli_opt OPT_OFFLOAD = { .name = "offload", .arg = "V", .kind = CLI_FN, .set = rw_offload,
+    .help = "offloading cost o", .def = "0.3" };
+static const cli_opt OPT_LAYER_COST = { .name = "layer-cost", .arg = "LIST|FILE", .kind = CLI_FN,
+    .set = rw_layer_cost,
+    .help = "per-layer device cost vector (replaces lambda): a list, or a file\n"
+            "(JSON array, {\"layer_cost\": [...]} as splitee profile writes, or one\n"
+            "number per line)" };
+static const cli_opt OPT_OFFLOAD_COST = { .name = "offload-cost", .arg = "LIST|FILE", .kind = CLI_FN,
+    .set = rw_offload_cost, .help = "per-layer offloading cost vector (replaces offload)" };
+static const cli_opt *const REWARD_OPTS[] = { &OPT_LAMBDA, &OPT_MU, &OPT_OFFLOAD, &OPT_LAYER_COST,
+                                              &OPT_OFFLOAD_COST, NULL };
+const cli_group cli_group_reward = { .title = "reward", .opts = REWARD_OPTS };
+
+int cli_reward_one(const cli_exit *e, const cli_reward *r, const char *cmd,
+                   splitee_reward_config *out, splitee_error *err)
+{
+    splitee_reward_config_default(out);
+    int st;
+    if ((st = cli_values_one(&e->alpha, "alpha", cmd, &out->alpha, err)) < 0 ||
+        (st = cli_values_one(&r->lambda, "lambda", cmd, &out->lambda, err)) < 0 ||
+        (st = cli_values_one(&r->mu, "mu", cmd, &out->mu, err)) < 0 ||
+        (st = cli_values_one(&r->offload, "offload", cmd, &out->offload, err)) < 0)
+        return st;
+    out->layer_cost = r->nlayer_cost ? r->layer_cost : NULL;
+    out->offload_cost = r->noffload_cost ? r->offload_cost : NULL;
+    return 0;
+}
+
+/* ------------------------------------------------------------- policy --- */
+
+static const char *policy_at(int i, const char **desc)
+{
+    const splitee_policy_info *in = splitee_policy_kind_info((splitee_policy_kind)i);
+    *desc = in ? in->description : NULL;
+    return in ? (in->spelling ? in->spelling : in->name) : NULL;
+}
+
+static const char *policy_name_at(int i, const char **desc)
+{
+    const char *n = policy_at(i, desc);
+    *desc = NULL;
+    return n;
+}
+
+static int pol_policy(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_policy *p = g;
+    (void)ctx;
+    char buf[1024];
+    if (strlen(v) >= sizeof buf)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--policy: list too long");
+    strcpy(buf, v);
+    p->npolicies = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        if (p->npolicies == CLI_MAX_POLICIES)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--policy: more than %d policies", CLI_MAX_POLICIES);
+        splitee_policy_config *pc = &p->policies[p->npolicies++];
+        splitee_policy_config_default(pc);
+        if (splitee_policy_parse(tok, pc) < 0) {
+            char names[512];
+            cli_list_names(policy_name_at, names, sizeof names);
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--policy: unknown policy '%s' (%s)", tok, names);
+        }
+    }
+    if (p->npolicies == 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--policy: no policy given");
+    return 0;
+}
+
+static int pol_beta(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    return cli_parse_values(v, &((cli_policy *)g)->beta, err, "--beta");
+}
+
+static const char *const SIDE_INFO[] = { "honest", "reference", NULL };
+
+static const cli_opt OPT_POLICY = { .name = "policy", .arg = "LIST", .kind = CLI_FN, .set = pol_policy,
+    .list = policy_at, .help = "the policies, a comma list (splitee device: one)" };
+static const cli_opt OPT_BETA = { .name = "beta", .arg = "V", .kind = CLI_FN, .set = pol_beta,
+    .help = "UCB exploration constant (splitee, splitee-s, ucb-v, sw-/d-ucb)", .def = "1" };
+static const cli_opt OPT_EPSILON = { .name = "epsilon", .arg = "E", .kind = CLI_DOUBLE,
+    .off = FIELD(cli_policy, epsilon), .lo = 0, .hi = 1,
+    .help = "epsilon-greedy exploration probability", .def = "0.05" };
+static const cli_opt OPT_PRIOR_SD = { .name = "prior-sd", .arg = "S", .kind = CLI_DOUBLE,
+    .off = FIELD(cli_policy, prior_sd), .lo = 0, .hi = INFINITY, .open = CLI_OPEN_LO,
+    .help = "Thompson sampling: reward noise s.d.", .def = "0.5" };
+static const cli_opt OPT_WINDOW = { .name = "window", .arg = "W", .kind = CLI_INT,
+    .off = FIELD(cli_policy, window), .lo = 1, .hi = 100000000,
+    .help = "sw-ucb(-s): rounds in the sliding window", .def = "1000" };
+static const cli_opt OPT_DISCOUNT = { .name = "discount", .arg = "G", .kind = CLI_DOUBLE,
+    .off = FIELD(cli_policy, discount), .lo = 0, .hi = 1, .open = CLI_OPEN_LO,
+    .help = "d-ucb(-s): discount factor gamma", .def = "0.999" };
+static const cli_opt OPT_SIDE_INFO = { .name = "side-info", .arg = "S", .kind = CLI_CHOICE,
+    .off = FIELD(cli_policy, side_info), .choices = SIDE_INFO,
+    .help = "side observations of the -s policies", .def = "honest" };
+static const cli_opt OPT_SEED = { .name = "seed", .arg = "S", .kind = CLI_U64,
+    .off = FIELD(cli_policy, seed), .help = "seed of the policies' random draws (and of a link's)",
+    .def = "1" };
+static const cli_opt *const POLICY_OPTS[] = { &OPT_POLICY, &OPT_BETA, &OPT_EPSILON, &OPT_PRIOR_SD,
+                                              &OPT_WINDOW, &OPT_DISCOUNT, &OPT_SIDE_INFO, &OPT_SEED, NULL };
+
+static int policy_finish(void *g, const char *cmd, splitee_error *err)
+{
+    (void)cmd;
+    (void)err;
+    cli_policy *p = g;
+    for (int i = 0; i < p->npolicies; i++) {
+        splitee_policy_config *pc = &p->policies[i];
+        pc->beta = p->beta.n ? p->beta.v[0] : pc->beta;
+        pc->epsilon = p->epsilon;
+        pc->prior_sd = p->prior_sd;
+        pc->side_info = (splitee_side_info)p->side_info;
+        pc->window = p->window;
+        pc->discount = p->discount;
+    }
+    return 0;
+}
+const cli_group cli_group_policy = { .title = "policy", .opts = POLICY_OPTS, .finish = policy_finish };
+
+int cli_policy_one(const cli_policy *p, const char *cmd, splitee_policy_config *out,
+                   splitee_error *err)
+{
+    if (p->npolicies != 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--policy: splitee %s runs one policy, not %d",
+                             cmd, p->npolicies);
+    const splitee_policy_info *in = splitee_policy_kind_info(p->policies[0].kind);
+    if (in && in->hindsight)
+        return splitee__fail(err, SPLITEE_ERR_ARG,
+                             "--policy: %s needs every sample's outcome in hindsight; splitee replay runs it, "
+                             "splitee %s cannot", in->name, cmd);
+    *out = p->policies[0];
+    double beta;
+    int st = cli_values_one(&p->beta, "beta", cmd, &beta, err);
+    out->beta = beta;
+    return st;
+}
+
+/* ------------------------------------------------------ link, payload --- */
+
+static const char *encoding_at(int i, const char **desc)
+{
+    *desc = NULL;
+    return i < 0 ? NULL : splitee_payload_encoding_name((splitee_payload_encoding)i);
+}
+
+static int lk_encoding(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    splitee_payload_encoding e;
+    if (splitee_payload_encoding_parse(v, &e, NULL) < 0) {
+        char names[64];
+        cli_list_names(encoding_at, names, sizeof names);
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--encoding: expected one of %s, got '%s'", names, v);
+    }
+    ((cli_link_opts *)g)->encoding = (int)e;
+    return 0;
+}
+
+static const cli_opt OPT_LINK = { .name = "link", .arg = "PROFILE", .kind = CLI_STRING,
+    .off = FIELD(cli_link_opts, link),
+    .help = "price offloads with a link profile (docs/LINKS.md): a JSON file, or a\n"
+            "NAME of DATA/links (lte, 3g, wifi, degrading, ...)" };
+static const cli_opt OPT_ENCODING = { .name = "encoding", .arg = "E", .kind = CLI_FN, .set = lk_encoding,
+    .list = encoding_at, .help = "payload encoding of an offloaded activation", .def = "f32" };
+static const cli_opt *const LINK_OPTS[] = { &OPT_LINK, &OPT_ENCODING, NULL };
+static const cli_opt *const PAYLOAD_OPTS[] = { &OPT_ENCODING, NULL };
+
+static int link_finish(void *g, const char *cmd, splitee_error *err)
+{
+    (void)cmd;
+    cli_link_opts *l = g;
+    size_t n = l->link ? strlen(l->link) : 0;
+    if (!n || strchr(l->link, '/') || (n > 5 && strcmp(l->link + n - 5, ".json") == 0))
+        return 0;
+    char path[SPLITEE_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/links/%s.json", splitee_data_dir(), l->link) >= (int)sizeof path)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--link: name too long");
+    return set_string(&l->link, path, "link", err);
+}
+const cli_group cli_group_link = { .title = "link", .opts = LINK_OPTS, .finish = link_finish };
+const cli_group cli_group_payload = { .title = "payload", .opts = PAYLOAD_OPTS };
+
+/* ------------------------------------------------------------- output --- */
+
+static const cli_opt OPT_JSON = { .name = "json", .arg = "FILE", .kind = CLI_STRING,
+    .off = FIELD(cli_output, json), .help = "write the results as JSON" };
+static const cli_opt OPT_QUIET = { .name = "quiet", .kind = CLI_SET, .ival = 1,
+    .off = FIELD(cli_output, quiet), .help = "print nothing on standard output" };
+static const cli_opt OPT_CHECKPOINTS = { .name = "checkpoints", .arg = "N", .kind = CLI_INT,
+    .off = FIELD(cli_output, checkpoints), .lo = 1, .hi = 1000000,
+    .help = "points of the regret/accuracy/cost curves (at most one per round)", .def = "1000" };
+static const cli_opt *const OUTPUT_OPTS[] = { &OPT_JSON, &OPT_QUIET, &OPT_CHECKPOINTS, NULL };
+static const cli_opt *const OUTPUT_JSON_OPTS[] = { &OPT_JSON, NULL };
+const cli_group cli_group_output = { .title = "output", .opts = OUTPUT_OPTS };
+const cli_group cli_group_output_json = { .title = "output", .opts = OUTPUT_JSON_OPTS };

@@ -406,5 +406,27 @@ check help-replay $bin replay --help
 check help-device $bin device --help
 skip=""
 
+# --- outputs are checked before the work and written all or none (issue 8)
+refuse out-missing-folder "/nonexistent-dir/x.csv: cannot write: folder /nonexistent-dir does not exist" \
+    $bin replay $T --reps 1 --quiet --json "$tmp/out/ok.json" --csv /nonexistent-dir/x.csv
+refuse out-folder "cannot write: it is a folder" $bin replay $T --reps 1 --quiet --json "$tmp/out/ok.json" --csv "$tmp"
+refuse out-plot-folder "nosuch/f-regret.svg: cannot write" $bin replay $T --reps 1 --quiet --plot "$tmp/out/nosuch/f"
+refuse device-out-missing-folder "/nonexistent-dir/s.json: cannot write" \
+    $bin device --cloud none --images fixtures/fmnist16-images-idx3-ubyte.gz --labels fixtures/fmnist16-labels-idx1-ubyte \
+    --model ../data/model --limit 4 --quiet --log "$tmp/out/l.jsonl" --state "$tmp/out/s.state" --json /nonexistent-dir/s.json
+if mknod "$tmp/full" c 1 7 2> /dev/null; then   # our own /dev/full, never the real one
+    refuse out-device-full "full: cannot write: No space left on device" \
+        $bin replay $T --reps 1 --quiet --json "$tmp/out/ok.json" --csv "$tmp/full"
+    [[ -c "$tmp/full" ]] && ok || bad "the device node was replaced"
+    mknod "$tmp/null" c 1 3
+    $bin replay $T --reps 1 --quiet --json "$tmp/null" && [[ -c "$tmp/null" ]] && ok \
+        || bad "--json to a null device: not written in place"
+else
+    echo "cli: mknod not permitted: the device-node output checks are skipped" >&2
+fi
+ln -sf "$tmp/real.json" "$tmp/link.json"
+$bin replay $T --reps 1 --quiet --json "$tmp/link.json" && [[ -L "$tmp/link.json" && -s "$tmp/real.json" ]] && ok \
+    || bad "--json through a symlink: the link was not followed"
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

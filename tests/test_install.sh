@@ -101,7 +101,7 @@ done
 timeout 120 "$tree_bin" replay --logits "$src/data/fmnist-clean.npy" \
     --labels "$src/data/fmnist-test-labels.npy" --reps 1 --quiet --json tree.json \
     || fail "build tree's splitee replay failed"
-strip_paths() { grep -vE '^		"(command|logits|labels)":' "$1"; }
+strip_paths() { grep -vE '^		"(command|logits|labels|date)":' "$1"; }
 diff <(strip_paths tree.json) <(strip_paths out.json) >&2 \
     || fail "installed splitee replay differs from the build tree's"
 rm -f out.json tree.json
@@ -113,12 +113,22 @@ grep -q "^model $data/model: 12 layers" link.txt || fail "splitee link: no model
 grep -qE '^11 +4144 +3 .* 0\.2689$' link.txt || fail "splitee link: layer 11 is not priced as in data/links/README.md"
 rm -f link.txt
 
-# ---- DEFAULT PATHS: the lead adds checks here once src/cli takes its
-# ---- defaults from the catalogue (data.h), e.g. from this empty folder:
-# ----   "$bin" replay --reps 1 --quiet            (default table and labels)
-# ----   "$bin" link --link "$data/links/lte.json" (default model)
-# ----   "$bin" cloud ... with no --model          (default model)
-# ---- each must succeed and name files under $data.
+step "defaults from the installed catalogue, from an empty folder"
+# no --logits, --labels or --model: the catalogue's default table, its
+# labels and the shipped model, found under PREFIX/share/splitee
+timeout 120 "$bin" replay --reps 1 --quiet --json d.json || fail "replay with its defaults failed"
+grep -qF "\"logits\":	\"$data/fmnist-clean.npy\"" d.json && grep -qF '"accuracy":	0.8859' d.json \
+    || fail "replay's defaults are not the installed clean table and its labels"
+timeout 120 "$bin" replay --domain noise --reps 1 --quiet --json n.json || fail "replay --domain noise failed"
+grep -qF "\"logits\":	\"$data/fmnist-noise.npy\"" n.json || fail "--domain noise is not the installed noise table"
+timeout 60 "$bin" link --link lte > l.txt || fail "link --link lte (a profile name, the default model) failed"
+grep -q "lte" l.txt || fail "link --link lte printed no lte profile"
+# a table of one's own gets no shipped labels: no accuracy, said once
+cp "$data/fmnist-clean.npy" mine.npy
+timeout 120 "$bin" replay --logits mine.npy --reps 1 --quiet --json m.json 2> m.err || fail "replay of a copy failed"
+[[ $(wc -l < m.err) -eq 1 ]] && grep -q "no labels" m.err || fail "own table: expected one note on stderr, got: $(cat m.err)"
+grep -qF '"accuracy":	0.8859' m.json && fail "own table picked up the shipped labels"
+rm -f d.json n.json l.txt mine.npy m.json m.err
 
 # ------------------------------- 3. a user's program, linked by pkg-config ---
 export PKG_CONFIG_PATH=$(dirname "$pc")

@@ -1,5 +1,6 @@
 /* test_status.c -- status strings, error formatting, atomic writes. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 
 #include "core/internal.h"
 #include "testutil.h"
+#include "splitee/file.h"
 #include "splitee/status.h"
 
 Test(status, every_code_has_a_message)
@@ -226,4 +228,41 @@ Test(status, readers_refuse_devices_and_bound_pipes)
     cr_assert(strstr(e.msg, "larger than 64 bytes"), "%s", e.msg);
     int status;
     waitpid(pid, &status, 0);
+}
+
+/* A run's outputs are written all or none (file.h): a failing later output
+ * leaves an earlier one as it was, and no temporary behind. */
+Test(status, write_all_is_all_or_nothing)
+{
+    const char *a = tu_write_str("all-a.json", "old a");
+    const char *missing = tu_path("nowhere/b.csv");
+    splitee_error e;
+    splitee_output outs[2] = { { a, "new a", 5 }, { missing, "b", 1 } };
+    cr_assert_eq(splitee_file_write_all(outs, 2, &e), SPLITEE_ERR_IO);
+    cr_assert(strstr(e.msg, missing) == e.msg, "%s", e.msg);
+    size_t n;
+    char *s = tu_read(a, &n);
+    cr_assert_str_eq(s, "old a");
+    free(s);
+    const char *full = make_node("all-full", 1, 7);
+    if (full) {
+        outs[1].path = full;
+        cr_assert_eq(splitee_file_write_all(outs, 2, &e), SPLITEE_ERR_IO);
+        s = tu_read(a, &n);
+        cr_assert_str_eq(s, "old a");
+        free(s);
+    }
+    DIR *d = opendir(tu_tmpdir());
+    struct dirent *de;
+    while ((de = readdir(d)))
+        cr_assert_null(strstr(de->d_name, ".tmp"), "left behind: %s", de->d_name);
+    closedir(d);
+    const char *b = tu_path("all-b.csv");
+    outs[1].path = b;
+    cr_assert_eq(splitee_file_write_all(outs, 2, &e), 0, "%s", e.msg);
+    s = tu_read(a, &n);
+    cr_assert_str_eq(s, "new a");
+    free(s);
+    cr_assert(tu_exists(b));
+    cr_assert_eq(splitee_file_write_all(outs, 0, &e), 0);
 }

@@ -28,6 +28,21 @@ extern "C" {
 int splitee_file_write_atomic(const char *path, const void *data, size_t len,
                               splitee_error *err);
 
+/* One output of a run, for splitee_file_write_all. */
+typedef struct splitee_output {
+    const char *path;
+    const void *data;
+    size_t len;       /* bytes */
+} splitee_output;
+
+/* Writes a run's n outputs (0..64) all or none: every regular or new file
+ * is written to a temporary beside it first (devices and pipes in place),
+ * and only when all are written are the temporaries renamed into place. A
+ * failure leaves every regular file as it was and no temporary behind; it
+ * cannot take back bytes already written to a device or pipe. 0, or IO
+ * naming the path that failed. */
+int splitee_file_write_all(const splitee_output *outs, int n, splitee_error *err);
+
 /* Whether splitee_file_write_atomic could write `path`: an existing target
  * (after symlinks) must be writable and not a folder; a regular or new
  * file's folder must exist and take new files. Creates nothing. 0, or

@@ -297,22 +297,48 @@ static int add_shifts(const replay_opts *o, splitee_replay *rp, splitee_error *e
     return 0;
 }
 
+/* Every output this run will write, checked before any work: the data
+ * files, and the folder of the figures (PREFIX-regret.svg stands for them). */
+static int check_outputs(const replay_opts *o, splitee_error *err)
+{
+    const char *paths[] = { o->out.json, o->csv, o->curves, o->trace };
+    int st = 0;
+    for (size_t i = 0; i < sizeof paths / sizeof *paths && st == 0; i++)
+        if (paths[i])
+            st = splitee_output_check(paths[i], err);
+    if (st == 0 && o->plot) {
+        size_t n = strlen(o->plot) + 16;
+        char *probe = malloc(n);
+        if (!probe)
+            return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", o->plot);
+        snprintf(probe, n, "%s-regret.svg", o->plot);
+        st = splitee_output_check(probe, err);
+        free(probe);
+    }
+    return st;
+}
+
+/* The figures first (gnuplot may fail on its own), then the data files all
+ * or none (file.h). */
 static int write_outputs(const replay_opts *o, const report_ctx *ctx, splitee_error *err)
 {
     pending out[4];
+    splitee_output files[4];
     int n = 0, st = 0;
     struct { const char *path; cli_writer w; } want[4] = {
         { o->out.json, w_json }, { o->csv, w_csv }, { o->curves, w_curves }, { o->trace, w_trace }
     };
     for (int i = 0; i < 4 && st == 0; i++)
-        if (want[i].path && (st = render(&out[n], want[i].path, want[i].w, ctx, err)) == 0)
+        if (want[i].path && (st = render(&out[n], want[i].path, want[i].w, ctx, err)) == 0) {
+            files[n] = (splitee_output){ out[n].path, out[n].buf, out[n].len };
             n++;
-    for (int i = 0; i < n && st == 0; i++)
-        st = splitee_file_write_atomic(out[i].path, out[i].buf, out[i].len, err);
-    for (int i = 0; i < n; i++)
-        free(out[i].buf);
+        }
     if (st == 0 && o->plot)
         st = splitee_plot_replay(o->plot, ctx->res, ctx->nres, err);
+    if (st == 0)
+        st = splitee_file_write_all(files, n, err);
+    for (int i = 0; i < n; i++)
+        free(out[i].buf);
     return st;
 }
 
@@ -333,6 +359,8 @@ int cli_replay(int argc, char **argv)
     splitee_replay_config_default(&o.replay);
     st = cli_parse(&CMD, &o, argc, argv, &err);
     if (st != 0)
+        goto done;
+    if ((st = check_outputs(&o, &err)) < 0)
         goto done;
     o.replay.seed = o.pol.seed;
     o.replay.checkpoints = o.out.checkpoints;

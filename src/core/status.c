@@ -50,19 +50,44 @@ int splitee__fail(splitee_error *err, int status, const char *fmt, ...)
 }
 
 /* The file a write to `path` lands in: path itself, or the target a
- * symlink (chain) points at, into dest (cap bytes). 0, or IO for a
- * dangling link or a path too long. */
+ * symlink (chain) points at -- a target not made yet is made, in its folder
+ * -- into dest (cap bytes). 0, or IO for a link into a missing folder, a
+ * link loop or a path too long. */
 static int resolve_output(const char *path, char *dest, size_t cap, splitee_error *err)
 {
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
         char real[PATH_MAX];
-        if (!realpath(path, real))
-            return splitee__fail(err, SPLITEE_ERR_IO, "%s: a symlink to nothing writable: %s", path,
-                                 strerror(errno));
-        if (strlen(real) >= cap)
+        if (realpath(path, real)) {
+            if (strlen(real) >= cap)
+                return splitee__fail(err, SPLITEE_ERR_IO, "%s: path too long", path);
+            memcpy(dest, real, strlen(real) + 1);
+            return 0;
+        }
+        /* a link to a file not made yet: its target, in a folder that exists */
+        char target[PATH_MAX], dir[PATH_MAX], full[2 * PATH_MAX];
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n <= 0)
+            return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot read the link: %s", path, strerror(errno));
+        target[n] = '\0';
+        if (target[0] == '/') {
+            snprintf(full, sizeof full, "%s", target);
+        } else {
+            snprintf(dir, sizeof dir, "%s", path);
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                slash[1] = '\0';
+            else
+                dir[0] = '\0';
+            snprintf(full, sizeof full, "%s%s", dir, target);
+        }
+        char *slash = strrchr(full, '/');
+        const char *base = slash ? slash + 1 : full;
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - full) : 1, slash ? (slash == full ? "/" : full) : ".");
+        if (!realpath(dir, real) || lstat(full, &st) == 0)   /* a missing folder, or a loop */
+            return splitee__fail(err, SPLITEE_ERR_IO, "%s: a symlink to nothing writable (%s)", path, target);
+        if (snprintf(dest, cap, "%s/%s", strcmp(real, "/") ? real : "", base) >= (int)cap)
             return splitee__fail(err, SPLITEE_ERR_IO, "%s: path too long", path);
-        memcpy(dest, real, strlen(real) + 1);
         return 0;
     }
     if (strlen(path) >= cap)
@@ -123,20 +148,30 @@ int splitee__output_check(const char *path, splitee_error *err)
     return 0;
 }
 
-int splitee__write_file_atomic(const char *path, const void *data, size_t len,
-                               splitee_error *err)
-{
+/* One output being written: where it lands, and the temporary staged
+ * beside it (tmp[0] == 0: written in place, a device or a pipe). */
+typedef struct staged {
     char dest[PATH_MAX];
-    int st = resolve_output(path, dest, sizeof dest, err);
+    char tmp[PATH_MAX + 32];
+} staged;
+
+/* Writes data to `path`'s temporary (a regular or new file) or in place (a
+ * device or a pipe) into *sg; nothing is renamed yet. On failure the
+ * temporary is gone. `k` tells temporaries of one run apart. */
+static int stage(const char *path, const void *data, size_t len, int k, staged *sg,
+                 splitee_error *err)
+{
+    sg->tmp[0] = '\0';
+    int st = resolve_output(path, sg->dest, sizeof sg->dest, err);
     if (st < 0)
         return st;
     struct stat sb;
-    int exists = stat(dest, &sb) == 0;
+    int exists = stat(sg->dest, &sb) == 0;
     if (exists && S_ISDIR(sb.st_mode))
         return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: it is a folder", path);
     if (exists && !S_ISREG(sb.st_mode)) {
         /* a device, a pipe: written in place, never replaced */
-        int fd = open(dest, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        int fd = open(sg->dest, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
             return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         int bad = write_all(fd, data, len) < 0;
@@ -147,13 +182,18 @@ int splitee__write_file_atomic(const char *path, const void *data, size_t len,
         }
         return bad ? splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(e)) : 0;
     }
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", dest, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)   /* a stale one of ours */
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0)
-        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    if (k == 0)
+        snprintf(sg->tmp, sizeof sg->tmp, "%s.tmp%ld", sg->dest, (long)getpid());
+    else   /* two outputs of one run may share a destination folder and name */
+        snprintf(sg->tmp, sizeof sg->tmp, "%s.tmp%ld-%d", sg->dest, (long)getpid(), k);
+    int fd = open(sg->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0 && errno == EEXIST && unlink(sg->tmp) == 0)   /* a stale one of ours */
+        fd = open(sg->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0) {
+        int e = errno;
+        sg->tmp[0] = '\0';
+        return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
     if (exists)
         (void)fchmod(fd, sb.st_mode & 07777);   /* a replaced file keeps its mode */
     int bad = write_all(fd, data, len) < 0;
@@ -162,15 +202,44 @@ int splitee__write_file_atomic(const char *path, const void *data, size_t len,
         bad = 1;
         e = errno;
     }
-    if (!bad && rename(tmp, dest) != 0) {
-        bad = 1;
-        e = errno;
-    }
     if (bad) {
-        unlink(tmp);
+        unlink(sg->tmp);
+        sg->tmp[0] = '\0';
         return splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", path, strerror(e));
     }
     return SPLITEE_OK;
+}
+
+int splitee__write_files(const char *const *paths, const void *const *data, const size_t *lens,
+                         int n, splitee_error *err)
+{
+    staged one, *sg = n <= 1 ? &one : calloc((size_t)n, sizeof *sg);
+    if (!sg)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", n ? paths[0] : "output");
+    int st = 0, staged_n = 0;
+    while (staged_n < n && st == 0) {
+        st = stage(paths[staged_n], data[staged_n], lens[staged_n], staged_n, &sg[staged_n], err);
+        if (st == 0)
+            staged_n++;
+    }
+    for (int i = 0; st == 0 && i < n; i++) {   /* every output written: put them in place */
+        if (sg[i].tmp[0] && rename(sg[i].tmp, sg[i].dest) != 0)
+            st = splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", paths[i], strerror(errno));
+        else
+            sg[i].tmp[0] = '\0';
+    }
+    for (int i = 0; i < staged_n; i++)   /* what was staged but not put in place */
+        if (sg[i].tmp[0])
+            unlink(sg[i].tmp);
+    if (sg != &one)
+        free(sg);
+    return st;
+}
+
+int splitee__write_file_atomic(const char *path, const void *data, size_t len,
+                               splitee_error *err)
+{
+    return splitee__write_files(&path, &data, &len, 1, err);
 }
 
 int splitee__read_stream(FILE *f, const char *path, size_t max, char **out, size_t *len,
@@ -244,4 +313,19 @@ int splitee_file_write_atomic(const char *path, const void *data, size_t len,
 int splitee_output_check(const char *path, splitee_error *err)
 {
     return splitee__output_check(path, err);
+}
+
+int splitee_file_write_all(const splitee_output *outs, int n, splitee_error *err)
+{
+    if (n < 0 || n > 64)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "outputs: %d files at once (0..64)", n);
+    const char *paths[64];
+    const void *data[64];
+    size_t lens[64];
+    for (int i = 0; i < n; i++) {
+        paths[i] = outs[i].path;
+        data[i] = outs[i].data;
+        lens[i] = outs[i].len;
+    }
+    return splitee__write_files(paths, data, lens, n, err);
 }

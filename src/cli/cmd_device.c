@@ -189,7 +189,7 @@ static int load_state(const char *path, splitee_policy *p, int *loaded, splitee_
     if (st < 0)
         return st;
     splitee_error e;
-    st = splitee_policy_load(p, text, &e);
+    st = splitee_policy_restore(p, text, &e);
     free(text);
     if (st < 0)
         return splitee__fail(err, st, "%s: %s", path, e.msg);
@@ -376,7 +376,7 @@ int cli_device(int argc, char **argv)
         }
         /* a failure on a connection that was up is worth a line; a cloud
          * that is down or absent is said once, not every round */
-        if (o.has_cloud && r.outcome == SPLITEE_ROUND_FALLBACK && r.reconnects == 0 && r.note[0] &&
+        if (o.has_cloud && r.outcome == SPLITEE_ROUND_OUTCOME_FALLBACK && r.reconnects == 0 && r.note[0] &&
             strncmp(r.note, "cloud unreachable", 17) != 0) {
             char line[400];
             cli_meter_break();
@@ -451,7 +451,7 @@ done:
     gsl_rng_free(rng);
     splitee_device_free(d);
     splitee_distorter_free(dist);
-    splitee_images_release(&im);
+    splitee_images_free(&im);
     splitee_model_free(m);
     splitee_report_device_log_free(logw);
     splitee_link_clock_free(clk);

@@ -180,7 +180,7 @@ int cli_infer(int argc, char **argv)
         goto done;
     print_stats(stdout, &o, c, &r);
 done:
-    splitee_images_release(&im);
+    splitee_images_free(&im);
     splitee_model_free(m);
     cli_free(&CMD, &o);
     if (st == 1)

@@ -333,7 +333,7 @@ done:
     free(t);
     free(col);
     splitee_engine_state_free(s);
-    splitee_images_release(&im);
+    splitee_images_free(&im);
     splitee_model_free(m);
     cli_free(&CMD, &o);
     if (st == 1)

@@ -30,9 +30,9 @@
 /* ---- the catalogue, notes ------------------------------------------------ */
 
 /* The data catalogue, loaded on first use and kept until
- * cli_catalog_release(); NULL with err filled when it cannot be read. */
+ * cli_catalog_free(); NULL with err filled when it cannot be read. */
 const splitee_catalog *cli_catalog(splitee_error *err);
-void cli_catalog_release(void);
+void cli_catalog_free(void);
 
 /* "splitee: note: ..." on stderr: something the user should know that is
  * not an error (a table without labels). */

@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
         if (strcmp(cmd, COMMANDS[i].name) == 0) {
             int rc = COMMANDS[i].run(argc - 2, argv + 2);
-            cli_catalog_release();
+            cli_catalog_free();
             return rc;
         }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -164,7 +164,7 @@ int splitee_idx_load(const char *images_path, const char *labels_path, splitee_i
     if (rc == 0 && !(out->labels_path = strdup(labels_path)))
         rc = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", labels_path);
     if (rc < 0)
-        splitee_images_release(out);
+        splitee_images_free(out);
     return rc;
 }
 
@@ -180,7 +180,7 @@ int splitee_images_check_labels(const splitee_images *im, int classes, splitee_e
     return SPLITEE_OK;
 }
 
-void splitee_images_release(splitee_images *im)
+void splitee_images_free(splitee_images *im)
 {
     if (!im)
         return;

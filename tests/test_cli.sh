@@ -244,6 +244,14 @@ if command -v gnuplot > /dev/null; then
         sed -n 2p "$tmp/fig/lc.csv" | grep -q '^0\.8,,1,0\.3,1,splitee,' && [[ -s "$tmp/fig/lc-regret.png" ]] \
             && ok || bad "layer-cost curves: $(sed -n 2p "$tmp/fig/lc.csv" | cut -c1-40)"
     else bad "plot of --layer-cost curves failed"; fi
+    # --plot-setting N: the regret figure of that setting only, beside the sweep figure
+    rm -rf "$tmp/fig2"; mkdir -p "$tmp/fig2"
+    if $bin replay $T --reps 2 --policy splitee,oracle --offload 0.1,0.3,0.5 --quiet --plot "$tmp/fig2/r" --plot-setting 2; then
+        got=$(cd "$tmp/fig2" && ls | tr '\n' ' ')
+        [[ "$got" == "r-regret-o0.3.png r-regret-o0.3.svg r-sweep.png r-sweep.svg " ]] && ok || bad "--plot-setting 2: got '$got'"
+    else bad "replay --plot-setting 2 failed"; fi
+    refuse plot-setting-range "--plot-setting: 4, but the sweep has 3 settings" \
+        $bin replay $T --reps 2 --offload 0.1,0.3,0.5 --quiet --plot "$tmp/out/r" --plot-setting 4
     refuse plot-no-folder "nosuch/f-regret.svg: cannot write" $bin plot --curves "$tmp/fig/lc.csv" --out "$tmp/out/nosuch/f"
 fi
 

@@ -26,6 +26,7 @@ typedef struct replay_opts {
     double arrival_ms;             /* --link: round k happens at k * arrival_ms */
     int payload_tokens, payload_dim; /* --link: activation shape priced per split */
     char *csv, *curves, *trace, *plot;
+    int plot_setting;   /* --plot-setting: 1-based setting of a sweep, 0 = every one */
 } replay_opts;
 
 static int set_reference(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
@@ -87,7 +88,12 @@ static const cli_opt OPT_TRACE = { .name = "trace", .arg = "FILE", .kind = CLI_S
 static const cli_opt OPT_PLOT = { .name = "plot", .arg = "PREFIX", .kind = CLI_STRING,
     .off = offsetof(replay_opts, plot),
     .help = "draw PREFIX-regret.{svg,png} (and PREFIX-sweep.* for sweeps)" };
-static const cli_opt *const OUT_OPTS[] = { &OPT_CSV, &OPT_CURVES, &OPT_TRACE, &OPT_PLOT, NULL };
+static const cli_opt OPT_PLOT_SETTING = { .name = "plot-setting", .arg = "N", .kind = CLI_INT,
+    .off = offsetof(replay_opts, plot_setting), .lo = 0, .hi = CLI_MAX_SWEEP,
+    .help = "with --plot on a sweep: the regret figure of setting N only (1-based,\n"
+            "in the table's order); 0 draws one per setting", .def = "0" };
+static const cli_opt *const OUT_OPTS[] = { &OPT_CSV, &OPT_CURVES, &OPT_TRACE, &OPT_PLOT,
+                                           &OPT_PLOT_SETTING, NULL };
 static const cli_group OUT = { .title = "output", .opts = OUT_OPTS };
 
 static const cli_opt OPT_POLICIES = { .name = "policies", .arg = "LIST", .kind = CLI_ALIAS, .alias = "policy" };
@@ -333,8 +339,13 @@ static int write_outputs(const replay_opts *o, const report_ctx *ctx, splitee_er
             files[n] = (splitee_output){ out[n].path, out[n].buf, out[n].len };
             n++;
         }
-    if (st == 0 && o->plot)
+    if (st == 0 && o->plot && o->plot_setting == 0)
         st = splitee_plot_replay(o->plot, ctx->res, ctx->nres, err);
+    else if (st == 0 && o->plot) {
+        st = splitee_plot_regrets(o->plot, ctx->res, ctx->nres, o->plot_setting - 1, err);
+        if (st == 0 && ctx->nres > 1 && ctx->res[0].has_labels)
+            st = splitee_plot_sweep(o->plot, ctx->res, ctx->nres, err);
+    }
     if (st == 0)
         st = splitee_file_write_all(files, n, err);
     for (int i = 0; i < n; i++)
@@ -384,6 +395,11 @@ int cli_replay(int argc, char **argv)
     }
     if (!(settings = make_settings(&o, &nset, &err))) {
         st = err.status;
+        goto done;
+    }
+    if (o.plot_setting > nset) {
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--plot-setting: %d, but the sweep has %d setting%s",
+                           o.plot_setting, nset, nset == 1 ? "" : "s");
         goto done;
     }
     if ((st = splitee_replay_prepare(t, (splitee_confidence)o.ex.confidence, &rp, &err)) < 0)

@@ -5,8 +5,6 @@
 
 #include "splitee/splitee.h"
 
-int cli_cloud(int argc, char **argv);
-int cli_device(int argc, char **argv);
 
 /* Splits "host:port" or "[v6]:port" into host (cap bytes) and *port
  * (0..65535; 0 only if allow_zero). ARG naming `opt` otherwise. */

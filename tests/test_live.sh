@@ -93,6 +93,15 @@ $bin device $M --cloud 127.0.0.1:$port $I --limit 12 --link ../data/links/lte.js
     || bad "--link: exit $? $(cat "$tmp/link.err")"
 adds_up link "$tmp/link.out" 12
 grep -q '"energy_mJ"' "$tmp/link.jsonl" && ok || bad "--link: no link fields in the log"
+# the link's clock is the sum of simulated latencies: two identical runs on a
+# lossy, jittery link give the same rounds (only measured times may differ)
+for k in 1 2; do
+    $bin device $M --cloud 127.0.0.1:$port $I --limit 16 --link ../data/links/lte-ge.json --policy splitee-s \
+        --quiet --eval --timeout 20 --log "$tmp/rep$k.jsonl" 2> /dev/null || bad "--link reproducibility run $k: exit $?"
+    sed -E 's/"(device_us|rtt_us|cloud_us|controller_ns)":[^,]*,//g' "$tmp/rep$k.jsonl" > "$tmp/rep$k.txt"
+done
+cmp -s "$tmp/rep1.txt" "$tmp/rep2.txt" && [[ -s "$tmp/rep1.txt" ]] && ok \
+    || bad "--link: two identical runs differ: $(diff "$tmp/rep1.txt" "$tmp/rep2.txt" | head -3)"
 refuse_link=$($bin device $M --cloud none $I --link nope.json 2>&1 >/dev/null; echo "rc=$?")
 [[ "$refuse_link" == *"nope.json"*"rc=2" ]] && ok || bad "--link nope.json: $refuse_link"
 

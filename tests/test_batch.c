@@ -160,6 +160,26 @@ Test(batch, first_failing_image_is_reported_for_any_thread_count, .init = setup,
     free(out);
 }
 
+/* Regression (issue 8): a forward pass that overflows float32 (here finite
+ * but huge pixels; the same as overflowing weights) wrote an all-NaN table
+ * with exit 0. It is an error naming the image and the exit. */
+Test(batch, non_finite_logits_are_an_error, .init = setup, .fini = teardown)
+{
+    float *px = float_pixels(), *out = malloc(im.count * per * sizeof *out);
+    size_t npx = im.rows * im.cols;
+    for (size_t i = 0; i < npx; i++)
+        px[3 * npx + i] = 3e38f;   /* finite; the patch embedding overflows */
+    splitee_batch_config bc;
+    splitee_batch_config_default(&bc);
+    bc.threads = 2;
+    splitee_error err = { 0, "" };
+    int rc = splitee_batch_forward_pixels(model, px, im.count, &bc, out, &err);
+    cr_assert_eq(rc, SPLITEE_ERR_VALUE, "rc %d (%s)", rc, err.msg);
+    cr_assert(strstr(err.msg, "image 3: exit ") == err.msg && strstr(err.msg, "non-finite logit"), "%s", err.msg);
+    free(px);
+    free(out);
+}
+
 typedef struct progress_log {
     pthread_t caller;
     int calls, off_thread, backwards;

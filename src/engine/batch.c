@@ -195,7 +195,21 @@ typedef struct fwd_ctx {
     const float *f32;         /* (count, rows, cols), or NULL */
     size_t npx, per;          /* pixels per image; logits per sample (layers x classes) */
     float *out;               /* (count, layers, classes) */
+    int classes;
 } fwd_ctx;
+
+/* VALUE when a logit is not a finite number: weights large enough to
+ * overflow float32 in the forward pass (a table of NaN must never be
+ * written as if it were one). `per` logits of `classes` each. */
+static int check_logits(const float *z, size_t per, int classes, splitee_error *err)
+{
+    for (size_t i = 0; i < per; i++)
+        if (!isfinite(z[i]))
+            return splitee__fail(err, SPLITEE_ERR_VALUE,
+                                 "exit %zu gives a non-finite logit (the forward pass overflowed float32: "
+                                 "are the weights sane?)", i / (size_t)classes + 1);
+    return 0;
+}
 
 static int fwd_sample(void *arg, size_t k, splitee_error *err)
 {
@@ -203,7 +217,10 @@ static int fwd_sample(void *arg, size_t k, splitee_error *err)
     const float *px = c->f32 ? c->f32 + k * c->npx : c->px;
     if (c->u8)
         splitee_distorter_apply(c->d, c->u8 + k * c->npx, (uint64_t)k, c->px);
-    return splitee_engine_forward(c->s, px, c->out + k * c->per, err);
+    int st = splitee_engine_forward(c->s, px, c->out + k * c->per, err);
+    if (st == 0)
+        st = check_logits(c->out + k * c->per, c->per, c->classes, err);
+    return st;
 }
 
 static void fwd_free(fwd_ctx *cs, void **ptrs, int n)
@@ -245,7 +262,7 @@ static int forward(const splitee_model *model, const uint8_t *u8, const float *f
     for (int t = 0; t < nw && st == 0; t++) {
         fwd_ctx *c = &cs[t];
         *c = (fwd_ctx){ NULL, NULL, NULL, u8, f32, side * side, (size_t)mc->layers * (size_t)mc->classes,
-                        logits };
+                        logits, mc->classes };
         ptrs[t] = c;
         st = splitee_engine_state_create(model, &c->s, err);
         if (st == 0 && u8)

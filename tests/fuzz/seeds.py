@@ -191,7 +191,32 @@ def link_seeds():
             "mbps": pair(mb, b"0 5.8\n1 0.5\n2.5 0\n3 12\n")}
 
 
+def state_seeds():
+    """fuzz_state input: a kind byte, then saved policy state (the shape
+    splitee_policy_save writes: bandit/policy.c, nonstationary.c)."""
+    base = ('{"kind": "%s", "arms": 6, "beta": 1, "epsilon": 0.05, "prior_sd": 0.5, "fixed_arm": 2, '
+            '"side_info": "honest", "rounds": 7, "n": [2, 1, 1, 1, 1, 1], '
+            '"sum": [1.2, 0.5, 0.4, 0.3, 0.2, 0.1], "sumsq": [0.8, 0.25, 0.16, 0.09, 0.04, 0.01]%s}')
+    sw = (', "window": 50, "fresh_rounds": 7, "history": {"arm": [0, 0, 1, 2, 3, 4, 5], '
+          '"reward": [0.6, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1], "round": [0, 1, 2, 3, 4, 5, 6]}')
+    return {"splitee": bytes([0]) + (base % ("splitee", "")).encode(),
+            "splitee-s": bytes([1]) + (base % ("splitee-s", "")).encode(),
+            "d-ucb": bytes([12]) + (base % ("d-ucb", ', "discount": 0.999')).encode(),
+            "sw-ucb": bytes([11]) + (base % ("sw-ucb", sw)).encode()}
+
+
+def catalog_seeds():
+    """fuzz_catalog input: a catalog.json (the shipped one, and a minimal one)."""
+    with open(os.path.join(ROOT, "data", "catalog.json"), "rb") as f:
+        shipped = f.read()
+    minimal = (b'{"format": "splitee-catalog", "version": 1, "model": "m", "default_domain": "a", '
+               b'"tables": [{"domain": "a", "logits": "a.npy", "labels": "l.npy", "distortion": "clean"}]}')
+    return {"shipped": shipped, "minimal": minimal}
+
+
 SEEDS = {
+    "catalog": catalog_seeds,
+    "state": state_seeds,
     "link": link_seeds,
     "frame": frame_seeds,
     "model": model_seeds,

@@ -193,7 +193,7 @@ static double split_and_resume(splitee_payload_encoding enc)
     fixture f;
     load_fixture(c, &f);
     float *full = forward_all(ds, &f, c), logits[64];
-    size_t cap = splitee_payload_size(enc, (size_t)c->tokens, (size_t)c->dim), n;
+    size_t cap = splitee_model_max_payload_size(dev, enc), n;
     cr_assert(cap > 0);
     unsigned char *buf = malloc(cap);
     splitee_error err = { 0, "" };
@@ -204,7 +204,7 @@ static double split_and_resume(splitee_payload_encoding enc)
             cr_assert_eq(splitee_engine_run_layers(ds, 0, k, &err), 0, "%s", err.msg);
             cr_assert_eq(splitee_engine_export_payload(ds, enc, buf, cap, &n, &err), 0, "%s",
                          err.msg);
-            cr_assert_eq(n, cap);
+            cr_assert_eq(n, splitee_model_payload_size(dev, k, enc));
             cr_assert_eq(splitee_engine_import_payload(cs, buf, n, &err), 0, "%s", err.msg);
             cr_assert_eq(splitee_engine_depth(cs), k);
             for (int l = k; l < c->layers; l++) {
@@ -256,10 +256,10 @@ Test(engine, export_import_floats_resume_bit_identically)
     splitee_engine_state *a = new_state(m), *b = new_state(m);
     fixture f;
     load_fixture(c, &f);
-    size_t n = (size_t)c->tokens * (size_t)c->dim;
+    int k = c->layers / 2;
+    size_t n = splitee_model_split_elems(m, k);
     float *act = malloc(n * sizeof *act), want[64], got[64];
     splitee_error err = { 0, "" };
-    int k = c->layers / 2;
     cr_assert_eq(splitee_engine_embed_normalised(a, fixture_input(&f, c, 3), &err), 0);
     cr_assert_eq(splitee_engine_run_layers(a, 0, k, &err), 0);
     cr_assert_eq(splitee_engine_export(a, act, n, &err), 0, "%s", err.msg);
@@ -394,15 +394,24 @@ Test(engine, rejects_payloads_that_do_not_fit_the_model)
     const splitee_model_config *c = splitee_model_get_config(m);
     splitee_engine_state *s = new_state(m);
     splitee_error err = { 0, "" };
-    size_t n = (size_t)c->tokens * (size_t)c->dim, len;
-    float *act = calloc(n, sizeof *act);
-    unsigned char *buf = malloc(splitee_payload_size(SPLITEE_PAYLOAD_F32, c->tokens, c->dim + 1));
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 1, act, (size_t)c->tokens - 1,
-                                        (size_t)c->dim, buf, n * 4 + 64, &len, &err), 0);
+    splitee_shape sh;
+    size_t rows, cols, len;
+    cr_assert_eq(splitee_model_split_shape(m, 1, &sh), 0);
+    splitee_shape_payload_dims(&sh, &rows, &cols);
+    size_t n = rows * cols;
+    float *act = calloc(n + cols, sizeof *act);
+    unsigned char *buf = malloc(splitee_payload_size(SPLITEE_PAYLOAD_F32, rows + 1, cols));
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 1, act, rows - 1, cols, buf,
+                                        n * 4 + 64, &len, &err), 0);
     expect(splitee_engine_import_payload(s, buf, len, &err), SPLITEE_ERR_SHAPE, &err,
            "does not fit");
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, c->layers + 1, act, (size_t)c->tokens,
-                                        (size_t)c->dim, buf, n * 4 + 64, &len, &err), 0);
+    /* the raw input's shape is not the shape after layer 1 */
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 0, act, rows, cols, buf,
+                                        n * 4 + 64, &len, &err), 0);
+    expect(splitee_engine_import_payload(s, buf, len, &err), SPLITEE_ERR_SHAPE, &err,
+           "after layer 0 does not fit");
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, c->layers + 1, act, rows, cols, buf,
+                                        n * 4 + 64, &len, &err), 0);
     expect(splitee_engine_import_payload(s, buf, len, &err), SPLITEE_ERR_VALUE, &err,
            "but the model has");
     buf[0] = 'X';

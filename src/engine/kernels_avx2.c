@@ -14,7 +14,7 @@
  *    range they are used on (see vexp and verf);
  *  - LayerNorm keeps its double-precision mean and variance;
  *  - conv2d runs the portable loop order with fused multiply-adds, eight
- *    output columns at a time when the stride is 1, and 1x1 convolutions
+ *    output columns at a time when the stride is 1 or 2, and 1x1 convolutions
  *    (pointwise) as a register-blocked matrix product in the same order.
  * Every sample still runs on one thread, in a fixed order: results do not
  * depend on the thread count. */
@@ -351,6 +351,24 @@ AVX2 static inline void axpy(float *restrict y, const float *restrict x, float a
         y[i] = __builtin_fmaf(a, x[i], y[i]);
 }
 
+/* y[i] = fma(a, x[2 i], y[i]) for i in [0, n); `avail` floats from x may
+ * be read (at least 2 n - 1). The even elements of two loads are gathered
+ * by a shuffle and a lane permute. */
+AVX2 static inline void axpy_s2(float *restrict y, const float *restrict x, float a, int n,
+                                int avail)
+{
+    const __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n && 2 * i + 16 <= avail; i += 8) {
+        __m256 lo = _mm256_loadu_ps(x + 2 * i), hi = _mm256_loadu_ps(x + 2 * i + 8);
+        __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+        ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, ev, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++)
+        y[i] = __builtin_fmaf(a, x[2 * i], y[i]);
+}
+
 /* A 1x1 convolution (stride 1, no padding, one group): y (out, n) = W (out,
  * c) x (c, n) + b, 4 output channels x 16 pixels in registers, the input
  * channels in increasing order: the same fused operations, in the same
@@ -418,7 +436,8 @@ static void valid_cols(int wo, int w, int sw, int pw, int off, int *lo, int *hi)
 }
 
 /* splitee__conv2d's loops with fused multiply-adds, vectorised along the
- * output row when the stride is 1. */
+ * output row when the stride is 1 or 2 (other strides: scalar fmaf, the
+ * same operations). */
 AVX2 static void conv2d_avx2(float *restrict y, const float *restrict x, const float *restrict w,
                              const float *restrict b, const splitee__conv2d_params *p)
 {
@@ -451,6 +470,9 @@ AVX2 static void conv2d_avx2(float *restrict y, const float *restrict x, const f
                         float *yr = yo + (size_t)oy * (size_t)p->wo;
                         if (p->sw == 1)
                             axpy(yr + xlo, xr + xlo + ix0, wv, xhi - xlo);
+                        else if (p->sw == 2)
+                            axpy_s2(yr + xlo, xr + 2 * xlo + ix0, wv, xhi - xlo,
+                                    p->w - (2 * xlo + ix0));
                         else
                             for (int ox = xlo; ox < xhi; ox++)
                                 yr[ox] = __builtin_fmaf(wv, xr[ox * p->sw + ix0], yr[ox]);

@@ -82,7 +82,8 @@ typedef struct splitee__op {
     splitee__io io;
     splitee_shape in, out;
     int save;             /* save slot written with the output, or -1 */
-    int from;             /* add: the save slot added (SPLITEE__SLOT_INPUT...), else -1 */
+    int from;             /* add: the save slot it adds (the list's input_slot for
+                           * "input"), else -1 */
     /* conv2d and pooling */
     splitee__conv2d_params conv;   /* shapes, kernel, stride, padding, dilation, groups */
     int count_include_pad;         /* avgpool */
@@ -160,8 +161,6 @@ int splitee__model_v1_to_v2(const char *path, const char *json, size_t len, char
                             splitee_error *err);
 
 /* ---- the graph (graph.c) ------------------------------------------------- */
-
-#define SPLITEE__SLOT_NONE (-1)
 
 /* One weight tensor the graph needs: its name, shape and where the loader
  * stores its data pointer. */

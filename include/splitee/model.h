@@ -163,15 +163,16 @@ typedef struct splitee_model splitee_model; /* opaque, read-only once loaded */
  * NULL) holds a one-line message naming model.json or the weights file and
  * the problem (version 2: also where, e.g. "stages[1].ops[3] (add)"), and
  * a negative status is returned: IO (cannot open/read/map), FORMAT
- * (malformed JSON, missing, unknown or ill-typed keys, an unknown op, a
- * residual naming a tensor that is not saved before it or saved after it
- * (a cycle), bad safetensors header, offsets out of bounds, overlapping or
+ * (malformed JSON, missing, unknown or ill-typed keys, a residual naming
+ * a tensor that is not saved before it or saved after it (a cycle), a
+ * save name used twice, bad safetensors header, offsets out of bounds, overlapping or
  * not matching dtype x shape, missing or unexpected tensors), SHAPE (shapes
  * that disagree: an op given a tensor of the wrong rank or size, an exit
  * that does not end in (classes), dim not divisible by heads, ...), VALUE
  * (non-finite weights, non-positive sizes or eps, negative variances),
- * UNSUPPORTED (model type, activation, exit pooling, dtype, version),
- * OVERFLOW (sizes), NOMEM. */
+ * UNSUPPORTED (an unknown op, model type, activation, exit pooling, dtype,
+ * version, more than SPLITEE_MAX_EXITS stages), OVERFLOW (sizes: a tensor
+ * past 2^30 elements, window arithmetic past an int), NOMEM. */
 int splitee_model_load(const char *dir, splitee_model **out, splitee_error *err);
 
 /* Unmaps and frees the model. No run state created from it may be used

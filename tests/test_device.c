@@ -14,7 +14,7 @@ static void run_device(const char *host, int port, int *counts, splitee_model *m
 {
     splitee_policy_config pc;
     splitee_policy_config_default(&pc);
-    pc.kind = SPLITEE_POLICY_SPLITEE_S;
+    pc.kind = SPLITEE_POLICY_KIND_SPLITEE_S;
     splitee_reward_config rc;
     splitee_reward_config_default(&rc);
     splitee_device_config dc;
@@ -33,7 +33,7 @@ static void run_device(const char *host, int port, int *counts, splitee_model *m
         splitee_round r;
         cr_assert_eq(splitee_device_step(d, px, k % 10, NULL, &r, &err), 0, "%s", err.msg);
         cr_assert_eq(r.index, k);
-        if (r.outcome != SPLITEE_ROUND_EXITED)
+        if (r.outcome != SPLITEE_ROUND_OUTCOME_EXITED)
             cr_assert(isfinite(r.conf_final) && r.exit == 11);
     }
     splitee_round r;

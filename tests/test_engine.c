@@ -92,8 +92,8 @@ static void load_fixture(const splitee_model_config *c, fixture *f)
 
 static void free_fixture(fixture *f)
 {
-    splitee_array_release(&f->in);
-    splitee_array_release(&f->out);
+    splitee_array_free(&f->in);
+    splitee_array_free(&f->out);
 }
 
 static const float *fixture_input(const fixture *f, const splitee_model_config *c, size_t i)
@@ -225,7 +225,7 @@ static double split_and_resume(splitee_payload_encoding enc)
                 cr_assert_eq(splitee_engine_run_layer(cs, l, &err), 0, "%s", err.msg);
                 cr_assert_eq(splitee_engine_exit_logits(cs, l, logits, &err), 0, "%s", err.msg);
                 const float *want = full + (i * (size_t)c->layers + (size_t)l) * (size_t)c->classes;
-                if (enc == SPLITEE_PAYLOAD_F32)
+                if (enc == SPLITEE_PAYLOAD_ENCODING_F32)
                     cr_assert_eq(memcmp(logits, want, (size_t)c->classes * sizeof *logits), 0,
                                  "sample %zu split %d exit %d: not bit-identical", i, k, l);
                 for (int j = 0; j < c->classes; j++) {
@@ -246,19 +246,19 @@ static double split_and_resume(splitee_payload_encoding enc)
 
 Test(engine, split_f32_resumes_bit_identically)
 {
-    cr_assert_eq(split_and_resume(SPLITEE_PAYLOAD_F32), 0.0);
+    cr_assert_eq(split_and_resume(SPLITEE_PAYLOAD_ENCODING_F32), 0.0);
 }
 
 Test(engine, split_f16_resumes_within_tolerance)
 {
-    double worst = split_and_resume(SPLITEE_PAYLOAD_F16);
+    double worst = split_and_resume(SPLITEE_PAYLOAD_ENCODING_F16);
     cr_log_info("float16 payload: max |resumed - full| logit difference %.3g", worst);
     cr_assert(worst <= F16_TOL, "float16 resume differs by %g (tolerance %g)", worst, F16_TOL);
 }
 
 Test(engine, split_int8_resumes_within_tolerance)
 {
-    double worst = split_and_resume(SPLITEE_PAYLOAD_I8);
+    double worst = split_and_resume(SPLITEE_PAYLOAD_ENCODING_I8);
     cr_log_info("int8 payload: max |resumed - full| logit difference %.3g", worst);
     cr_assert(worst <= I8_TOL, "int8 resume differs by %g (tolerance %g)", worst, I8_TOL);
 }
@@ -370,7 +370,7 @@ Test(engine, rejects_calls_out_of_order)
     cr_assert_eq(splitee_engine_depth(s), -1);
     expect(splitee_engine_run_layer(s, 0, &err), SPLITEE_ERR_ARG, &err, "before any input");
     expect(splitee_engine_exit_logits(s, 0, logits, &err), SPLITEE_ERR_ARG, &err, "depth -1");
-    expect(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_F32, buf, sizeof buf, NULL, &err),
+    expect(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_ENCODING_F32, buf, sizeof buf, NULL, &err),
            SPLITEE_ERR_ARG, &err, "no sample");
     cr_assert_eq(splitee_engine_embed_normalised(s, fixture_input(&f, c, 0), &err), 0);
     expect(splitee_engine_run_layer(s, 1, &err), SPLITEE_ERR_ARG, &err, "next layer is 0");
@@ -385,7 +385,7 @@ Test(engine, rejects_calls_out_of_order)
     expect(splitee_engine_run_layers(s, 2, c->layers + 1, &err), SPLITEE_ERR_ARG, &err,
            "bad layer range");
     cr_assert_eq(splitee_engine_depth(s), 2, "errors must not change the sample");
-    expect(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_F32, buf, sizeof buf, NULL, &err),
+    expect(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_ENCODING_F32, buf, sizeof buf, NULL, &err),
            SPLITEE_ERR_OVERFLOW, &err, "needs");
     float *bad = malloc(f.in.count / f.n * sizeof *bad);
     memcpy(bad, fixture_input(&f, c, 0), f.in.count / f.n * sizeof *bad);
@@ -414,17 +414,17 @@ Test(engine, rejects_payloads_that_do_not_fit_the_model)
     splitee_shape_payload_dims(&sh, &rows, &cols);
     size_t n = rows * cols;
     float *act = calloc(n + cols, sizeof *act);
-    unsigned char *buf = malloc(splitee_payload_size(SPLITEE_PAYLOAD_F32, rows + 1, cols));
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 1, act, rows - 1, cols, buf,
+    unsigned char *buf = malloc(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, rows + 1, cols));
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, 1, act, rows - 1, cols, buf,
                                         n * 4 + 64, &len, &err), 0);
     expect(splitee_engine_import_payload(s, buf, len, &err), SPLITEE_ERR_SHAPE, &err,
            "does not fit");
     /* the raw input's shape is not the shape after layer 1 */
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 0, act, rows, cols, buf,
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, 0, act, rows, cols, buf,
                                         n * 4 + 64, &len, &err), 0);
     expect(splitee_engine_import_payload(s, buf, len, &err), SPLITEE_ERR_SHAPE, &err,
            "after layer 0 does not fit");
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, c->layers + 1, act, rows, cols, buf,
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, c->layers + 1, act, rows, cols, buf,
                                         n * 4 + 64, &len, &err), 0);
     expect(splitee_engine_import_payload(s, buf, len, &err), SPLITEE_ERR_VALUE, &err,
            "but the model has");
@@ -508,8 +508,8 @@ static void check_domain_table(const char *domain, size_t count)
     free(px);
     free(logits);
     splitee_distorter_free(d);
-    splitee_images_release(&im);
-    splitee_array_release(&t);
+    splitee_images_free(&im);
+    splitee_array_free(&t);
     splitee_engine_state_free(s);
     splitee_model_free(m);
 }
@@ -876,18 +876,18 @@ Test(engine, v2_model_reports_split_shapes_and_sizes)
         splitee_shape_payload_dims(&sh, &rows, &cols);
         cr_assert_eq(rows, (size_t)want[k].dims[0]);
         cr_assert_eq(rows * cols, n);
-        cr_assert_eq(splitee_model_payload_size(m, k, SPLITEE_PAYLOAD_F32), 24 + 4 * n);
-        cr_assert_eq(splitee_model_payload_size(m, k, SPLITEE_PAYLOAD_I8), 28 + n);
+        cr_assert_eq(splitee_model_payload_size(m, k, SPLITEE_PAYLOAD_ENCODING_F32), 24 + 4 * n);
+        cr_assert_eq(splitee_model_payload_size(m, k, SPLITEE_PAYLOAD_ENCODING_I8), 28 + n);
         best = 24 + 4 * n > best ? 24 + 4 * n : best;
     }
-    cr_assert_eq(splitee_model_max_payload_size(m, SPLITEE_PAYLOAD_F32), best);
+    cr_assert_eq(splitee_model_max_payload_size(m, SPLITEE_PAYLOAD_ENCODING_F32), best);
     cr_assert_eq(best, 24 + 4 * 1152u, "the largest activation is after stage 1");
     splitee_shape sh = { 0, { 0 } };
     cr_assert_eq(splitee_model_split_shape(m, 4, &sh), SPLITEE_ERR_ARG);
     cr_assert_eq(splitee_model_split_shape(m, -1, &sh), SPLITEE_ERR_ARG);
     cr_assert_eq(sh.rank, 0);
     cr_assert_eq(splitee_model_split_elems(m, 4), 0);
-    cr_assert_eq(splitee_model_payload_size(m, 4, SPLITEE_PAYLOAD_F32), 0);
+    cr_assert_eq(splitee_model_payload_size(m, 4, SPLITEE_PAYLOAD_ENCODING_F32), 0);
     cr_assert_eq(splitee_model_payload_size(m, 1, (splitee_payload_encoding)7), 0);
     splitee_shape v = { 1, { 10, 1, 1 } };
     size_t rows, cols;
@@ -965,11 +965,11 @@ Test(engine, v2_cnn_split_and_resume_at_every_split_point)
     const int L = 3, C = 3;
     size_t npx = splitee_model_split_elems(dev, 0);
     float *px = malloc(npx * sizeof *px), full[9], z[3];
-    static const splitee_payload_encoding encs[3] = { SPLITEE_PAYLOAD_F32, SPLITEE_PAYLOAD_F16,
-                                                      SPLITEE_PAYLOAD_I8 };
+    static const splitee_payload_encoding encs[3] = { SPLITEE_PAYLOAD_ENCODING_F32, SPLITEE_PAYLOAD_ENCODING_F16,
+                                                      SPLITEE_PAYLOAD_ENCODING_I8 };
     static const double tol[3] = { 0.0, F16_TOL, I8_TOL };
     double worst[3] = { 0, 0, 0 };
-    size_t cap = splitee_model_max_payload_size(dev, SPLITEE_PAYLOAD_F32), n;
+    size_t cap = splitee_model_max_payload_size(dev, SPLITEE_PAYLOAD_ENCODING_F32), n;
     unsigned char *buf = malloc(cap);
     for (unsigned i = 0; i < 12; i++) {
         tiny_input(px, npx, 100 + i);
@@ -986,7 +986,7 @@ Test(engine, v2_cnn_split_and_resume_at_every_split_point)
                 for (int l = k; l < L; l++) {
                     cr_assert_eq(splitee_engine_run_layer(cs, l, &err), 0);
                     cr_assert_eq(splitee_engine_exit_logits(cs, l, z, &err), 0);
-                    if (encs[e] == SPLITEE_PAYLOAD_F32)
+                    if (encs[e] == SPLITEE_PAYLOAD_ENCODING_F32)
                         cr_assert_eq(memcmp(z, full + l * C, sizeof z), 0,
                                      "input %u split %d exit %d: not bit-identical", i, k, l);
                     for (int j = 0; j < C; j++) {
@@ -1004,7 +1004,7 @@ Test(engine, v2_cnn_split_and_resume_at_every_split_point)
     /* a payload of the wrong split shape is refused */
     cr_assert_eq(splitee_engine_embed(ds, px, &err), 0);
     cr_assert_eq(splitee_engine_run_layers(ds, 0, 2, &err), 0);
-    cr_assert_eq(splitee_engine_export_payload(ds, SPLITEE_PAYLOAD_F32, buf, cap, &n, &err), 0);
+    cr_assert_eq(splitee_engine_export_payload(ds, SPLITEE_PAYLOAD_ENCODING_F32, buf, cap, &n, &err), 0);
     buf[8] = 1;   /* the header's layer: 2 -> 1 */
     expect(splitee_engine_import_payload(cs, buf, n, &err), SPLITEE_ERR_SHAPE, &err,
            "activation (12, 18) after layer 1 does not fit the model's (8, 144)");

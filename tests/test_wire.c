@@ -41,7 +41,7 @@ static size_t make_request(unsigned char *out, size_t cap, uint32_t id, size_t b
     for (size_t i = 0; i < body_len; i++)
         body[i] = (unsigned char)(i * 7 + id);
     size_t n = 0;
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, SPLITEE_PAYLOAD_F16, id, 5, body, body_len,
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, SPLITEE_PAYLOAD_ENCODING_F16, id, 5, body, body_len,
                                      out, cap, &n, NULL), 0);
     return n;
 }
@@ -73,7 +73,7 @@ Test(wire, header_layout_is_documented)
 {
     unsigned char body[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, out[64];
     size_t n;
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, SPLITEE_PAYLOAD_I8, 0x01020304u, 7, body, 10,
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, SPLITEE_PAYLOAD_ENCODING_I8, 0x01020304u, 7, body, 10,
                                      out, sizeof out, &n, NULL), 0);
     cr_assert_eq(n, SPLITEE_WIRE_HEADER_SIZE + 10);
     cr_assert_eq(SPLITEE_WIRE_HEADER_SIZE, 24);
@@ -107,7 +107,7 @@ Test(wire, response_round_trip)
     cr_assert_eq(n, SPLITEE_WIRE_HEADER_SIZE + SPLITEE_WIRE_RESPONSE_BODY);
     splitee_wire_header h;
     cr_assert_eq(splitee_wire_decode_header(out, n, 1024, &h, NULL), 0);
-    cr_assert_eq(h.type, SPLITEE_WIRE_RESPONSE);
+    cr_assert_eq(h.type, SPLITEE_WIRE_TYPE_RESPONSE);
     cr_assert_eq(h.id, 42);
     cr_assert_eq(h.layer, 3);
     cr_assert_eq(h.encoding, 0);
@@ -160,16 +160,16 @@ Test(wire, encode_refuses_bad_arguments)
     unsigned char out[64], body[8] = { 0 };
     splitee_error err;
     size_t n = 123;
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, 0, 1, 1, body, 8, out, 31, &n, &err),
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, 0, 1, 1, body, 8, out, 31, &n, &err),
                  SPLITEE_ERR_OVERFLOW);
     cr_assert_eq(n, 123);
     cr_assert_eq(splitee_wire_encode((splitee_wire_type)9, 0, 1, 1, body, 8, out, 64, &n, &err),
                  SPLITEE_ERR_ARG);
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, 3, 1, 1, body, 8, out, 64, &n, &err),
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, 3, 1, 1, body, 8, out, 64, &n, &err),
                  SPLITEE_ERR_ARG);
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_RESPONSE, 1, 1, 1, body, 8, out, 64, &n, &err),
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_RESPONSE, 1, 1, 1, body, 8, out, 64, &n, &err),
                  SPLITEE_ERR_ARG);
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, 0, 1, 1, NULL, 8, out, 64, &n, &err),
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, 0, 1, 1, NULL, 8, out, 64, &n, &err),
                  SPLITEE_ERR_ARG);
     splitee_wire_parser *p;
     cr_assert_eq(splitee_wire_parser_create(10, &p, &err), SPLITEE_ERR_ARG);
@@ -198,7 +198,7 @@ Test(wire, parser_reassembles_any_split)
                 cr_assert_eq(f.hdr.id, (uint32_t)got + 1);
                 cr_assert_eq(f.hdr.length, lens[got]);
                 cr_assert_eq(f.hdr.layer, 5);
-                cr_assert_eq(f.hdr.encoding, SPLITEE_PAYLOAD_F16);
+                cr_assert_eq(f.hdr.encoding, SPLITEE_PAYLOAD_ENCODING_F16);
                 for (size_t b = 0; b < f.hdr.length; b++)
                     cr_assert_eq(f.body[b], (unsigned char)(b * 7 + f.hdr.id));
                 got++;

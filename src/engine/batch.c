@@ -312,7 +312,7 @@ void splitee_split_config_default(splitee_split_config *cfg)
     cfg->split = 1;
     cfg->alpha = 0.8;
     cfg->confidence = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
-    cfg->encoding = SPLITEE_PAYLOAD_F32;
+    cfg->encoding = SPLITEE_PAYLOAD_ENCODING_F32;
 }
 
 typedef struct split_ctx {

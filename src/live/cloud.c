@@ -229,7 +229,7 @@ static int process(worker *w, conn *k)
             conn_close(w, k, e.msg);
             return -1;
         }
-        if (f.hdr.type != SPLITEE_WIRE_REQUEST) {
+        if (f.hdr.type != SPLITEE_WIRE_TYPE_REQUEST) {
             char why[128];
             snprintf(why, sizeof why, "wire: unexpected %s frame from a device",
                      splitee_wire_type_name(f.hdr.type));
@@ -487,8 +487,8 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
     c->cfg.host = c->host;
     c->listen_fd = c->stop_fd = -1;
     const splitee_model_config *mc = splitee_model_get_config(model);
-    size_t f32 = splitee_model_max_payload_size(model, SPLITEE_PAYLOAD_F32);
-    size_t i8 = splitee_model_max_payload_size(model, SPLITEE_PAYLOAD_I8);   /* larger for 1 value */
+    size_t f32 = splitee_model_max_payload_size(model, SPLITEE_PAYLOAD_ENCODING_F32);
+    size_t i8 = splitee_model_max_payload_size(model, SPLITEE_PAYLOAD_ENCODING_I8);   /* larger for 1 value */
     c->max_frame = SPLITEE_WIRE_HEADER_SIZE + (f32 > i8 ? f32 : i8);
     c->workers = calloc((size_t)cfg->workers, sizeof *c->workers);
     if (!c->workers) {

@@ -79,7 +79,7 @@ static uint64_t mono_ns(void)
 void splitee_device_config_default(splitee_device_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->encoding = SPLITEE_PAYLOAD_F32;
+    cfg->encoding = SPLITEE_PAYLOAD_ENCODING_F32;
     cfg->timeout_s = 1.0;
     cfg->backoff_min_s = 0.05;
     cfg->backoff_max_s = 2.0;
@@ -89,9 +89,9 @@ void splitee_device_config_default(splitee_device_config *cfg)
 const char *splitee_round_outcome_name(splitee_round_outcome o)
 {
     switch (o) {
-    case SPLITEE_ROUND_EXITED: return "exited";
-    case SPLITEE_ROUND_OFFLOADED: return "offloaded";
-    case SPLITEE_ROUND_FALLBACK: return "fallback";
+    case SPLITEE_ROUND_OUTCOME_EXITED: return "exited";
+    case SPLITEE_ROUND_OUTCOME_OFFLOADED: return "offloaded";
+    case SPLITEE_ROUND_OUTCOME_FALLBACK: return "fallback";
     default: return "?";
     }
 }
@@ -336,14 +336,14 @@ static int cloud_request(splitee_device *d, size_t n, uint32_t id, splitee_wire_
         if (rc == 1) {
             if (f.hdr.id != id)
                 continue;                  /* a late reply to a request that timed out */
-            if (f.hdr.type == SPLITEE_WIRE_ERROR) {
+            if (f.hdr.type == SPLITEE_WIRE_TYPE_ERROR) {
                 int s;
                 char m[SPLITEE_WIRE_MAX_ERROR_MSG + 1];
                 splitee_wire_decode_error(f.body, f.hdr.length, &s, m, sizeof m, NULL);
                 snprintf(why, len, "cloud refused: %.140s", m);
                 return -1;
             }
-            if (f.hdr.type != SPLITEE_WIRE_RESPONSE ||
+            if (f.hdr.type != SPLITEE_WIRE_TYPE_RESPONSE ||
                 splitee_wire_decode_response(f.body, f.hdr.length, resp, &e) < 0 ||
                 (int)resp->prediction >= d->classes) {
                 snprintf(why, len, "reply from %s:%d: malformed %s", d->cfg.host, d->cfg.port,
@@ -439,7 +439,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
     r->conf_arm = c_arm;
     splitee_obs ob = { arm, d->conf, 0, 0, NAN };
     if (arm == last || c_arm >= d->rw.alpha) {
-        r->outcome = SPLITEE_ROUND_EXITED;
+        r->outcome = SPLITEE_ROUND_OUTCOME_EXITED;
         r->exit = arm;
         r->prediction = pred;
         r->cost = d->rw.gamma[arm];
@@ -459,7 +459,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
         if (st < 0 && st != SPLITEE_ERR_VALUE)
             return splitee__fail(err, st, "%s", pe.msg);
         if (st == 0)
-            st = splitee_wire_encode(SPLITEE_WIRE_REQUEST, (int)d->cfg.encoding, id, (uint32_t)(arm + 1),
+            st = splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, (int)d->cfg.encoding, id, (uint32_t)(arm + 1),
                                      d->payload, plen, d->frame, d->frame_cap, &flen, &pe);
         double o = d->rw.offload[arm], lat = 0;
         if (st == 0 && d->cfg.link) {
@@ -485,7 +485,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
         if (ok == 0) {
             r->rtt_us = (mono_s() - t0) * 1e6;
             r->cloud_us = resp.compute_us;
-            r->outcome = SPLITEE_ROUND_OFFLOADED;
+            r->outcome = SPLITEE_ROUND_OUTCOME_OFFLOADED;
             r->exit = last;
             r->prediction = (int)resp.prediction;
             r->conf_final = resp.confidence;
@@ -497,7 +497,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
             if ((st = splitee_engine_run_layers(d->s, arm + 1, L, err)) < 0)
                 return st;
             double cl = exit_conf(d, last, &pred, err);
-            r->outcome = SPLITEE_ROUND_FALLBACK;
+            r->outcome = SPLITEE_ROUND_OUTCOME_FALLBACK;
             r->exit = last;
             r->prediction = pred;
             r->conf_final = cl;
@@ -513,7 +513,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
 
     /* Learn and account: the controller's other half. A link-priced
      * offload is learned with the o it actually cost. */
-    int priced = r->outcome == SPLITEE_ROUND_OFFLOADED && d->cfg.link && r->offload_cost != d->rw.offload[arm];
+    int priced = r->outcome == SPLITEE_ROUND_OUTCOME_OFFLOADED && d->cfg.link && r->offload_cost != d->rw.offload[arm];
     if (priced) {
         memcpy(d->o_round, d->rw.offload, sizeof d->o_round);
         d->o_round[arm] = r->offload_cost;
@@ -527,9 +527,9 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
     d->correct[n] = (int8_t)(label < 0 ? -1 : r->prediction == label);
     d->costs[n] = r->cost;
     d->arm_plays[arm]++;
-    d->exited += r->outcome == SPLITEE_ROUND_EXITED;
-    d->offloaded += r->outcome == SPLITEE_ROUND_OFFLOADED;
-    d->fallback += r->outcome == SPLITEE_ROUND_FALLBACK;
+    d->exited += r->outcome == SPLITEE_ROUND_OUTCOME_EXITED;
+    d->offloaded += r->outcome == SPLITEE_ROUND_OUTCOME_OFFLOADED;
+    d->fallback += r->outcome == SPLITEE_ROUND_OUTCOME_FALLBACK;
     if (label >= 0) {
         d->labelled++;
         d->ncorrect += r->prediction == label;

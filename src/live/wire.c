@@ -71,9 +71,9 @@ static double get_f64(const unsigned char *p)
 const char *splitee_wire_type_name(int type)
 {
     switch (type) {
-    case SPLITEE_WIRE_REQUEST: return "request";
-    case SPLITEE_WIRE_RESPONSE: return "response";
-    case SPLITEE_WIRE_ERROR: return "error";
+    case SPLITEE_WIRE_TYPE_REQUEST: return "request";
+    case SPLITEE_WIRE_TYPE_RESPONSE: return "response";
+    case SPLITEE_WIRE_TYPE_ERROR: return "error";
     default: return NULL;
     }
 }
@@ -95,8 +95,8 @@ static int check_type_encoding(int type, int encoding, splitee_error *err)
 {
     if (!splitee_wire_type_name(type))
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "wire: unknown message type %d", type);
-    if (type == SPLITEE_WIRE_REQUEST) {
-        if (encoding < 0 || encoding > SPLITEE_PAYLOAD_I8)
+    if (type == SPLITEE_WIRE_TYPE_REQUEST) {
+        if (encoding < 0 || encoding > SPLITEE_PAYLOAD_ENCODING_I8)
             return splitee__fail(err, SPLITEE_ERR_FORMAT, "wire: unknown payload encoding %d",
                                  encoding);
     } else if (encoding != 0) {
@@ -144,7 +144,7 @@ int splitee_wire_encode_response(uint32_t id, uint32_t layer, const splitee_wire
     put_u32(b + 4, r->exit);
     put_f64(b + 8, r->confidence);
     put_f64(b + 16, r->compute_us);
-    return splitee_wire_encode(SPLITEE_WIRE_RESPONSE, 0, id, layer, b, sizeof b, out, cap,
+    return splitee_wire_encode(SPLITEE_WIRE_TYPE_RESPONSE, 0, id, layer, b, sizeof b, out, cap,
                                written, err);
 }
 
@@ -158,7 +158,7 @@ int splitee_wire_encode_error(uint32_t id, uint32_t layer, int status, const cha
     put_u32(b, (uint32_t)status);
     for (size_t i = 0; i < n; i++)
         b[4 + i] = (msg[i] == '\n' || msg[i] == '\r') ? ' ' : (unsigned char)msg[i];
-    return splitee_wire_encode(SPLITEE_WIRE_ERROR, 0, id, layer, b, 4 + n, out, cap, written, err);
+    return splitee_wire_encode(SPLITEE_WIRE_TYPE_ERROR, 0, id, layer, b, 4 + n, out, cap, written, err);
 }
 
 int splitee_wire_decode_header(const void *buf, size_t len, size_t max_body,

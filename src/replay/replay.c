@@ -376,7 +376,7 @@ static int run_job(run_ctx *rc, int si, int p, int r)
     gsl_rng_set(rng, (unsigned long)seed);
 
     const uint32_t *order = rc->orders + (size_t)r * n;
-    const int ee = pc.kind == SPLITEE_POLICY_EE_THRESHOLD;
+    const int ee = pc.kind == SPLITEE_POLICY_KIND_EE_THRESHOLD;
     if (rc->cfg->init == SPLITEE_INIT_REFERENCE && splitee_policy_kind_info(pc.kind)->learns)
         for (int a = 0; a < L; a++)
             splitee_policy_seed_arm(pol, a, splitee_reward_outcome(

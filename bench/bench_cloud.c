@@ -99,8 +99,7 @@ static void *client_main(void *arg)
 static unsigned char *make_frames(const splitee_model *m, const splitee_images *im, size_t n, int layer,
                                   size_t *frame_len)
 {
-    const splitee_model_config *mc = splitee_model_get_config(m);
-    size_t plen = splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, (size_t)mc->tokens, (size_t)mc->dim);
+    size_t plen = splitee_model_payload_size(m, layer, SPLITEE_PAYLOAD_ENCODING_F32);
     *frame_len = SPLITEE_WIRE_HEADER_SIZE + plen;
     unsigned char *frames = malloc(n * *frame_len), *payload = malloc(plen);
     float *px = malloc(im->rows * im->cols * sizeof *px);
@@ -198,8 +197,8 @@ int main(int argc, char **argv)
     pthread_create(&server, NULL, serve, cloud);
 
     printf("cloud: %d workers; clients in the same process; %.0f s per point\n\n", workers, seconds);
-    printf("throughput (requests/s, f32 payloads of %zu bytes)\n", splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32,
-           (size_t)mc->tokens, (size_t)mc->dim));
+    printf("throughput (requests/s, f32 payloads of %zu bytes after layer 1)\n",
+           splitee_model_payload_size(m, 1, SPLITEE_PAYLOAD_ENCODING_F32));
     printf("%-8s %12s %12s %12s\n", "split", "1 device", "8 devices", "64 devices");
     int splits[2] = { 1, 6 };
     for (int s = 0; s < 2; s++) {

@@ -285,10 +285,14 @@ static splitee_split_stats naive_split(const splitee_split_config *sc, const spl
     cr_assert_eq(splitee_engine_state_create(model, &s, &err), 0);
     cr_assert_eq(splitee_engine_state_create(model, &cloud, &err), 0);
     cr_assert_eq(splitee_distorter_create(dc, im.rows, im.cols, &d, &err), 0);
-    size_t nact = (size_t)c->tokens * (size_t)c->dim;
+    splitee_shape sh;
+    size_t rows, cols;
+    cr_assert_eq(splitee_model_split_shape(model, K, &sh), 0);
+    splitee_shape_payload_dims(&sh, &rows, &cols);
+    size_t nact = rows * cols;
     float px[28 * 28], *full = malloc(per * sizeof *full), *act = malloc(nact * sizeof *act),
           *act2 = malloc(nact * sizeof *act2), zl[64];
-    size_t cap = splitee_payload_size(sc->encoding, (size_t)c->tokens, (size_t)c->dim);
+    size_t cap = splitee_payload_size(sc->encoding, rows, cols);
     unsigned char *buf = malloc(cap);
     double z[64];
     splitee_split_stats r;
@@ -316,7 +320,7 @@ static splitee_split_stats naive_split(const splitee_split_config *sc, const spl
         cr_assert_eq(splitee_engine_run_layers(s, 0, K, &err), 0);
         cr_assert_eq(splitee_engine_export(s, act, nact, &err), 0);
         size_t n;
-        cr_assert_eq(splitee_payload_encode(sc->encoding, K, act, (size_t)c->tokens, (size_t)c->dim, buf, cap, &n,
+        cr_assert_eq(splitee_payload_encode(sc->encoding, K, act, rows, cols, buf, cap, &n,
                                             &err), 0, "%s", err.msg);
         cr_assert_eq(splitee_payload_decode(buf, n, act2, nact, NULL, &err), 0, "%s", err.msg);
         cr_assert_eq(splitee_engine_import(cloud, K, act2, &err), 0);

@@ -211,9 +211,9 @@ LK=../data/links
 check link-lte $bin link --link $LK/lte.json --model ../data/model
 check link-lte-ge $bin link --link $LK/lte-ge.json --model ../data/model --encoding f16 --raw-input --at 5 --draws 200
 check link-degrading $bin link --link $LK/degrading.json --model ../data/model --at 600 --encoding int8
-check replay-link $bin replay $T --reps 3 --policy splitee,splitee-s,final,oracle,fixed:3 --link $LK/degrading.json --arrival-ms 2000
-a=$($bin replay $T --reps 4 --threads 1 --policy splitee,thompson --link $LK/lte-ge.json)
-b=$($bin replay $T --reps 4 --threads 2 --policy splitee,thompson --link $LK/lte-ge.json)
+check replay-link $bin replay $T --reps 3 --policy splitee,splitee-s,final,oracle,fixed:3 --link $LK/degrading.json --arrival-ms 2000 --payload-shape 16x64
+a=$($bin replay $T --reps 4 --threads 1 --policy splitee,thompson --link $LK/lte-ge.json --payload-shape 16x64)
+b=$($bin replay $T --reps 4 --threads 2 --policy splitee,thompson --link $LK/lte-ge.json --model ../data/model)
 [[ "$a" == "$b" ]] && ok || bad "thread count changes results with --link"
 echo '{"uplink_mbps": -3, "downlink_mbps": 1, "rtt_ms": 5}' > "$tmp/neg.json"
 printf '0 5\n1 fast\n' > "$tmp/bad.trace"
@@ -223,9 +223,11 @@ refuse link-missing-profile "nosuch.json" $bin link --link "$tmp/nosuch.json" --
 refuse link-negative "neg.json: uplink_mbps must be > 0" $bin link --link "$tmp/neg.json" --model ../data/model
 refuse link-bad-trace "bad.trace:2:" $bin link --link "$tmp/badtrace.json" --model ../data/model
 refuse link-bad-encoding "f64" $bin link --link $LK/lte.json --model ../data/model --encoding f64
-refuse replay-link-negative "neg.json" $bin replay $T --link "$tmp/neg.json" $outs
-refuse replay-link-offload "--link replaces --offload" $bin replay $T --link $LK/lte.json --offload 0.2 $outs
+refuse replay-link-negative "neg.json" $bin replay $T --link "$tmp/neg.json" --payload-shape 16x64 $outs
+refuse replay-link-offload "--link replaces --offload" $bin replay $T --link $LK/lte.json --offload 0.2 --payload-shape 16x64 $outs
 refuse replay-link-arrival "--arrival-ms" $bin replay $T --link $LK/lte.json --arrival-ms -5 $outs
+# payload sizes come from a model: a table of one's own names it (or a shape)
+refuse replay-link-no-model "is not a shipped table, so give the model" $bin replay $T --link $LK/lte.json $outs
 
 # --- figures: one regret figure per setting, the same names from replay
 # --plot and from `splitee plot` on its CSV files (needs gnuplot)

@@ -110,7 +110,7 @@ step "splitee link on an installed profile and model"
 timeout 60 "$bin" link --link "$data/links/lte.json" --model "$data/model" > link.txt \
     || fail "installed splitee link failed"
 grep -q "^model $data/model: 12 layers" link.txt || fail "splitee link: no model line"
-grep -qE '^11 +4144 +3 .* 0\.2689$' link.txt || fail "splitee link: layer 11 is not priced as in data/links/README.md"
+grep -qE '^11 +16x64 +4144 +3 .* 0\.2689$' link.txt || fail "splitee link: layer 11 is not priced as in data/links/README.md"
 rm -f link.txt
 
 step "defaults from the installed catalogue, from an empty folder"

@@ -3,7 +3,10 @@
  * random shapes, including lengths that are not multiples of the vector
  * lanes. The linear, LayerNorm, attention and GELU tests run every kernel
  * set the CPU has (portable always, AVX2+FMA when present) with the same
- * tolerances; the AVX2 exp and erf are checked on dense sweeps in ulp. */
+ * tolerances; the AVX2 exp and erf are checked on dense sweeps in ulp. The
+ * convolutional ops (conv2d with stride, padding, dilation and groups,
+ * depthwise, pointwise, pooling, activations, scale-shift) are checked
+ * against the error bound of the summation they do. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -364,4 +367,303 @@ Test(kernels, simd_env_selects_portable)
         setenv("SPLITEE_SIMD", keep, 1);
         free(keep);
     }
+}
+
+/* ---- convolutional ops ---------------------------------------------------------- */
+
+#define U 0x1p-24   /* float unit roundoff */
+
+/* Output size of one window axis, or 0 when the window does not fit. */
+static int out_size(int h, int k, int s, int p, int d)
+{
+    int num = h + 2 * p - d * (k - 1) - 1;
+    return num < 0 ? 0 : num / s + 1;
+}
+
+/* Random conv2d geometry; `kind` 0: any, 1: depthwise, 2: pointwise. */
+static splitee__conv2d_params rand_conv(int kind)
+{
+    splitee__conv2d_params p;
+    for (;;) {
+        memset(&p, 0, sizeof p);
+        p.groups = kind == 1 ? irand(1, 12) : kind == 2 ? 1 : irand(1, 3);
+        p.c = p.groups * (kind == 1 ? 1 : irand(1, 5));
+        p.out = kind == 1 ? p.c : p.groups * irand(1, 5);
+        p.h = irand(1, 17);
+        p.w = kind == 2 ? irand(1, 70) : irand(1, 37);
+        p.kh = kind == 2 ? 1 : irand(1, 5);
+        p.kw = kind == 2 ? 1 : irand(1, 5);
+        p.sh = kind == 2 ? 1 : irand(1, 3);
+        p.sw = kind == 2 ? 1 : irand(1, 3);
+        p.ph = kind == 2 ? 0 : irand(0, 3);
+        p.pw = kind == 2 ? 0 : irand(0, 3);
+        p.dh = kind == 2 ? 1 : irand(1, 3);
+        p.dw = kind == 2 ? 1 : irand(1, 3);
+        p.ho = out_size(p.h, p.kh, p.sh, p.ph, p.dh);
+        p.wo = out_size(p.w, p.kw, p.sw, p.pw, p.dw);
+        if (p.ho > 0 && p.wo > 0)
+            return p;
+    }
+}
+
+/* conv2d of every kernel set against a double reference; the error bound
+ * is the one of recursive summation of K + 1 terms: (K + 2) u sum |terms|. */
+static void check_conv(const splitee__conv2d_params *p, int bias)
+{
+    int cg = p->c / p->groups, og = p->out / p->groups;
+    size_t nx = (size_t)p->c * p->h * p->w, nw = (size_t)p->out * cg * p->kh * p->kw;
+    size_t ny = (size_t)p->out * p->ho * p->wo;
+    float *x = rand_floats(nx, -1, 1), *w = rand_floats(nw, -1, 1);
+    float *b = bias ? rand_floats((size_t)p->out, -1, 1) : NULL, *y = malloc(ny * sizeof *y);
+    const splitee__kernels *ks[2];
+    for (int k = 0, nk = kernel_sets(ks); k < nk; k++) {
+        for (size_t i = 0; i < ny; i++)
+            y[i] = NAN;   /* every output must be written */
+        ks[k]->conv2d(y, x, w, b, p);
+        for (int o = 0; o < p->out; o++)
+            for (int oy = 0; oy < p->ho; oy++)
+                for (int ox = 0; ox < p->wo; ox++) {
+                    double ref = b ? b[o] : 0.0, mag = fabs(ref);
+                    int terms = 0, g = o / og;
+                    for (int c = 0; c < cg; c++)
+                        for (int ky = 0; ky < p->kh; ky++)
+                            for (int kx = 0; kx < p->kw; kx++) {
+                                int iy = oy * p->sh - p->ph + ky * p->dh;
+                                int ix = ox * p->sw - p->pw + kx * p->dw;
+                                if (iy < 0 || iy >= p->h || ix < 0 || ix >= p->w)
+                                    continue;
+                                double t = (double)w[(((size_t)o * cg + c) * p->kh + ky) * p->kw + kx] *
+                                           x[((size_t)(g * cg + c) * p->h + iy) * p->w + ix];
+                                ref += t;
+                                mag += fabs(t);
+                                terms++;
+                            }
+                    double got = y[((size_t)o * p->ho + oy) * p->wo + ox];
+                    cr_assert(fabs(got - ref) <= (terms + 2) * U * mag + 1e-30,
+                              "%s conv c%d %dx%d -> %d %dx%d k%dx%d s%d,%d p%d,%d d%d,%d g%d: "
+                              "y[%d][%d][%d] = %.9g vs %.9g", ks[k]->name, p->c, p->h, p->w,
+                              p->out, p->ho, p->wo, p->kh, p->kw, p->sh, p->sw, p->ph, p->pw,
+                              p->dh, p->dw, p->groups, o, oy, ox, got, ref);
+                }
+    }
+    free(x);
+    free(w);
+    free(b);
+    free(y);
+}
+
+Test(kernels, conv2d_matches_double_reference)
+{
+    for (int trial = 0; trial < 200; trial++) {
+        splitee__conv2d_params p = rand_conv(0);
+        check_conv(&p, trial % 3 != 0);
+    }
+}
+
+Test(kernels, depthwise_conv2d_matches_double_reference)
+{
+    for (int trial = 0; trial < 150; trial++) {
+        splitee__conv2d_params p = rand_conv(1);
+        check_conv(&p, trial % 2);
+    }
+}
+
+Test(kernels, pointwise_conv2d_matches_double_reference)
+{
+    for (int trial = 0; trial < 100; trial++) {
+        splitee__conv2d_params p = rand_conv(2);
+        check_conv(&p, trial % 4 != 0);
+    }
+}
+
+/* The AVX2 1x1 path and its general path make the same fused operations in
+ * the same order: a 1x1 convolution run as two groups of one (the general
+ * path) gives the same bits as one group (the pointwise path) per half. */
+Test(kernels, avx2_pointwise_equals_general_path)
+{
+    const splitee__kernels *k = splitee__kernels_avx2();
+    if (!k)
+        cr_skip_test("no AVX2+FMA on this CPU");
+    splitee__conv2d_params p = { 6, 5, 23, 8, 5, 23, 1, 1, 1, 1, 0, 0, 1, 1, 1 };
+    size_t hw = (size_t)p.h * p.w;
+    float *x = rand_floats(p.c * hw, -1, 1), *w = rand_floats((size_t)p.out * p.c, -1, 1);
+    float *b = rand_floats((size_t)p.out, -1, 1);
+    float *y1 = malloc(p.out * hw * sizeof *y1), *y2 = malloc(p.out * hw * sizeof *y2);
+    k->conv2d(y1, x, w, b, &p);
+    /* padding 1 on a 1x1 kernel with stride 1 takes the general path; its
+     * interior is the same convolution */
+    splitee__conv2d_params q = p;
+    q.ph = q.pw = 1;
+    q.ho = p.h + 2;
+    q.wo = p.w + 2;
+    float *y3 = malloc(p.out * (size_t)q.ho * q.wo * sizeof *y3);
+    k->conv2d(y3, x, w, b, &q);
+    for (int o = 0; o < p.out; o++)
+        for (int i = 0; i < p.h; i++)
+            memcpy(y2 + (size_t)o * hw + (size_t)i * p.w,
+                   y3 + ((size_t)o * q.ho + i + 1) * q.wo + 1, (size_t)p.w * sizeof *y2);
+    cr_assert_eq(memcmp(y1, y2, p.out * hw * sizeof *y1), 0);
+    free(x);
+    free(w);
+    free(b);
+    free(y1);
+    free(y2);
+    free(y3);
+}
+
+/* Random pooling geometry: padding at most half the kernel. */
+static splitee__conv2d_params rand_pool(void)
+{
+    splitee__conv2d_params p;
+    for (;;) {
+        memset(&p, 0, sizeof p);
+        p.c = p.out = irand(1, 6);
+        p.groups = p.dh = p.dw = 1;
+        p.h = irand(1, 15);
+        p.w = irand(1, 15);
+        p.kh = irand(1, 5);
+        p.kw = irand(1, 5);
+        p.sh = irand(1, 3);
+        p.sw = irand(1, 3);
+        p.ph = irand(0, p.kh / 2);
+        p.pw = irand(0, p.kw / 2);
+        p.ho = out_size(p.h, p.kh, p.sh, p.ph, 1);
+        p.wo = out_size(p.w, p.kw, p.sw, p.pw, 1);
+        if (p.ho > 0 && p.wo > 0)
+            return p;
+    }
+}
+
+Test(kernels, pooling_matches_double_reference)
+{
+    for (int trial = 0; trial < 200; trial++) {
+        splitee__conv2d_params p = rand_pool();
+        size_t nx = (size_t)p.c * p.h * p.w, ny = (size_t)p.c * p.ho * p.wo;
+        float *x = rand_floats(nx, -5, 5), *mx = malloc(ny * sizeof *mx);
+        float *av = malloc(ny * sizeof *av);
+        int incl = trial % 2;
+        splitee__maxpool(mx, x, &p);
+        splitee__avgpool(av, x, &p, incl);
+        for (int c = 0; c < p.c; c++)
+            for (int oy = 0; oy < p.ho; oy++)
+                for (int ox = 0; ox < p.wo; ox++) {
+                    double m = -INFINITY, s = 0.0, mag = 0.0;
+                    int n = 0;
+                    for (int ky = 0; ky < p.kh; ky++)
+                        for (int kx = 0; kx < p.kw; kx++) {
+                            int iy = oy * p.sh - p.ph + ky, ix = ox * p.sw - p.pw + kx;
+                            if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w)
+                                continue;
+                            double v = x[((size_t)c * p.h + iy) * p.w + ix];
+                            m = v > m ? v : m;
+                            s += v;
+                            mag += fabs(v);
+                            n++;
+                        }
+                    size_t at = ((size_t)c * p.ho + oy) * p.wo + ox;
+                    cr_assert(n > 0, "a window entirely in the padding");
+                    cr_assert_eq((double)mx[at], m, "maxpool y[%zu] %.9g vs %.9g", at, mx[at], m);
+                    double d = incl ? (double)(p.kh * p.kw) : (double)n;
+                    cr_assert(fabs(av[at] - s / d) <= (n + 2) * U * mag / d + 1e-30,
+                              "avgpool (include pad %d) y[%zu] %.9g vs %.9g", incl, at, av[at],
+                              s / d);
+                }
+        free(x);
+        free(mx);
+        free(av);
+    }
+}
+
+Test(kernels, global_avgpool_matches_double_reference)
+{
+    for (int trial = 0; trial < 50; trial++) {
+        int c = irand(1, 9), hw = irand(1, 300);
+        float *x = rand_floats((size_t)c * hw, -3, 3), *y = malloc((size_t)c * sizeof *y);
+        splitee__global_avgpool(y, x, c, hw);
+        for (int i = 0; i < c; i++) {
+            double s = 0.0, mag = 0.0;
+            for (int j = 0; j < hw; j++) {
+                s += x[(size_t)i * hw + j];
+                mag += fabs(x[(size_t)i * hw + j]);
+            }
+            cr_assert(fabs(y[i] - s / hw) <= (hw + 2) * U * mag / hw + 1e-30);
+        }
+        free(x);
+        free(y);
+    }
+}
+
+Test(kernels, scale_shift_and_patchify)
+{
+    int c = 3, hw = 37;
+    float *x = rand_floats((size_t)c * hw, -4, 4), *y = malloc((size_t)c * hw * sizeof *y);
+    float a[3] = { 0.5f, -1.75f, 3.1f }, s[3] = { 0.1f, 0.0f, -2.0f };
+    splitee__scale_shift(y, x, a, s, c, hw);
+    for (int i = 0; i < c; i++)
+        for (int j = 0; j < hw; j++) {
+            double ref = (double)x[i * hw + j] * a[i] + s[i];
+            double mag = fabs((double)x[i * hw + j] * a[i]) + fabs(s[i]);
+            cr_assert(fabs(y[i * hw + j] - ref) <= 2 * U * mag + 1e-30);
+        }
+    splitee__scale_shift(x, x, a, s, c, hw);   /* in place */
+    cr_assert_eq(memcmp(x, y, (size_t)c * hw * sizeof *x), 0);
+    free(x);
+    free(y);
+    /* patches of 2 x 2 of a (2, 4, 6) tensor: 6 patches of 8, (c, py, px) */
+    int C = 2, H = 4, W = 6, P = 2;
+    float in[48], out[48];
+    for (int i = 0; i < 48; i++)
+        in[i] = (float)i;
+    splitee__patchify(out, in, C, H, W, P);
+    for (int t = 0; t < 6; t++)
+        for (int ch = 0; ch < C; ch++)
+            for (int py = 0; py < P; py++)
+                for (int px = 0; px < P; px++) {
+                    int ty = t / (W / P), tx = t % (W / P);
+                    float want = in[(ch * H + ty * P + py) * W + tx * P + px];
+                    cr_assert_eq(out[t * 8 + (ch * P + py) * P + px], want);
+                }
+}
+
+Test(kernels, activations_match_double_reference)
+{
+    size_t n = 4099;
+    float *x = rand_floats(n, -12, 12), *y = malloc(n * sizeof *y);
+    x[0] = 0.0f;
+    x[1] = -0.0f;
+    x[2] = -3.0f;
+    x[3] = 3.0f;
+    x[4] = 6.0f;
+    x[5] = -100.0f;
+    x[6] = 100.0f;
+    x[7] = 1e-30f;
+    splitee__relu(y, x, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(y[i], x[i] > 0 ? x[i] : 0.0f, "relu(%.9g)", x[i]);
+    splitee__relu6(y, x, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(y[i], x[i] > 6 ? 6.0f : x[i] > 0 ? x[i] : 0.0f, "relu6(%.9g)", x[i]);
+    splitee__hardswish(y, x, n);
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)x[i] + 3, ref = x[i] * (v < 0 ? 0 : v > 6 ? 6 : v) / 6;
+        cr_assert(fabs(y[i] - ref) <= 3 * U * fabs(ref) + 1e-37, "hardswish(%.9g) = %.9g vs %.9g",
+                  x[i], y[i], ref);
+    }
+    splitee__silu(y, x, n);
+    for (size_t i = 0; i < n; i++) {
+        double ref = x[i] / (1.0 + exp(-(double)x[i]));
+        cr_assert(fabs(y[i] - ref) <= 6 * U * fabs(ref) + 1e-37, "silu(%.9g) = %.9g vs %.9g", x[i],
+                  y[i], ref);
+    }
+    float *z = rand_floats(n, -1, 1), *keep = malloc(n * sizeof *keep);
+    memcpy(keep, x, n * sizeof *keep);
+    splitee__silu(x, x, n);   /* in place equals out of place */
+    cr_assert_eq(memcmp(x, y, n * sizeof *x), 0);
+    splitee__add3(y, keep, z, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(y[i], keep[i] + z[i]);
+    free(x);
+    free(y);
+    free(z);
+    free(keep);
 }

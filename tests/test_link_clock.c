@@ -60,15 +60,16 @@ Test(link_clock, offload_cost_is_the_price_of_an_isolated_offload_at_zero)
     const splitee_payload_encoding encs[3] = { SPLITEE_PAYLOAD_ENCODING_F32, SPLITEE_PAYLOAD_ENCODING_F16, SPLITEE_PAYLOAD_ENCODING_I8 };
     double prev = INFINITY;
     for (int e = 0; e < 3; e++) {
-        size_t bytes = SPLITEE_WIRE_HEADER_SIZE + splitee_payload_size(encs[e], (size_t)mc->tokens, (size_t)mc->dim);
-        cr_assert_eq(splitee_device_offload_bytes(m, encs[e]), bytes);
-        splitee_transfer tr;
-        splitee_link_price(lk, bytes, 0.0, 0, &tr);
         double o[SPLITEE_MAX_EXITS];
         cr_assert_eq(splitee_link_clock_offload_costs(c, m, encs[e], o, SPLITEE_MAX_EXITS, &err), 0, "%s",
                      err.msg);
-        for (int a = 0; a < mc->layers; a++)
+        for (int a = 0; a < mc->layers; a++) {   /* arm a + 1: the activation after layer a + 1 */
+            size_t bytes = SPLITEE_WIRE_HEADER_SIZE + splitee_model_payload_size(m, a + 1, encs[e]);
+            cr_assert_eq(splitee_device_offload_bytes(m, encs[e], a + 1), bytes);
+            splitee_transfer tr;
+            splitee_link_price(lk, bytes, 0.0, 0, &tr);
             cr_assert_eq(o[a], tr.cost, "%s, layer %d", splitee_payload_encoding_name(encs[e]), a + 1);
+        }
         cr_assert(o[0] > 0 && o[0] < prev, "smaller payloads cost less");
         prev = o[0];
     }
@@ -77,7 +78,10 @@ Test(link_clock, offload_cost_is_the_price_of_an_isolated_offload_at_zero)
                  SPLITEE_ERR_ARG);
     cr_assert_eq(splitee_link_clock_offload_costs(c, m, (splitee_payload_encoding)9, o, SPLITEE_MAX_EXITS, &err),
                  SPLITEE_ERR_ARG);
-    cr_assert_eq(splitee_device_offload_bytes(m, (splitee_payload_encoding)9), 0);
+    cr_assert_eq(splitee_device_offload_bytes(m, (splitee_payload_encoding)9, 1), 0);
+    cr_assert_eq(splitee_device_offload_bytes(m, SPLITEE_PAYLOAD_ENCODING_F32, mc->layers + 1), 0);
+    cr_assert_eq(splitee_device_offload_bytes(m, SPLITEE_PAYLOAD_ENCODING_F32, 0),
+                 SPLITEE_WIRE_HEADER_SIZE + splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, 1, 28 * 28));
     splitee_link_clock_free(c);
     splitee_link_free(lk);
     splitee_model_free(m);
@@ -227,7 +231,7 @@ Test(link_clock, attached_to_a_device_it_prices_every_offload)
             continue;
         }
         cr_assert_not_null(tr, "round %d: %s but not priced", k, splitee_round_outcome_name(r.outcome));
-        cr_assert_eq(tr->bytes, splitee_device_offload_bytes(m, dc.encoding));
+        cr_assert_eq(tr->bytes, splitee_device_offload_bytes(m, dc.encoding, r.arm + 1));
         cr_assert_eq(r.payload_bytes, tr->bytes);
         cr_assert_eq(r.link_s, tr->latency_ms / 1000.0);
         t += r.link_s;

@@ -3,7 +3,12 @@
  * the documented architecture, and every kind of bad model.json or bad
  * safetensors file -- built in the temp dir from corrupted copies of the
  * shipped files -- is refused with the right status and a one-line message
- * naming the file and the problem. */
+ * naming the file and the problem. Then format version 2 on the tiny CNN
+ * of tests/tiny_models.h: it loads, batch norms are folded as documented,
+ * and every kind of bad graph -- unknown ops and keys, missing structure,
+ * inconsistent shapes, residual references to tensors that do not exist,
+ * cycles, sizes that overflow, weights that disagree -- is refused with a
+ * one-line message naming model.json (or the weights) and the place. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -18,6 +23,7 @@
 #include "engine/model_internal.h"
 #include "splitee/model.h"
 #include "testutil.h"
+#include "tiny_models.h"
 
 static const char *model_dir(void)
 {
@@ -385,7 +391,7 @@ Test(model, rejects_unsupported_architectures)
         { "activation", "\"gelu-tanh\"", "unsupported activation 'gelu-tanh'" },
         { "exit_pool", "\"cls\"", "unsupported exit_pool 'cls'" },
         { "dtype", "\"F16\"", "unsupported dtype 'F16'" },
-        { "version", "2", "unsupported version 2" },
+        { "version", "3", "unsupported version 3 (expected 1 or 2)" },
         { "channels", "3", "3 channels are not supported" },
         { "layers", "65", "65 layers" },
     };
@@ -758,7 +764,18 @@ static void same_both_ways(const char *dir)
             cr_assert_eq(memcmp(x->data, y->data, x->end - x->begin), 0, "%s", x->name);
             cr_assert((const char *)y->data >= w && (const char *)y->data < w + wn);
         }
-        cr_assert_eq(memcmp(a->pos, b->pos, (size_t)ca->tokens * (size_t)ca->dim * 4), 0);
+        cr_assert_eq(a->cfg.layers, b->cfg.layers);
+        for (int k = 0; k < ca->layers; k++) {   /* the same graph, the same weights */
+            cr_assert_eq(a->stages[k].n, b->stages[k].n);
+            for (int i = 0; i < a->stages[k].n; i++) {
+                const splitee__op *x = &a->stages[k].ops[i], *y = &b->stages[k].ops[i];
+                cr_assert_eq(x->kind, y->kind);
+                cr_assert_eq(memcmp(&x->out, &y->out, sizeof x->out), 0);
+                if (x->lin.w)
+                    cr_assert_eq(memcmp(x->lin.w, y->lin.w,
+                                        (size_t)x->lin.in * (size_t)x->lin.out * 4), 0);
+            }
+        }
     } else {
         cr_assert_null(b);
     }
@@ -807,4 +824,360 @@ Test(model, memory_loader_takes_unterminated_json_and_checks_arguments)
     free(copy);
     free(json);
     free(w);
+}
+
+/* ---- format version 2 (tests/tiny_models.h) ---------------------------------- */
+
+/* The tiny CNN's folder with the first occurrence of `from` in its
+ * model.json replaced by `to` (NULL from: unchanged), weights written
+ * without tensor `skip` (NULL: all). */
+static const char *cnn_with(const char *name, const char *from, const char *to, const char *skip)
+{
+    tm_model tm;
+    tm_cnn(&tm, 3);
+    char *json = strdup(tm.json);
+    if (from) {
+        char *at = strstr(json, from);
+        cr_assert_not_null(at, "test bug: '%s' not in the tiny model", from);
+        size_t a = (size_t)(at - json), fl = strlen(from), tl = strlen(to);
+        char *out = malloc(strlen(json) - fl + tl + 1);
+        memcpy(out, json, a);
+        memcpy(out + a, to, tl);
+        strcpy(out + a + tl, json + a + fl);
+        free(json);
+        json = out;
+    }
+    const char *d = tm_write(name, json, &tm);
+    if (skip) {
+        size_t len;
+        unsigned char *st = tm_safetensors(&tm, skip, &len);
+        char rel[256];
+        snprintf(rel, sizeof rel, "%s/model.safetensors", name);
+        tu_write(rel, st, len);
+        free(st);
+    }
+    free(json);
+    tm_free(&tm);
+    return d;
+}
+
+/* The tiny CNN's folder with its model.json edited by `edit` (cJSON). */
+static const char *cnn_edited(const char *name, void (*edit)(cJSON *root))
+{
+    tm_model tm;
+    tm_cnn(&tm, 3);
+    cJSON *root = cJSON_Parse(tm.json);
+    edit(root);
+    char *json = cJSON_Print(root);
+    const char *d = tm_write(name, json, &tm);
+    free(json);
+    cJSON_Delete(root);
+    tm_free(&tm);
+    return d;
+}
+
+Test(model, v2_loads_the_tiny_cnn)
+{
+    const char *d = cnn_with("v2-ok", NULL, NULL, NULL);
+    splitee_model *m = NULL;
+    splitee_error err = { 0, "" };
+    cr_assert_eq(splitee_model_load(d, &m, &err), 0, "%s", err.msg);
+    const splitee_model_config *c = splitee_model_get_config(m);
+    cr_assert_eq(c->version, 2);
+    cr_assert_eq(c->layers, 3);
+    cr_assert_eq(c->classes, 3);
+    cr_assert_float_eq(c->input_mean, 0.25, 1e-15);
+    cr_assert_float_eq(c->input_std, 0.5, 1e-15);
+    cr_assert_eq(m->stages[0].n, 9);
+    cr_assert_eq(m->exits[1].n, 6);
+    splitee_model_free(m);
+    same_both_ways(d);
+}
+
+/* Batch norm right after a conv2d whose output is not saved is folded into
+ * it (w' = w s, b' = (b - mean) s + beta, s = g / sqrt(var + eps), in
+ * double, rounded once); after a saved conv2d, or after another op, it
+ * stays a standalone scale and shift. */
+Test(model, v2_folds_batch_norm_into_the_convolution)
+{
+    const char *d = cnn_with("v2-fold", NULL, NULL, NULL);
+    tm_model tm;
+    tm_cnn(&tm, 3);
+    splitee_model *m = NULL;
+    splitee_error err = { 0, "" };
+    cr_assert_eq(splitee_model_load(d, &m, &err), 0, "%s", err.msg);
+    static const struct { int list, conv; const char *w, *b, *bn; double eps; } folds[] = {
+        { 0, 0, "s0.c1.weight", NULL, "s0.bn1", 1e-5 },
+        { 0, 3, "s0.dw.weight", "s0.dw.bias", "s0.bn2", 1e-3 },
+        { 0, 6, "s0.pw.weight", "s0.pw.bias", "s0.bn3", 1e-5 },
+    };
+    for (size_t f = 0; f < sizeof folds / sizeof folds[0]; f++) {
+        const splitee__op *cv = &m->stages[0].ops[folds[f].conv], *bn = cv + 1;
+        cr_assert_eq(bn->kind, SPLITEE__OP_BATCHNORM);
+        cr_assert(bn->folded && bn->io == SPLITEE__IO_NONE, "%s not folded", folds[f].bn);
+        const tm_tensor *w = tm_find(&tm, folds[f].w), *b = folds[f].b ? tm_find(&tm, folds[f].b) : NULL;
+        char n[64];
+        snprintf(n, sizeof n, "%s.weight", folds[f].bn);
+        const float *g = tm_find(&tm, n)->data;
+        snprintf(n, sizeof n, "%s.bias", folds[f].bn);
+        const float *beta = tm_find(&tm, n)->data;
+        snprintf(n, sizeof n, "%s.running_mean", folds[f].bn);
+        const float *mu = tm_find(&tm, n)->data;
+        snprintf(n, sizeof n, "%s.running_var", folds[f].bn);
+        const float *var = tm_find(&tm, n)->data;
+        size_t per = w->count / w->shape[0];
+        cr_assert(cv->w >= m->owned && cv->w < m->owned + m->owned_floats, "folded weights are owned");
+        for (size_t o = 0; o < w->shape[0]; o++) {
+            double s = (double)g[o] / sqrt((double)var[o] + folds[f].eps);
+            for (size_t j = 0; j < per; j++)
+                cr_assert_eq(cv->w[o * per + j], (float)((double)w->data[o * per + j] * s));
+            cr_assert_eq(cv->b[o], (float)(((b ? b->data[o] : 0.0) - mu[o]) * s + beta[o]));
+        }
+    }
+    const splitee__op *bn4 = &m->stages[1].ops[1], *bn5 = &m->exits[1].ops[3];
+    cr_assert(!bn4->folded && bn4->io == SPLITEE__IO_ELEMENTWISE, "the conv before it is saved");
+    cr_assert(!bn5->folded && bn5->scale && bn5->shift);
+    const float *g = tm_find(&tm, "s1.bn4.weight")->data, *var = tm_find(&tm, "s1.bn4.running_var")->data;
+    const float *beta = tm_find(&tm, "s1.bn4.bias")->data, *mu = tm_find(&tm, "s1.bn4.running_mean")->data;
+    for (int o = 0; o < 12; o++) {
+        double s = (double)g[o] / sqrt((double)var[o] + 1e-5);
+        cr_assert_eq(bn4->scale[o], (float)s);
+        cr_assert_eq(bn4->shift[o], (float)((double)beta[o] - (double)mu[o] * s));
+    }
+    cr_assert(m->stages[1].ops[0].w == tm_find(&tm, "s1.c2.weight")->data ||
+              m->stages[1].ops[0].w != NULL, "an unfolded conv keeps its weights");
+    cr_assert_eq(m->stages[1].ops[0].w, (const float *)splitee__safetensors_find(&m->st, "s1.c2.weight")->data);
+    splitee_model_free(m);
+    tm_free(&tm);
+}
+
+/* One bad v2 model.json: (from, to) edit, status, words of the message. */
+typedef struct bad_v2 {
+    const char *from, *to;
+    int status;
+    const char *where, *word;
+} bad_v2;
+
+static void expect_bad_v2(const bad_v2 *bad, size_t n, const char *prefix)
+{
+    for (size_t i = 0; i < n; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "%s%zu", prefix, i);
+        const char *d = cnn_with(name, bad[i].from, bad[i].to, NULL);
+        expect_fail(d, "model.json", bad[i].status, bad[i].word);
+        if (bad[i].where)
+            expect_fail(d, "model.json", bad[i].status, bad[i].where);
+    }
+}
+
+Test(model, v2_rejects_unknown_ops_and_keys)
+{
+    static const bad_v2 bad[] = {
+        { "\"op\": \"hardswish\"", "\"op\": \"mish\"", SPLITEE_ERR_UNSUPPORTED, "stages[0].ops[5]:",
+          "unknown op 'mish'" },
+        { "\"op\": \"hardswish\"", "\"kind\": \"hardswish\"", SPLITEE_ERR_FORMAT, "stages[0].ops[5]:",
+          "missing key 'op'" },
+        { "{\"op\": \"hardswish\"}", "\"hardswish\"", SPLITEE_ERR_FORMAT, "stages[0].ops[5]:",
+          "an op must be an object" },
+        { "\"op\": \"hardswish\"", "\"op\": 7", SPLITEE_ERR_FORMAT, NULL, "'op' must be a string" },
+        { "\"kernel\": 2}", "\"kernel\": 2, \"dilation\": 1}", SPLITEE_ERR_FORMAT,
+          "stages[1].ops[3] (maxpool):", "unknown key 'dilation'" },
+        { "\"kernel\": 3, \"padding\": 1, \"groups\": 8", "\"kernel\": \"3\", \"padding\": 1, \"groups\": 8",
+          SPLITEE_ERR_FORMAT, "stages[0].ops[3] (conv2d):", "'kernel' must be an integer" },
+        { "\"kernel\": 3, \"padding\": 1, \"groups\": 8", "\"kernel\": [3, 3, 3], \"padding\": 1, \"groups\": 8",
+          SPLITEE_ERR_FORMAT, NULL, "'kernel' must be an integer or a pair [h, w]" },
+        { "\"kernel\": 3, \"padding\": 1, \"groups\": 8", "\"kernel\": 0, \"padding\": 1, \"groups\": 8",
+          SPLITEE_ERR_VALUE, NULL, "'kernel' must be in [1, " },
+        { "\"count_include_pad\": false", "\"count_include_pad\": 0", SPLITEE_ERR_FORMAT, NULL,
+          "'count_include_pad' must be true or false" },
+        { "\"eps\": 0.001", "\"eps\": -1", SPLITEE_ERR_VALUE, "stages[0].ops[4] (batchnorm):",
+          "'eps' must be a positive finite number" },
+        { "\"param\": \"s0.pw\", ", "", SPLITEE_ERR_FORMAT, "stages[0].ops[6] (conv2d):",
+          "missing key 'param'" },
+        { ", \"out\": 24}", "}", SPLITEE_ERR_FORMAT, "stages[2].ops[3] (linear):", "missing key 'out'" },
+        { "\"heads\": 2", "\"heads\": 2, \"param\": \"x\"", SPLITEE_ERR_FORMAT, NULL,
+          "unknown key 'param'" },
+        { "\"name\": \"block1\", ", "\"name\": \"block1\", \"extra\": 1, ", SPLITEE_ERR_FORMAT,
+          "stages[0]:", "unknown key 'extra'" },
+        { "\"classes\": 3,", "\"classes\": 3, \"type\": \"cnn\",", SPLITEE_ERR_FORMAT, NULL,
+          "unknown key 'type'" },
+        { "\"dtype\": \"F32\"", "\"dtype\": \"F16\"", SPLITEE_ERR_UNSUPPORTED, NULL,
+          "unsupported dtype 'F16'" },
+        { "\"version\": 2", "\"version\": 3", SPLITEE_ERR_UNSUPPORTED, NULL,
+          "unsupported version 3 (expected 1 or 2)" },
+        { "\"shape\": [2, 12, 12]", "\"shape\": [288]", SPLITEE_ERR_FORMAT, "input:",
+          "'shape' must be [C, H, W] or [T, D]" },
+        { "\"std\": 0.5", "\"std\": 0", SPLITEE_ERR_VALUE, "input:", "'std' must be a positive" },
+        { "\"classes\": 3", "\"classes\": 1", SPLITEE_ERR_VALUE, NULL, "'classes' must be in [2," },
+    };
+    expect_bad_v2(bad, sizeof bad / sizeof bad[0], "v2key");
+}
+
+static void drop_input(cJSON *r) { cJSON_DeleteItemFromObjectCaseSensitive(r, "input"); }
+static void drop_stages(cJSON *r) { cJSON_DeleteItemFromObjectCaseSensitive(r, "stages"); }
+static void drop_weights(cJSON *r) { cJSON_DeleteItemFromObjectCaseSensitive(r, "weights"); }
+static void drop_exit(cJSON *r)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetArrayItem(
+                                                cJSON_GetObjectItemCaseSensitive(r, "stages"), 1),
+                                            "exit");
+}
+static void no_stages(cJSON *r)
+{
+    cJSON_ReplaceItemInObjectCaseSensitive(r, "stages", cJSON_CreateArray());
+}
+static void many_stages(cJSON *r)
+{
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "stages");
+    while (cJSON_GetArraySize(st) <= 64)
+        cJSON_AddItemToArray(st, cJSON_Duplicate(cJSON_GetArrayItem(st, 2), 1));
+}
+static void empty_exit(cJSON *r)
+{
+    cJSON *st = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "stages"), 0);
+    cJSON_ReplaceItemInObjectCaseSensitive(st, "exit", cJSON_CreateArray());
+}
+
+Test(model, v2_rejects_missing_structure)
+{
+    expect_fail(cnn_edited("v2-noin", drop_input), "model.json", SPLITEE_ERR_FORMAT,
+                "missing key 'input'");
+    expect_fail(cnn_edited("v2-nost", drop_stages), "model.json", SPLITEE_ERR_FORMAT,
+                "missing key 'stages'");
+    expect_fail(cnn_edited("v2-now", drop_weights), "model.json", SPLITEE_ERR_FORMAT,
+                "missing key 'weights'");
+    expect_fail(cnn_edited("v2-noexit", drop_exit), "model.json", SPLITEE_ERR_FORMAT,
+                "stages[1]: missing key 'exit'");
+    expect_fail(cnn_edited("v2-zero", no_stages), "model.json", SPLITEE_ERR_VALUE,
+                "0 stages (1..64 supported)");
+    expect_fail(cnn_edited("v2-many", many_stages), "model.json", SPLITEE_ERR_UNSUPPORTED,
+                "65 stages (1..64 supported)");
+    expect_fail(cnn_edited("v2-emptyexit", empty_exit), "model.json", SPLITEE_ERR_VALUE,
+                "stages[0].exit: must hold 1 to 4096 ops, got 0");
+}
+
+Test(model, v2_rejects_inconsistent_shapes)
+{
+    static const bad_v2 bad[] = {
+        { "{\"op\": \"global_avgpool\"},", "", SPLITEE_ERR_SHAPE, "stages[0].exit[0] (linear):",
+          "needs a (N) or (T, D) input, got (C 8, H 12, W 12)" },
+        { "{\"op\": \"add\", \"from\": \"tok\"}", "{\"op\": \"add\", \"from\": \"input\"}",
+          SPLITEE_ERR_SHAPE, "stages[2].ops[6] (add):",
+          "adds 'input' (C 12, H 3, W 6) to a (T 2, D 8) tensor" },
+        { "\"param\": \"e2.fc\", \"out\": 3", "\"param\": \"e2.fc\", \"out\": 4", SPLITEE_ERR_SHAPE,
+          "stages[2].exit:", "ends in (N 4), expected the (N 3) logits of 'classes'" },
+        { "{\"op\": \"token_mean\"},", "", SPLITEE_ERR_SHAPE, "stages[2].exit:", "ends in (T 2, D 3)" },
+        { "\"groups\": 3", "\"groups\": 5", SPLITEE_ERR_SHAPE, "stages[1].ops[4] (conv2d):",
+          "groups 5 must divide the input channels 12 and 'out' 12" },
+        { "\"kernel\": 2}", "\"kernel\": 13}", SPLITEE_ERR_SHAPE, "stages[1].ops[3] (maxpool):",
+          "height: the window (kernel 13, dilation 1) is larger than the padded input (6 + 2 x 0)" },
+        { "\"kernel\": 2}", "\"kernel\": 2, \"padding\": [1, 2]}", SPLITEE_ERR_SHAPE, NULL,
+          "padding [1, 2] must be at most half the kernel [2, 2]" },
+        { "\"patch\": 3", "\"patch\": 4", SPLITEE_ERR_SHAPE, "stages[2].ops[0] (patch_embed):",
+          "input 3 x 6 is not divisible into 4 x 4 patches" },
+        { "\"heads\": 2", "\"heads\": 3", SPLITEE_ERR_SHAPE, "stages[2].ops[4] (attention):",
+          "width D = 8 is not divisible by heads 3" },
+        { "\"out\": 24}", "\"out\": 20}", SPLITEE_ERR_SHAPE, "stages[2].ops[4] (attention):",
+          "input width 20 is not 3 D" },
+        { "{\"op\": \"token_mean\"}", "{\"op\": \"global_avgpool\"}", SPLITEE_ERR_SHAPE,
+          "stages[2].exit[1] (global_avgpool):", "needs a (C, H, W) input, got (T 2, D 8)" },
+        { "{\"op\": \"flatten\"},", "{\"op\": \"patch_embed\", \"param\": \"p\", \"patch\": 1, \"dim\": 4}, "
+          "{\"op\": \"batchnorm\", \"param\": \"q\"},", SPLITEE_ERR_SHAPE, "stages[1].exit[1] (batchnorm):",
+          "needs a (C, H, W) or (N) input, got (T 18, D 4)" },
+    };
+    expect_bad_v2(bad, sizeof bad / sizeof bad[0], "v2shape");
+}
+
+Test(model, v2_rejects_bad_residual_references_and_cycles)
+{
+    static const bad_v2 bad[] = {
+        { "\"from\": \"a\"", "\"from\": \"b\"", SPLITEE_ERR_FORMAT, "stages[0].ops[8] (add):",
+          "'from' names 'b', which no earlier op of stages[0].ops saves (nor is it \"input\")" },
+        /* a name saved in another list does not exist here */
+        { "\"from\": \"tok\"", "\"from\": \"c\"", SPLITEE_ERR_FORMAT, "stages[2].ops[6] (add):",
+          "'from' names 'c', which no earlier op" },
+        { "{\"op\": \"add\", \"from\": \"a\"}", "{\"op\": \"add\", \"from\": \"z\", \"save\": \"z\"}",
+          SPLITEE_ERR_FORMAT, "stages[0].ops[8] (add):", "'from' names 'z', this op's own output: "
+          "a residual must add a tensor saved before it (a cycle)" },
+        { "{\"op\": \"hardswish\"}", "{\"op\": \"add\", \"from\": \"h\"}, {\"op\": \"relu\", \"save\": \"h\"}",
+          SPLITEE_ERR_FORMAT, "stages[0].ops[5] (add):",
+          "'from' names 'h', which stages[0].ops[6] saves later: a residual must add a tensor "
+          "saved before it (a cycle)" },
+        { "{\"op\": \"relu\"}", "{\"op\": \"relu\", \"save\": \"c\"}", SPLITEE_ERR_FORMAT,
+          "stages[1].ops[5] (relu):", "'save' name 'c' is already saved earlier in the list" },
+        { "\"save\": \"a\"", "\"save\": \"input\"", SPLITEE_ERR_FORMAT, "stages[0].ops[2] (relu6):",
+          "'save' name 'input' is reserved for the list's input" },
+        { "\"save\": \"a\"", "\"save\": 5", SPLITEE_ERR_FORMAT, NULL, "'save' must be a string" },
+        { "\"from\": \"a\"", "\"from\": \"\"", SPLITEE_ERR_VALUE, NULL, "'from' must be 1 to 128 bytes" },
+        { "{\"op\": \"add\", \"from\": \"a\"}", "{\"op\": \"add\"}", SPLITEE_ERR_FORMAT, NULL,
+          "missing key 'from'" },
+    };
+    expect_bad_v2(bad, sizeof bad / sizeof bad[0], "v2ref");
+}
+
+Test(model, v2_rejects_sizes_that_overflow)
+{
+    static const bad_v2 bad[] = {
+        { "\"shape\": [2, 12, 12]", "\"shape\": [65536, 65536, 2]", SPLITEE_ERR_OVERFLOW, "input:",
+          "the input (C 65536, H 65536, W 2) holds more than 2^30 elements" },
+        { "\"shape\": [2, 12, 12]", "\"shape\": [2147483647, 2147483647, 2147483647]",
+          SPLITEE_ERR_OVERFLOW, NULL, "holds more than 2^30 elements" },
+        { "\"out\": 8, \"kernel\": 3, \"padding\": 1, \"bias\": false",
+          "\"out\": 10000000, \"kernel\": 3, \"padding\": 1, \"bias\": false", SPLITEE_ERR_OVERFLOW,
+          "stages[0].ops[0] (conv2d):", "output (C 10000000, H 12, W 12) holds more than 2^30" },
+        { "\"out\": 8, \"kernel\": 3, \"padding\": 1, \"bias\": false",
+          "\"out\": 2000000000, \"kernel\": 3, \"padding\": 1, \"bias\": false", SPLITEE_ERR_OVERFLOW,
+          NULL, "tensor 's0.c1.weight' would hold more than 2^30 elements" },
+        { "\"padding\": 1, \"bias\": false", "\"padding\": 2147483647, \"bias\": false",
+          SPLITEE_ERR_OVERFLOW, "stages[0].ops[0] (conv2d):", "does not fit an int" },
+        { "\"kernel\": 3, \"padding\": 2,\n       \"dilation\": 2", "\"kernel\": 3, \"padding\": 2,\n"
+          "       \"dilation\": 2000000000", SPLITEE_ERR_OVERFLOW, NULL, "does not fit an int" },
+        { "\"param\": \"e1.fc1\", \"out\": 16", "\"param\": \"e1.fc1\", \"out\": 10000000",
+          SPLITEE_ERR_OVERFLOW, "stages[1].exit[1] (linear):",
+          "tensor 'e1.fc1.weight' would hold more than 2^30 elements" },
+        { "\"param\": \"e0.fc\", \"out\": 3", "\"param\": \"e0.fc\", \"out\": 2147483647",
+          SPLITEE_ERR_OVERFLOW, NULL, "more than 2^30 elements" },
+    };
+    expect_bad_v2(bad, sizeof bad / sizeof bad[0], "v2ovf");
+}
+
+Test(model, v2_rejects_weights_that_disagree)
+{
+    expect_fail(cnn_with("v2w-miss", NULL, NULL, "s0.bn2.running_var"), "model.safetensors",
+                SPLITEE_ERR_FORMAT, "missing tensor 's0.bn2.running_var'");
+    expect_fail(cnn_with("v2w-shape", "\"out\": 8, \"kernel\": 3, \"padding\": 1, \"bias\"",
+                         "\"out\": 8, \"kernel\": 5, \"padding\": 2, \"bias\"", NULL),
+                "model.safetensors", SPLITEE_ERR_SHAPE,
+                "tensor 's0.c1.weight' has shape (8, 2, 3, 3), expected (8, 2, 5, 5)");
+    expect_fail(cnn_with("v2w-extra", "\"out\": 8, \"kernel\": 1}", "\"out\": 8, \"kernel\": 1, "
+                         "\"bias\": false}", NULL), "model.safetensors", SPLITEE_ERR_FORMAT,
+                "unexpected tensor 's0.pw.bias'");
+    expect_fail(cnn_with("v2w-pos", "\"param\": \"s2.pos\"", "\"param\": \"s2.posx\"", NULL),
+                "model.safetensors", SPLITEE_ERR_FORMAT, "missing tensor 's2.posx'");
+    /* a negative running variance */
+    tm_model tm;
+    tm_cnn(&tm, 3);
+    tm_find(&tm, "s1.bn4.running_var")->data[3] = -0.5f;
+    const char *d = tm_write("v2w-var", NULL, &tm);
+    expect_fail(d, "model.safetensors", SPLITEE_ERR_VALUE,
+                "stages[1].ops[1] (batchnorm): running_var[3] is negative (-0.5)");
+    tm_free(&tm);
+    tm_cnn(&tm, 3);
+    tm_find(&tm, "s0.dw.weight")->data[5] = INFINITY;
+    expect_fail(tm_write("v2w-inf", NULL, &tm), "model.safetensors", SPLITEE_ERR_VALUE,
+                "tensor 's0.dw.weight' holds a non-finite value (inf) at element 5");
+    tm_free(&tm);
+    tm_cnn(&tm, 3);   /* a folded weight past the float range */
+    tm_find(&tm, "s0.bn1.weight")->data[0] = 3e38f;
+    tm_find(&tm, "s0.bn1.running_var")->data[0] = 1e-30f;
+    expect_fail(tm_write("v2w-fold", NULL, &tm), "model.safetensors", SPLITEE_ERR_VALUE,
+                "stages[0].ops[1] (batchnorm): channel 0 scales by");
+    tm_free(&tm);
+}
+
+Test(model, v2_memory_loader_matches_folder_loader)
+{
+    same_both_ways(cnn_with("v2mem-ok", NULL, NULL, NULL));
+    same_both_ways(cnn_with("v2mem-op", "\"op\": \"hardswish\"", "\"op\": \"mish\"", NULL));
+    same_both_ways(cnn_with("v2mem-miss", NULL, NULL, "s2.pos"));
 }

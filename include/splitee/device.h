@@ -237,15 +237,17 @@ const struct splitee_transfer *splitee_link_clock_take(splitee_link_clock *c);
 /* The clock's time now, seconds. */
 double splitee_link_clock_now(const splitee_link_clock *c);
 
-/* Bytes of one offload request of `model` in `enc` on the wire: the wire
- * frame header + splitee_payload_size(enc, tokens, dim) -- what
- * splitee_device_step hands the link hook. 0 for an encoding
- * splitee_payload_size refuses. */
-size_t splitee_device_offload_bytes(const splitee_model *model, splitee_payload_encoding enc);
+/* Bytes of one offload request of `model` in `enc` after `layer` layers
+ * (split point 0..layers, model.h) on the wire: the wire frame header +
+ * splitee_model_payload_size(model, layer, enc) -- what splitee_device_step
+ * hands the link hook. 0 for an unknown encoding or a layer out of range. */
+size_t splitee_device_offload_bytes(const splitee_model *model, splitee_payload_encoding enc,
+                                    int layer);
 
 /* The reward model's o per layer for the clock's link: o[a] for a in
  * [0, layers) is the price (splitee_link_price, key 0) of an isolated
- * offload request of splitee_device_offload_bytes(model, enc) at t = 0 --
+ * offload request of splitee_device_offload_bytes(model, enc, a + 1) at
+ * t = 0 (arm a + 1 offloads the activation after layer a + 1) --
  * what the policy assumes for arms it has not yet seen priced. `cap` is
  * what o holds. ARG for NULL arguments, an unknown encoding or cap <
  * layers; VALUE when that price is not finite. */

@@ -1,14 +1,17 @@
-/* engine.h -- the C inference engine of the multi-exit network, llama2.c
- * style: read-only weights (a splitee_model), and per-thread run state
- * allocated once; nothing allocates per sample.
+/* engine.h -- the C inference engine of any multi-exit network a model
+ * describes (model.h), llama2.c style: read-only weights (a splitee_model),
+ * and per-thread run state allocated once from the model's largest
+ * tensors; nothing allocates per sample.
  *
- * One sample moves through a run state like this: embed the image (depth
- * 0), run layers one by one (depth = layers run so far), read the exit
- * after the last layer run, and optionally export the (tokens, dim)
- * activation to finish elsewhere: a state on another machine that imports
- * it continues exactly where this one stopped. Layers and exits are
- * numbered from 0: exit i follows layer i, so bandit arm a (1..L, docs/ARCHITECTURE.md)
- * is "run layers [0, a), read exit a-1".
+ * One sample moves through a run state like this: load the input (depth
+ * 0: split point 0, the normalised input), run layers (the model's
+ * stages) one by one (depth = layers run so far = the split point), read
+ * the exit after the last layer run, and optionally export the activation
+ * (its shape is splitee_model_split_shape(model, depth)) to finish
+ * elsewhere: a state on another machine that imports it continues exactly
+ * where this one stopped. Layers and exits are numbered from 0: exit i
+ * follows layer i, so bandit arm a (1..L, docs/ARCHITECTURE.md) is "run layers [0, a),
+ * read exit a-1".
  *
  *     splitee_engine_state *s;
  *     if (splitee_engine_state_create(model, &s, &err) < 0) die(err.msg);
@@ -17,7 +20,7 @@
  *     splitee_engine_run_layers(s, 0, 3, &err);        // layers 0, 1, 2
  *     splitee_engine_exit_logits(s, 2, logits, &err);  // exit of arm 3
  *     if (confident(logits)) ... else {
- *         unsigned char buf[8192];
+ *         unsigned char buf[8192];   // splitee_model_max_payload_size(model, enc) bytes
  *         size_t n;
  *         splitee_engine_export_payload(s, SPLITEE_PAYLOAD_ENCODING_F32, buf, sizeof buf, &n, &err);
  *         send(buf, n);
@@ -61,15 +64,17 @@ void splitee_engine_state_free(splitee_engine_state *s);
 /* The model the state runs. */
 const splitee_model *splitee_engine_model(const splitee_engine_state *s);
 
-/* Starts a sample from raw pixels: `pixels` (image_size, image_size)
- * row-major float32 in [0, 1] are normalised in float32 as
+/* Starts a sample from its raw input: `pixels`, splitee_model_split_elems(
+ * model, 0) float32 of the input shape (row-major; for the shipped model a
+ * 28x28 image in [0, 1]), are normalised in float32 as
  * (p - (float)input_mean) / (float)input_std, which is what tools/train.py
- * does for its float32 test-set tables, then embedded. Depth becomes 0.
+ * does for its float32 test-set tables. Depth becomes 0 and the
+ * activation is the normalised input (the first layer embeds it).
  * Non-finite pixels give VALUE. */
 int splitee_engine_embed(splitee_engine_state *s, const float *pixels, splitee_error *err);
 
-/* Same with an already normalised input (image_size, image_size) float32,
- * e.g. the parity fixture's inputs.npy. */
+/* Same with an already normalised input (the input shape, float32), e.g.
+ * the parity fixture's inputs.npy. */
 int splitee_engine_embed_normalised(splitee_engine_state *s, const float *input,
                                     splitee_error *err);
 
@@ -91,31 +96,36 @@ int splitee_engine_exit_logits(splitee_engine_state *s, int exit, float *logits,
  * embed/import or after a failed import. */
 int splitee_engine_depth(const splitee_engine_state *s);
 
-/* The current activation, (tokens, dim) float32 row-major; valid until the
- * next call on the state. NULL when depth is -1. */
+/* The current activation, splitee_model_split_shape(model, depth) float32
+ * row-major; valid until the next call on the state. NULL when depth is -1. */
 const float *splitee_engine_activation(const splitee_engine_state *s);
 
-/* Copies the current activation into act ((tokens, dim) floats; `cap` is
- * what act holds). ARG with no sample, OVERFLOW if cap is too small. */
+/* Copies the current activation into act (splitee_model_split_elems(model,
+ * depth) floats; `cap` is what act holds). ARG with no sample, OVERFLOW if
+ * cap is too small. */
 int splitee_engine_export(const splitee_engine_state *s, float *act, size_t cap,
                           splitee_error *err);
 
-/* Replaces the current sample by activation `act` (tokens, dim) taken after
- * `layer` layers (0..layers); depth becomes `layer`. VALUE for non-finite
- * values (depth then -1), ARG for a bad layer. */
+/* Replaces the current sample by activation `act` (the split shape of
+ * `layer`, splitee_model_split_elems(model, layer) floats) taken after
+ * `layer` layers (0..layers; 0: the normalised input); depth becomes
+ * `layer`. VALUE for non-finite values (depth then -1), ARG for a bad
+ * layer. */
 int splitee_engine_import(splitee_engine_state *s, int layer, const float *act,
                           splitee_error *err);
 
-/* Encodes the current activation and depth as a payload (payload.h) into
- * buf[0..cap); *written gets its size. Errors as splitee_payload_encode,
- * plus ARG with no sample. */
+/* Encodes the current activation and depth as a payload (payload.h; rows
+ * and cols from splitee_shape_payload_dims of the split shape) into
+ * buf[0..cap); *written gets its size, splitee_model_payload_size(model,
+ * depth, enc). Errors as splitee_payload_encode, plus ARG with no sample. */
 int splitee_engine_export_payload(const splitee_engine_state *s, splitee_payload_encoding enc,
                                   void *buf, size_t cap, size_t *written, splitee_error *err);
 
 /* Decodes a payload straight into the state (no allocation): validates it
- * fully (payload.h), checks that tokens and dim match the model and the
- * layer is at most `layers`; depth becomes that layer. On failure depth
- * is -1 (the activation may have been partly overwritten). */
+ * fully (payload.h), checks that the layer is at most `layers` (VALUE) and
+ * that its rows and cols are the model's split shape after that layer
+ * (SHAPE); depth becomes that layer. On failure depth is -1 (the
+ * activation may have been partly overwritten). */
 int splitee_engine_import_payload(splitee_engine_state *s, const void *buf, size_t len,
                                   splitee_error *err);
 

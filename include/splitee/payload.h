@@ -1,6 +1,12 @@
 /* payload.h -- activation payloads: what a device sends the cloud when it
- * offloads a sample after layer i (the (tokens, dim) activation), and the
- * byte sizes the link-cost simulator prices.
+ * offloads a sample after layer i (the activation at split point i,
+ * model.h), and the byte sizes the link-cost simulator prices.
+ *
+ * A payload carries a 2-D (rows, cols) view of the activation, called
+ * (tokens, dim) below: (T, D) as is, (C, H, W) as (C, H W), a vector (N)
+ * as (1, N) (splitee_shape_payload_dims); the receiving engine checks it
+ * against the model's split shape. Take the sizes from the model
+ * (splitee_model_payload_size), never from a fixed width.
  *
  * Three encodings of the float32 activation:
  *   SPLITEE_PAYLOAD_ENCODING_F32  exact: resuming gives bit-identical logits

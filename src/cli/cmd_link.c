@@ -78,9 +78,31 @@ static void mean_price(const splitee_link *lk, size_t bytes, const link_opts *o,
     m->cost = (double)(cost / draws);
 }
 
-static void print_row(const char *label, size_t bytes, const splitee_transfer *t)
+/* "16x64", "32x14x14": the activation at a split point. */
+static void shape_text(const splitee_shape *sh, char *buf, size_t len)
 {
-    printf("%-6s %8zu %7zu %10.2f %11.2f %10.1f %8.4f\n", label, bytes, t->packets,
+    size_t o = 0;
+    for (int i = 0; i < sh->rank && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? "x" : "", sh->dims[i]);
+}
+
+/* Bytes on the wire of an offload at `split` (0: the raw input): the
+ * model's activation there, as a payload in `enc`, + the frame header. */
+static size_t split_bytes(const splitee_link *lk, const splitee_model *m, int split,
+                          splitee_payload_encoding enc, char *shape, size_t len)
+{
+    splitee_shape sh;
+    size_t rows, cols;
+    if (splitee_model_split_shape(m, split, &sh) < 0)
+        return 0;
+    shape_text(&sh, shape, len);
+    splitee_shape_payload_dims(&sh, &rows, &cols);
+    return splitee_link_payload_bytes(lk, enc, rows, cols);
+}
+
+static void print_row(const char *label, const char *shape, size_t bytes, const splitee_transfer *t)
+{
+    printf("%-6s %-10s %8zu %7zu %10.2f %11.2f %10.1f %8.4f\n", label, shape, bytes, t->packets,
            t->latency_ms, t->energy_mJ, t->tail_mJ, t->cost);
 }
 
@@ -114,28 +136,22 @@ int cli_link(int argc, char **argv)
     printf("at t = %.3f s: uplink %.3f Mbit/s, downlink %.3f Mbit/s, RTT %.1f +- %.1f ms, "
            "loss %s, radio %s\n", o.at, splitee_link_uplink_at(lk, o.at), p->downlink_mbps,
            p->rtt_ms, p->jitter_ms, losses[p->loss], radios[p->radio.model]);
-    printf("model %s: %d layers, %d tokens x %d dim, %s payloads + %.0f-byte frame header\n",
-           o.model, c->layers, c->tokens, c->dim, splitee_payload_encoding_name(o.enc),
-           p->frame_header_bytes);
+    printf("model %s: %d layers, %s payloads of each split point's activation + %.0f-byte frame header\n",
+           o.model, c->layers, splitee_payload_encoding_name(o.enc), p->frame_header_bytes);
     printf("o = %g/ms * latency + %g/mJ * energy; isolated transfers (promotion and whole "
            "tail charged)\n", p->w_ms, p->w_mJ);
     if (random)
         printf("figures are means over %ld draws (seed %llu)\n", draws, (unsigned long long)o.seed);
-    printf("%-6s %8s %7s %10s %11s %10s %8s\n", "layer", "bytes", "packets", "latency_ms",
+    printf("%-6s %-10s %8s %7s %10s %11s %10s %8s\n", "layer", "shape", "bytes", "packets", "latency_ms",
            "energy_mJ", "tail_mJ", "o");
     splitee_transfer t;
-    if (o.raw) {
-        size_t vals = (size_t)c->image_size * (size_t)c->image_size * (size_t)c->channels;
-        size_t b = splitee_link_raw_bytes(lk, o.enc, vals);
-        mean_price(lk, b, &o, draws, &t);
-        print_row("raw", b, &t);
-    }
-    for (int l = 1; l < c->layers; l++) {
-        size_t b = splitee_link_payload_bytes(lk, o.enc, (size_t)c->tokens, (size_t)c->dim);
+    char shape[64];
+    for (int l = o.raw ? 0 : 1; l < c->layers; l++) {
+        size_t b = split_bytes(lk, m, l, o.enc, shape, sizeof shape);
         char label[16];
-        snprintf(label, sizeof label, "%d", l);
+        snprintf(label, sizeof label, l ? "%d" : "raw", l);
         mean_price(lk, b, &o, draws, &t);
-        print_row(label, b, &t);
+        print_row(label, shape, b, &t);
     }
     printf("%-6d (the last layer never offloads)\n", c->layers);
     splitee_model_free(m);

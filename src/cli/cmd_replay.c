@@ -24,7 +24,8 @@ typedef struct replay_opts {
     cli_progress prog;
     splitee_replay_config replay;  /* order, init, repetitions here; the rest from the groups */
     double arrival_ms;             /* --link: round k happens at k * arrival_ms */
-    int payload_tokens, payload_dim; /* --link: activation shape priced per split */
+    int payload_tokens, payload_dim; /* --payload-shape: one activation shape for every split */
+    char *model_dir;               /* --model: price each split point's activation of this model */
     char *csv, *curves, *trace, *plot;
     int plot_setting;   /* --plot-setting: 1-based setting of a sweep, 0 = every one */
 } replay_opts;
@@ -74,9 +75,14 @@ static const cli_opt OPT_ARRIVAL = { .name = "arrival-ms", .arg = "MS", .kind = 
     .off = offsetof(replay_opts, arrival_ms), .lo = 0, .hi = 1e9,
     .help = "--link: round k happens at k*MS on the link's clock", .def = "100" };
 static const cli_opt OPT_PAYLOAD_SHAPE = { .name = "payload-shape", .arg = "TxD", .kind = CLI_FN,
-    .set = set_payload_shape, .help = "--link: activation tokens x dim priced per offload",
-    .def = "16x64" };
-static const cli_opt *const LINK_OPTS[] = { &OPT_ARRIVAL, &OPT_PAYLOAD_SHAPE, NULL };
+    .set = set_payload_shape,
+    .help = "--link: one activation shape (tokens x dim) priced after every layer,\n"
+            "instead of a model's" };
+static const cli_opt OPT_MODEL = { .name = "model", .arg = "DIR", .kind = CLI_STRING,
+    .off = offsetof(replay_opts, model_dir),
+    .help = "--link: the model whose activation at each split point is priced\n"
+            "(a shipped table: the shipped model)" };
+static const cli_opt *const LINK_OPTS[] = { &OPT_ARRIVAL, &OPT_MODEL, &OPT_PAYLOAD_SHAPE, NULL };
 static const cli_group LINK = { .title = "link", .opts = LINK_OPTS };
 
 static const cli_opt OPT_CSV = { .name = "csv", .arg = "FILE", .kind = CLI_STRING,
@@ -233,6 +239,51 @@ static int check_vectors(const replay_opts *o, int exits, splitee_error *err)
     return 0;
 }
 
+/* --link: the bytes an offload after layer a+1 puts on the wire, for every
+ * arm but the last: one --payload-shape for all; else the activation at
+ * each split point of --model, or of the shipped model for a shipped table.
+ * A table of one's own with neither is refused: its network's payload
+ * sizes are not the shipped model's to guess. */
+static int payload_bytes(const replay_opts *o, const splitee_link *lk, int exits, size_t *bytes,
+                         splitee_error *err)
+{
+    splitee_payload_encoding enc = (splitee_payload_encoding)o->lk.encoding;
+    if (o->payload_tokens) {
+        for (int a = 0; a + 1 < exits; a++)
+            bytes[a] = splitee_link_payload_bytes(lk, enc, (size_t)o->payload_tokens, (size_t)o->payload_dim);
+        if (exits > 1 && bytes[0] == 0)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--payload-shape: %dx%d is too large a payload",
+                                 o->payload_tokens, o->payload_dim);
+        return 0;
+    }
+    const char *dir = o->model_dir;
+    if (!dir) {
+        const splitee_catalog *cat = cli_catalog(NULL);
+        if (cat && splitee_catalog_table_of_file(cat, o->tab.logits))
+            dir = splitee_catalog_model(cat);
+    }
+    if (!dir)
+        return splitee__fail(err, SPLITEE_ERR_ARG,
+                             "--link: %s is not a shipped table, so give the model whose activations are "
+                             "offloaded (--model DIR) or their shape (--payload-shape TxD)", o->tab.logits);
+    splitee_model *m;
+    int st = splitee_model_load(dir, &m, err);
+    if (st < 0)
+        return st;
+    int layers = splitee_model_get_config(m)->layers;
+    if (layers != exits)
+        st = splitee__fail(err, SPLITEE_ERR_SHAPE, "--model: %s has %d layers, the table %d exits", dir, layers, exits);
+    for (int a = 0; st == 0 && a + 1 < exits; a++) {
+        splitee_shape sh;
+        size_t rows, cols;
+        splitee_model_split_shape(m, a + 1, &sh);
+        splitee_shape_payload_dims(&sh, &rows, &cols);
+        bytes[a] = splitee_link_payload_bytes(lk, enc, rows, cols);
+    }
+    splitee_model_free(m);
+    return st;
+}
+
 /* --link: o of every arm at every round, priced by the link simulator for
  * round k at k * arrival_ms (the last arm never offloads). *out is a
  * (samples, exits) matrix the caller frees. */
@@ -247,13 +298,9 @@ static int link_schedule(const replay_opts *o, size_t rounds, int exits, double 
     if (st < 0)
         return st;
     size_t bytes[SPLITEE_MAX_EXITS] = { 0 };
-    for (int a = 0; a + 1 < exits; a++)
-        bytes[a] = splitee_link_payload_bytes(lk, (splitee_payload_encoding)o->lk.encoding, (size_t)o->payload_tokens,
-                                              (size_t)o->payload_dim);
-    if (exits > 1 && bytes[0] == 0) {
+    if ((st = payload_bytes(o, lk, exits, bytes, err)) < 0) {
         splitee_link_free(lk);
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--payload-shape: %dx%d is too large a payload",
-                             o->payload_tokens, o->payload_dim);
+        return st;
     }
     *out = malloc(rounds * (size_t)exits * sizeof **out);
     if (!*out) {

@@ -165,6 +165,21 @@ static int pool_run(sample_fn fn, void **ctx, int nw, size_t count, const splite
     return st;
 }
 
+/* The model's input as a one-channel image: *rows x *cols pixels. SHAPE
+ * when its input is not (1, H, W), naming the model.json. */
+static int image_dims(const splitee_model *model, size_t *rows, size_t *cols, splitee_error *err)
+{
+    splitee_shape in = { 0, { 0, 0, 0 } };
+    *rows = *cols = 0;
+    splitee_model_split_shape(model, 0, &in);
+    if (in.rank != 3 || in.dims[0] != 1)
+        return splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: the model's input is not a one-channel "
+                             "(1, H, W) image", splitee_model_json_path(model));
+    *rows = (size_t)in.dims[1];
+    *cols = (size_t)in.dims[2];
+    return 0;
+}
+
 /* Checks the shared arguments; *nw gets the workers to start. */
 static int check_config(const splitee_model *model, const splitee_batch_config *cfg, size_t count,
                         int *nw, splitee_error *err)
@@ -250,7 +265,9 @@ static int forward(const splitee_model *model, const uint8_t *u8, const float *f
         return 0;
     }
     const splitee_model_config *mc = splitee_model_get_config(model);
-    size_t side = (size_t)mc->image_size;
+    size_t rows = 0, cols = 0, npx = splitee_model_split_elems(model, 0);
+    if (u8 && (st = image_dims(model, &rows, &cols, err)) < 0)
+        return st;
     splitee_distortion_config clean;
     splitee_distortion_config_default(&clean);
     fwd_ctx *cs = calloc((size_t)nw, sizeof *cs);
@@ -261,13 +278,13 @@ static int forward(const splitee_model *model, const uint8_t *u8, const float *f
     }
     for (int t = 0; t < nw && st == 0; t++) {
         fwd_ctx *c = &cs[t];
-        *c = (fwd_ctx){ NULL, NULL, NULL, u8, f32, side * side, (size_t)mc->layers * (size_t)mc->classes,
+        *c = (fwd_ctx){ NULL, NULL, NULL, u8, f32, npx, (size_t)mc->layers * (size_t)mc->classes,
                         logits, mc->classes };
         ptrs[t] = c;
         st = splitee_engine_state_create(model, &c->s, err);
         if (st == 0 && u8)
-            st = splitee_distorter_create(dc ? dc : &clean, side, side, &c->d, err);
-        if (st == 0 && u8 && !(c->px = malloc(side * side * sizeof *c->px)))
+            st = splitee_distorter_create(dc ? dc : &clean, rows, cols, &c->d, err);
+        if (st == 0 && u8 && !(c->px = malloc(npx * sizeof *c->px)))
             st = splitee__fail(err, SPLITEE_ERR_NOMEM, "batch: out of memory");
     }
     if (st == 0)
@@ -283,12 +300,15 @@ int splitee_batch_forward_images(const splitee_model *model, const splitee_image
 {
     if (!model || !im)
         return splitee__fail(err, SPLITEE_ERR_ARG, "batch: no %s given", !model ? "model" : "images");
-    const splitee_model_config *mc = splitee_model_get_config(model);
     if (im->count && !im->pixels)
         return splitee__fail(err, SPLITEE_ERR_ARG, "batch: no pixels given");
-    if (im->count && (im->rows != (size_t)mc->image_size || im->cols != (size_t)mc->image_size))
-        return splitee__fail(err, SPLITEE_ERR_SHAPE, "batch: %zux%zu images, the model takes %dx%d", im->rows,
-                             im->cols, mc->image_size, mc->image_size);
+    size_t rows, cols;
+    int st = image_dims(model, &rows, &cols, err);
+    if (st < 0)
+        return st;
+    if (im->count && (im->rows != rows || im->cols != cols))
+        return splitee__fail(err, SPLITEE_ERR_SHAPE, "batch: %zux%zu images, the model takes %zux%zu", im->rows,
+                             im->cols, rows, cols);
     return forward(model, im->pixels, NULL, im->count, dc, cfg, logits, err);
 }
 
@@ -414,9 +434,13 @@ static int check_split(const splitee_model *model, const splitee_images *im, con
     if (im->count && (!im->pixels || !im->labels))
         return splitee__fail(err, SPLITEE_ERR_ARG, "split: the images need %s",
                              !im->pixels ? "pixels" : "labels");
-    if (im->count && (im->rows != (size_t)mc->image_size || im->cols != (size_t)mc->image_size))
-        return splitee__fail(err, SPLITEE_ERR_SHAPE, "split: %zux%zu images, the model takes %dx%d", im->rows,
-                             im->cols, mc->image_size, mc->image_size);
+    size_t rows, cols;
+    int st = image_dims(model, &rows, &cols, err);
+    if (st < 0)
+        return st;
+    if (im->count && (im->rows != rows || im->cols != cols))
+        return splitee__fail(err, SPLITEE_ERR_SHAPE, "split: %zux%zu images, the model takes %zux%zu", im->rows,
+                             im->cols, rows, cols);
     if (sc->split < 1 || sc->split > mc->layers)
         return splitee__fail(err, SPLITEE_ERR_ARG, "split: %d is out of range for %s (1..%d layers)", sc->split,
                              splitee_model_json_path(model), mc->layers);
@@ -424,7 +448,7 @@ static int check_split(const splitee_model *model, const splitee_images *im, con
         return splitee__fail(err, SPLITEE_ERR_ARG, "split: alpha must be in [0, 1], got %g", sc->alpha);
     if ((unsigned)sc->confidence > SPLITEE_CONFIDENCE_MARGIN)
         return splitee__fail(err, SPLITEE_ERR_ARG, "split: unknown confidence %d", (int)sc->confidence);
-    if (!splitee_payload_size(sc->encoding, (size_t)mc->tokens, (size_t)mc->dim))
+    if (!splitee_model_payload_size(model, sc->split, sc->encoding))
         return splitee__fail(err, SPLITEE_ERR_ARG, "split: unknown payload encoding %d", (int)sc->encoding);
     splitee_reward_config rc;
     splitee_reward_config_default(&rc);
@@ -448,8 +472,9 @@ int splitee_batch_split_images(const splitee_model *model, const splitee_images 
         return st;
     const splitee_model_config *mc = splitee_model_get_config(model);
     const int L = mc->layers, C = mc->classes;
-    size_t side = (size_t)mc->image_size;
-    size_t cap = splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, (size_t)mc->tokens, (size_t)mc->dim);
+    size_t rows, cols, npx = splitee_model_split_elems(model, 0);
+    image_dims(model, &rows, &cols, err);   /* checked by check_split */
+    size_t cap = splitee_model_payload_size(model, sc->split, sc->encoding);
     splitee_distortion_config clean;
     splitee_distortion_config_default(&clean);
     split_ctx *cs = calloc((size_t)nw, sizeof *cs);
@@ -458,7 +483,7 @@ int splitee_batch_split_images(const splitee_model *model, const splitee_images 
         split_free(cs, ptrs, 0);
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "split: out of memory for %d workers", nw);
     }
-    size_t nf = side * side + (size_t)L * (size_t)C + 2 * (size_t)C;   /* px, full, zk, zl */
+    size_t nf = npx + (size_t)L * (size_t)C + 2 * (size_t)C;   /* px, full, zk, zl */
     for (int t = 0; t < nw && st == 0; t++) {
         split_ctx *c = &cs[t];
         c->im = im;
@@ -470,7 +495,7 @@ int splitee_batch_split_images(const splitee_model *model, const splitee_images 
         ptrs[t] = c;
         if ((st = splitee_engine_state_create(model, &c->dev, err)) < 0 ||
             (st = splitee_engine_state_create(model, &c->cloud, err)) < 0 ||
-            (st = splitee_distorter_create(dc ? dc : &clean, side, side, &c->d, err)) < 0)
+            (st = splitee_distorter_create(dc ? dc : &clean, rows, cols, &c->d, err)) < 0)
             break;
         c->px = malloc(nf * sizeof *c->px);
         c->zd = malloc((size_t)C * sizeof *c->zd);
@@ -479,7 +504,7 @@ int splitee_batch_split_images(const splitee_model *model, const splitee_images 
             st = splitee__fail(err, SPLITEE_ERR_NOMEM, "split: out of memory");
             break;
         }
-        c->full = c->px + side * side;
+        c->full = c->px + npx;
         c->zk = c->full + (size_t)L * (size_t)C;
         c->zl = c->zk + C;
     }
@@ -501,7 +526,7 @@ int splitee_batch_split_images(const splitee_model *model, const splitee_images 
     }
     if (st == 0) {
         out->samples = im->count;
-        out->payload_bytes = splitee_payload_size(sc->encoding, (size_t)mc->tokens, (size_t)mc->dim);
+        out->payload_bytes = cap;
     }
     split_free(cs, ptrs, nw);
     return st;

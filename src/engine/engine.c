@@ -1,6 +1,7 @@
-/* engine.c -- the inference engine (engine.h): per-thread run state,
- * embedding, layer dispatch (model_internal.h), exit heads, and activation
- * export/import. All buffers are allocated once, in
+/* engine.c -- the inference engine (engine.h): per-thread run state, the
+ * input, stages and exit heads run op by op (model_internal.h, ops.c)
+ * between ping-pong buffers sized from the model's largest tensors, and
+ * activation export/import. All buffers are allocated once, in
  * splitee_engine_state_create. */
 #include <math.h>
 #include <stdlib.h>
@@ -13,28 +14,29 @@
 
 struct splitee_engine_state {
     const splitee_model *model;
-    int depth;        /* layers run on the current sample; -1: no sample */
-    float *x;         /* (tokens, dim) the residual stream */
-    float *patches;   /* (tokens, patch_dim) embedding input */
-    float *normed;    /* (tokens, dim) exit-head LayerNorm output */
-    float *pooled;    /* (dim) mean over tokens */
-    float *scratch;   /* (model->scratch_floats) block scratch */
+    int depth;        /* stages run on the current sample; -1: no sample */
+    float *cur;       /* the current activation (split point `depth`): act[0] or act[1] */
+    float *act[2];    /* (model->act_floats) each: stage ping-pong buffers */
+    float *head[2];   /* (model->head_floats) each: exit-head ping-pong buffers */
+    float *saves;     /* (model->saves_floats) tensors saved for residual adds */
+    float *scratch;   /* (model->scratch_floats) op scratch */
     void *mem;        /* the one allocation all of the above live in */
 };
 
-/* Floats of each buffer of a run state (x, patches, normed, pooled,
- * scratch) and their total; 0 on size_t overflow. */
-static size_t state_sizes(const splitee_model *model, size_t sizes[5])
+#define NBUF 6
+
+/* Floats of each buffer of a run state (act 0/1, head 0/1, saves, scratch)
+ * and their total; 0 on size_t overflow. */
+static size_t state_sizes(const splitee_model *model, size_t sizes[NBUF])
 {
-    const splitee_model_config *c = &model->cfg;
-    size_t td = (size_t)c->tokens * (size_t)c->dim;   /* checked by the loader */
-    sizes[0] = splitee__round16(td);
-    sizes[1] = splitee__round16((size_t)c->tokens * (size_t)c->patch_dim);
-    sizes[2] = splitee__round16(td);
-    sizes[3] = splitee__round16((size_t)c->dim);
-    sizes[4] = splitee__round16(model->scratch_floats);
+    sizes[0] = sizes[1] = splitee__round16(model->act_floats);
+    sizes[2] = sizes[3] = splitee__round16(model->head_floats);
+    sizes[4] = splitee__round16(model->saves_floats);
+    sizes[5] = splitee__round16(model->scratch_floats);
     size_t total = 0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < NBUF; i++) {
+        if (sizes[i] == 0)
+            sizes[i] = 16;
         if (total > (size_t)-1 / sizeof(float) - sizes[i])
             return 0;
         total += sizes[i];
@@ -44,7 +46,7 @@ static size_t state_sizes(const splitee_model *model, size_t sizes[5])
 
 size_t splitee__model_state_bytes(const splitee_model *m)
 {
-    size_t sizes[5];
+    size_t sizes[NBUF];
     return state_sizes(m, sizes) * sizeof(float);
 }
 
@@ -54,7 +56,7 @@ int splitee_engine_state_create(const splitee_model *model, splitee_engine_state
     *out = NULL;
     if (!model)
         return splitee__fail(err, SPLITEE_ERR_ARG, "engine: no model given");
-    size_t sizes[5], total = state_sizes(model, sizes);
+    size_t sizes[NBUF], total = state_sizes(model, sizes);
     if (total == 0)
         return splitee__fail(err, SPLITEE_ERR_OVERFLOW, "engine: run state size overflows");
     splitee_engine_state *s = calloc(1, sizeof *s);
@@ -69,12 +71,14 @@ int splitee_engine_state_create(const splitee_model *model, splitee_engine_state
     }
     memset(s->mem, 0, total * sizeof(float));
     float *p = s->mem;
-    float **dst[5] = { &s->x, &s->patches, &s->normed, &s->pooled, &s->scratch };
-    for (int i = 0; i < 5; i++) {
+    float **dst[NBUF] = { &s->act[0], &s->act[1], &s->head[0], &s->head[1], &s->saves,
+                          &s->scratch };
+    for (int i = 0; i < NBUF; i++) {
         *dst[i] = p;
         p += sizes[i];
     }
     s->model = model;
+    s->cur = s->act[0];
     s->depth = -1;
     *out = s;
     return SPLITEE_OK;
@@ -100,38 +104,31 @@ int splitee_engine_depth(const splitee_engine_state *s)
 
 const float *splitee_engine_activation(const splitee_engine_state *s)
 {
-    return s->depth < 0 ? NULL : s->x;
+    return s->depth < 0 ? NULL : s->cur;
 }
 
-/* ---- embedding ------------------------------------------------------------- */
+/* ---- input ----------------------------------------------------------------- */
 
-/* Patchify (tools/train.py: patchify -- patches in row-major order, pixels
- * within a patch row-major), optionally normalising in float32, then
- * x = patches W^T + b + pos. */
+/* Copies the input (split point 0 elements) into act[0], normalising in
+ * float32 as (x - mean) / std when asked; depth 0. */
 static int embed(splitee_engine_state *s, const float *img, int normalise, splitee_error *err)
 {
     const splitee_model *m = s->model;
     const splitee_model_config *c = &m->cfg;
     if (!img)
         return splitee__fail(err, SPLITEE_ERR_ARG, "engine: no input image given");
-    size_t n = (size_t)c->image_size * (size_t)c->image_size;
+    size_t n = splitee_shape_elems(&m->splits[0]);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(img[i]))
             return splitee__fail(err, SPLITEE_ERR_VALUE,
                                  "engine: input pixel %zu is not finite", i);
-    int ps = c->patch_size, grid = c->image_size / ps, side = c->image_size;
-    float mean = (float)c->input_mean, std = (float)c->input_std;
-    for (int gy = 0; gy < grid; gy++)
-        for (int gx = 0; gx < grid; gx++) {
-            float *dst = s->patches + (size_t)(gy * grid + gx) * (size_t)c->patch_dim;
-            for (int py = 0; py < ps; py++) {
-                const float *src = img + (size_t)(gy * ps + py) * (size_t)side + (size_t)(gx * ps);
-                for (int px = 0; px < ps; px++)
-                    dst[py * ps + px] = normalise ? (src[px] - mean) / std : src[px];
-            }
-        }
-    splitee__linear_apply(m->kern, s->x, s->patches, &m->patch, c->tokens);
-    splitee__add(s->x, m->pos, (size_t)c->tokens * (size_t)c->dim);
+    float mean = (float)c->input_mean, std = (float)c->input_std, *x = s->act[0];
+    if (normalise)
+        for (size_t i = 0; i < n; i++)
+            x[i] = (img[i] - mean) / std;
+    else
+        memcpy(x, img, n * sizeof *x);
+    s->cur = x;
     s->depth = 0;
     return SPLITEE_OK;
 }
@@ -145,6 +142,35 @@ int splitee_engine_embed_normalised(splitee_engine_state *s, const float *input,
                                     splitee_error *err)
 {
     return embed(s, input, 0, err);
+}
+
+/* Runs op list l on src (its input; written to only when src_writable)
+ * between buffers b0 and b1 (src may be one of them); returns the buffer
+ * holding the output. Out-of-place ops write the buffer that is not the
+ * current one, elementwise ops write in place when they may. */
+static float *run_list(splitee_engine_state *s, const splitee__oplist *l, float *src,
+                       int src_writable, float *b0, float *b1)
+{
+    const splitee_model *m = s->model;
+    if (l->input_slot >= 0)
+        memcpy(s->saves + l->slot_off[l->input_slot], src,
+               splitee_shape_elems(&l->in) * sizeof *src);
+    float *cur = src;
+    for (int i = 0; i < l->n; i++) {
+        const splitee__op *op = &l->ops[i];
+        float *dst = cur;
+        if (op->io == SPLITEE__IO_OUT_OF_PLACE)
+            dst = cur == b0 ? b1 : b0;
+        else if (op->io == SPLITEE__IO_ELEMENTWISE && cur == src && !src_writable)
+            dst = b0;
+        if (op->io != SPLITEE__IO_NONE)
+            splitee__op_forward(m, l, op, cur, dst, s->saves, s->scratch);
+        cur = dst;
+        if (op->save >= 0)
+            memcpy(s->saves + l->slot_off[op->save], cur,
+                   splitee_shape_elems(&op->out) * sizeof *cur);
+    }
+    return cur;
 }
 
 /* ---- layers and exits ------------------------------------------------------ */
@@ -162,8 +188,7 @@ int splitee_engine_run_layer(splitee_engine_state *s, int layer, splitee_error *
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "engine: layer %d requested but the next layer is %d", layer,
                              s->depth);
-    const splitee__block *blk = &m->blocks[layer];
-    splitee__block_ops_get(blk->kind)->forward(blk, &m->cfg, m->kern, s->x, s->scratch);
+    s->cur = run_list(s, &m->stages[layer], s->cur, 1, s->act[0], s->act[1]);
     s->depth = layer + 1;
     return SPLITEE_OK;
 }
@@ -199,11 +224,8 @@ int splitee_engine_exit_logits(splitee_engine_state *s, int exit, float *logits,
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "engine: exit %d requested but the sample is at depth %d "
                              "(exit i follows layer i)", exit, s->depth);
-    const splitee__exit_head *e = &m->exits[exit];
-    m->kern->layernorm(s->normed, s->x, e->ln.g, e->ln.b, c->tokens, c->dim,
-                       (float)c->norm_eps);
-    splitee__mean_rows(s->pooled, s->normed, c->tokens, c->dim);
-    splitee__linear_apply(m->kern, logits, s->pooled, &e->fc, 1);
+    const float *y = run_list(s, &m->exits[exit], s->cur, 0, s->head[0], s->head[1]);
+    memcpy(logits, y, (size_t)c->classes * sizeof *logits);
     return SPLITEE_OK;
 }
 
@@ -240,15 +262,14 @@ int splitee_engine_forward_normalised(splitee_engine_state *s, const float *inpu
 int splitee_engine_export(const splitee_engine_state *s, float *act, size_t cap,
                           splitee_error *err)
 {
-    const splitee_model_config *c = &s->model->cfg;
-    size_t n = (size_t)c->tokens * (size_t)c->dim;
     if (s->depth < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "engine: no sample to export");
+    size_t n = splitee_model_split_elems(s->model, s->depth);
     if (!act || cap < n)
         return splitee__fail(err, SPLITEE_ERR_OVERFLOW,
-                             "engine: export buffer holds %zu floats, the activation needs %zu",
-                             act ? cap : 0, n);
-    memcpy(act, s->x, n * sizeof *act);
+                             "engine: export buffer holds %zu floats, the activation after "
+                             "layer %d needs %zu", act ? cap : 0, s->depth, n);
+    memcpy(act, s->cur, n * sizeof *act);
     return SPLITEE_OK;
 }
 
@@ -256,19 +277,20 @@ int splitee_engine_import(splitee_engine_state *s, int layer, const float *act,
                           splitee_error *err)
 {
     const splitee_model_config *c = &s->model->cfg;
-    size_t n = (size_t)c->tokens * (size_t)c->dim;
     if (!act)
         return splitee__fail(err, SPLITEE_ERR_ARG, "engine: no activation given");
     if (layer < 0 || layer > c->layers)
         return splitee__fail(err, SPLITEE_ERR_ARG, "engine: import after layer %d out of range "
                              "[0, %d]", layer, c->layers);
+    size_t n = splitee_model_split_elems(s->model, layer);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(act[i])) {
             s->depth = -1;
             return splitee__fail(err, SPLITEE_ERR_VALUE,
                                  "engine: imported activation value %zu is not finite", i);
         }
-    memcpy(s->x, act, n * sizeof *act);
+    memcpy(s->act[0], act, n * sizeof *act);
+    s->cur = s->act[0];
     s->depth = layer;
     return SPLITEE_OK;
 }
@@ -276,33 +298,37 @@ int splitee_engine_import(splitee_engine_state *s, int layer, const float *act,
 int splitee_engine_export_payload(const splitee_engine_state *s, splitee_payload_encoding enc,
                                   void *buf, size_t cap, size_t *written, splitee_error *err)
 {
-    const splitee_model_config *c = &s->model->cfg;
     if (s->depth < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "engine: no sample to export");
-    return splitee_payload_encode(enc, s->depth, s->x, (size_t)c->tokens, (size_t)c->dim, buf,
-                                  cap, written, err);
+    size_t rows, cols;
+    splitee_shape_payload_dims(&s->model->splits[s->depth], &rows, &cols);
+    return splitee_payload_encode(enc, s->depth, s->cur, rows, cols, buf, cap, written, err);
 }
 
 int splitee_engine_import_payload(splitee_engine_state *s, const void *buf, size_t len,
                                   splitee_error *err)
 {
-    const splitee_model_config *c = &s->model->cfg;
+    const splitee_model *m = s->model;
+    const splitee_model_config *c = &m->cfg;
     splitee_payload_info info;
     s->depth = -1;
     int rc = splitee_payload_peek(buf, len, &info, err);
     if (rc < 0)
         return rc;
-    if (info.tokens != (size_t)c->tokens || info.dim != (size_t)c->dim)
-        return splitee__fail(err, SPLITEE_ERR_SHAPE,
-                             "payload: activation (%zu, %zu) does not fit the model's (%d, %d)",
-                             info.tokens, info.dim, c->tokens, c->dim);
     if (info.layer > c->layers)
         return splitee__fail(err, SPLITEE_ERR_VALUE,
                              "payload: split after layer %d but the model has %d layers",
                              info.layer, c->layers);
-    rc = splitee_payload_decode(buf, len, s->x, (size_t)c->tokens * (size_t)c->dim, &info, err);
+    size_t rows, cols;
+    splitee_shape_payload_dims(&m->splits[info.layer], &rows, &cols);
+    if (info.tokens != rows || info.dim != cols)
+        return splitee__fail(err, SPLITEE_ERR_SHAPE,
+                             "payload: activation (%zu, %zu) after layer %d does not fit the "
+                             "model's (%zu, %zu)", info.tokens, info.dim, info.layer, rows, cols);
+    rc = splitee_payload_decode(buf, len, s->act[0], rows * cols, &info, err);
     if (rc < 0)
         return rc;
+    s->cur = s->act[0];
     s->depth = info.layer;
     return SPLITEE_OK;
 }

@@ -118,6 +118,191 @@ void splitee__mean_rows(float *restrict y, const float *restrict x, int n, int d
         y[i] /= (float)n;
 }
 
+/* ---- convolutional ops ------------------------------------------------------- */
+
+/* The output columns [*lo, *hi) whose input column ox sw - pw + kx dw lies
+ * in [0, w), for kernel column kx (likewise for rows). */
+static void valid_range(int wo, int w, int sw, int pw, int off, int *lo, int *hi)
+{
+    /* ix = ox sw + (off - pw) in [0, w): ox >= ceil((pw - off) / sw),
+     * ox <= floor((w - 1 + pw - off) / sw) */
+    long long a = (long long)pw - off, b = (long long)w - 1 + pw - off;
+    long long l = a <= 0 ? 0 : (a + sw - 1) / sw;
+    long long h = b < 0 ? -1 : b / sw;
+    if (h > wo - 1)
+        h = wo - 1;
+    *lo = (int)(l > wo ? wo : l);
+    *hi = (int)(h + 1 < *lo ? *lo : h + 1);
+}
+
+void splitee__conv2d(float *restrict y, const float *restrict x, const float *restrict w,
+                     const float *restrict b, const splitee__conv2d_params *p)
+{
+    const int cg = p->c / p->groups, og = p->out / p->groups;
+    const size_t plane = (size_t)p->h * (size_t)p->w, oplane = (size_t)p->ho * (size_t)p->wo;
+    for (int o = 0; o < p->out; o++) {
+        float *yo = y + (size_t)o * oplane;
+        float bias = b ? b[o] : 0.0f;
+        for (size_t i = 0; i < oplane; i++)
+            yo[i] = bias;
+        int g = o / og;
+        for (int c = 0; c < cg; c++) {
+            const float *xc = x + (size_t)(g * cg + c) * plane;
+            const float *wc = w + ((size_t)o * (size_t)cg + (size_t)c) * (size_t)p->kh * (size_t)p->kw;
+            for (int ky = 0; ky < p->kh; ky++) {
+                int ylo, yhi;
+                valid_range(p->ho, p->h, p->sh, p->ph, ky * p->dh, &ylo, &yhi);
+                for (int kx = 0; kx < p->kw; kx++) {
+                    float wv = wc[ky * p->kw + kx];
+                    int xlo, xhi;
+                    valid_range(p->wo, p->w, p->sw, p->pw, kx * p->dw, &xlo, &xhi);
+                    for (int oy = ylo; oy < yhi; oy++) {
+                        const float *xr = xc + (size_t)(oy * p->sh - p->ph + ky * p->dh) * (size_t)p->w;
+                        float *yr = yo + (size_t)oy * (size_t)p->wo;
+                        int ix0 = kx * p->dw - p->pw;
+                        if (p->sw == 1)
+                            for (int ox = xlo; ox < xhi; ox++)
+                                yr[ox] += wv * xr[ox + ix0];
+                        else
+                            for (int ox = xlo; ox < xhi; ox++)
+                                yr[ox] += wv * xr[ox * p->sw + ix0];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void splitee__maxpool(float *restrict y, const float *restrict x, const splitee__conv2d_params *p)
+{
+    const size_t plane = (size_t)p->h * (size_t)p->w;
+    for (int c = 0; c < p->c; c++) {
+        const float *xc = x + (size_t)c * plane;
+        for (int oy = 0; oy < p->ho; oy++)
+            for (int ox = 0; ox < p->wo; ox++) {
+                float m = -INFINITY;
+                for (int ky = 0; ky < p->kh; ky++) {
+                    int iy = oy * p->sh - p->ph + ky;
+                    if (iy < 0 || iy >= p->h)
+                        continue;
+                    for (int kx = 0; kx < p->kw; kx++) {
+                        int ix = ox * p->sw - p->pw + kx;
+                        if (ix < 0 || ix >= p->w)
+                            continue;
+                        float v = xc[(size_t)iy * (size_t)p->w + (size_t)ix];
+                        m = v > m ? v : m;
+                    }
+                }
+                y[((size_t)c * (size_t)p->ho + (size_t)oy) * (size_t)p->wo + (size_t)ox] = m;
+            }
+    }
+}
+
+void splitee__avgpool(float *restrict y, const float *restrict x, const splitee__conv2d_params *p,
+                      int count_include_pad)
+{
+    const size_t plane = (size_t)p->h * (size_t)p->w;
+    for (int c = 0; c < p->c; c++) {
+        const float *xc = x + (size_t)c * plane;
+        for (int oy = 0; oy < p->ho; oy++)
+            for (int ox = 0; ox < p->wo; ox++) {
+                float s = 0.0f;
+                int n = 0;
+                for (int ky = 0; ky < p->kh; ky++) {
+                    int iy = oy * p->sh - p->ph + ky;
+                    if (iy < 0 || iy >= p->h)
+                        continue;
+                    for (int kx = 0; kx < p->kw; kx++) {
+                        int ix = ox * p->sw - p->pw + kx;
+                        if (ix < 0 || ix >= p->w)
+                            continue;
+                        s += xc[(size_t)iy * (size_t)p->w + (size_t)ix];
+                        n++;
+                    }
+                }
+                float d = count_include_pad ? (float)(p->kh * p->kw) : (float)n;
+                y[((size_t)c * (size_t)p->ho + (size_t)oy) * (size_t)p->wo + (size_t)ox] = s / d;
+            }
+    }
+}
+
+void splitee__global_avgpool(float *restrict y, const float *restrict x, int c, int hw)
+{
+    for (int i = 0; i < c; i++) {
+        const float *xc = x + (size_t)i * (size_t)hw;
+        float s = 0.0f;
+        for (int j = 0; j < hw; j++)
+            s += xc[j];
+        y[i] = s / (float)hw;
+    }
+}
+
+void splitee__scale_shift(float *y, const float *x, const float *scale, const float *shift, int c,
+                          int hw)
+{
+    for (int i = 0; i < c; i++) {
+        const float *xc = x + (size_t)i * (size_t)hw;
+        float *yc = y + (size_t)i * (size_t)hw;
+        float a = scale[i], s = shift[i];
+        for (int j = 0; j < hw; j++)
+            yc[j] = xc[j] * a + s;
+    }
+}
+
+void splitee__patchify(float *restrict y, const float *restrict x, int c, int h, int w, int p)
+{
+    int gy = h / p, gx = w / p;
+    size_t pd = (size_t)c * (size_t)p * (size_t)p;
+    for (int ty = 0; ty < gy; ty++)
+        for (int tx = 0; tx < gx; tx++) {
+            float *dst = y + (size_t)(ty * gx + tx) * pd;
+            for (int ch = 0; ch < c; ch++)
+                for (int py = 0; py < p; py++) {
+                    const float *src = x + ((size_t)ch * (size_t)h + (size_t)(ty * p + py)) *
+                                               (size_t)w + (size_t)(tx * p);
+                    float *d = dst + ((size_t)ch * (size_t)p + (size_t)py) * (size_t)p;
+                    for (int px = 0; px < p; px++)
+                        d[px] = src[px];
+                }
+        }
+}
+
+void splitee__relu(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void splitee__relu6(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] > 0.0f ? x[i] : 0.0f;
+        y[i] = v < 6.0f ? v : 6.0f;
+    }
+}
+
+void splitee__hardswish(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] + 3.0f;
+        v = v > 0.0f ? v : 0.0f;
+        v = v < 6.0f ? v : 6.0f;
+        y[i] = x[i] * v / 6.0f;
+    }
+}
+
+void splitee__silu(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+void splitee__add3(float *y, const float *x, const float *z, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] + z[i];
+}
+
 /* ---- the portable table and the choice ---------------------------------------- */
 
 static void linear_portable(float *restrict y, const float *restrict x, const float *restrict w,
@@ -130,6 +315,7 @@ static void linear_portable(float *restrict y, const float *restrict x, const fl
 
 static const splitee__kernels portable_kernels = {
     "portable", 0, linear_portable, splitee__layernorm, splitee__attention, splitee__gelu,
+    splitee__conv2d,
 };
 
 const splitee__kernels *splitee__kernels_portable(void)

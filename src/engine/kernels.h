@@ -67,6 +67,60 @@ void splitee__add(float *restrict y, const float *restrict x, size_t n);
 /* y (dim) = mean over the n rows of x (n, dim), summed in row order. */
 void splitee__mean_rows(float *restrict y, const float *restrict x, int n, int dim);
 
+/* ---- convolutional ops (tensors (C, H, W) row-major) ---------------------- */
+
+/* The geometry of a 2-D convolution or pooling window: input (c, h, w),
+ * output (out, ho, wo), window kh x kw, stride, zero padding and dilation
+ * per axis, groups (conv2d: c and out divisible by it; each output channel
+ * o reads input channels [g c/groups, (g+1) c/groups), g = o / (out/groups)).
+ * ho = (h + 2 ph - dh (kh - 1) - 1) / sh + 1, likewise wo (the loader
+ * checks all of it). Pooling uses c == out and dh == dw == 1. */
+typedef struct splitee__conv2d_params {
+    int c, h, w;
+    int out, ho, wo;
+    int kh, kw, sh, sw, ph, pw, dh, dw;
+    int groups;
+} splitee__conv2d_params;
+
+/* y (out, ho, wo) = conv(x (c, h, w), w (out, c/groups, kh, kw)) + b (out,
+ * or NULL). Each output starts from its bias and adds w * x over input
+ * channels, then kernel rows, then kernel columns, in increasing order
+ * (taps in the padding skipped); no FMA. y must not alias x. */
+void splitee__conv2d(float *restrict y, const float *restrict x, const float *restrict w,
+                     const float *restrict b, const splitee__conv2d_params *p);
+
+/* Max over each window (taps in the padding skipped; the loader keeps the
+ * padding at most half the window, so a window always holds a tap). */
+void splitee__maxpool(float *restrict y, const float *restrict x, const splitee__conv2d_params *p);
+
+/* Mean over each window, summed in row order in float, divided by kh kw
+ * (count_include_pad) or by the taps inside the input. */
+void splitee__avgpool(float *restrict y, const float *restrict x, const splitee__conv2d_params *p,
+                      int count_include_pad);
+
+/* y (c) = mean of each of c planes of hw floats, summed in order. */
+void splitee__global_avgpool(float *restrict y, const float *restrict x, int c, int hw);
+
+/* y[c][i] = x[c][i] * scale[c] + shift[c] over c planes of hw floats (a
+ * standalone batch norm; hw = 1 for a vector). y may equal x. */
+void splitee__scale_shift(float *y, const float *x, const float *scale, const float *shift, int c,
+                          int hw);
+
+/* Patches of p x p of x (c, h, w) in row-major patch order, each flattened
+ * as (c, py, px): y (h/p * w/p, c p p). */
+void splitee__patchify(float *restrict y, const float *restrict x, int c, int h, int w, int p);
+
+/* Elementwise activations on n floats; y may equal x.
+ * relu max(x, 0); relu6 min(max(x, 0), 6); hardswish x relu6(x + 3) / 6;
+ * silu x / (1 + e^-x) (expf). */
+void splitee__relu(float *y, const float *x, size_t n);
+void splitee__relu6(float *y, const float *x, size_t n);
+void splitee__hardswish(float *y, const float *x, size_t n);
+void splitee__silu(float *y, const float *x, size_t n);
+
+/* y[i] = x[i] + z[i]; y may equal x or z. */
+void splitee__add3(float *y, const float *x, const float *z, size_t n);
+
 /* Floats rounded up to a multiple of 16 (64-byte chunks). */
 static inline size_t splitee__round16f(size_t n)
 {
@@ -97,6 +151,9 @@ typedef struct splitee__kernels {
     void (*attention)(float *restrict y, const float *restrict qkv, float *restrict scratch,
                       int tokens, int dim, int heads);
     void (*gelu)(float *x, size_t n);
+    /* splitee__conv2d; the AVX2 set accumulates with FMA (same order). */
+    void (*conv2d)(float *restrict y, const float *restrict x, const float *restrict w,
+                   const float *restrict b, const splitee__conv2d_params *p);
 } splitee__kernels;
 
 /* The portable kernels (never NULL). */

@@ -12,7 +12,10 @@
  *  - exp (softmax) and erf (GELU) are vectorised polynomials, within about
  *    1-2 ulp of the correctly rounded float result over the whole float
  *    range they are used on (see vexp and verf);
- *  - LayerNorm keeps its double-precision mean and variance.
+ *  - LayerNorm keeps its double-precision mean and variance;
+ *  - conv2d runs the portable loop order with fused multiply-adds, eight
+ *    output columns at a time when the stride is 1 or 2, and 1x1 convolutions
+ *    (pointwise) as a register-blocked matrix product in the same order.
  * Every sample still runs on one thread, in a fixed order: results do not
  * depend on the thread count. */
 #include <stddef.h>
@@ -329,8 +332,159 @@ AVX2 static void layernorm_avx2(float *y, const float *x, const float *g, const 
     }
 }
 
+/* ---- conv2d ------------------------------------------------------------------------ */
+
+/* y[i] = fma(a, x[i], y[i]) for i in [0, n). */
+AVX2 static inline void axpy(float *restrict y, const float *restrict x, float a, int n)
+{
+    const __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 y0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i));
+        __m256 y1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8));
+        _mm256_storeu_ps(y + i, y0);
+        _mm256_storeu_ps(y + i + 8, y1);
+    }
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] = __builtin_fmaf(a, x[i], y[i]);
+}
+
+/* y[i] = fma(a, x[2 i], y[i]) for i in [0, n); `avail` floats from x may
+ * be read (at least 2 n - 1). The even elements of two loads are gathered
+ * by a shuffle and a lane permute. */
+AVX2 static inline void axpy_s2(float *restrict y, const float *restrict x, float a, int n,
+                                int avail)
+{
+    const __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n && 2 * i + 16 <= avail; i += 8) {
+        __m256 lo = _mm256_loadu_ps(x + 2 * i), hi = _mm256_loadu_ps(x + 2 * i + 8);
+        __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+        ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, ev, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++)
+        y[i] = __builtin_fmaf(a, x[2 * i], y[i]);
+}
+
+/* A 1x1 convolution (stride 1, no padding, one group): y (out, n) = W (out,
+ * c) x (c, n) + b, 4 output channels x 16 pixels in registers, the input
+ * channels in increasing order: the same fused operations, in the same
+ * order, as the general kernel below, so both give the same bits. */
+AVX2 static void pointwise(float *restrict y, const float *restrict x, const float *restrict w,
+                           const float *restrict b, int c, int out, size_t n)
+{
+    for (int o = 0; o < out; o += 4) {
+        int r = out - o < 4 ? out - o : 4;
+        const float *w0 = w + (size_t)o * (size_t)c;
+        const float *w1 = r > 1 ? w0 + c : w0, *w2 = r > 2 ? w0 + 2 * (size_t)c : w0;
+        const float *w3 = r > 3 ? w0 + 3 * (size_t)c : w0;
+        float bias[4];
+        for (int k = 0; k < 4; k++)
+            bias[k] = b ? b[o + (k < r ? k : 0)] : 0.0f;
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m256 a00 = _mm256_set1_ps(bias[0]), a01 = a00, a10 = _mm256_set1_ps(bias[1]);
+            __m256 a11 = a10, a20 = _mm256_set1_ps(bias[2]), a21 = a20;
+            __m256 a30 = _mm256_set1_ps(bias[3]), a31 = a30;
+            const float *xp = x + i;
+            for (int ci = 0; ci < c; ci++, xp += n) {
+                __m256 x0 = _mm256_loadu_ps(xp), x1 = _mm256_loadu_ps(xp + 8);
+                __m256 v = _mm256_broadcast_ss(w0 + ci);
+                a00 = _mm256_fmadd_ps(v, x0, a00);
+                a01 = _mm256_fmadd_ps(v, x1, a01);
+                v = _mm256_broadcast_ss(w1 + ci);
+                a10 = _mm256_fmadd_ps(v, x0, a10);
+                a11 = _mm256_fmadd_ps(v, x1, a11);
+                v = _mm256_broadcast_ss(w2 + ci);
+                a20 = _mm256_fmadd_ps(v, x0, a20);
+                a21 = _mm256_fmadd_ps(v, x1, a21);
+                v = _mm256_broadcast_ss(w3 + ci);
+                a30 = _mm256_fmadd_ps(v, x0, a30);
+                a31 = _mm256_fmadd_ps(v, x1, a31);
+            }
+            __m256 acc[4][2] = { { a00, a01 }, { a10, a11 }, { a20, a21 }, { a30, a31 } };
+            for (int k = 0; k < r; k++) {
+                _mm256_storeu_ps(y + (size_t)(o + k) * n + i, acc[k][0]);
+                _mm256_storeu_ps(y + (size_t)(o + k) * n + i + 8, acc[k][1]);
+            }
+        }
+        for (; i < n; i++)
+            for (int k = 0; k < r; k++) {
+                const float *wk = w0 + (size_t)k * (size_t)c;
+                float s = bias[k];
+                for (int ci = 0; ci < c; ci++)
+                    s = __builtin_fmaf(wk[ci], x[(size_t)ci * n + i], s);
+                y[(size_t)(o + k) * n + i] = s;
+            }
+    }
+}
+
+/* The output columns [*lo, *hi) whose input column lies in [0, w) for
+ * the kernel offset `off` (as in kernels.c). */
+static void valid_cols(int wo, int w, int sw, int pw, int off, int *lo, int *hi)
+{
+    long long a = (long long)pw - off, b = (long long)w - 1 + pw - off;
+    long long l = a <= 0 ? 0 : (a + sw - 1) / sw;
+    long long h = b < 0 ? -1 : b / sw;
+    if (h > wo - 1)
+        h = wo - 1;
+    *lo = (int)(l > wo ? wo : l);
+    *hi = (int)(h + 1 < *lo ? *lo : h + 1);
+}
+
+/* splitee__conv2d's loops with fused multiply-adds, vectorised along the
+ * output row when the stride is 1 or 2 (other strides: scalar fmaf, the
+ * same operations). */
+AVX2 static void conv2d_avx2(float *restrict y, const float *restrict x, const float *restrict w,
+                             const float *restrict b, const splitee__conv2d_params *p)
+{
+    const size_t plane = (size_t)p->h * (size_t)p->w, oplane = (size_t)p->ho * (size_t)p->wo;
+    if (p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->ph == 0 && p->pw == 0 &&
+        p->groups == 1) {
+        pointwise(y, x, w, b, p->c, p->out, plane);
+        return;
+    }
+    const int cg = p->c / p->groups, og = p->out / p->groups;
+    for (int o = 0; o < p->out; o++) {
+        float *yo = y + (size_t)o * oplane;
+        float bias = b ? b[o] : 0.0f;
+        for (size_t i = 0; i < oplane; i++)
+            yo[i] = bias;
+        int g = o / og;
+        for (int c = 0; c < cg; c++) {
+            const float *xc = x + (size_t)(g * cg + c) * plane;
+            const float *wc = w + ((size_t)o * (size_t)cg + (size_t)c) * (size_t)p->kh * (size_t)p->kw;
+            for (int ky = 0; ky < p->kh; ky++) {
+                int ylo, yhi;
+                valid_cols(p->ho, p->h, p->sh, p->ph, ky * p->dh, &ylo, &yhi);
+                for (int kx = 0; kx < p->kw; kx++) {
+                    float wv = wc[ky * p->kw + kx];
+                    int xlo, xhi;
+                    valid_cols(p->wo, p->w, p->sw, p->pw, kx * p->dw, &xlo, &xhi);
+                    int ix0 = kx * p->dw - p->pw;
+                    for (int oy = ylo; oy < yhi; oy++) {
+                        const float *xr = xc + (size_t)(oy * p->sh - p->ph + ky * p->dh) * (size_t)p->w;
+                        float *yr = yo + (size_t)oy * (size_t)p->wo;
+                        if (p->sw == 1)
+                            axpy(yr + xlo, xr + xlo + ix0, wv, xhi - xlo);
+                        else if (p->sw == 2)
+                            axpy_s2(yr + xlo, xr + 2 * xlo + ix0, wv, xhi - xlo,
+                                    p->w - (2 * xlo + ix0));
+                        else
+                            for (int ox = xlo; ox < xhi; ox++)
+                                yr[ox] = __builtin_fmaf(wv, xr[ox * p->sw + ix0], yr[ox]);
+                    }
+                }
+            }
+        }
+    }
+}
+
 static const splitee__kernels avx2_kernels = {
-    "avx2-fma", 1, linear_avx2, layernorm_avx2, attention_avx2, gelu_avx2,
+    "avx2-fma", 1, linear_avx2, layernorm_avx2, attention_avx2, gelu_avx2, conv2d_avx2,
 };
 
 const splitee__kernels *splitee__kernels_avx2(void)

@@ -1,12 +1,20 @@
-/* model_internal.h -- internal: the layout of a loaded model (read-only
- * weights pointing into the mapped safetensors file) and the per-block-kind
- * dispatch shared by the loader (model.c) and the engine (engine.c).
+/* model_internal.h -- internal: the layout of a loaded model, a graph of
+ * ops (model.h, format version 2) whose weights point into the mapped
+ * safetensors file, shared by the loader (model.c, graph.c) and the
+ * engine (engine.c, ops.c).
  *
- * Adding a block kind (e.g. a convolution stage): add a splitee__block_kind
- * value, its weights struct to the union in splitee__block, and one entry
- * in the ops table of blocks.c (declare its tensors, size its scratch, run
- * it); the loader and the engine go through the table and need no change
- * beyond choosing the kind per layer. */
+ * A model is L stages and L exit heads, each an op list (splitee__oplist).
+ * The loader parses model.json into op lists with every shape inferred and
+ * a list of the weight tensors the ops need (splitee__spec_list), binds the
+ * tensors, folds batch norms into the convolutions they follow, and
+ * repacks linear weights for the kernels that want it. The engine runs a
+ * list op by op between two ping-pong buffers (engine.c); each op's
+ * arithmetic is in ops.c.
+ *
+ * Adding an op: a splitee__op_kind value, its attributes and shape rule in
+ * graph.c (parse_op / infer_shape), its weights in declare_op, and its
+ * forward in ops.c (splitee__op_forward); docs/ENGINE.md and model.h list
+ * the op set. */
 #ifndef SPLITEE_MODEL_INTERNAL_H
 #define SPLITEE_MODEL_INTERNAL_H
 
@@ -15,10 +23,14 @@
 #include "formats/safetensors.h"
 #include "splitee/model.h"
 
+/* Largest tensor (elements) a network may compute: 2^30 floats, 4 GiB
+ * (and a payload body that fits its 32-bit length). */
+#define SPLITEE__MAX_ELEMS ((size_t)1 << 30)
+
 /* y = W x + b, PyTorch layout. */
 typedef struct splitee__linear {
     const float *w;  /* (out, in), in the mapped file */
-    const float *b;  /* (out), in the mapped file */
+    const float *b;  /* (out), in the mapped file; NULL: no bias */
     const float *wt; /* (in, out) W transposed, in the model's `packed` buffer,
                       * when the model's kernels want it; NULL otherwise */
     int out, in;
@@ -32,62 +44,102 @@ static inline void splitee__linear_apply(const splitee__kernels *k, float *restr
     k->linear(y, x, l->w, l->wt, l->b, n, l->in, l->out);
 }
 
-/* LayerNorm affine parameters. */
-typedef struct splitee__norm {
-    const float *g;  /* (dim) weight */
-    const float *b;  /* (dim) bias */
-    int dim;
-} splitee__norm;
+typedef enum splitee__op_kind {
+    SPLITEE__OP_CONV2D = 0,
+    SPLITEE__OP_BATCHNORM,
+    SPLITEE__OP_RELU,
+    SPLITEE__OP_RELU6,
+    SPLITEE__OP_HARDSWISH,
+    SPLITEE__OP_SILU,
+    SPLITEE__OP_GELU,
+    SPLITEE__OP_ADD,
+    SPLITEE__OP_MAXPOOL,
+    SPLITEE__OP_AVGPOOL,
+    SPLITEE__OP_GLOBAL_AVGPOOL,
+    SPLITEE__OP_FLATTEN,
+    SPLITEE__OP_LINEAR,
+    SPLITEE__OP_LAYERNORM,
+    SPLITEE__OP_PATCH_EMBED,
+    SPLITEE__OP_POS_EMBED,
+    SPLITEE__OP_ATTENTION,
+    SPLITEE__OP_TOKEN_MEAN,
+    SPLITEE__OP_KINDS
+} splitee__op_kind;
 
-typedef enum splitee__block_kind {
-    SPLITEE__BLOCK_VIT_ENCODER = 0, /* pre-norm transformer encoder layer */
-    SPLITEE__BLOCK_KINDS
-} splitee__block_kind;
+/* The op's name in model.json ("conv2d", ...); NULL for a bad kind. */
+const char *splitee__op_name(splitee__op_kind kind);
 
-/* Pre-norm transformer encoder layer:
- *   x += proj(attention(qkv(ln1(x))));  x += fc2(gelu(fc1(ln2(x)))) */
-typedef struct splitee__vit_block {
-    splitee__norm ln1;     /* (dim) */
-    splitee__linear qkv;   /* (3 dim, dim): rows [0,dim) q, [dim,2dim) k, [2dim,3dim) v */
-    splitee__linear proj;  /* (dim, dim) */
-    splitee__norm ln2;     /* (dim) */
-    splitee__linear fc1;   /* (mlp_hidden, dim) */
-    splitee__linear fc2;   /* (dim, mlp_hidden) */
-} splitee__vit_block;
+/* How an op uses its buffers (engine.c picks them). */
+typedef enum splitee__op_io {
+    SPLITEE__IO_OUT_OF_PLACE = 0, /* y must not alias x */
+    SPLITEE__IO_ELEMENTWISE,      /* y may equal x */
+    SPLITEE__IO_NONE              /* nothing to compute (flatten, a folded batch norm) */
+} splitee__io;
 
-typedef struct splitee__block {
-    splitee__block_kind kind;
-    union {
-        splitee__vit_block vit;
-    } u;
-} splitee__block;
+/* One op with its inferred shapes and bound weights. */
+typedef struct splitee__op {
+    splitee__op_kind kind;
+    splitee__io io;
+    splitee_shape in, out;
+    int save;             /* save slot written with the output, or -1 */
+    int from;             /* add: the save slot it adds (the list's input_slot for
+                           * "input"), else -1 */
+    /* conv2d and pooling */
+    splitee__conv2d_params conv;   /* shapes, kernel, stride, padding, dilation, groups */
+    int count_include_pad;         /* avgpool */
+    int has_bias;                  /* conv2d, linear: 1 unless "bias": false */
+    const float *w, *b;            /* conv2d: weight (out, C/g, kh, kw) and bias (out) or
+                                    * NULL, in the file or, folded, in `owned`; pos_embed:
+                                    * w is the (T, D) table */
+    /* batch norm: as bound, then scale/shift (standalone) made at load */
+    const float *bn_g, *bn_b, *bn_mean, *bn_var;
+    const float *scale, *shift;    /* (C) in the model's `owned` buffer */
+    int folded;                    /* 1: folded into the conv2d before it (a no-op) */
+    double eps;                    /* batchnorm, layernorm */
+    /* layernorm */
+    const float *ln_g, *ln_b;      /* (D) */
+    /* linear and patch_embed */
+    splitee__linear lin;
+    int patch;                     /* patch_embed: patch side */
+    int heads;                     /* attention */
+    size_t scratch;                /* floats of scratch the op needs */
+} splitee__op;
 
-/* Exit head: logits = fc(mean over tokens of ln(x)). */
-typedef struct splitee__exit_head {
-    splitee__norm ln;      /* (dim) */
-    splitee__linear fc;    /* (classes, dim) */
-} splitee__exit_head;
+/* A stage or an exit head: ops run in order, and the save slots they use. */
+typedef struct splitee__oplist {
+    splitee__op *ops;     /* (n) */
+    int n;
+    splitee_shape in, out;
+    int slots;            /* save slots; slot_off (slots) floats into the saves area */
+    size_t *slot_off;
+    int input_slot;       /* the slot that holds the list's input ("input"), or -1 */
+    size_t saves_floats;  /* floats of all its slots */
+} splitee__oplist;
 
 struct splitee_model {
     splitee_model_config cfg;
     char *json_path;           /* owned */
     char *weights_path;        /* owned */
-    splitee__safetensors st;   /* the mapping every weight pointer points into */
-    splitee__linear patch;     /* (dim, patch_dim) */
-    const float *pos;          /* (tokens, dim) */
-    splitee__block *blocks;    /* (layers) */
-    splitee__exit_head *exits; /* (layers) */
-    size_t scratch_floats;     /* most scratch any block needs (floats) */
+    splitee__safetensors st;   /* the mapping every file weight points into */
+    splitee__oplist *stages;   /* (layers) */
+    splitee__oplist *exits;    /* (layers): exits[i] reads the output of stages[i] */
+    splitee_shape *splits;     /* (layers + 1): split point shapes, 0 = input */
+    size_t act_floats;         /* largest tensor any stage op reads or writes */
+    size_t head_floats;        /* largest tensor any exit op writes */
+    size_t saves_floats;       /* largest saves area of any list */
+    size_t scratch_floats;     /* largest op scratch */
     const splitee__kernels *kern; /* chosen once at load (splitee__kernels_select) */
-    float *packed;             /* transposed linear weights (packed_floats), or NULL:
-                                * the only weight memory besides the mapping */
+    float *packed;             /* transposed linear weights (packed_floats), or NULL */
     size_t packed_floats;
+    float *owned;              /* folded conv weights and biases, batch-norm scales
+                                * and shifts (owned_floats), or NULL */
+    size_t owned_floats;
 };
 
 /* Internal accessors for bench/bench_engine.c and the tests. */
 const splitee__kernels *splitee__model_kernels(const splitee_model *m);
 size_t splitee__model_mapped_bytes(const splitee_model *m);  /* the weights file */
-size_t splitee__model_extra_bytes(const splitee_model *m);   /* repacked weights */
+size_t splitee__model_extra_bytes(const splitee_model *m);   /* repacked and folded weights */
 size_t splitee__model_state_bytes(const splitee_model *m);   /* one run state's buffers */
 
 /* splitee_model_load from memory: the model.json text [json, json +
@@ -101,49 +153,55 @@ int splitee__model_load_mem(const char *json_name, const char *json, size_t json
                             const char *weights_name, const void *weights, size_t weights_len,
                             splitee_model **out, splitee_error *err);
 
-/* One tensor the architecture expects: its name, shape and where the
- * loader stores its data pointer. */
+/* The version 2 model.json text of the version 1 model.json [json, json +
+ * len) -- the graph the loader runs for it -- into *out (malloc'd,
+ * NUL-terminated; caller frees). The v1 keys are checked as the loader
+ * checks them; `path` names the file in messages. */
+int splitee__model_v1_to_v2(const char *path, const char *json, size_t len, char **out,
+                            splitee_error *err);
+
+/* ---- the graph (graph.c) ------------------------------------------------- */
+
+/* One weight tensor the graph needs: its name, shape and where the loader
+ * stores its data pointer. */
 typedef struct splitee__tensor_spec {
-    char name[48];
-    int ndim;              /* 1 or 2 */
-    size_t shape[2];
+    char *name;            /* owned */
+    int ndim;              /* 1..4 */
+    size_t shape[4];
     const float **dest;
 } splitee__tensor_spec;
 
-/* A growing list of specs (capacity fixed up front by the loader). */
+/* A growing list of specs. */
 typedef struct splitee__spec_list {
     splitee__tensor_spec *items;
     size_t count, cap;
 } splitee__spec_list;
 
-/* Appends a spec; the list's capacity must suffice (the loader sizes it
- * from splitee__block_ops.tensors). */
-void splitee__spec_add(splitee__spec_list *l, const char *name, int ndim, size_t d0,
-                       size_t d1, const float **dest);
+void splitee__spec_list_free(splitee__spec_list *l);
 
-#define SPLITEE__MAX_BLOCK_LINEARS 8
+struct cJSON;
 
-/* What each block kind provides. */
-typedef struct splitee__block_ops {
-    const char *name;                       /* for messages */
-    int tensors;                            /* tensors it declares */
-    /* Declares the tensors of block `layer` and fills the shape fields of
-     * *blk (pointers are filled when the tensors are bound). */
-    void (*declare)(splitee__spec_list *l, int layer, const splitee_model_config *cfg,
-                    splitee__block *blk);
-    /* Scratch floats one forward needs; 0 on size_t overflow. */
-    size_t (*scratch_floats)(const splitee_model_config *cfg);
-    /* x (tokens, dim) <- block(x) with kernels k; scratch as sized above. */
-    void (*forward)(const splitee__block *blk, const splitee_model_config *cfg,
-                    const splitee__kernels *k, float *x, float *scratch);
-    /* Stores the block's linear layers in out[0..] (at most
-     * SPLITEE__MAX_BLOCK_LINEARS) and returns how many: the loader repacks
-     * their weights for the kernels that want it. */
-    int (*linears)(splitee__block *blk, splitee__linear **out);
-} splitee__block_ops;
+/* Builds m->stages, m->exits, m->splits, m->cfg (version 2 fields) and the
+ * buffer sizes from the version 2 model.json object `root` (named `path`
+ * in messages), and appends every weight it needs to `specs`. On failure
+ * the partly built lists stay in m for splitee_model_free. */
+int splitee__graph_parse(splitee_model *m, const struct cJSON *root, const char *path,
+                         splitee__spec_list *specs, splitee_error *err);
 
-/* The ops of `kind` (never NULL for a valid kind). */
-const splitee__block_ops *splitee__block_ops_get(splitee__block_kind kind);
+/* Frees the op lists of m (stages, exits, splits). */
+void splitee__graph_free(splitee_model *m);
+
+/* After binding: folds every batch norm that follows a conv2d into it and
+ * makes the scales of standalone ones, in m->owned. */
+int splitee__graph_fold(splitee_model *m, splitee_error *err);
+
+/* ---- running ops (ops.c) --------------------------------------------------- */
+
+/* y <- op(x) with the model's kernels: x has op->in's shape, y gets
+ * op->out's; y == x allowed for elementwise ops only. `saves` is the list's
+ * saves area (for add), `scratch` op->scratch floats. */
+void splitee__op_forward(const splitee_model *m, const splitee__oplist *l, const splitee__op *op,
+                         const float *x, float *y, const float *saves, float *scratch);
 
 /* Rounds a float count up to a multiple of 16 (64-byte chunks). */
 static inline size_t splitee__round16(size_t n)

@@ -487,8 +487,9 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
     c->cfg.host = c->host;
     c->listen_fd = c->stop_fd = -1;
     const splitee_model_config *mc = splitee_model_get_config(model);
-    c->max_frame = SPLITEE_WIRE_HEADER_SIZE +
-                   splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, (size_t)mc->tokens, (size_t)mc->dim);
+    size_t f32 = splitee_model_max_payload_size(model, SPLITEE_PAYLOAD_ENCODING_F32);
+    size_t i8 = splitee_model_max_payload_size(model, SPLITEE_PAYLOAD_ENCODING_I8);   /* larger for 1 value */
+    c->max_frame = SPLITEE_WIRE_HEADER_SIZE + (f32 > i8 ? f32 : i8);
     c->workers = calloc((size_t)cfg->workers, sizeof *c->workers);
     if (!c->workers) {
         splitee_cloud_free(c);

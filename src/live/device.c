@@ -171,7 +171,7 @@ int splitee_device_create(const splitee_model *model, const splitee_policy_confi
         return st;
     }
     size_t rounds = dc->rounds, L = (size_t)d->layers;
-    d->payload_cap = splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, (size_t)mc->tokens, (size_t)mc->dim);
+    d->payload_cap = splitee_model_max_payload_size(model, dc->encoding);
     d->frame_cap = SPLITEE_WIRE_HEADER_SIZE + d->payload_cap;
     d->logits = malloc((size_t)d->classes * sizeof *d->logits);
     d->logits_d = malloc((size_t)d->classes * sizeof *d->logits_d);

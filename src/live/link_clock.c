@@ -107,10 +107,10 @@ const splitee_transfer *splitee_link_clock_take(splitee_link_clock *c)
     return &c->last;
 }
 
-size_t splitee_device_offload_bytes(const splitee_model *model, splitee_payload_encoding enc)
+size_t splitee_device_offload_bytes(const splitee_model *model, splitee_payload_encoding enc,
+                                    int layer)
 {
-    const splitee_model_config *mc = splitee_model_get_config(model);
-    size_t p = splitee_payload_size(enc, (size_t)mc->tokens, (size_t)mc->dim);
+    size_t p = splitee_model_payload_size(model, layer, enc);
     return p ? SPLITEE_WIRE_HEADER_SIZE + p : 0;
 }
 
@@ -125,15 +125,16 @@ int splitee_link_clock_offload_costs(const splitee_link_clock *c, const splitee_
     if (cap < layers)
         return splitee__fail(err, SPLITEE_ERR_ARG, "link clock: room for %d costs, the model has %d layers",
                              cap, layers);
-    size_t bytes = splitee_device_offload_bytes(model, enc);
-    if (!bytes)
+    if (!splitee_device_offload_bytes(model, enc, 1))
         return splitee__fail(err, SPLITEE_ERR_ARG, "link clock: unknown payload encoding %d", (int)enc);
-    splitee_transfer tr;
-    splitee_link_price(c->lk, bytes, 0.0, 0, &tr);
-    if (!isfinite(tr.cost))
-        return splitee__fail(err, SPLITEE_ERR_VALUE, "%s: an offload of %zu bytes at t = 0 has no finite price",
-                             splitee_link_get_params(c->lk)->name, bytes);
-    for (int a = 0; a < layers; a++)
+    for (int a = 0; a < layers; a++) {   /* arm a + 1 sends the activation after layer a + 1 */
+        size_t bytes = splitee_device_offload_bytes(model, enc, a + 1);
+        splitee_transfer tr;
+        splitee_link_price(c->lk, bytes, 0.0, 0, &tr);
+        if (!isfinite(tr.cost))
+            return splitee__fail(err, SPLITEE_ERR_VALUE, "%s: an offload of %zu bytes at t = 0 has no finite price",
+                                 splitee_link_get_params(c->lk)->name, bytes);
         o[a] = tr.cost;
+    }
     return 0;
 }

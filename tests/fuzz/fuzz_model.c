@@ -6,10 +6,13 @@
  * Input: a 2-byte little-endian length n, n bytes of model.json, then the
  * whole safetensors file (seeds: tests/fuzz/seeds.py). Each part is copied
  * into a buffer of its exact size, so ASan catches a read past either.
- * A refusal must name the file at fault in one line; a model that loads
- * runs one forward pass through every exit on a blank image, so the engine
- * meets every architecture the loader accepts, and that pass must succeed
- * (engine.h: the arithmetic cannot fail on a loaded model). */
+ * Both format versions: the seeds hold version 1 models and version 2
+ * layer graphs (a small CNN with a residual, depthwise convolutions and
+ * batch norms). A refusal must name the file at fault in one line; a
+ * model that loads runs one forward pass through every exit on a blank
+ * input of its input shape, so the engine meets every architecture the
+ * loader accepts, and that pass must succeed (engine.h: the arithmetic
+ * cannot fail on a loaded model). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +30,7 @@ static void run_model(const splitee_model *m)
     const splitee_model_config *c = splitee_model_get_config(m);
     splitee_engine_state *s = NULL;
     splitee_error err = { 0, "" };
-    size_t pixels = (size_t)c->image_size * (size_t)c->image_size * (size_t)c->channels;
+    size_t pixels = splitee_model_split_elems(m, 0);
     float *img = calloc(pixels, sizeof *img);
     float *logits = calloc((size_t)c->layers * (size_t)c->classes, sizeof *logits);
     if (!img || !logits || splitee_engine_state_create(m, &s, &err) < 0 ||

@@ -61,8 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     rc = splitee_engine_import_payload(state, data, size, &err);
-    int fits = decoded && info.tokens == (size_t)c->tokens && info.dim == (size_t)c->dim &&
-               info.layer <= c->layers;
+    splitee_shape sh;
+    size_t rows = 0, cols = 0;
+    if (decoded && splitee_model_split_shape(model, info.layer, &sh) == 0)
+        splitee_shape_payload_dims(&sh, &rows, &cols);
+    int fits = decoded && info.layer <= c->layers && info.tokens == rows && info.dim == cols;
     if (rc < 0) {
         fz_check_refusal(rc, &err, "payload:");
         if (fits || splitee_engine_depth(state) != -1)

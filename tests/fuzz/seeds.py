@@ -76,6 +76,69 @@ def tiny_model(layers, seed):
     return js, safetensors(tensors)
 
 
+def cnn_v2(seed):
+    """A small model of format version 2 (docs/ENGINE.md): input (2, 8, 8),
+    stage 1 conv2d + folded batchnorm + relu6 [save a], depthwise conv2d +
+    batchnorm + hardswish, pointwise conv2d, add a; exit global_avgpool +
+    linear. Stage 2 strided conv2d [save c] + standalone batchnorm + silu,
+    maxpool, grouped dilated conv2d + relu, avgpool; exit flatten, linear,
+    gelu, layernorm, linear. Stage 3 patch_embed + pos_embed [save t],
+    layernorm, linear, attention, linear, add t; exit layernorm, token_mean,
+    linear. (json bytes, safetensors bytes)."""
+    op = lambda kind, **kw: dict(op=kind, **kw)
+    stages = [
+        {"ops": [op("conv2d", param="a.c", out=4, kernel=3, padding=1, bias=False),
+                 op("batchnorm", param="a.bn"), op("relu6", save="a"),
+                 op("conv2d", param="a.dw", out=4, kernel=3, padding=1, groups=4),
+                 op("batchnorm", param="a.bn2", eps=1e-3), op("hardswish"),
+                 op("conv2d", param="a.pw", out=4, kernel=1), op("add", **{"from": "a"})],
+         "exit": [op("global_avgpool"), op("linear", param="ea.fc", out=3)]},
+        {"ops": [op("conv2d", param="b.c", out=6, kernel=[3, 2], stride=[2, 1], padding=1,
+                    dilation=[1, 2], save="c"),
+                 op("batchnorm", param="b.bn"), op("silu"), op("maxpool", kernel=2),
+                 op("conv2d", param="b.gc", out=6, kernel=3, padding=2, dilation=2, groups=2),
+                 op("relu"), op("avgpool", kernel=3, stride=1, padding=1, count_include_pad=False)],
+         "exit": [op("flatten"), op("linear", param="eb.fc1", out=5), op("gelu"),
+                  op("layernorm", param="eb.ln"), op("linear", param="eb.fc2", out=3)]},
+        {"ops": [op("patch_embed", param="c.patch", patch=2, dim=4),
+                 op("pos_embed", param="c.pos", save="t"), op("layernorm", param="c.ln"),
+                 op("linear", param="c.qkv", out=12), op("attention", heads=2),
+                 op("linear", param="c.proj", out=4, bias=False), op("add", **{"from": "t"})],
+         "exit": [op("layernorm", param="ec.ln"), op("token_mean"),
+                  op("linear", param="ec.fc", out=3)]},
+    ]
+    # split shapes: (2, 8, 8), (4, 8, 8), (6, 2, 4) [c: (6, 4, 8), maxpool 2], (2, 4)
+    bn = lambda p, n: [(p + ".weight", (n,)), (p + ".bias", (n,)),
+                       (p + ".running_mean", (n,)), (p + ".running_var", (n,))]
+    shapes = ([("a.c.weight", (4, 2, 3, 3))] + bn("a.bn", 4) +
+              [("a.dw.weight", (4, 1, 3, 3)), ("a.dw.bias", (4,))] + bn("a.bn2", 4) +
+              [("a.pw.weight", (4, 4, 1, 1)), ("a.pw.bias", (4,)),
+               ("ea.fc.weight", (3, 4)), ("ea.fc.bias", (3,)),
+               ("b.c.weight", (6, 4, 3, 2)), ("b.c.bias", (6,))] + bn("b.bn", 6) +
+              [("b.gc.weight", (6, 3, 3, 3)), ("b.gc.bias", (6,)),
+               ("eb.fc1.weight", (5, 48)), ("eb.fc1.bias", (5,)),
+               ("eb.ln.weight", (5,)), ("eb.ln.bias", (5,)),
+               ("eb.fc2.weight", (3, 5)), ("eb.fc2.bias", (3,)),
+               ("c.patch.weight", (4, 24)), ("c.patch.bias", (4,)), ("c.pos", (2, 4)),
+               ("c.ln.weight", (4,)), ("c.ln.bias", (4,)),
+               ("c.qkv.weight", (12, 4)), ("c.qkv.bias", (12,)), ("c.proj.weight", (4, 4)),
+               ("ec.ln.weight", (4,)), ("ec.ln.bias", (4,)),
+               ("ec.fc.weight", (3, 4)), ("ec.fc.bias", (3,))])
+    tensors = []
+    for i, (name, shape) in enumerate(shapes):
+        count = 1
+        for d in shape:
+            count *= d
+        vals = floats(count, seed + i)
+        if name.endswith("running_var"):
+            vals = [1.0 + abs(v) for v in vals]   # variances must not be negative
+        tensors.append((name, shape, vals))
+    doc = {"format": "splitee-model", "version": 2, "name": "fuzz-cnn",
+           "weights": "model.safetensors", "dtype": "F32", "classes": 3,
+           "input": {"shape": [2, 8, 8], "mean": 0.25, "std": 0.5}, "stages": stages}
+    return json.dumps(doc, separators=(",", ":")).encode(), safetensors(tensors)
+
+
 def model_seeds():
     out = {}
     for layers in (1, 2):
@@ -85,6 +148,8 @@ def model_seeds():
         shipped = f.read()
     _, st = tiny_model(1, 3)
     out["shipped-json-tiny-weights"] = struct.pack("<H", len(shipped)) + shipped + st
+    js, st = cnn_v2(5)
+    out["v2-cnn"] = struct.pack("<H", len(js)) + js + st
     return out
 
 
@@ -104,11 +169,14 @@ def payload(enc, layer, tokens, dim, seed):
 
 
 def payload_seeds():
+    """Payloads of the shipped model's split shapes (model.h): the raw
+    (1, 28 x 28) image at split point 0, (tokens, dim) after every layer."""
     with open(os.path.join(MODEL, "model.json")) as f:
         c = json.load(f)
     t, d = c["tokens"], c["dim"]
+    raw = c["image_size"] * c["image_size"] * c["channels"]
     return {"f32-layer3": payload(0, 3, t, d, 1), "f16-layer1": payload(1, 1, t, d, 2),
-            "int8-layer0": payload(2, 0, t, d, 3), "int8-last": payload(2, c["layers"], t, d, 4),
+            "int8-layer0": payload(2, 0, 1, raw, 3), "int8-last": payload(2, c["layers"], t, d, 4),
             "f32-small": payload(0, 2, 2, 3, 5)}
 
 

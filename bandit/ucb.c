@@ -138,11 +138,11 @@ static const splitee__policy_ops kl_ucb_ops = { .choose = kl_ucb_choose, .observ
 static const splitee__policy_ops ucb_v_ops = { .choose = ucb_v_choose, .observe = splitee__observe_played };
 
 const splitee__policy_kind splitee__kind_splitee = {
-    { "splitee", "SplitEE: UCB1 over split layers", SPLITEE_POLICY_PARAM_BETA, 1, 0 }, &ucb1_ops };
+    { "splitee", "SplitEE: UCB1 over split layers", SPLITEE_POLICY_PARAM_BETA, 1, 0, 0 }, &ucb1_ops };
 const splitee__policy_kind splitee__kind_splitee_s = {
     { "splitee-s", "SplitEE-S: UCB1 with side observations of the lower exits",
-      SPLITEE_POLICY_PARAM_BETA | SPLITEE_POLICY_PARAM_SIDE_INFO, 1, 0 }, &ucb1_side_ops };
+      SPLITEE_POLICY_PARAM_BETA | SPLITEE_POLICY_PARAM_SIDE_INFO, 1, 0, 0 }, &ucb1_side_ops };
 const splitee__policy_kind splitee__kind_kl_ucb = {
-    { "kl-ucb", "KL-UCB on rewards rescaled to [0, 1]", 0, 1, 0 }, &kl_ucb_ops };
+    { "kl-ucb", "KL-UCB on rewards rescaled to [0, 1]", 0, 1, 0, 0 }, &kl_ucb_ops };
 const splitee__policy_kind splitee__kind_ucb_v = {
-    { "ucb-v", "UCB-V (empirical Bernstein bound)", SPLITEE_POLICY_PARAM_BETA, 1, 0 }, &ucb_v_ops };
+    { "ucb-v", "UCB-V (empirical Bernstein bound)", SPLITEE_POLICY_PARAM_BETA, 1, 0, 0 }, &ucb_v_ops };

@@ -437,7 +437,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
     double c_arm = d->conf[arm];
     r->arm = arm;
     r->conf_arm = c_arm;
-    splitee_obs ob = { arm, d->conf, 0, 0, NAN };
+    splitee_obs ob = { arm, d->conf, 0, 0, NAN, NULL };
     if (arm == last || c_arm >= d->rw.alpha) {
         r->outcome = SPLITEE_ROUND_EXITED;
         r->exit = arm;

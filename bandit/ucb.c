@@ -50,7 +50,7 @@ static int ucb1_choose(splitee_policy *p, gsl_rng *rng)
 /* SplitEE-S observe: playing arm a reveals C_1..C_a (and C_L when the sample
  * was offloaded or a is the last arm), so every lower arm j < a whose reward
  * was observable is updated too, in increasing j, then the played arm. A
- * lower arm that exits (C_j >= alpha) is always observable; one that would
+ * lower arm the exit rule accepts is always observable; one that would
  * have offloaded needs C_L, which honest mode uses only when it was actually
  * known and the reference mode (the authors' simulation) always uses. */
 static void ucb1_side_observe(splitee_policy *p, const splitee_obs *ob)

@@ -7,6 +7,7 @@
  *
  *   status.h  return codes and one-line error messages
  *   npy.h     NumPy .npy arrays
+ *   exit.h    the exit rule: confidence measures and decisions
  *   table.h   exit-logit tables, confidences
  *   reward.h  the reward model (the contract every policy shares)
  *   bandit.h  policies: SplitEE, SplitEE-S, baselines, other bandits

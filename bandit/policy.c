@@ -19,21 +19,21 @@
  * a policy adds its enum value (bandit.h), its kind beside its operations
  * in a family file, its extern (policy_impl.h) and one line here. */
 static const splitee__policy_kind *const kinds[SPLITEE_POLICY_KIND_COUNT] = {
-    [SPLITEE_POLICY_SPLITEE] = &splitee__kind_splitee,
-    [SPLITEE_POLICY_SPLITEE_S] = &splitee__kind_splitee_s,
-    [SPLITEE_POLICY_FINAL] = &splitee__kind_final,
-    [SPLITEE_POLICY_RANDOM] = &splitee__kind_random,
-    [SPLITEE_POLICY_FIXED] = &splitee__kind_fixed,
-    [SPLITEE_POLICY_ORACLE] = &splitee__kind_oracle,
-    [SPLITEE_POLICY_EE_THRESHOLD] = &splitee__kind_ee_threshold,
-    [SPLITEE_POLICY_EPSILON_GREEDY] = &splitee__kind_epsilon_greedy,
-    [SPLITEE_POLICY_THOMPSON] = &splitee__kind_thompson,
-    [SPLITEE_POLICY_KL_UCB] = &splitee__kind_kl_ucb,
-    [SPLITEE_POLICY_UCB_V] = &splitee__kind_ucb_v,
-    [SPLITEE_POLICY_SW_UCB] = &splitee__kind_sw_ucb,
-    [SPLITEE_POLICY_D_UCB] = &splitee__kind_d_ucb,
-    [SPLITEE_POLICY_SW_UCB_S] = &splitee__kind_sw_ucb_s,
-    [SPLITEE_POLICY_D_UCB_S] = &splitee__kind_d_ucb_s,
+    [SPLITEE_POLICY_KIND_SPLITEE] = &splitee__kind_splitee,
+    [SPLITEE_POLICY_KIND_SPLITEE_S] = &splitee__kind_splitee_s,
+    [SPLITEE_POLICY_KIND_FINAL] = &splitee__kind_final,
+    [SPLITEE_POLICY_KIND_RANDOM] = &splitee__kind_random,
+    [SPLITEE_POLICY_KIND_FIXED] = &splitee__kind_fixed,
+    [SPLITEE_POLICY_KIND_ORACLE] = &splitee__kind_oracle,
+    [SPLITEE_POLICY_KIND_EE_THRESHOLD] = &splitee__kind_ee_threshold,
+    [SPLITEE_POLICY_KIND_EPSILON_GREEDY] = &splitee__kind_epsilon_greedy,
+    [SPLITEE_POLICY_KIND_THOMPSON] = &splitee__kind_thompson,
+    [SPLITEE_POLICY_KIND_KL_UCB] = &splitee__kind_kl_ucb,
+    [SPLITEE_POLICY_KIND_UCB_V] = &splitee__kind_ucb_v,
+    [SPLITEE_POLICY_KIND_SW_UCB] = &splitee__kind_sw_ucb,
+    [SPLITEE_POLICY_KIND_D_UCB] = &splitee__kind_d_ucb,
+    [SPLITEE_POLICY_KIND_SW_UCB_S] = &splitee__kind_sw_ucb_s,
+    [SPLITEE_POLICY_KIND_D_UCB_S] = &splitee__kind_d_ucb_s,
 };
 
 static const char *kind_name(splitee_policy_kind k)
@@ -45,7 +45,7 @@ static const char *kind_name(splitee_policy_kind k)
  * honest, window 1000, discount 0.999. */
 void splitee_policy_config_default(splitee_policy_config *cfg)
 {
-    cfg->kind = SPLITEE_POLICY_SPLITEE;
+    cfg->kind = SPLITEE_POLICY_KIND_SPLITEE;
     cfg->beta = 1.0;
     cfg->epsilon = 0.05;
     cfg->prior_sd = 0.5;
@@ -399,7 +399,7 @@ static int parse_state(const splitee_policy *p, const cJSON *o, double *rounds,
 /* Parses and validates everything into scratch arrays first, so that p is
  * untouched on any failure; the policy keeps its own parameters (beta,
  * epsilon, ...), only the learned state is restored. */
-int splitee_policy_load(splitee_policy *p, const char *json, splitee_error *err)
+int splitee_policy_restore(splitee_policy *p, const char *json, splitee_error *err)
 {
     double rounds = 0, n[SPLITEE_MAX_EXITS], sum[SPLITEE_MAX_EXITS], sumsq[SPLITEE_MAX_EXITS];
     if (!json)
@@ -471,7 +471,7 @@ int splitee_policy_parse(const char *s, splitee_policy_config *cfg)
         long layer = strtol(k, &end, 10);
         if (*end != '\0' || errno == ERANGE || layer < 1 || layer > INT_MAX)
             return SPLITEE_ERR_ARG;
-        cfg->kind = SPLITEE_POLICY_FIXED;
+        cfg->kind = SPLITEE_POLICY_KIND_FIXED;
         cfg->fixed_arm = (int)layer - 1;
         return SPLITEE_OK;
     }

@@ -87,7 +87,7 @@ static void *client_main(void *arg)
         const unsigned char *f = c->frames + (k % c->nframes) * c->frame_len;
         if (send(fd, f, c->frame_len, MSG_NOSIGNAL) != (ssize_t)c->frame_len || read_all(fd, reply, sizeof reply) < 0)
             die("request", NULL);
-        if (reply[6] != SPLITEE_WIRE_RESPONSE)
+        if (reply[6] != SPLITEE_WIRE_TYPE_RESPONSE)
             die("request refused", NULL);
         c->done++;
     }
@@ -100,7 +100,7 @@ static unsigned char *make_frames(const splitee_model *m, const splitee_images *
                                   size_t *frame_len)
 {
     const splitee_model_config *mc = splitee_model_get_config(m);
-    size_t plen = splitee_payload_size(SPLITEE_PAYLOAD_F32, (size_t)mc->tokens, (size_t)mc->dim);
+    size_t plen = splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, (size_t)mc->tokens, (size_t)mc->dim);
     *frame_len = SPLITEE_WIRE_HEADER_SIZE + plen;
     unsigned char *frames = malloc(n * *frame_len), *payload = malloc(plen);
     float *px = malloc(im->rows * im->cols * sizeof *px);
@@ -113,8 +113,8 @@ static unsigned char *make_frames(const splitee_model *m, const splitee_images *
             px[i] = (float)(im->pixels[(k % im->count) * im->rows * im->cols + i] / 255.0);
         size_t w;
         if (splitee_engine_embed(s, px, &e) < 0 || splitee_engine_run_layers(s, 0, layer, &e) < 0 ||
-            splitee_engine_export_payload(s, SPLITEE_PAYLOAD_F32, payload, plen, &w, &e) < 0 ||
-            splitee_wire_encode(SPLITEE_WIRE_REQUEST, SPLITEE_PAYLOAD_F32, (uint32_t)k, (uint32_t)layer, payload, w,
+            splitee_engine_export_payload(s, SPLITEE_PAYLOAD_ENCODING_F32, payload, plen, &w, &e) < 0 ||
+            splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, SPLITEE_PAYLOAD_ENCODING_F32, (uint32_t)k, (uint32_t)layer, payload, w,
                                 frames + k * *frame_len, *frame_len, NULL, &e) < 0)
             die("frames", &e);
     }
@@ -198,7 +198,7 @@ int main(int argc, char **argv)
     pthread_create(&server, NULL, serve, cloud);
 
     printf("cloud: %d workers; clients in the same process; %.0f s per point\n\n", workers, seconds);
-    printf("throughput (requests/s, f32 payloads of %zu bytes)\n", splitee_payload_size(SPLITEE_PAYLOAD_F32,
+    printf("throughput (requests/s, f32 payloads of %zu bytes)\n", splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32,
            (size_t)mc->tokens, (size_t)mc->dim));
     printf("%-8s %12s %12s %12s\n", "split", "1 device", "8 devices", "64 devices");
     int splits[2] = { 1, 6 };
@@ -224,7 +224,7 @@ int main(int argc, char **argv)
     for (int layer = 1; layer < mc->layers; layer++) {
         splitee_policy_config pc;
         splitee_policy_config_default(&pc);
-        pc.kind = SPLITEE_POLICY_FIXED;
+        pc.kind = SPLITEE_POLICY_KIND_FIXED;
         pc.fixed_arm = layer - 1;
         splitee_reward_config rc;
         splitee_reward_config_default(&rc);
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
             if (splitee_device_step(d, px, -1, NULL, &r, &e) < 0)
                 die("step", &e);
             double dt = (now() - t0) * 1e6;
-            if (r.outcome == SPLITEE_ROUND_OFFLOADED && k > 0) { /* k = 0 pays the connect */
+            if (r.outcome == SPLITEE_ROUND_OUTCOME_OFFLOADED && k > 0) { /* k = 0 pays the connect */
                 lat[n] = dt;
                 rtt[n] = r.rtt_us;
                 cl[n++] = r.cloud_us;
@@ -270,7 +270,7 @@ int main(int argc, char **argv)
     int L = mc->layers;
     double conf[SPLITEE_MAX_EXITS];
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    splitee_policy_kind kinds[2] = { SPLITEE_POLICY_SPLITEE, SPLITEE_POLICY_SPLITEE_S };
+    splitee_policy_kind kinds[2] = { SPLITEE_POLICY_KIND_SPLITEE, SPLITEE_POLICY_KIND_SPLITEE_S };
     for (int k = 0; k < 2; k++) {
         splitee_reward_config rc;
         splitee_reward_config_default(&rc);
@@ -312,7 +312,7 @@ int main(int argc, char **argv)
     printf("\ncloud served %llu requests, mean compute %.1f us\n", (unsigned long long)st.requests,
            st.requests ? st.compute_us / (double)st.requests : 0.0);
     splitee_cloud_free(cloud);
-    splitee_images_release(&im);
+    splitee_images_free(&im);
     splitee_model_free(m);
     return 0;
 }

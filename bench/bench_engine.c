@@ -406,6 +406,6 @@ int main(int argc, char **argv)
         setenv("SPLITEE_SIMD", saved, 1);
         free(saved);
     }
-    splitee_array_release(&a);
+    splitee_array_free(&a);
     return 0;
 }

@@ -38,7 +38,7 @@ int main(int argc, char **argv)
             return 2;
         }
         for (int a = 0; a < ARMS; a++)
-            bytes[a] = a + 1 < ARMS ? splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_F32, 16, 64) : 0;
+            bytes[a] = a + 1 < ARMS ? splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_ENCODING_F32, 16, 64) : 0;
         double best = 1e30, sink = 0;
         for (int r = 0; r < RUNS; r++) {
             double t0 = now();

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
     splitee_policy_config two[2];
     splitee_policy_config_default(&two[0]);
     splitee_policy_config_default(&two[1]);
-    two[1].kind = SPLITEE_POLICY_SPLITEE_S;
+    two[1].kind = SPLITEE_POLICY_KIND_SPLITEE_S;
     rc.threads = 0;
     double tg = time_run(rp, grid, 11, two, 2, &rc);
     rc.curves = 1;

@@ -93,7 +93,7 @@ int main(int argc, char **argv)
      *    command line). */
     splitee_policy_config pc;
     splitee_policy_config_default(&pc);
-    pc.kind = SPLITEE_POLICY_SPLITEE_S;
+    pc.kind = SPLITEE_POLICY_KIND_SPLITEE_S;
     if (argc > 1 && splitee_policy_parse(argv[1], &pc) < 0) {
         fprintf(stderr, "controller: unknown policy '%s'\n", argv[1]);
         return 2;

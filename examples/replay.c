@@ -52,9 +52,9 @@ int main(int argc, char **argv)
     splitee_setting_default(&set);
     splitee_policy_config pol[2];
     splitee_policy_config_default(&pol[0]);
-    pol[0].kind = SPLITEE_POLICY_SPLITEE_S;
+    pol[0].kind = SPLITEE_POLICY_KIND_SPLITEE_S;
     splitee_policy_config_default(&pol[1]);
-    pol[1].kind = SPLITEE_POLICY_FINAL;
+    pol[1].kind = SPLITEE_POLICY_KIND_FINAL;
     splitee_replay_config rc;
     splitee_replay_config_default(&rc);
     rc.repetitions = 3;           /* three shuffled passes, seed 1 */

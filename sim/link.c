@@ -18,7 +18,7 @@ void splitee_radio_params_default(splitee_radio_params *r, splitee_radio_model m
     memset(r, 0, sizeof *r);
     r->model = model;
     switch (model) {
-    case SPLITEE_RADIO_LTE:
+    case SPLITEE_RADIO_MODEL_LTE:
         /* Huang et al. MobiSys 2012 (as in AT&T ARO): P = alpha_u*u +
          * alpha_d*d + beta; promotion 0.26 s at 1.21 W; tail 1.06 W for the
          * 0.1 s inactivity timer, then DRX up to 10 s (Huang's average tail
@@ -33,7 +33,7 @@ void splitee_radio_params_default(splitee_radio_params *r, splitee_radio_model m
         r->tail[0] = (splitee_tail_phase){ 0.1, 1060.0, 0, 0 };
         r->tail[1] = (splitee_tail_phase){ 10.0, 1060.0, 0, 0 };
         break;
-    case SPLITEE_RADIO_3G:
+    case SPLITEE_RADIO_MODEL_3G:
         /* ARO's HTC Inspire profile: DCH 0.60 W, FACH 0.38 W, DCH->FACH
          * after 4 s idle, FACH->IDLE after 10 s, IDLE promotion 2 s at
          * 0.30 W. FACH->DCH promotion 1.5 s at 0.38 W: an engineering
@@ -46,7 +46,7 @@ void splitee_radio_params_default(splitee_radio_params *r, splitee_radio_model m
         r->tail[0] = (splitee_tail_phase){ 4.0, 600.0, 0, 0 };
         r->tail[1] = (splitee_tail_phase){ 10.0, 380.0, 1.5, 380.0 };
         break;
-    case SPLITEE_RADIO_WIFI:
+    case SPLITEE_RADIO_MODEL_WIFI:
         /* 6.45e-7 J per bit (Aalborg measurements) = 645 mW per Mbit/s, no
          * base power; tail 0.25 s (ARO Wi-Fi profile). The 300 mW while
          * waiting and in the tail is an engineering default. */
@@ -58,7 +58,7 @@ void splitee_radio_params_default(splitee_radio_params *r, splitee_radio_model m
         r->tail[0] = (splitee_tail_phase){ 0.25, 300.0, 0, 0 };
         break;
     default:
-        r->model = SPLITEE_RADIO_NONE;
+        r->model = SPLITEE_RADIO_MODEL_NONE;
         break;
     }
 }
@@ -71,7 +71,7 @@ void splitee_link_params_default(splitee_link_params *p)
     p->downlink_mbps = 13.0;
     p->rtt_ms = 50.0;
     p->jitter_ms = 0.0;
-    p->loss = SPLITEE_LOSS_NONE;
+    p->loss = SPLITEE_LOSS_MODEL_NONE;
     p->mss_bytes = 1460.0;
     p->overhead_bytes = 40.0;
     p->rto_initial_ms = 1000.0;
@@ -81,7 +81,7 @@ void splitee_link_params_default(splitee_link_params *p)
     p->result_bytes = 64.0;
     p->w_ms = SPLITEE_LINK_W_MS;
     p->w_mJ = SPLITEE_LINK_W_MJ;
-    splitee_radio_params_default(&p->radio, SPLITEE_RADIO_LTE);
+    splitee_radio_params_default(&p->radio, SPLITEE_RADIO_MODEL_LTE);
     p->trace_loop = 1;
     p->trace_bin_ms = 100.0;
 }
@@ -126,9 +126,9 @@ int splitee_link_check_params(const splitee_link_params *p, const char *who,
     for (size_t i = 0; i < sizeof prob / sizeof *prob; i++)
         if (!isfinite(prob[i].v) || prob[i].v < 0 || prob[i].v > 1)
             return bad(err, n, prob[i].f, "must be a probability in [0, 1]");
-    if (p->loss == SPLITEE_LOSS_GILBERT_ELLIOTT && p->loss_p + p->ge_r <= 0)
+    if (p->loss == SPLITEE_LOSS_MODEL_GILBERT_ELLIOTT && p->loss_p + p->ge_r <= 0)
         return bad(err, n, "loss p + r", "must be > 0 for a Gilbert-Elliott channel");
-    if (p->loss != SPLITEE_LOSS_NONE && p->max_retries < 1)
+    if (p->loss != SPLITEE_LOSS_MODEL_NONE && p->max_retries < 1)
         return bad(err, n, "max_retries", "must be >= 1");
     if (p->radio.ntail < 0 || p->radio.ntail > SPLITEE_LINK_MAX_TAIL)
         return bad(err, n, "radio tail", "has too many phases (at most 4)");
@@ -139,7 +139,7 @@ int splitee_link_check_params(const splitee_link_params *p, const char *who,
         if (t->s < 0 || t->mW < 0 || t->resume_s < 0 || t->resume_mW < 0)
             return bad(err, n, "radio tail", "has a negative value");
     }
-    if (p->has_trace && p->trace_format == SPLITEE_TRACE_MAHIMAHI &&
+    if (p->has_trace && p->trace_format == SPLITEE_TRACE_FORMAT_MAHIMAHI &&
         !(isfinite(p->trace_bin_ms) && p->trace_bin_ms > 0))
         return bad(err, n, "trace bin_ms", "must be > 0");
     return SPLITEE_OK;
@@ -332,9 +332,9 @@ typedef struct channel {
  * (loss decided in the current state, then the transition). */
 static int packet_lost(const splitee_link_params *p, channel *ch, draws *d)
 {
-    if (d->none || p->loss == SPLITEE_LOSS_NONE)
+    if (d->none || p->loss == SPLITEE_LOSS_MODEL_NONE)
         return 0;
-    if (p->loss == SPLITEE_LOSS_RANDOM)
+    if (p->loss == SPLITEE_LOSS_MODEL_RANDOM)
         return draw(d) < p->loss_p;
     int lost = draw(d) < (ch->bad ? p->ge_1_h : p->ge_1_k);
     double u = draw(d);
@@ -391,7 +391,7 @@ static void transfer(const splitee_link *lk, size_t bytes, double t_up_s, double
     o->latency_ms = p->encode_ms + o->promotion_ms + o->uplink_ms + wait_ms + down_ms;
     /* mW * s = mJ; alpha [mW per Mbit/s] * Mbit = mJ */
     double e = 0.0;
-    if (rad->model != SPLITEE_RADIO_NONE) {
+    if (rad->model != SPLITEE_RADIO_MODEL_NONE) {
         e += rad->alpha_up_mW * bits / 1e6 + rad->beta_mW * o->uplink_ms / 1e3;
         e += rad->wait_mW * wait_ms / 1e3;
         e += rad->alpha_down_mW * result_bits / 1e6 + rad->beta_mW * down_ms / 1e3;
@@ -408,7 +408,7 @@ static void finish(const splitee_link_params *p, splitee_transfer *o)
 static double full_tail_mJ(const splitee_radio_params *r)
 {
     double e = 0.0;
-    for (int k = 0; r->model != SPLITEE_RADIO_NONE && k < r->ntail; k++)
+    for (int k = 0; r->model != SPLITEE_RADIO_MODEL_NONE && k < r->ntail; k++)
         e += r->tail[k].s * r->tail[k].mW;
     return e;
 }
@@ -428,10 +428,10 @@ void splitee_link_price(const splitee_link *lk, size_t bytes, double t_s, uint64
     const splitee_radio_params *r = &p->radio;
     draws d = { key, 0, NULL, 0 };
     channel ch = { 0 };
-    if (p->loss == SPLITEE_LOSS_GILBERT_ELLIOTT) /* stationary start */
+    if (p->loss == SPLITEE_LOSS_MODEL_GILBERT_ELLIOTT) /* stationary start */
         ch.bad = draw(&d) < p->loss_p / (p->loss_p + p->ge_r);
     memset(out, 0, sizeof *out);
-    double promo_s = r->model != SPLITEE_RADIO_NONE ? r->promotion_s : 0.0;
+    double promo_s = r->model != SPLITEE_RADIO_MODEL_NONE ? r->promotion_s : 0.0;
     out->promotion_ms = promo_s * 1e3;
     transfer(lk, bytes, t_s + (p->encode_ms + out->promotion_ms) / 1e3, steady_rto_ms(p),
              &ch, &d, out);
@@ -506,7 +506,7 @@ static double tail_length(const splitee_radio_params *r)
 double splitee_radio_flush(const splitee_link *lk, splitee_radio *r, double now_s)
 {
     const splitee_radio_params *rp = &lk->p.radio;
-    if (r->idle || rp->model == SPLITEE_RADIO_NONE || now_s <= r->charged_s)
+    if (r->idle || rp->model == SPLITEE_RADIO_MODEL_NONE || now_s <= r->charged_s)
         return 0.0;
     double e = tail_between(rp, r->charged_s - r->end_s, now_s - r->end_s);
     r->charged_s = now_s;
@@ -520,7 +520,7 @@ double splitee_radio_flush(const splitee_link *lk, splitee_radio *r, double now_
 static void advance_channel(const splitee_link_params *p, splitee_radio *r, double steps,
                             gsl_rng *rng)
 {
-    if (p->loss != SPLITEE_LOSS_GILBERT_ELLIOTT || !rng || !(steps > 0))
+    if (p->loss != SPLITEE_LOSS_MODEL_GILBERT_ELLIOTT || !rng || !(steps > 0))
         return;
     double pi = p->loss_p / (p->loss_p + p->ge_r);
     double pb = pi + ((r->bad ? 1.0 : 0.0) - pi) * pow(1.0 - p->loss_p - p->ge_r, steps);
@@ -542,7 +542,7 @@ void splitee_link_send(const splitee_link *lk, splitee_radio *r, size_t bytes,
     /* Radio: pending tail energy, then promotion from idle or a resume from
      * the tail phase the radio is in. */
     double promo_s = 0.0, promo_mW = 0.0;
-    if (rp->model != SPLITEE_RADIO_NONE) {
+    if (rp->model != SPLITEE_RADIO_MODEL_NONE) {
         int was_idle = r->idle;
         double since = now_s - r->end_s;
         out->tail_mJ = splitee_radio_flush(lk, r, now_s);
@@ -582,7 +582,7 @@ void splitee_link_send(const splitee_link *lk, splitee_radio *r, size_t bytes,
     out->energy_mJ += promo_s * promo_mW + out->tail_mJ;
     r->end_s = now_s + out->latency_ms / 1e3;
     r->charged_s = r->end_s;
-    r->idle = rp->model == SPLITEE_RADIO_NONE;
+    r->idle = rp->model == SPLITEE_RADIO_MODEL_NONE;
     finish(p, out);
 }
 

@@ -210,7 +210,7 @@ int splitee_link_parse_trace(const char *text, splitee_trace_format fmt, double 
     if (!buf)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", name);
     series s = { 0 };
-    int st = fmt == SPLITEE_TRACE_MAHIMAHI ? parse_mahimahi(buf, bin_ms, name, &s, period_s, err)
+    int st = fmt == SPLITEE_TRACE_FORMAT_MAHIMAHI ? parse_mahimahi(buf, bin_ms, name, &s, period_s, err)
                                            : parse_mbps(buf, name, &s, period_s, err);
     free(buf);
     if (st < 0) {
@@ -294,15 +294,15 @@ static int parse_loss(jctx *c, const cJSON *l, splitee_link_params *p)
     if (!model)
         return splitee__fail(c->err, SPLITEE_ERR_FORMAT, "%s: missing field \"model\" in \"loss\"", c->file);
     if (strcmp(model, "none") == 0) {
-        p->loss = SPLITEE_LOSS_NONE;
+        p->loss = SPLITEE_LOSS_MODEL_NONE;
         return SPLITEE_OK;
     }
     if (strcmp(model, "random") == 0) {
-        p->loss = SPLITEE_LOSS_RANDOM;
+        p->loss = SPLITEE_LOSS_MODEL_RANDOM;
         return num(c, l, "p", &p->loss_p, 1);
     }
     if (strcmp(model, "gilbert-elliott") == 0 || strcmp(model, "gemodel") == 0) {
-        p->loss = SPLITEE_LOSS_GILBERT_ELLIOTT;
+        p->loss = SPLITEE_LOSS_MODEL_GILBERT_ELLIOTT;
         p->ge_1_h = 1.0;   /* netem defaults: lose everything in bad, */
         p->ge_1_k = 0.0;   /* nothing in good */
         if ((st = num(c, l, "p", &p->loss_p, 1)) < 0 || (st = num(c, l, "r", &p->ge_r, 1)) < 0 ||
@@ -317,13 +317,13 @@ static int parse_loss(jctx *c, const cJSON *l, splitee_link_params *p)
 static int parse_radio_model(jctx *c, const char *s, splitee_radio_model *m)
 {
     if (strcmp(s, "lte") == 0)
-        *m = SPLITEE_RADIO_LTE;
+        *m = SPLITEE_RADIO_MODEL_LTE;
     else if (strcmp(s, "3g") == 0 || strcmp(s, "umts") == 0)
-        *m = SPLITEE_RADIO_3G;
+        *m = SPLITEE_RADIO_MODEL_3G;
     else if (strcmp(s, "wifi") == 0)
-        *m = SPLITEE_RADIO_WIFI;
+        *m = SPLITEE_RADIO_MODEL_WIFI;
     else if (strcmp(s, "none") == 0)
-        *m = SPLITEE_RADIO_NONE;
+        *m = SPLITEE_RADIO_MODEL_NONE;
     else
         return splitee__fail(c->err, SPLITEE_ERR_FORMAT,
                              "%s: unknown radio model \"%s\" (lte, 3g, wifi, none)", c->file, s);
@@ -336,7 +336,7 @@ static int parse_radio(jctx *c, const cJSON *root, splitee_radio_params *r)
     splitee_radio_model m;
     int st;
     if (!it) {
-        splitee_radio_params_default(r, SPLITEE_RADIO_NONE);
+        splitee_radio_params_default(r, SPLITEE_RADIO_MODEL_NONE);
         return SPLITEE_OK;
     }
     if (cJSON_IsString(it)) {
@@ -411,9 +411,9 @@ static int parse_trace(jctx *c, const cJSON *tr, const char *dir, splitee_link_p
     if (!file)
         return splitee__fail(c->err, SPLITEE_ERR_FORMAT, "%s: missing field \"file\" in \"trace\"", c->file);
     if (strcmp(fmt, "mbps") == 0)
-        p->trace_format = SPLITEE_TRACE_MBPS;
+        p->trace_format = SPLITEE_TRACE_FORMAT_MBPS;
     else if (strcmp(fmt, "mahimahi") == 0)
-        p->trace_format = SPLITEE_TRACE_MAHIMAHI;
+        p->trace_format = SPLITEE_TRACE_FORMAT_MAHIMAHI;
     else
         return splitee__fail(c->err, SPLITEE_ERR_FORMAT,
                              "%s: unknown trace format \"%s\" (mbps, mahimahi)", c->file, fmt);

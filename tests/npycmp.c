@@ -143,8 +143,8 @@ int main(int argc, char **argv)
     if (rc)
         printf("max |A - B| %.3g exceeds the tolerance %.3g\n", worst, tol);
 done:
-    splitee_array_release(&a);
-    splitee_array_release(&b);
-    splitee_array_release(&l);
+    splitee_array_free(&a);
+    splitee_array_free(&b);
+    splitee_array_free(&l);
     return rc;
 }

@@ -245,45 +245,45 @@ static void gen_tied_row(gsl_rng *r, int arms, double *row)
 
 Test(bandit, ucb_ties_match_naive_reference)
 {
-    check_rows_against_naive(SPLITEE_POLICY_SPLITEE, SPLITEE_SIDE_INFO_HONEST, NR_UCB1, 12,
+    check_rows_against_naive(SPLITEE_POLICY_KIND_SPLITEE, SPLITEE_SIDE_INFO_HONEST, NR_UCB1, 12,
                              5000, 0.0, gen_tied_row);
-    check_rows_against_naive(SPLITEE_POLICY_SPLITEE_S, SPLITEE_SIDE_INFO_REFERENCE,
+    check_rows_against_naive(SPLITEE_POLICY_KIND_SPLITEE_S, SPLITEE_SIDE_INFO_REFERENCE,
                              NR_SIDE_REF, 12, 5000, 0.0, gen_tied_row);
 }
 
 Test(bandit, ucb_matches_naive_reference)
 {
-    check_against_naive(SPLITEE_POLICY_SPLITEE, SPLITEE_SIDE_INFO_HONEST, NR_UCB1, 12, 5000);
-    check_against_naive(SPLITEE_POLICY_SPLITEE, SPLITEE_SIDE_INFO_HONEST, NR_UCB1, 3, 5000);
-    check_against_naive(SPLITEE_POLICY_SPLITEE, SPLITEE_SIDE_INFO_HONEST, NR_UCB1, 1, 100);
+    check_against_naive(SPLITEE_POLICY_KIND_SPLITEE, SPLITEE_SIDE_INFO_HONEST, NR_UCB1, 12, 5000);
+    check_against_naive(SPLITEE_POLICY_KIND_SPLITEE, SPLITEE_SIDE_INFO_HONEST, NR_UCB1, 3, 5000);
+    check_against_naive(SPLITEE_POLICY_KIND_SPLITEE, SPLITEE_SIDE_INFO_HONEST, NR_UCB1, 1, 100);
 }
 
 Test(bandit, splitee_s_matches_naive_reference)
 {
-    check_against_naive(SPLITEE_POLICY_SPLITEE_S, SPLITEE_SIDE_INFO_HONEST,
+    check_against_naive(SPLITEE_POLICY_KIND_SPLITEE_S, SPLITEE_SIDE_INFO_HONEST,
                         NR_SIDE_HONEST, 12, 5000);
-    check_against_naive(SPLITEE_POLICY_SPLITEE_S, SPLITEE_SIDE_INFO_REFERENCE,
+    check_against_naive(SPLITEE_POLICY_KIND_SPLITEE_S, SPLITEE_SIDE_INFO_REFERENCE,
                         NR_SIDE_REF, 12, 5000);
 }
 
 Test(bandit, kl_ucb_matches_naive_reference)
 {
-    check_against_naive(SPLITEE_POLICY_KL_UCB, SPLITEE_SIDE_INFO_HONEST, NR_KL, 12, 3000);
+    check_against_naive(SPLITEE_POLICY_KIND_KL_UCB, SPLITEE_SIDE_INFO_HONEST, NR_KL, 12, 3000);
 }
 
 Test(bandit, ucb_v_matches_naive_reference)
 {
-    check_against_naive(SPLITEE_POLICY_UCB_V, SPLITEE_SIDE_INFO_HONEST, NR_UCBV, 12, 3000);
+    check_against_naive(SPLITEE_POLICY_KIND_UCB_V, SPLITEE_SIDE_INFO_HONEST, NR_UCBV, 12, 3000);
 }
 
 Test(bandit, epsilon_greedy_matches_naive_reference)
 {
-    check_against_naive(SPLITEE_POLICY_EPSILON_GREEDY, SPLITEE_SIDE_INFO_HONEST, NR_EPS, 12, 5000);
+    check_against_naive(SPLITEE_POLICY_KIND_EPSILON_GREEDY, SPLITEE_SIDE_INFO_HONEST, NR_EPS, 12, 5000);
 }
 
 Test(bandit, thompson_matches_naive_reference)
 {
-    check_against_naive(SPLITEE_POLICY_THOMPSON, SPLITEE_SIDE_INFO_HONEST, NR_TS, 12, 5000);
+    check_against_naive(SPLITEE_POLICY_KIND_THOMPSON, SPLITEE_SIDE_INFO_HONEST, NR_TS, 12, 5000);
 }
 
 /* ---- hand-worked examples --------------------------------------------- */
@@ -310,7 +310,7 @@ static void play_hand(splitee_policy *p, const splitee_reward *rw, int rounds,
 Test(bandit, ucb_hand_worked_3_arms)
 {
     splitee_reward rw = make_rw(3, 0.8, 0.1, 0.3);
-    splitee_policy *p = make_policy(SPLITEE_POLICY_SPLITEE, &rw, SPLITEE_SIDE_INFO_HONEST);
+    splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE, &rw, SPLITEE_SIDE_INFO_HONEST);
     static const int seq[10] = { 0, 1, 2, 1, 2, 0, 1, 2, 0, 1 };
     play_hand(p, &rw, 10, seq);
     cr_assert_eq(splitee_policy_count(p, 0), 3);
@@ -335,7 +335,7 @@ Test(bandit, splitee_s_hand_worked_3_arms)
     static const double want[2][3] = { { 7, 8, 6 }, { 9, 8, 6 } };
     splitee_reward rw = make_rw(3, 0.8, 0.1, 0.3);
     for (int mode = 0; mode < 2; mode++) {
-        splitee_policy *p = make_policy(SPLITEE_POLICY_SPLITEE_S, &rw,
+        splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE_S, &rw,
                                         mode ? SPLITEE_SIDE_INFO_REFERENCE
                                              : SPLITEE_SIDE_INFO_HONEST);
         for (int t = 0; t < 9; t++) {
@@ -359,7 +359,7 @@ Test(bandit, side_info_honest_vs_reference_rows)
     /* play arm 2, which exits (.85); arm 0 exits (.9), arm 1 would offload */
     double row[4] = { 0.9, 0.6, 0.85, 0.99 };
     for (int mode = 0; mode < 2; mode++) {
-        splitee_policy *p = make_policy(SPLITEE_POLICY_SPLITEE_S, &rw, (splitee_side_info)mode);
+        splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE_S, &rw, (splitee_side_info)mode);
         splitee_obs ob = make_obs(&rw, 2, row, mode);
         splitee_policy_observe(p, &ob);
         cr_assert_eq(splitee_policy_count(p, 0), 1);
@@ -380,7 +380,7 @@ Test(bandit, side_info_honest_vs_reference_rows)
         splitee_policy_free(p);
     }
     /* plain splitee ignores the lower exits */
-    splitee_policy *q = make_policy(SPLITEE_POLICY_SPLITEE, &rw, SPLITEE_SIDE_INFO_REFERENCE);
+    splitee_policy *q = make_policy(SPLITEE_POLICY_KIND_SPLITEE, &rw, SPLITEE_SIDE_INFO_REFERENCE);
     splitee_obs ob = make_obs(&rw, 2, row, 1);
     splitee_policy_observe(q, &ob);
     cr_assert_eq(splitee_policy_count(q, 0), 0);
@@ -391,7 +391,7 @@ Test(bandit, side_info_honest_vs_reference_rows)
 Test(bandit, honest_never_reads_unknown_final)
 {
     splitee_reward rw = make_rw(12, 0.8, 0.02, 0.3);
-    splitee_policy *p = make_policy(SPLITEE_POLICY_SPLITEE_S, &rw, SPLITEE_SIDE_INFO_HONEST);
+    splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE_S, &rw, SPLITEE_SIDE_INFO_HONEST);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     double row[MAXA];
     int exited_with_unsure_lower = 0;
@@ -416,7 +416,7 @@ Test(bandit, honest_never_reads_unknown_final)
 Test(bandit, seed_arm_does_not_advance_clock)
 {
     splitee_reward rw = make_rw(3, 0.8, 0.1, 0.3);
-    splitee_policy *p = make_policy(SPLITEE_POLICY_SPLITEE, &rw, SPLITEE_SIDE_INFO_HONEST);
+    splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE, &rw, SPLITEE_SIDE_INFO_HONEST);
     splitee_policy_seed_arm(p, 0, 0.2);
     splitee_policy_seed_arm(p, 1, 0.6);
     splitee_policy_seed_arm(p, 2, 0.4);
@@ -436,8 +436,8 @@ Test(bandit, ties_go_to_lowest_arm)
     splitee_reward rw = make_rw(4, 0.8, 0.0, 0.3);
     static const double row[4] = { 0.9, 0.9, 0.9, 0.9 };
     static const splitee_policy_kind kinds[] = {
-        SPLITEE_POLICY_SPLITEE, SPLITEE_POLICY_KL_UCB, SPLITEE_POLICY_UCB_V,
-        SPLITEE_POLICY_EPSILON_GREEDY, SPLITEE_POLICY_THOMPSON };
+        SPLITEE_POLICY_KIND_SPLITEE, SPLITEE_POLICY_KIND_KL_UCB, SPLITEE_POLICY_KIND_UCB_V,
+        SPLITEE_POLICY_KIND_EPSILON_GREEDY, SPLITEE_POLICY_KIND_THOMPSON };
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         splitee_policy_config pc;
@@ -480,8 +480,8 @@ Test(bandit, learners_converge_to_best_arm)
             truth[j] += splitee_reward_outcome(&rw, j, rows + i * L).reward / N;
     cr_assert(truth[2] > truth[3] + 0.04 && truth[2] > truth[1] + 0.04);
     static const splitee_policy_kind kinds[] = {
-        SPLITEE_POLICY_SPLITEE, SPLITEE_POLICY_SPLITEE_S, SPLITEE_POLICY_KL_UCB,
-        SPLITEE_POLICY_UCB_V, SPLITEE_POLICY_EPSILON_GREEDY, SPLITEE_POLICY_THOMPSON };
+        SPLITEE_POLICY_KIND_SPLITEE, SPLITEE_POLICY_KIND_SPLITEE_S, SPLITEE_POLICY_KIND_KL_UCB,
+        SPLITEE_POLICY_KIND_UCB_V, SPLITEE_POLICY_KIND_EPSILON_GREEDY, SPLITEE_POLICY_KIND_THOMPSON };
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         splitee_policy *p = make_policy(kinds[k], &rw, SPLITEE_SIDE_INFO_HONEST);
         gsl_rng_set(r, 3);
@@ -491,7 +491,7 @@ Test(bandit, learners_converge_to_best_arm)
             splitee_policy_observe(p, &ob);
         }
         cr_assert_eq(splitee_policy_best_arm(p), 2, "%s", splitee_policy_kind_name(kinds[k]));
-        if (kinds[k] == SPLITEE_POLICY_SPLITEE)
+        if (kinds[k] == SPLITEE_POLICY_KIND_SPLITEE)
             cr_assert_gt(splitee_policy_count(p, 2), 0.8 * N);
         splitee_policy_free(p);
     }
@@ -522,7 +522,7 @@ static void run_seeded(splitee_policy_kind kind, unsigned long seed, int rounds,
 Test(bandit, randomised_policies_deterministic_per_seed)
 {
     static const splitee_policy_kind kinds[] = {
-        SPLITEE_POLICY_RANDOM, SPLITEE_POLICY_EPSILON_GREEDY, SPLITEE_POLICY_THOMPSON };
+        SPLITEE_POLICY_KIND_RANDOM, SPLITEE_POLICY_KIND_EPSILON_GREEDY, SPLITEE_POLICY_KIND_THOMPSON };
     static int a[2000], b[2000], c[2000];
     for (int k = 0; k < 3; k++) {
         run_seeded(kinds[k], 11, 2000, a);
@@ -538,11 +538,11 @@ Test(bandit, baselines)
 {
     splitee_reward rw = make_rw(12, 0.8, 0.05, 0.3);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937), *ref = gsl_rng_alloc(gsl_rng_mt19937);
-    splitee_policy *fin = make_policy(SPLITEE_POLICY_FINAL, &rw, 0);
-    splitee_policy *fix = make_policy(SPLITEE_POLICY_FIXED, &rw, 0);   /* fixed_arm 6 */
-    splitee_policy *ora = make_policy(SPLITEE_POLICY_ORACLE, &rw, 0);
-    splitee_policy *eet = make_policy(SPLITEE_POLICY_EE_THRESHOLD, &rw, 0);
-    splitee_policy *rnd = make_policy(SPLITEE_POLICY_RANDOM, &rw, 0);
+    splitee_policy *fin = make_policy(SPLITEE_POLICY_KIND_FINAL, &rw, 0);
+    splitee_policy *fix = make_policy(SPLITEE_POLICY_KIND_FIXED, &rw, 0);   /* fixed_arm 6 */
+    splitee_policy *ora = make_policy(SPLITEE_POLICY_KIND_ORACLE, &rw, 0);
+    splitee_policy *eet = make_policy(SPLITEE_POLICY_KIND_EE_THRESHOLD, &rw, 0);
+    splitee_policy *rnd = make_policy(SPLITEE_POLICY_KIND_RANDOM, &rw, 0);
     double row[MAXA];
     int seen[12] = { 0 };
     for (int t = 0; t < 3000; t++) {
@@ -580,7 +580,7 @@ Test(bandit, baselines)
 Test(bandit, best_arm_and_accessors)
 {
     splitee_reward rw = make_rw(4, 0.8, 0.1, 0.3);
-    splitee_policy *p = make_policy(SPLITEE_POLICY_SPLITEE, &rw, 0);
+    splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE, &rw, 0);
     cr_assert_eq(splitee_policy_best_arm(p), 0);   /* nothing observed */
     cr_assert_eq(splitee_policy_arms(p), 4);
     splitee_policy_seed_arm(p, 2, -0.5);
@@ -639,7 +639,7 @@ Test(bandit, save_load_round_trip)
         char *text = splitee_policy_save(p);
         cr_assert_not_null(text);
         splitee_error err;
-        cr_assert_eq(splitee_policy_load(q, text, &err), 0, "%s", err.msg);
+        cr_assert_eq(splitee_policy_restore(q, text, &err), 0, "%s", err.msg);
         char *again = splitee_policy_save(q);
         cr_assert_str_eq(again, text);
         cr_assert_eq(splitee_policy_rounds(q), 700);
@@ -691,7 +691,7 @@ Test(bandit, load_failures_leave_policy_unchanged)
         { "{\"kind\":\"splitee\",\"arms\":3,\"rounds\":4,\"n\":{\"a\":1},\"sum\":[0,0,0],\"sumsq\":[0,0,0]}", SPLITEE_ERR_FORMAT },
     };
     splitee_reward rw = make_rw(3, 0.8, 0.1, 0.3);
-    splitee_policy *p = make_policy(SPLITEE_POLICY_SPLITEE, &rw, 0);
+    splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE, &rw, 0);
     for (int t = 0; t < 4; t++) {
         splitee_obs ob = make_obs(&rw, splitee_policy_choose(p, NULL), hand_row, 0);
         splitee_policy_observe(p, &ob);
@@ -699,7 +699,7 @@ Test(bandit, load_failures_leave_policy_unchanged)
     char *before = splitee_policy_save(p);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         splitee_error err = { 0, "" };
-        int rc = splitee_policy_load(p, cases[i].json, &err);
+        int rc = splitee_policy_restore(p, cases[i].json, &err);
         cr_assert_eq(rc, cases[i].rc, "case %zu: rc %d (%s)", i, rc, err.msg);
         cr_assert_eq(err.status, rc);
         cr_assert(err.msg[0] && !strchr(err.msg, '\n'), "case %zu: message '%s'", i, err.msg);
@@ -707,10 +707,10 @@ Test(bandit, load_failures_leave_policy_unchanged)
         cr_assert_str_eq(after, before, "case %zu changed the policy", i);
         free(after);
     }
-    cr_assert_eq(splitee_policy_load(p, NULL, NULL), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_policy_restore(p, NULL, NULL), SPLITEE_ERR_ARG);
     /* parameters are optional; a minimal valid state loads */
     splitee_error err;
-    cr_assert_eq(splitee_policy_load(p, "{\"kind\":\"splitee\",\"arms\":3,\"rounds\":2,"
+    cr_assert_eq(splitee_policy_restore(p, "{\"kind\":\"splitee\",\"arms\":3,\"rounds\":2,"
                                         "\"n\":[1,0,1],\"sum\":[0.5,0,0.25],\"sumsq\":[0.25,0,0.0625]}",
                                      &err), 0, "%s", err.msg);
     cr_assert_eq(splitee_policy_rounds(p), 2);
@@ -728,11 +728,11 @@ Test(bandit, parse_names)
     splitee_policy_config_default(&pc);
     for (int k = 0; k < SPLITEE_POLICY_KIND_COUNT; k++) {
         const char *name = splitee_policy_kind_name((splitee_policy_kind)k);
-        if (k == SPLITEE_POLICY_FIXED) {
+        if (k == SPLITEE_POLICY_KIND_FIXED) {
             cr_assert_str_eq(name, "fixed");
             continue;
         }
-        pc.kind = SPLITEE_POLICY_FIXED;
+        pc.kind = SPLITEE_POLICY_KIND_FIXED;
         cr_assert_eq(splitee_policy_parse(name, &pc), 0, "%s", name);
         cr_assert_eq((int)pc.kind, k, "%s", name);
     }
@@ -741,16 +741,16 @@ Test(bandit, parse_names)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         cr_assert_eq(splitee_policy_parse(names[i], &pc), 0, "%s", names[i]);
     cr_assert_eq(splitee_policy_parse("fixed:3", &pc), 0);
-    cr_assert_eq(pc.kind, SPLITEE_POLICY_FIXED);
+    cr_assert_eq(pc.kind, SPLITEE_POLICY_KIND_FIXED);
     cr_assert_eq(pc.fixed_arm, 2);
     static const char *bad[] = { "fixed:0", "fixed:", "fixed", "fixed:-1", "fixed:3x",
         "fixed: 3", "fixed:+3", "fixed:99999999999999999999", "bogus", "", "SPLITEE",
         "splitee ", "kl_ucb" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        pc.kind = SPLITEE_POLICY_THOMPSON;
+        pc.kind = SPLITEE_POLICY_KIND_THOMPSON;
         pc.fixed_arm = 5;
         cr_assert_eq(splitee_policy_parse(bad[i], &pc), SPLITEE_ERR_ARG, "'%s'", bad[i]);
-        cr_assert(pc.kind == SPLITEE_POLICY_THOMPSON && pc.fixed_arm == 5, "'%s'", bad[i]);
+        cr_assert(pc.kind == SPLITEE_POLICY_KIND_THOMPSON && pc.fixed_arm == 5, "'%s'", bad[i]);
     }
     cr_assert_str_eq(splitee_policy_kind_name(SPLITEE_POLICY_KIND_COUNT), "unknown");
     /* "fixed:13" parses, but a 12-layer network has no layer 13 */
@@ -792,11 +792,11 @@ Test(bandit, create_rejects_bad_params)
     c[8].prior_sd = -1;
     c[9].prior_sd = NAN;
     c[10].side_info = (splitee_side_info)2;
-    c[11].kind = SPLITEE_POLICY_ORACLE;
+    c[11].kind = SPLITEE_POLICY_KIND_ORACLE;
     c[11].fixed_arm = -1;
-    c[12].kind = SPLITEE_POLICY_FIXED;
+    c[12].kind = SPLITEE_POLICY_KIND_FIXED;
     c[12].fixed_arm = 12;
-    c[13].kind = SPLITEE_POLICY_FIXED;
+    c[13].kind = SPLITEE_POLICY_KIND_FIXED;
     c[13].fixed_arm = 11;   /* the one valid case */
     for (int i = 0; i < 14; i++) {
         int rc = splitee_policy_create(&c[i], &rw, &p, &err);
@@ -821,7 +821,7 @@ Test(bandit, free_null_and_bad_observations)
 {
     splitee_policy_free(NULL);
     splitee_reward rw = make_rw(3, 0.8, 0.1, 0.3);
-    splitee_policy *p = make_policy(SPLITEE_POLICY_SPLITEE_S, &rw, 0);
+    splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE_S, &rw, 0);
     splitee_obs ob = make_obs(&rw, 3, hand_row, 0);   /* arm out of range */
     splitee_policy_observe(p, &ob);
     ob.arm = -1;
@@ -928,7 +928,7 @@ static void check_rule_side_against_naive(splitee_exit_kind kind, splitee_side_i
 {
     const int arms = 10, last = arms - 1;
     splitee_reward rw = make_rule_rw(arms, kind);
-    splitee_policy *p = make_policy(SPLITEE_POLICY_SPLITEE_S, &rw, side);
+    splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE_S, &rw, side);
     naive nv = { .arms = arms };
     gsl_rng *rows = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rows, 17);
@@ -994,7 +994,7 @@ Test(bandit, played_arm_earns_what_happened)
     splitee_reward rw = make_rule_rw(4, SPLITEE_EXIT_PATIENCE);
     const double row[4] = { 0.3, 0.4, 0.5, 0.9 };
     const int32_t pred[4] = { 5, 5, 5, 1 };
-    splitee_policy *p = make_policy(SPLITEE_POLICY_SPLITEE_S, &rw, SPLITEE_SIDE_INFO_HONEST);
+    splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE_S, &rw, SPLITEE_SIDE_INFO_HONEST);
     splitee_obs ob = { 2, row, 0, 0, NAN, pred };
     splitee_policy_observe(p, &ob);
     cr_assert_eq(splitee_policy_mean(p, 2), 0.5 - rw.mu * rw.gamma[2]);
@@ -1006,7 +1006,7 @@ Test(bandit, played_arm_earns_what_happened)
     /* a device that fell back reports an offload: the arm earns C_L - mu*o -
      * mu*gamma even where the rule, given these confidences, would exit */
     splitee_reward thr = make_rw(4, 0.2, 0.1, 0.3);
-    splitee_policy *q = make_policy(SPLITEE_POLICY_SPLITEE, &thr, SPLITEE_SIDE_INFO_HONEST);
+    splitee_policy *q = make_policy(SPLITEE_POLICY_KIND_SPLITEE, &thr, SPLITEE_SIDE_INFO_HONEST);
     splitee_obs off = { 1, row, 1, 1, 0.9, NULL };
     splitee_policy_observe(q, &off);
     cr_assert_eq(splitee_policy_mean(q, 1), 0.9 - thr.mu * thr.offload[1] - thr.mu * thr.gamma[1]);
@@ -1018,7 +1018,7 @@ Test(bandit, only_ee_threshold_is_an_early_exit_deployment)
 {
     for (int k = 0; k < SPLITEE_POLICY_KIND_COUNT; k++)
         cr_assert_eq(splitee_policy_kind_info((splitee_policy_kind)k)->early_exit,
-                     k == SPLITEE_POLICY_EE_THRESHOLD, "%s", splitee_policy_kind_name(k));
+                     k == SPLITEE_POLICY_KIND_EE_THRESHOLD, "%s", splitee_policy_kind_name(k));
 }
 
 Test(bandit, create_refuses_a_hand_made_model_without_its_rule)

@@ -122,8 +122,8 @@ static void gen_shifting_row(gsl_rng *r, int arms, int t, int period, double *ro
 static void check_ns(splitee_policy_kind kind, int arms, int rounds, int W, double g,
                      double beta)
 {
-    const int side = kind == SPLITEE_POLICY_SW_UCB_S || kind == SPLITEE_POLICY_D_UCB_S;
-    const int sw = kind == SPLITEE_POLICY_SW_UCB || kind == SPLITEE_POLICY_SW_UCB_S;
+    const int side = kind == SPLITEE_POLICY_KIND_SW_UCB_S || kind == SPLITEE_POLICY_KIND_D_UCB_S;
+    const int sw = kind == SPLITEE_POLICY_KIND_SW_UCB || kind == SPLITEE_POLICY_KIND_SW_UCB_S;
     splitee_reward rw = make_rw(arms, 0.8, 0.4 / arms, 0.3);
     splitee_policy_config pc;
     splitee_policy_config_default(&pc);
@@ -172,33 +172,33 @@ static void check_ns(splitee_policy_kind kind, int arms, int rounds, int W, doub
 
 Test(bandit, sw_ucb_matches_naive_reference)
 {
-    check_ns(SPLITEE_POLICY_SW_UCB, 12, 6000, 400, 1, 1.0);
-    check_ns(SPLITEE_POLICY_SW_UCB, 5, 6000, 97, 1, 0.5);
-    check_ns(SPLITEE_POLICY_SW_UCB, 3, 3000, 2, 1, 1.0);    /* W < arms: round robin */
-    check_ns(SPLITEE_POLICY_SW_UCB, 12, 3000, 1, 1, 1.0);
-    check_ns(SPLITEE_POLICY_SW_UCB, 1, 200, 10, 1, 1.0);
+    check_ns(SPLITEE_POLICY_KIND_SW_UCB, 12, 6000, 400, 1, 1.0);
+    check_ns(SPLITEE_POLICY_KIND_SW_UCB, 5, 6000, 97, 1, 0.5);
+    check_ns(SPLITEE_POLICY_KIND_SW_UCB, 3, 3000, 2, 1, 1.0);    /* W < arms: round robin */
+    check_ns(SPLITEE_POLICY_KIND_SW_UCB, 12, 3000, 1, 1, 1.0);
+    check_ns(SPLITEE_POLICY_KIND_SW_UCB, 1, 200, 10, 1, 1.0);
 }
 
 Test(bandit, sw_ucb_s_matches_naive_reference)
 {
-    check_ns(SPLITEE_POLICY_SW_UCB_S, 12, 6000, 400, 1, 1.0);
-    check_ns(SPLITEE_POLICY_SW_UCB_S, 5, 4000, 97, 1, 0.3);
-    check_ns(SPLITEE_POLICY_SW_UCB_S, 4, 2000, 1, 1, 1.0);
+    check_ns(SPLITEE_POLICY_KIND_SW_UCB_S, 12, 6000, 400, 1, 1.0);
+    check_ns(SPLITEE_POLICY_KIND_SW_UCB_S, 5, 4000, 97, 1, 0.3);
+    check_ns(SPLITEE_POLICY_KIND_SW_UCB_S, 4, 2000, 1, 1, 1.0);
 }
 
 Test(bandit, d_ucb_s_matches_naive_reference)
 {
-    check_ns(SPLITEE_POLICY_D_UCB_S, 12, 4000, 1, 0.99, 1.0);
-    check_ns(SPLITEE_POLICY_D_UCB_S, 5, 4000, 1, 0.999, 0.3);
-    check_ns(SPLITEE_POLICY_D_UCB_S, 6, 2000, 1, 1.0, 1.0);
+    check_ns(SPLITEE_POLICY_KIND_D_UCB_S, 12, 4000, 1, 0.99, 1.0);
+    check_ns(SPLITEE_POLICY_KIND_D_UCB_S, 5, 4000, 1, 0.999, 0.3);
+    check_ns(SPLITEE_POLICY_KIND_D_UCB_S, 6, 2000, 1, 1.0, 1.0);
 }
 
 Test(bandit, d_ucb_matches_naive_reference)
 {
-    check_ns(SPLITEE_POLICY_D_UCB, 12, 5000, 1, 0.99, 1.0);
-    check_ns(SPLITEE_POLICY_D_UCB, 5, 5000, 1, 0.999, 0.5);
-    check_ns(SPLITEE_POLICY_D_UCB, 12, 2000, 1, 1.0, 1.0);
-    check_ns(SPLITEE_POLICY_D_UCB, 3, 2000, 1, 0.5, 1.0);
+    check_ns(SPLITEE_POLICY_KIND_D_UCB, 12, 5000, 1, 0.99, 1.0);
+    check_ns(SPLITEE_POLICY_KIND_D_UCB, 5, 5000, 1, 0.999, 0.5);
+    check_ns(SPLITEE_POLICY_KIND_D_UCB, 12, 2000, 1, 1.0, 1.0);
+    check_ns(SPLITEE_POLICY_KIND_D_UCB, 3, 2000, 1, 0.5, 1.0);
 }
 
 /* With W >= T nothing is forgotten: sw-ucb is SplitEE's UCB1 choice for
@@ -207,8 +207,8 @@ Test(bandit, sw_ucb_with_long_window_is_ucb1)
 {
     for (int side = 0; side < 2; side++) {
     splitee_reward rw = make_rw(12, 0.8, 0.03, 0.3);
-    splitee_policy *sw = make_ns(side ? SPLITEE_POLICY_SW_UCB_S : SPLITEE_POLICY_SW_UCB, &rw, 5000, 1);
-    splitee_policy *u = make_ns(side ? SPLITEE_POLICY_SPLITEE_S : SPLITEE_POLICY_SPLITEE, &rw, 1, 1);
+    splitee_policy *sw = make_ns(side ? SPLITEE_POLICY_KIND_SW_UCB_S : SPLITEE_POLICY_KIND_SW_UCB, &rw, 5000, 1);
+    splitee_policy *u = make_ns(side ? SPLITEE_POLICY_KIND_SPLITEE_S : SPLITEE_POLICY_KIND_SPLITEE, &rw, 1, 1);
     gsl_rng *rows = gsl_rng_alloc(gsl_rng_mt19937);
     double row[MAXA];
     for (int t = 0; t < 5000; t++) {
@@ -230,8 +230,8 @@ Test(bandit, sw_ucb_with_long_window_is_ucb1)
 Test(bandit, nonstationary_save_load_mid_run)
 {
     splitee_reward rw = make_rw(12, 0.8, 0.03, 0.3);
-    static const splitee_policy_kind kinds[4] = { SPLITEE_POLICY_SW_UCB, SPLITEE_POLICY_D_UCB,
-                                                  SPLITEE_POLICY_SW_UCB_S, SPLITEE_POLICY_D_UCB_S };
+    static const splitee_policy_kind kinds[4] = { SPLITEE_POLICY_KIND_SW_UCB, SPLITEE_POLICY_KIND_D_UCB,
+                                                  SPLITEE_POLICY_KIND_SW_UCB_S, SPLITEE_POLICY_KIND_D_UCB_S };
     for (int k = 0; k < 4; k++) {
         splitee_policy_kind kind = kinds[k];
         splitee_policy *p = make_ns(kind, &rw, 150, 0.98);
@@ -248,7 +248,7 @@ Test(bandit, nonstationary_save_load_mid_run)
         if (k % 2 == 0)
             cr_assert(strstr(text, "\"history\"") && strstr(text, "\"window\":\t150"), "%s", text);
         splitee_error err;
-        cr_assert_eq(splitee_policy_load(q, text, &err), 0, "%s", err.msg);
+        cr_assert_eq(splitee_policy_restore(q, text, &err), 0, "%s", err.msg);
         char *again = splitee_policy_save(q);
         cr_assert_str_eq(again, text);
         for (int t = 0; t < 2000; t++) {
@@ -274,7 +274,7 @@ Test(bandit, nonstationary_save_load_mid_run)
 Test(bandit, nonstationary_bad_state_and_params)
 {
     splitee_reward rw = make_rw(3, 0.8, 0.1, 0.3);
-    splitee_policy *p = make_ns(SPLITEE_POLICY_SW_UCB, &rw, 4, 1);
+    splitee_policy *p = make_ns(SPLITEE_POLICY_KIND_SW_UCB, &rw, 4, 1);
     splitee_error err;
     const char *head = "{\"kind\":\"sw-ucb\",\"arms\":3,\"rounds\":3,\"n\":[1,1,1],"
                        "\"sum\":[0.5,0.25,0.125],\"sumsq\":[0.25,0.0625,0.015625],";
@@ -300,7 +300,7 @@ Test(bandit, nonstationary_bad_state_and_params)
     char buf[1024];
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         snprintf(buf, sizeof buf, "%s%s%s", head, cases[i].mid, fresh);
-        cr_assert_eq(splitee_policy_load(p, buf, &err), cases[i].rc, "case %zu: %s", i, err.msg);
+        cr_assert_eq(splitee_policy_restore(p, buf, &err), cases[i].rc, "case %zu: %s", i, err.msg);
         cr_assert(err.msg[0] && !strchr(err.msg, '\n'));
         cr_assert_eq(splitee_policy_rounds(p), 0, "case %zu", i);
         cr_assert_eq(splitee_policy_count(p, 0), 0, "case %zu", i);
@@ -309,50 +309,50 @@ Test(bandit, nonstationary_bad_state_and_params)
     snprintf(buf, sizeof buf, "%s%s", head,
              "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125],\"round\":[0,1,2]},"
              "\"fresh_rounds\":2,\"fresh_n\":[1,1,1],\"fresh_sum\":[0,0,0],\"fresh_sumsq\":[0,0,0]}");
-    cr_assert_eq(splitee_policy_load(p, buf, &err), SPLITEE_ERR_FORMAT);
+    cr_assert_eq(splitee_policy_restore(p, buf, &err), SPLITEE_ERR_FORMAT);
     snprintf(buf, sizeof buf, "%s%s", head,
              "\"window\":4,\"history\":{\"arm\":[0,1,2],\"reward\":[0.5,0.25,0.125],\"round\":[0,1,2]},"
              "\"fresh_rounds\":3,\"fresh_n\":[1,1,1],\"fresh_sum\":[0.5,0.25,0.125],"
              "\"fresh_sumsq\":[0.25,0.0625,0.015625]}");
-    cr_assert_eq(splitee_policy_load(p, buf, &err), 0, "%s", err.msg);
+    cr_assert_eq(splitee_policy_restore(p, buf, &err), 0, "%s", err.msg);
     cr_assert_eq(splitee_policy_rounds(p), 3);
     splitee_policy_free(p);
 
     splitee_policy_config pc;
     splitee_policy_config_default(&pc);
     double bad_g[] = { 0, -0.5, 1.0001, NAN, INFINITY };
-    pc.kind = SPLITEE_POLICY_D_UCB;
+    pc.kind = SPLITEE_POLICY_KIND_D_UCB;
     for (size_t i = 0; i < sizeof bad_g / sizeof *bad_g; i++) {
         pc.discount = bad_g[i];
         cr_assert_eq(splitee_policy_create(&pc, &rw, &p, &err), SPLITEE_ERR_ARG, "%g", bad_g[i]);
         cr_assert_null(p);
     }
-    pc.kind = SPLITEE_POLICY_SW_UCB;
+    pc.kind = SPLITEE_POLICY_KIND_SW_UCB;
     pc.window = 0;
     cr_assert_eq(splitee_policy_create(&pc, &rw, &p, &err), SPLITEE_ERR_ARG);
     pc.window = -3;
     cr_assert_eq(splitee_policy_create(&pc, &rw, &p, &err), SPLITEE_ERR_ARG);
-    pc.kind = SPLITEE_POLICY_SPLITEE;    /* ignored by other kinds */
+    pc.kind = SPLITEE_POLICY_KIND_SPLITEE;    /* ignored by other kinds */
     cr_assert_eq(splitee_policy_create(&pc, &rw, &p, &err), 0);
     splitee_policy_free(p);
     splitee_policy_config ok;
     cr_assert_eq(splitee_policy_parse("sw-ucb", &ok), 0);
-    cr_assert_eq(ok.kind, SPLITEE_POLICY_SW_UCB);
+    cr_assert_eq(ok.kind, SPLITEE_POLICY_KIND_SW_UCB);
     cr_assert_eq(splitee_policy_parse("d-ucb", &ok), 0);
-    cr_assert_eq(ok.kind, SPLITEE_POLICY_D_UCB);
+    cr_assert_eq(ok.kind, SPLITEE_POLICY_KIND_D_UCB);
     cr_assert_eq(splitee_policy_parse("sw-ucb-s", &ok), 0);
-    cr_assert_eq(ok.kind, SPLITEE_POLICY_SW_UCB_S);
+    cr_assert_eq(ok.kind, SPLITEE_POLICY_KIND_SW_UCB_S);
     cr_assert_eq(splitee_policy_parse("d-ucb-s", &ok), 0);
-    cr_assert_eq(ok.kind, SPLITEE_POLICY_D_UCB_S);
-    cr_assert_str_eq(splitee_policy_kind_name(SPLITEE_POLICY_D_UCB), "d-ucb");
+    cr_assert_eq(ok.kind, SPLITEE_POLICY_KIND_D_UCB_S);
+    cr_assert_str_eq(splitee_policy_kind_name(SPLITEE_POLICY_KIND_D_UCB), "d-ucb");
 }
 
 /* Deterministic: two runs, and a run after reset, make the same choices. */
 Test(bandit, nonstationary_deterministic_and_reset)
 {
     splitee_reward rw = make_rw(12, 0.8, 0.03, 0.3);
-    static const splitee_policy_kind kinds[4] = { SPLITEE_POLICY_SW_UCB, SPLITEE_POLICY_D_UCB,
-                                                  SPLITEE_POLICY_SW_UCB_S, SPLITEE_POLICY_D_UCB_S };
+    static const splitee_policy_kind kinds[4] = { SPLITEE_POLICY_KIND_SW_UCB, SPLITEE_POLICY_KIND_D_UCB,
+                                                  SPLITEE_POLICY_KIND_SW_UCB_S, SPLITEE_POLICY_KIND_D_UCB_S };
     for (int k = 0; k < 4; k++) {
         splitee_policy_kind kind = kinds[k];
         splitee_policy *p = make_ns(kind, &rw, 200, 0.99);
@@ -390,8 +390,8 @@ Test(bandit, nonstationary_policies_track_a_change)
      * 0 needs thousands of rounds to fall below it */
     static const double after[3] = { 0.5, 0.5, 0.9 };
     int late[3] = { 0 };
-    splitee_policy_kind kinds[3] = { SPLITEE_POLICY_SW_UCB, SPLITEE_POLICY_D_UCB,
-                                     SPLITEE_POLICY_SPLITEE };
+    splitee_policy_kind kinds[3] = { SPLITEE_POLICY_KIND_SW_UCB, SPLITEE_POLICY_KIND_D_UCB,
+                                     SPLITEE_POLICY_KIND_SPLITEE };
     for (int k = 0; k < 3; k++) {
         splitee_policy *p = make_ns(kinds[k], &rw, 300, 0.99);
         for (int t = 0; t < 20000; t++) {

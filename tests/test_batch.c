@@ -36,7 +36,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    splitee_images_release(&im);
+    splitee_images_free(&im);
     splitee_model_free(model);
 }
 
@@ -224,7 +224,7 @@ Test(batch, refuses_bad_arguments, .init = setup, .fini = teardown)
     cr_assert_not_null(strstr(err.msg, "14x14"), "%s", err.msg);
     splitee_distortion_config dc;
     splitee_distortion_config_default(&dc);
-    dc.kind = SPLITEE_DISTORTION_BLUR;
+    dc.kind = SPLITEE_DISTORTION_KIND_BLUR;
     dc.sigma = -1;
     cr_assert_lt(splitee_batch_forward_images(model, &im, &dc, &bc, out, &err), 0);
     free(out);
@@ -343,7 +343,7 @@ Test(batch, split_matches_a_naive_loop_for_any_thread_count, .init = setup, .fin
     splitee_distortion_config dc;
     splitee_error err = { 0, "" };
     cr_assert_eq(splitee_distortion_domain("blur", &dc, &err), 0);
-    const splitee_payload_encoding encs[3] = { SPLITEE_PAYLOAD_F32, SPLITEE_PAYLOAD_F16, SPLITEE_PAYLOAD_I8 };
+    const splitee_payload_encoding encs[3] = { SPLITEE_PAYLOAD_ENCODING_F32, SPLITEE_PAYLOAD_ENCODING_F16, SPLITEE_PAYLOAD_ENCODING_I8 };
     const int splits[3] = { 2, 5, 12 };
     for (int e = 0; e < 3; e++) {
         splitee_split_config sc;
@@ -388,7 +388,7 @@ Test(batch, split_refuses_bad_arguments, .init = setup, .fini = teardown)
     sc.alpha = 0.8;
     sc.encoding = (splitee_payload_encoding)7;
     cr_assert_eq(splitee_batch_split_images(model, &im, NULL, &sc, &bc, &st, &err), SPLITEE_ERR_ARG);
-    sc.encoding = SPLITEE_PAYLOAD_F32;
+    sc.encoding = SPLITEE_PAYLOAD_ENCODING_F32;
     splitee_images unlabelled = im;
     unlabelled.labels = NULL;
     cr_assert_eq(splitee_batch_split_images(model, &unlabelled, NULL, &sc, &bc, &st, &err), SPLITEE_ERR_ARG);

@@ -80,8 +80,8 @@ Test(cloud, answers_equal_the_local_forward_pass)
         size_t n;
         cr_assert_eq(splitee_engine_embed(s, px, &err), 0);
         cr_assert_eq(splitee_engine_run_layers(s, 0, layer, &err), 0);
-        cr_assert_eq(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_F32, payload, sizeof payload, &n, &err), 0);
-        cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, 0, 100 + (uint32_t)k, (uint32_t)layer, payload, n,
+        cr_assert_eq(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_ENCODING_F32, payload, sizeof payload, &n, &err), 0);
+        cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, 0, 100 + (uint32_t)k, (uint32_t)layer, payload, n,
                                          frames[k], sizeof frames[k], &flen[k], &err), 0);
     }
     /* all six pipelined in one write, then a half-close */
@@ -95,7 +95,7 @@ Test(cloud, answers_equal_the_local_forward_pass)
     unsigned char bodies[7][512];
     cr_assert_eq(read_frames(fd, p, f, 7, bodies), 6);
     for (int k = 0; k < 6; k++) {
-        cr_assert_eq(f[k].hdr.type, SPLITEE_WIRE_RESPONSE);
+        cr_assert_eq(f[k].hdr.type, SPLITEE_WIRE_TYPE_RESPONSE);
         cr_assert_eq(f[k].hdr.id, 100 + (uint32_t)k);
         cr_assert_eq(f[k].hdr.layer, 1 + 2 * (uint32_t)k);
         splitee_wire_response r;
@@ -118,7 +118,7 @@ Test(cloud, bad_payload_gets_an_error_frame_and_the_connection_stays)
     start(&fx);
     unsigned char junk[40] = "not a payload", fr[128];
     size_t n;
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, 0, 7, 2, junk, sizeof junk, fr, sizeof fr, &n, NULL), 0);
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, 0, 7, 2, junk, sizeof junk, fr, sizeof fr, &n, NULL), 0);
     int fd = dial(splitee_cloud_port(fx.c));
     cr_assert_eq(send(fd, fr, n, 0), (ssize_t)n);
     cr_assert_eq(send(fd, fr, n, 0), (ssize_t)n);
@@ -128,7 +128,7 @@ Test(cloud, bad_payload_gets_an_error_frame_and_the_connection_stays)
     unsigned char bodies[2][512];
     cr_assert_eq(read_frames(fd, p, f, 2, bodies), 2);
     for (int k = 0; k < 2; k++) {
-        cr_assert_eq(f[k].hdr.type, SPLITEE_WIRE_ERROR);
+        cr_assert_eq(f[k].hdr.type, SPLITEE_WIRE_TYPE_ERROR);
         cr_assert_eq(f[k].hdr.id, 7);
         int st;
         char msg[300];
@@ -158,14 +158,14 @@ Test(cloud, framing_error_closes_only_that_connection)
     /* the other connection is still served */
     unsigned char junk[8] = { 0 }, fr[64];
     size_t n;
-    splitee_wire_encode(SPLITEE_WIRE_REQUEST, 0, 1, 1, junk, sizeof junk, fr, sizeof fr, &n, NULL);
+    splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, 0, 1, 1, junk, sizeof junk, fr, sizeof fr, &n, NULL);
     cr_assert_eq(send(good, fr, n, 0), (ssize_t)n);
     splitee_wire_parser *p;
     cr_assert_eq(splitee_wire_parser_create(1024, &p, NULL), 0);
     splitee_wire_frame f[1];
     unsigned char bodies[1][512];
     cr_assert_eq(read_frames(good, p, f, 1, bodies), 1);
-    cr_assert_eq(f[0].hdr.type, SPLITEE_WIRE_ERROR);
+    cr_assert_eq(f[0].hdr.type, SPLITEE_WIRE_TYPE_ERROR);
     close(good);
     splitee_wire_parser_free(p);
     stop(&fx);
@@ -194,8 +194,8 @@ static size_t request_for(splitee_model *m, int k, int layer, int version, split
     size_t n, flen;
     cr_assert_eq(splitee_engine_embed(s, px, &err), 0);
     cr_assert_eq(splitee_engine_run_layers(s, 0, layer, &err), 0);
-    cr_assert_eq(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_F32, payload, sizeof payload, &n, &err), 0);
-    splitee_wire_header h = { .type = SPLITEE_WIRE_REQUEST, .encoding = SPLITEE_PAYLOAD_F32,
+    cr_assert_eq(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_ENCODING_F32, payload, sizeof payload, &n, &err), 0);
+    splitee_wire_header h = { .type = SPLITEE_WIRE_TYPE_REQUEST, .encoding = SPLITEE_PAYLOAD_ENCODING_F32,
                               .version = version, .confidence = measure, .id = id,
                               .layer = (uint32_t)layer };
     cr_assert_eq(splitee_wire_encode_frame(&h, payload, n, frame, cap, &flen, &err), 0, "%s", err.msg);
@@ -229,7 +229,7 @@ Test(cloud, answers_under_the_measure_the_request_asks_for)
     unsigned char bodies[4][512];
     cr_assert_eq(read_frames(fd, p, f, 4, bodies), 4);
     for (int k = 0; k < 4; k++) {
-        cr_assert_eq(f[k].hdr.type, SPLITEE_WIRE_RESPONSE);
+        cr_assert_eq(f[k].hdr.type, SPLITEE_WIRE_TYPE_RESPONSE);
         cr_assert_eq(f[k].hdr.version, ask[k].version);
         cr_assert_eq(f[k].hdr.confidence, ask[k].measure);
         splitee_wire_response r;
@@ -270,7 +270,7 @@ Test(cloud, a_cloud_answering_one_measure_refuses_the_others)
     unsigned char bodies[3][512];
     cr_assert_eq(read_frames(fd, p, f, 3, bodies), 3);
     for (int k = 0; k < 2; k++) {
-        cr_assert_eq(f[k].hdr.type, SPLITEE_WIRE_ERROR, "request %d", k);
+        cr_assert_eq(f[k].hdr.type, SPLITEE_WIRE_TYPE_ERROR, "request %d", k);
         cr_assert_eq(f[k].hdr.version, k == 0 ? 2 : 1);
         int st;
         char msg[300];
@@ -278,7 +278,7 @@ Test(cloud, a_cloud_answering_one_measure_refuses_the_others)
         cr_assert_eq(st, SPLITEE_ERR_UNSUPPORTED);
         cr_assert(strstr(msg, "max-softmax") && strstr(msg, "answers entropy"), "%s", msg);
     }
-    cr_assert_eq(f[2].hdr.type, SPLITEE_WIRE_RESPONSE);
+    cr_assert_eq(f[2].hdr.type, SPLITEE_WIRE_TYPE_RESPONSE);
     splitee_wire_response r;
     cr_assert_eq(splitee_wire_decode_response(bodies[2], f[2].hdr.length, &r, NULL), 0);
     cr_assert_eq(r.confidence, conf[SPLITEE_CONFIDENCE_ENTROPY]);

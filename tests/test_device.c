@@ -18,7 +18,7 @@ static void run_device(const char *host, int port, int *counts, splitee_model *m
 {
     splitee_policy_config pc;
     splitee_policy_config_default(&pc);
-    pc.kind = SPLITEE_POLICY_SPLITEE_S;
+    pc.kind = SPLITEE_POLICY_KIND_SPLITEE_S;
     splitee_reward_config rc;
     splitee_reward_config_default(&rc);
     splitee_device_config dc;
@@ -37,7 +37,7 @@ static void run_device(const char *host, int port, int *counts, splitee_model *m
         splitee_round r;
         cr_assert_eq(splitee_device_step(d, px, k % 10, NULL, &r, &err), 0, "%s", err.msg);
         cr_assert_eq(r.index, k);
-        if (r.outcome != SPLITEE_ROUND_EXITED)
+        if (r.outcome != SPLITEE_ROUND_OUTCOME_EXITED)
             cr_assert(isfinite(r.conf_final) && r.exit == 11);
     }
     splitee_round r;
@@ -188,7 +188,7 @@ Test(device, ee_threshold_live_equals_replay)
             image(px, k);
             splitee_round r;
             cr_assert_eq(splitee_device_step(d, px, k % 10, NULL, &r, &err), 0, "%s", err.msg);
-            cr_assert_eq(r.outcome, SPLITEE_ROUND_EXITED, "rule %d round %d", rule, k);
+            cr_assert_eq(r.outcome, SPLITEE_ROUND_OUTCOME_EXITED, "rule %d round %d", rule, k);
             cr_assert_eq(r.arm, L - 1);
             cr_assert_eq(r.exit, tr[k].exit, "rule %d round %d: live exit %d, replay %d", rule, k,
                          r.exit, tr[k].exit);
@@ -254,7 +254,7 @@ Test(device, rewards_under_entropy_equal_replays_rows)
             cr_assert_eq(splitee_device_step(d, px, k % 10, rng, &r, &err), 0, "%s", err.msg);
             const double *row = conf + (size_t)k * L;
             splitee_outcome want = splitee_reward_evaluate(rw, r.arm, row, pred + (size_t)k * L);
-            cr_assert_eq(r.outcome == SPLITEE_ROUND_OFFLOADED, want.offloaded, "rule %d round %d: %s",
+            cr_assert_eq(r.outcome == SPLITEE_ROUND_OUTCOME_OFFLOADED, want.offloaded, "rule %d round %d: %s",
                          rule, k, r.note);
             cr_assert_eq(r.exit, want.exit);
             cr_assert_eq(r.reward, want.reward, "rule %d round %d arm %d", rule, k, r.arm);
@@ -263,8 +263,8 @@ Test(device, rewards_under_entropy_equal_replays_rows)
                 cr_assert_eq(r.conf_final, row[L - 1], "the cloud's entropy");
             n[r.outcome]++;
         }
-        cr_assert(n[SPLITEE_ROUND_EXITED] > 0 && n[SPLITEE_ROUND_OFFLOADED] > 0 &&
-                  n[SPLITEE_ROUND_FALLBACK] == 0, "rule %d: %d exited, %d offloaded, %d fell back",
+        cr_assert(n[SPLITEE_ROUND_OUTCOME_EXITED] > 0 && n[SPLITEE_ROUND_OUTCOME_OFFLOADED] > 0 &&
+                  n[SPLITEE_ROUND_OUTCOME_FALLBACK] == 0, "rule %d: %d exited, %d offloaded, %d fell back",
                   rule, n[0], n[1], n[2]);
         gsl_rng_free(rng);
         splitee_device_free(d);
@@ -293,7 +293,7 @@ Test(device, a_cloud_without_the_devices_measure_means_fallback)
     splitee_round r;
     splitee_error err;
     cr_assert_eq(splitee_device_step(d, px, 0, NULL, &r, &err), 0, "%s", err.msg);
-    cr_assert_eq(r.outcome, SPLITEE_ROUND_FALLBACK);
+    cr_assert_eq(r.outcome, SPLITEE_ROUND_OUTCOME_FALLBACK);
     cr_assert(strstr(r.note, "margin") && strstr(r.note, "answers max-softmax"), "%s", r.note);
     splitee_device_free(d);
     stop(&fx);

@@ -78,8 +78,8 @@ static void load_fixture(const splitee_model_config *c, fixture *f)
 
 static void free_fixture(fixture *f)
 {
-    splitee_array_release(&f->in);
-    splitee_array_release(&f->out);
+    splitee_array_free(&f->in);
+    splitee_array_free(&f->out);
 }
 
 static const float *fixture_input(const fixture *f, const splitee_model_config *c, size_t i)
@@ -211,7 +211,7 @@ static double split_and_resume(splitee_payload_encoding enc)
                 cr_assert_eq(splitee_engine_run_layer(cs, l, &err), 0, "%s", err.msg);
                 cr_assert_eq(splitee_engine_exit_logits(cs, l, logits, &err), 0, "%s", err.msg);
                 const float *want = full + (i * (size_t)c->layers + (size_t)l) * (size_t)c->classes;
-                if (enc == SPLITEE_PAYLOAD_F32)
+                if (enc == SPLITEE_PAYLOAD_ENCODING_F32)
                     cr_assert_eq(memcmp(logits, want, (size_t)c->classes * sizeof *logits), 0,
                                  "sample %zu split %d exit %d: not bit-identical", i, k, l);
                 for (int j = 0; j < c->classes; j++) {
@@ -232,19 +232,19 @@ static double split_and_resume(splitee_payload_encoding enc)
 
 Test(engine, split_f32_resumes_bit_identically)
 {
-    cr_assert_eq(split_and_resume(SPLITEE_PAYLOAD_F32), 0.0);
+    cr_assert_eq(split_and_resume(SPLITEE_PAYLOAD_ENCODING_F32), 0.0);
 }
 
 Test(engine, split_f16_resumes_within_tolerance)
 {
-    double worst = split_and_resume(SPLITEE_PAYLOAD_F16);
+    double worst = split_and_resume(SPLITEE_PAYLOAD_ENCODING_F16);
     cr_log_info("float16 payload: max |resumed - full| logit difference %.3g", worst);
     cr_assert(worst <= F16_TOL, "float16 resume differs by %g (tolerance %g)", worst, F16_TOL);
 }
 
 Test(engine, split_int8_resumes_within_tolerance)
 {
-    double worst = split_and_resume(SPLITEE_PAYLOAD_I8);
+    double worst = split_and_resume(SPLITEE_PAYLOAD_ENCODING_I8);
     cr_log_info("int8 payload: max |resumed - full| logit difference %.3g", worst);
     cr_assert(worst <= I8_TOL, "int8 resume differs by %g (tolerance %g)", worst, I8_TOL);
 }
@@ -356,7 +356,7 @@ Test(engine, rejects_calls_out_of_order)
     cr_assert_eq(splitee_engine_depth(s), -1);
     expect(splitee_engine_run_layer(s, 0, &err), SPLITEE_ERR_ARG, &err, "before any input");
     expect(splitee_engine_exit_logits(s, 0, logits, &err), SPLITEE_ERR_ARG, &err, "depth -1");
-    expect(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_F32, buf, sizeof buf, NULL, &err),
+    expect(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_ENCODING_F32, buf, sizeof buf, NULL, &err),
            SPLITEE_ERR_ARG, &err, "no sample");
     cr_assert_eq(splitee_engine_embed_normalised(s, fixture_input(&f, c, 0), &err), 0);
     expect(splitee_engine_run_layer(s, 1, &err), SPLITEE_ERR_ARG, &err, "next layer is 0");
@@ -371,7 +371,7 @@ Test(engine, rejects_calls_out_of_order)
     expect(splitee_engine_run_layers(s, 2, c->layers + 1, &err), SPLITEE_ERR_ARG, &err,
            "bad layer range");
     cr_assert_eq(splitee_engine_depth(s), 2, "errors must not change the sample");
-    expect(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_F32, buf, sizeof buf, NULL, &err),
+    expect(splitee_engine_export_payload(s, SPLITEE_PAYLOAD_ENCODING_F32, buf, sizeof buf, NULL, &err),
            SPLITEE_ERR_OVERFLOW, &err, "needs");
     float *bad = malloc(f.in.count / f.n * sizeof *bad);
     memcpy(bad, fixture_input(&f, c, 0), f.in.count / f.n * sizeof *bad);
@@ -396,12 +396,12 @@ Test(engine, rejects_payloads_that_do_not_fit_the_model)
     splitee_error err = { 0, "" };
     size_t n = (size_t)c->tokens * (size_t)c->dim, len;
     float *act = calloc(n, sizeof *act);
-    unsigned char *buf = malloc(splitee_payload_size(SPLITEE_PAYLOAD_F32, c->tokens, c->dim + 1));
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 1, act, (size_t)c->tokens - 1,
+    unsigned char *buf = malloc(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, c->tokens, c->dim + 1));
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, 1, act, (size_t)c->tokens - 1,
                                         (size_t)c->dim, buf, n * 4 + 64, &len, &err), 0);
     expect(splitee_engine_import_payload(s, buf, len, &err), SPLITEE_ERR_SHAPE, &err,
            "does not fit");
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, c->layers + 1, act, (size_t)c->tokens,
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, c->layers + 1, act, (size_t)c->tokens,
                                         (size_t)c->dim, buf, n * 4 + 64, &len, &err), 0);
     expect(splitee_engine_import_payload(s, buf, len, &err), SPLITEE_ERR_VALUE, &err,
            "but the model has");
@@ -485,8 +485,8 @@ static void check_domain_table(const char *domain, size_t count)
     free(px);
     free(logits);
     splitee_distorter_free(d);
-    splitee_images_release(&im);
-    splitee_array_release(&t);
+    splitee_images_free(&im);
+    splitee_array_free(&t);
     splitee_engine_state_free(s);
     splitee_model_free(m);
 }

@@ -113,13 +113,13 @@ Test(image, reads_plain_and_gzipped_idx)
                 for (size_t j = 0; j < 3; j++)
                     cr_assert_eq(im.pixels[(k * 4 + i) * 3 + j], (k + 3 * i + 5 * j) % 256);
         }
-        splitee_images_release(&im);
+        splitee_images_free(&im);
         cr_assert_null(im.pixels);
         cr_assert_eq(splitee_idx_load(ip, NULL, &im, &err), 0);
         cr_assert_null(im.labels);
-        splitee_images_release(&im);
-        splitee_images_release(&im);
-        splitee_images_release(NULL);
+        splitee_images_free(&im);
+        splitee_images_free(&im);
+        splitee_images_free(NULL);
     }
 }
 
@@ -140,7 +140,7 @@ Test(image, reads_installed_fashion_mnist)
     }
     for (int c = 0; c < 10; c++)
         cr_assert_eq(seen[c], 1000);   /* the test set is balanced */
-    splitee_images_release(&im);
+    splitee_images_free(&im);
 }
 
 Test(image, rejects_missing_and_non_regular_files)
@@ -245,7 +245,7 @@ Test(image, reads_data_larger_than_one_chunk)
                 for (size_t j = 0; j < 1000; j++)
                     bad += im.pixels[(k * 1000 + i) * 1000 + j] != (k + 3 * i + 5 * j) % 256;
         cr_assert_eq(bad, 0);
-        splitee_images_release(&im);
+        splitee_images_free(&im);
     }
 }
 
@@ -326,42 +326,42 @@ typedef struct golden {
 /* Values printed by running tools/train.py's distort_noise / distort_blur /
  * distort_contrast (NumPy 1.24) on golden_images, then .astype(float32). */
 static const golden goldens[] = {
-    { SPLITEE_DISTORTION_NOISE, 0.2, 0, 20231101, 0, 3,
+    { SPLITEE_DISTORTION_KIND_NOISE, 0.2, 0, 20231101, 0, 3,
       { 0xe3097dd7f6696342ull, 0x29219ec941eb78a8ull, 0x0c37d6bb2acd5649ull },
       { { 0x1.98519ap-12f, 0x1.5177d4p-1f, 0x1.2ad2bap-3f },
         { 0x1.11a83ep-4f, 0x1.3f5736p-1f, 0x1.184918p-2f },
         { 0x1.9191f8p-4f, 0x1.5f0cdep-1f, 0x1.3af3eap-3f } } },
     /* image 9999 of the shipped noise domain: seed 20231101 + 9999 */
-    { SPLITEE_DISTORTION_NOISE, 0.2, 0, 20231101, 9999, 1,
+    { SPLITEE_DISTORTION_KIND_NOISE, 0.2, 0, 20231101, 9999, 1,
       { 0xbb093bbfc3ac7af4ull, 0, 0 }, { { 0.0f, 0x1.c883fp-1f, 0x1.3fe644p-2f } } },
     /* seed + k wraps modulo 2^64 */
-    { SPLITEE_DISTORTION_NOISE, 0.05, 0, 0xfffffffffffffffeull, 0, 3,
+    { SPLITEE_DISTORTION_KIND_NOISE, 0.05, 0, 0xfffffffffffffffeull, 0, 3,
       { 0x9936e60607ec3091ull, 0x7b386e5d4341a3c0ull, 0x898124571922956cull },
       { { 0.0f, 0x1.48adf8p-1f, 0x1.ec138p-8f },
         { 0x1.8650acp-5f, 0x1.20e936p-1f, 0x1.2839f8p-3f },
         { 0x1.084eaap-5f, 0x1.393cdp-1f, 0x1.ca3644p-4f } } },
-    { SPLITEE_DISTORTION_BLUR, 1.0, 0, 0, 0, 3,
+    { SPLITEE_DISTORTION_KIND_BLUR, 1.0, 0, 0, 0, 3,
       { 0x38770c1e8c4bc40aull, 0x61582316707e1f1dull, 0x96ab2135ba750b68ull },
       { { 0x1.1a43dcp-4f, 0x1.226c3ap-1f, 0x1.068a7ap-1f },
         { 0x1.8ab44cp-4f, 0x1.30583p-1f, 0x1.544d1ep-2f },
         { 0x1.fb24bcp-4f, 0x1.3dd91p-1f, 0x1.70693ap-2f } } },
     /* 17 taps: the kernel sum uses NumPy's 8-accumulator pairwise order */
-    { SPLITEE_DISTORTION_BLUR, 2.5, 0, 0, 0, 3,
+    { SPLITEE_DISTORTION_KIND_BLUR, 2.5, 0, 0, 0, 3,
       { 0xc3c3affc481b8f0bull, 0x80abcf55f82e50ddull, 0x83da0455cde9c94full },
       { { 0x1.7cc4d2p-3f, 0x1.0c852cp-1f, 0x1.1f3a3ap-1f },
         { 0x1.b345e6p-3f, 0x1.0cb6eep-1f, 0x1.bd6426p-2f },
         { 0x1.e8a22ep-3f, 0x1.12c0acp-1f, 0x1.d95b3ep-2f } } },
-    { SPLITEE_DISTORTION_CONTRAST, 0, 0.3, 0, 0, 3,
+    { SPLITEE_DISTORTION_KIND_CONTRAST, 0, 0.3, 0, 0, 3,
       { 0x57c352089723481full, 0xe3260287776d15deull, 0x90580b56f5cd17a0ull },
       { { 0x1.681fe6p-2f, 0x1.0a32e2p-1f, 0x1.7c9ac6p-2f },
         { 0x1.700a8ep-2f, 0x1.0e2836p-1f, 0x1.84857p-2f },
         { 0x1.7ab624p-2f, 0x1.137e02p-1f, 0x1.8f3106p-2f } } },
     /* factor > 1: clipping at both ends */
-    { SPLITEE_DISTORTION_CONTRAST, 0, 1.7, 0, 0, 3,
+    { SPLITEE_DISTORTION_KIND_CONTRAST, 0, 1.7, 0, 0, 3,
       { 0xa27ef0958206324full, 0x6f69f3511fde49b8ull, 0x7baca2db8e6f89d5ull },
       { { 0.0f, 0x1.340b5cp-1f, 0.0f }, { 0.0f, 0x1.4c3224p-1f, 0.0f },
         { 0.0f, 0x1.62f874p-1f, 0.0f } } },
-    { SPLITEE_DISTORTION_NONE, 0, 0, 0, 0, 3,
+    { SPLITEE_DISTORTION_KIND_NONE, 0, 0, 0, 0, 3,
       { 0xe80be8b7af55ddfeull, 0x458a69f8c1fd6413ull, 0xc3fee87b1e259201ull },
       { { 0.0f, 0x1.1f1f2p-1f, 0x1.111112p-4f }, { 0x1.c1c1c2p-6f, 0x1.2d2d2ep-1f, 0x1.818182p-4f },
         { 0x1.c1c1c2p-5f, 0x1.3b3b3cp-1f, 0x1.f1f1f2p-4f } } },
@@ -536,14 +536,14 @@ Test(image, distortions_match_reference_definitions)
             double sigma = 0.3 + 0.7 * trial, factor = 0.25 + 0.5 * trial;
             uint64_t seed = ref_splitmix(&s), index = (uint64_t)trial * 1000;
 
-            splitee_distorter *d = make(SPLITEE_DISTORTION_NOISE, sigma / 4, 0, seed, (size_t)h,
+            splitee_distorter *d = make(SPLITEE_DISTORTION_KIND_NOISE, sigma / 4, 0, seed, (size_t)h,
                                         (size_t)w);
             splitee_distorter_apply(d, px, index, got);
             ref_noise(x, n, sigma / 4, seed + index, want);
             cr_assert_eq(memcmp(got, want, n * sizeof *got), 0, "noise %dx%d trial %d", h, w, trial);
             splitee_distorter_free(d);
 
-            d = make(SPLITEE_DISTORTION_BLUR, sigma, 0, 0, (size_t)h, (size_t)w);
+            d = make(SPLITEE_DISTORTION_KIND_BLUR, sigma, 0, 0, (size_t)h, (size_t)w);
             splitee_distorter_apply(d, px, index, got);
             ref_blur(x, h, w, sigma, want);
             cr_assert_eq(memcmp(got, want, n * sizeof *got), 0, "blur %dx%d sigma %g", h, w, sigma);
@@ -551,13 +551,13 @@ Test(image, distortions_match_reference_definitions)
             cr_assert_eq(memcmp(got, want, n * sizeof *got), 0, "blur f64 %dx%d", h, w);
             splitee_distorter_free(d);
 
-            d = make(SPLITEE_DISTORTION_CONTRAST, 0, factor, 0, (size_t)h, (size_t)w);
+            d = make(SPLITEE_DISTORTION_KIND_CONTRAST, 0, factor, 0, (size_t)h, (size_t)w);
             splitee_distorter_apply(d, px, index, got);
             ref_contrast(x, n, factor, want);
             cr_assert_eq(memcmp(got, want, n * sizeof *got), 0, "contrast %dx%d f %g", h, w, factor);
             splitee_distorter_free(d);
 
-            d = make(SPLITEE_DISTORTION_NONE, 0, 0, 0, (size_t)h, (size_t)w);
+            d = make(SPLITEE_DISTORTION_KIND_NONE, 0, 0, 0, (size_t)h, (size_t)w);
             splitee_distorter_apply(d, px, index, got);
             for (size_t i = 0; i < n; i++)
                 cr_assert_eq(got[i], (float)x[i]);
@@ -576,8 +576,8 @@ Test(image, noise_is_deterministic_per_index)
     float a[784], b[784], c[784];
     uint64_t s = 7;
     random_pixels(px, 784, &s);
-    splitee_distorter *d1 = make(SPLITEE_DISTORTION_NOISE, 0.2, 0, 20231101, 28, 28);
-    splitee_distorter *d2 = make(SPLITEE_DISTORTION_NOISE, 0.2, 0, 20231101 + 5, 28, 28);
+    splitee_distorter *d1 = make(SPLITEE_DISTORTION_KIND_NOISE, 0.2, 0, 20231101, 28, 28);
+    splitee_distorter *d2 = make(SPLITEE_DISTORTION_KIND_NOISE, 0.2, 0, 20231101 + 5, 28, 28);
     splitee_distorter_apply(d1, px, 5, a);
     splitee_distorter_apply(d1, px, 6, b);        /* other index: other noise */
     splitee_distorter_apply(d1, px, 5, c);        /* same index: same noise */
@@ -603,27 +603,27 @@ Test(image, domains_and_config_errors)
     splitee_distortion_config c;
     splitee_error err = { 0, "" };
     cr_assert_eq(splitee_distortion_domain("noise", &c, &err), 0);
-    cr_assert(c.kind == SPLITEE_DISTORTION_NOISE && c.sigma == 0.2 && c.seed == 20231101);
+    cr_assert(c.kind == SPLITEE_DISTORTION_KIND_NOISE && c.sigma == 0.2 && c.seed == 20231101);
     cr_assert_eq(splitee_distortion_domain("blur", &c, &err), 0);
-    cr_assert(c.kind == SPLITEE_DISTORTION_BLUR && c.sigma == 1.0);
+    cr_assert(c.kind == SPLITEE_DISTORTION_KIND_BLUR && c.sigma == 1.0);
     cr_assert_eq(splitee_distortion_domain("contrast", &c, &err), 0);
-    cr_assert(c.kind == SPLITEE_DISTORTION_CONTRAST && c.factor == 0.3);
+    cr_assert(c.kind == SPLITEE_DISTORTION_KIND_CONTRAST && c.factor == 0.3);
     cr_assert_eq(splitee_distortion_domain("clean", &c, &err), 0);
-    cr_assert_eq(c.kind, SPLITEE_DISTORTION_NONE);
+    cr_assert_eq(c.kind, SPLITEE_DISTORTION_KIND_NONE);
     cr_assert_eq(splitee_distortion_domain("fog", &c, &err), SPLITEE_ERR_ARG);
     cr_assert_not_null(strstr(err.msg, "'fog'"));
 
     splitee_distorter *d = (splitee_distorter *)1;
     static const struct { splitee_distortion_kind k; double sigma, factor; size_t r, c; int st;
                           const char *word; } bad[] = {
-        { SPLITEE_DISTORTION_NOISE, 0.0, 0, 28, 28, SPLITEE_ERR_VALUE, "sigma" },
-        { SPLITEE_DISTORTION_NOISE, NAN, 0, 28, 28, SPLITEE_ERR_VALUE, "sigma" },
-        { SPLITEE_DISTORTION_NOISE, 0.2, 0, 3, 3, SPLITEE_ERR_ARG, "even pixel count" },
-        { SPLITEE_DISTORTION_BLUR, -1.0, 0, 28, 28, SPLITEE_ERR_VALUE, "blur sigma" },
-        { SPLITEE_DISTORTION_BLUR, INFINITY, 0, 28, 28, SPLITEE_ERR_VALUE, "blur sigma" },
-        { SPLITEE_DISTORTION_CONTRAST, 0, NAN, 28, 28, SPLITEE_ERR_VALUE, "factor" },
+        { SPLITEE_DISTORTION_KIND_NOISE, 0.0, 0, 28, 28, SPLITEE_ERR_VALUE, "sigma" },
+        { SPLITEE_DISTORTION_KIND_NOISE, NAN, 0, 28, 28, SPLITEE_ERR_VALUE, "sigma" },
+        { SPLITEE_DISTORTION_KIND_NOISE, 0.2, 0, 3, 3, SPLITEE_ERR_ARG, "even pixel count" },
+        { SPLITEE_DISTORTION_KIND_BLUR, -1.0, 0, 28, 28, SPLITEE_ERR_VALUE, "blur sigma" },
+        { SPLITEE_DISTORTION_KIND_BLUR, INFINITY, 0, 28, 28, SPLITEE_ERR_VALUE, "blur sigma" },
+        { SPLITEE_DISTORTION_KIND_CONTRAST, 0, NAN, 28, 28, SPLITEE_ERR_VALUE, "factor" },
         { (splitee_distortion_kind)9, 0, 0, 28, 28, SPLITEE_ERR_ARG, "unknown kind 9" },
-        { SPLITEE_DISTORTION_NONE, 0, 0, 0, 28, SPLITEE_ERR_ARG, "image size" },
+        { SPLITEE_DISTORTION_KIND_NONE, 0, 0, 0, 28, SPLITEE_ERR_ARG, "image size" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         splitee_distortion_config_default(&c);

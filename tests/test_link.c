@@ -59,7 +59,7 @@ Test(link, lte_constant_by_hand)
      *       = 11095.671732 mJ.
      * o = 0.0005*315.895111 + 1e-5*11095.671732 = 0.157948 + 0.110957 = 0.268904 */
     splitee_link *lk = parse_ok("{\"uplink_mbps\": 5.85, \"downlink_mbps\": 13, \"rtt_ms\": 50, \"radio\": \"lte\"}");
-    size_t b = splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_F32, 16, 64);
+    size_t b = splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_ENCODING_F32, 16, 64);
     cr_assert_eq(b, 4144);
     splitee_transfer t;
     splitee_link_price(lk, b, 0.0, 1, &t);
@@ -102,7 +102,7 @@ Test(link, wifi_by_hand)
      * result 645*0.000832 = 0.53664, waiting 300*0.005 = 1.5, tail
      * 0.25*300 = 75: 82.7952 mJ. */
     splitee_link *lk = parse_ok("{\"uplink_mbps\": 18.88, \"downlink_mbps\": 18.88, \"rtt_ms\": 5, \"radio\": \"wifi\"}");
-    size_t b = splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_I8, 16, 64);
+    size_t b = splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_ENCODING_I8, 16, 64);
     cr_assert_eq(b, 1076);
     splitee_transfer t;
     splitee_link_price(lk, b, 0.0, 1, &t);
@@ -117,11 +117,11 @@ Test(link, raw_input_bytes)
     /* 28x28 = 784 values: f32 24 + 3136 + 24 = 3184; int8 28 + 784 + 24 = 836;
      * a profile's own frame header replaces the default */
     splitee_link *lk = parse_ok("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 1}");
-    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_F32, 784), 3184);
-    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_I8, 784), 836);
+    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_ENCODING_F32, 784), 3184);
+    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_ENCODING_I8, 784), 836);
     splitee_link_free(lk);
     lk = parse_ok("{\"uplink_mbps\": 1, \"downlink_mbps\": 1, \"rtt_ms\": 1, \"frame_header_bytes\": 0}");
-    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_I8, 784), 812);
+    cr_assert_eq(splitee_link_raw_bytes(lk, SPLITEE_PAYLOAD_ENCODING_I8, 784), 812);
     splitee_link_free(lk);
 }
 
@@ -146,7 +146,7 @@ Test(link, every_packet_lost_rto_backoff)
      * uplink bits 34048 + 102144 = 136192. */
     splitee_link_params p;
     splitee_link_params_default(&p);
-    p.loss = SPLITEE_LOSS_RANDOM;
+    p.loss = SPLITEE_LOSS_MODEL_RANDOM;
     p.loss_p = 1.0;
     p.max_retries = 3;
     splitee_link *lk = make(&p);
@@ -166,7 +166,7 @@ Test(link, fast_retransmit_with_three_later_packets)
      * (1000); packets 7..9: RTO then 2 RTO = 3000. 7*1050 + 3*3000 = 16350. */
     splitee_link_params p;
     splitee_link_params_default(&p);
-    p.loss = SPLITEE_LOSS_RANDOM;
+    p.loss = SPLITEE_LOSS_MODEL_RANDOM;
     p.loss_p = 1.0;
     p.max_retries = 2;
     splitee_link *lk = make(&p);
@@ -184,7 +184,7 @@ Test(link, random_loss_rate_matches_p)
      * p = 0.1 (capped at 6 retries: negligible); 20000 keys x 3 packets. */
     splitee_link_params p;
     splitee_link_params_default(&p);
-    p.loss = SPLITEE_LOSS_RANDOM;
+    p.loss = SPLITEE_LOSS_MODEL_RANDOM;
     p.loss_p = 0.1;
     splitee_link *lk = make(&p);
     long losses = 0;
@@ -241,7 +241,7 @@ Test(link, trace_mbps_parse_loop_offset)
     size_t n;
     /* times relative to the first line; the last rate holds the mean gap
      * (3 - 0)/2 = 1.5 s, so the period is 4.5 s */
-    cr_assert_eq(splitee_link_parse_trace("# c\n10 2\n11\t4\n\n13 1\n", SPLITEE_TRACE_MBPS, 0, "x.trace",
+    cr_assert_eq(splitee_link_parse_trace("# c\n10 2\n11\t4\n\n13 1\n", SPLITEE_TRACE_FORMAT_MBPS, 0, "x.trace",
                                           &t, &r, &n, &period, &e), 0, "%s", e.msg);
     cr_assert_eq(n, 3);
     CLOSE(t[0], 0, 0); CLOSE(t[1], 1, 0); CLOSE(t[2], 3, 0);
@@ -288,7 +288,7 @@ Test(link, trace_mahimahi_bins)
     splitee_error e;
     double *t, *r, period;
     size_t n;
-    cr_assert_eq(splitee_link_parse_trace("1\n1\n2\n500\n1000\n", SPLITEE_TRACE_MAHIMAHI, 500, "x.up",
+    cr_assert_eq(splitee_link_parse_trace("1\n1\n2\n500\n1000\n", SPLITEE_TRACE_FORMAT_MAHIMAHI, 500, "x.up",
                                           &t, &r, &n, &period, &e), 0, "%s", e.msg);
     cr_assert_eq(n, 2);
     CLOSE(period, 1.0, 1e-12);
@@ -337,7 +337,7 @@ Test(link, trace_mahimahi_matches_dense_binning)
         double *t, *r, period;
         size_t n;
         splitee_error e;
-        cr_assert_eq(splitee_link_parse_trace(text, SPLITEE_TRACE_MAHIMAHI, bin, "x.up", &t, &r, &n, &period, &e),
+        cr_assert_eq(splitee_link_parse_trace(text, SPLITEE_TRACE_FORMAT_MAHIMAHI, bin, "x.up", &t, &r, &n, &period, &e),
                      0, "%s", e.msg);
         double period_ms = ms < 1 ? 1.0 : (double)ms;
         CLOSE(period, period_ms / 1e3, 1e-12);
@@ -375,19 +375,19 @@ Test(link, trace_mahimahi_bounded_by_its_lines)
     double *t, *r, period;
     size_t n;
     splitee_error e;
-    cr_assert_eq(splitee_link_parse_trace("0\n1\n", SPLITEE_TRACE_MAHIMAHI, 1e-300, "x.up", &t, &r, &n,
+    cr_assert_eq(splitee_link_parse_trace("0\n1\n", SPLITEE_TRACE_FORMAT_MAHIMAHI, 1e-300, "x.up", &t, &r, &n,
                                           &period, &e), SPLITEE_ERR_VALUE);
     cr_assert(strstr(e.msg, "x.up: bin_ms must be in [1, 3600000]"), "%s", e.msg);
-    cr_assert_eq(splitee_link_parse_trace("0\n1\n", SPLITEE_TRACE_MAHIMAHI, NAN, "x.up", &t, &r, &n,
+    cr_assert_eq(splitee_link_parse_trace("0\n1\n", SPLITEE_TRACE_FORMAT_MAHIMAHI, NAN, "x.up", &t, &r, &n,
                                           &period, &e), SPLITEE_ERR_VALUE);
-    cr_assert_eq(splitee_link_parse_trace("0\n999999999999\n", SPLITEE_TRACE_MAHIMAHI, 1, "x.up", &t, &r, &n,
+    cr_assert_eq(splitee_link_parse_trace("0\n999999999999\n", SPLITEE_TRACE_FORMAT_MAHIMAHI, 1, "x.up", &t, &r, &n,
                                           &period, &e), 0, "%s", e.msg);
     cr_assert_eq(n, 3, "bin 0, the empty run, the last bin: %zu points", n);
     cr_assert_eq(r[1], 0.0);
     CLOSE(period, 999999999.999, 1e-3);
     free(t);
     free(r);
-    cr_assert_eq(splitee_link_parse_trace("0\n1000000000001\n", SPLITEE_TRACE_MAHIMAHI, 1, "x.up", &t, &r, &n,
+    cr_assert_eq(splitee_link_parse_trace("0\n1000000000001\n", SPLITEE_TRACE_FORMAT_MAHIMAHI, 1, "x.up", &t, &r, &n,
                                           &period, &e), SPLITEE_ERR_FORMAT);
     cr_assert(strstr(e.msg, "past 10^12 ms"), "%s", e.msg);
 }
@@ -406,17 +406,17 @@ static void trace_bad(const char *text, splitee_trace_format fmt, int status, co
 
 Test(link, trace_errors)
 {
-    trace_bad("", SPLITEE_TRACE_MBPS, SPLITEE_ERR_VALUE, "empty trace");
-    trace_bad("# nothing\n\n", SPLITEE_TRACE_MBPS, SPLITEE_ERR_VALUE, "empty trace");
-    trace_bad("0 1\n1 abc\n", SPLITEE_TRACE_MBPS, SPLITEE_ERR_FORMAT, "x.trace:2:");
-    trace_bad("0 1 2\n", SPLITEE_TRACE_MBPS, SPLITEE_ERR_FORMAT, "unexpected text");
-    trace_bad("0 1\n0 2\n", SPLITEE_TRACE_MBPS, SPLITEE_ERR_FORMAT, "not after");
-    trace_bad("0 -1\n", SPLITEE_TRACE_MBPS, SPLITEE_ERR_VALUE, "negative throughput");
-    trace_bad("0 nan\n", SPLITEE_TRACE_MBPS, SPLITEE_ERR_VALUE, "not a finite number");
-    trace_bad("", SPLITEE_TRACE_MAHIMAHI, SPLITEE_ERR_VALUE, "empty trace");
-    trace_bad("1\n12.5\n", SPLITEE_TRACE_MAHIMAHI, SPLITEE_ERR_FORMAT, "x.trace:2:");
-    trace_bad("5\n3\n", SPLITEE_TRACE_MAHIMAHI, SPLITEE_ERR_FORMAT, "before");
-    trace_bad("-1\n", SPLITEE_TRACE_MAHIMAHI, SPLITEE_ERR_FORMAT, "negative");
+    trace_bad("", SPLITEE_TRACE_FORMAT_MBPS, SPLITEE_ERR_VALUE, "empty trace");
+    trace_bad("# nothing\n\n", SPLITEE_TRACE_FORMAT_MBPS, SPLITEE_ERR_VALUE, "empty trace");
+    trace_bad("0 1\n1 abc\n", SPLITEE_TRACE_FORMAT_MBPS, SPLITEE_ERR_FORMAT, "x.trace:2:");
+    trace_bad("0 1 2\n", SPLITEE_TRACE_FORMAT_MBPS, SPLITEE_ERR_FORMAT, "unexpected text");
+    trace_bad("0 1\n0 2\n", SPLITEE_TRACE_FORMAT_MBPS, SPLITEE_ERR_FORMAT, "not after");
+    trace_bad("0 -1\n", SPLITEE_TRACE_FORMAT_MBPS, SPLITEE_ERR_VALUE, "negative throughput");
+    trace_bad("0 nan\n", SPLITEE_TRACE_FORMAT_MBPS, SPLITEE_ERR_VALUE, "not a finite number");
+    trace_bad("", SPLITEE_TRACE_FORMAT_MAHIMAHI, SPLITEE_ERR_VALUE, "empty trace");
+    trace_bad("1\n12.5\n", SPLITEE_TRACE_FORMAT_MAHIMAHI, SPLITEE_ERR_FORMAT, "x.trace:2:");
+    trace_bad("5\n3\n", SPLITEE_TRACE_FORMAT_MAHIMAHI, SPLITEE_ERR_FORMAT, "before");
+    trace_bad("-1\n", SPLITEE_TRACE_FORMAT_MAHIMAHI, SPLITEE_ERR_FORMAT, "negative");
 }
 
 Test(link, trace_without_capacity_refused)
@@ -689,7 +689,7 @@ Test(link, live_rto_estimator_and_rng)
      * sample waits the initial RTO (1 s). p = 1, 1 retry, 1 packet. */
     splitee_link_params p;
     splitee_link_params_default(&p);
-    p.loss = SPLITEE_LOSS_RANDOM;
+    p.loss = SPLITEE_LOSS_MODEL_RANDOM;
     p.loss_p = 1.0;
     p.max_retries = 1;
     p.rto_initial_ms = 1000;
@@ -808,7 +808,7 @@ Test(link, policy_set_offload_changes_rewards)
     cr_assert_eq(splitee_reward_init(&rw, &cfg, 3, &e), 0);
     splitee_policy_config pc;
     splitee_policy_config_default(&pc);
-    pc.kind = SPLITEE_POLICY_FIXED;
+    pc.kind = SPLITEE_POLICY_KIND_FIXED;
     splitee_policy *p;
     cr_assert_eq(splitee_policy_create(&pc, &rw, &p, &e), 0, "%s", e.msg);
     double conf[3] = { 0.2, 0.3, 0.9 };

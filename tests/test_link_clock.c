@@ -28,7 +28,7 @@ static splitee_link *lossy_link(void)
     splitee_link_params_default(&p);
     snprintf(p.name, sizeof p.name, "lossy");
     p.jitter_ms = 8;
-    p.loss = SPLITEE_LOSS_RANDOM;
+    p.loss = SPLITEE_LOSS_MODEL_RANDOM;
     p.loss_p = 0.2;
     splitee_link *lk;
     splitee_error err = { 0, "" };
@@ -57,7 +57,7 @@ Test(link_clock, offload_cost_is_the_price_of_an_isolated_offload_at_zero)
     splitee_error err = { 0, "" };
     cr_assert_eq(splitee_link_load("../data/links/lte.json", &lk, &err), 0, "%s", err.msg);
     splitee_link_clock *c = new_clock(lk, 1, 1, 0);
-    const splitee_payload_encoding encs[3] = { SPLITEE_PAYLOAD_F32, SPLITEE_PAYLOAD_F16, SPLITEE_PAYLOAD_I8 };
+    const splitee_payload_encoding encs[3] = { SPLITEE_PAYLOAD_ENCODING_F32, SPLITEE_PAYLOAD_ENCODING_F16, SPLITEE_PAYLOAD_ENCODING_I8 };
     double prev = INFINITY;
     for (int e = 0; e < 3; e++) {
         size_t bytes = SPLITEE_WIRE_HEADER_SIZE + splitee_payload_size(encs[e], (size_t)mc->tokens, (size_t)mc->dim);
@@ -73,7 +73,7 @@ Test(link_clock, offload_cost_is_the_price_of_an_isolated_offload_at_zero)
         prev = o[0];
     }
     double o[SPLITEE_MAX_EXITS];
-    cr_assert_eq(splitee_link_clock_offload_costs(c, m, SPLITEE_PAYLOAD_F32, o, mc->layers - 1, &err),
+    cr_assert_eq(splitee_link_clock_offload_costs(c, m, SPLITEE_PAYLOAD_ENCODING_F32, o, mc->layers - 1, &err),
                  SPLITEE_ERR_ARG);
     cr_assert_eq(splitee_link_clock_offload_costs(c, m, (splitee_payload_encoding)9, o, SPLITEE_MAX_EXITS, &err),
                  SPLITEE_ERR_ARG);
@@ -222,7 +222,7 @@ Test(link_clock, attached_to_a_device_it_prices_every_offload)
         splitee_round r;
         cr_assert_eq(splitee_device_step(d, px, -1, rng, &r, &err), 0, "%s", err.msg);
         const splitee_transfer *tr = splitee_link_clock_take(c);
-        if (r.outcome == SPLITEE_ROUND_EXITED) {
+        if (r.outcome == SPLITEE_ROUND_OUTCOME_EXITED) {
             cr_assert_null(tr);
             continue;
         }

@@ -87,7 +87,7 @@ Test(npy, roundtrip_float32)
     cr_assert_eq(a.count, 6);
     cr_assert(a.shape[0] == 1 && a.shape[1] == 2 && a.shape[2] == 3);
     cr_assert_eq(memcmp(a.data, f6, sizeof f6), 0);
-    splitee_array_release(&a);
+    splitee_array_free(&a);
 }
 
 Test(npy, roundtrip_float64)
@@ -102,7 +102,7 @@ Test(npy, roundtrip_float64)
     cr_assert_eq(a.dtype, SPLITEE_DTYPE_F64);
     cr_assert_eq(a.ndim, 2);
     cr_assert_eq(memcmp(a.data, d, sizeof d), 0);
-    splitee_array_release(&a);
+    splitee_array_free(&a);
 }
 
 Test(npy, roundtrip_integer_dtypes)
@@ -125,7 +125,7 @@ Test(npy, roundtrip_integer_dtypes)
         cr_assert_eq(a.ndim, 1);
         cr_assert_eq(a.count, 3);
         cr_assert_eq(memcmp(a.data, src[t], 3 * splitee_dtype_size(types[t])), 0);
-        splitee_array_release(&a);
+        splitee_array_free(&a);
     }
 }
 
@@ -139,12 +139,12 @@ Test(npy, roundtrip_scalar_and_empty)
     cr_assert_eq(splitee_npy_write(p, SPLITEE_DTYPE_F64, 0, NULL, &x, &err), 0, "%s", err.msg);
     cr_assert_eq(splitee_npy_read(p, &a, &err), 0, "%s", err.msg);
     cr_assert(a.ndim == 0 && a.count == 1 && *(double *)a.data == 2.5);
-    splitee_array_release(&a);
+    splitee_array_free(&a);
     p = tu_path("empty.npy");
     cr_assert_eq(splitee_npy_write(p, SPLITEE_DTYPE_F32, 2, shape, NULL, &err), 0, "%s", err.msg);
     cr_assert_eq(splitee_npy_read(p, &a, &err), 0, "%s", err.msg);
     cr_assert(a.ndim == 2 && a.count == 0 && a.shape[0] == 0 && a.shape[1] == 4);
-    splitee_array_release(&a);
+    splitee_array_free(&a);
 }
 
 Test(npy, writes_aligned_v1_header)
@@ -174,7 +174,7 @@ Test(npy, reads_numpy_style_image)
     cr_assert_eq(splitee_npy_read(p, &a, &err), 0, "%s", err.msg);
     cr_assert(a.shape[0] == 3 && a.shape[1] == 2 && a.dtype == SPLITEE_DTYPE_F32);
     cr_assert_eq(memcmp(a.data, f6, sizeof f6), 0);
-    splitee_array_release(&a);
+    splitee_array_free(&a);
 }
 
 Test(npy, accepts_v2_and_v3_headers)
@@ -190,7 +190,7 @@ Test(npy, accepts_v2_and_v3_headers)
         cr_assert_eq(splitee_npy_read(p, &a, &err), 0, "v%d: %s", major, err.msg);
         cr_assert(a.ndim == 2 && a.shape[0] == 2 && a.shape[1] == 3);
         cr_assert_eq(memcmp(a.data, f6, sizeof f6), 0);
-        splitee_array_release(&a);
+        splitee_array_free(&a);
     }
 }
 
@@ -203,7 +203,7 @@ Test(npy, accepts_header_variants)
     splitee_error err;
     cr_assert_eq(splitee_npy_read(p, &a, &err), 0, "%s", err.msg);
     cr_assert(a.ndim == 2 && a.shape[0] == 3 && a.shape[1] == 2);
-    splitee_array_release(&a);
+    splitee_array_free(&a);
 }
 
 Test(npy, accepts_byte_order_free_bytes)
@@ -217,7 +217,7 @@ Test(npy, accepts_byte_order_free_bytes)
         const char *p = write_image("u1.npy", descr[i], 0, 1, shape, u, 4);
         cr_assert_eq(splitee_npy_read(p, &a, &err), 0, "%s: %s", descr[i], err.msg);
         cr_assert_eq(a.dtype, i == 2 ? SPLITEE_DTYPE_I8 : SPLITEE_DTYPE_U8);
-        splitee_array_release(&a);
+        splitee_array_free(&a);
     }
 }
 
@@ -383,7 +383,7 @@ Test(npy, write_replaces_existing_file)
     cr_assert_eq(splitee_npy_write(p, SPLITEE_DTYPE_F32, 1, one, f6 + 1, &err), 0);
     cr_assert_eq(splitee_npy_read(p, &a, &err), 0, "%s", err.msg);
     cr_assert(a.count == 1 && ((float *)a.data)[0] == -2.25f);
-    splitee_array_release(&a);
+    splitee_array_free(&a);
 }
 
 Test(npy, write_failure_leaves_no_partial_file)
@@ -430,9 +430,9 @@ Test(npy, dtype_size_and_release)
     cr_assert_eq(splitee_dtype_size((splitee_dtype)99), 0);
     splitee_array a;
     memset(&a, 0, sizeof a);
-    splitee_array_release(&a);
-    splitee_array_release(&a);
-    splitee_array_release(NULL);
+    splitee_array_free(&a);
+    splitee_array_free(&a);
+    splitee_array_free(NULL);
 }
 
 Test(npy, error_pointer_may_be_null)

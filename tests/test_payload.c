@@ -48,33 +48,33 @@ static void expect(int rc, int status, const splitee_error *err, const char *wor
 
 Test(payload, sizes_per_encoding)
 {
-    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_F32, T, D), 24 + 4 * N);
-    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_F16, T, D), 24 + 2 * N);
-    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_I8, T, D), 24 + 4 + N);
-    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_F32, T, D), 4120);
-    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_F16, T, D), 2072);
-    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_I8, T, D), 1052);
+    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, T, D), 24 + 4 * N);
+    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F16, T, D), 24 + 2 * N);
+    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_I8, T, D), 24 + 4 + N);
+    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, T, D), 4120);
+    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F16, T, D), 2072);
+    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_I8, T, D), 1052);
     cr_assert_eq(splitee_payload_size((splitee_payload_encoding)3, T, D), 0);
-    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_F32, 0, D), 0);
-    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_F32, T, 0), 0);
-    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_F32, 65536, 16384), 0); /* 2^32 bytes */
-    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_F32, SIZE_MAX / 2, 4), 0);
+    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, 0, D), 0);
+    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, T, 0), 0);
+    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, 65536, 16384), 0); /* 2^32 bytes */
+    cr_assert_eq(splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, SIZE_MAX / 2, 4), 0);
 }
 
 Test(payload, encoding_names)
 {
     splitee_payload_encoding e;
     splitee_error err = { 0, "" };
-    cr_assert_str_eq(splitee_payload_encoding_name(SPLITEE_PAYLOAD_F32), "f32");
-    cr_assert_str_eq(splitee_payload_encoding_name(SPLITEE_PAYLOAD_F16), "f16");
-    cr_assert_str_eq(splitee_payload_encoding_name(SPLITEE_PAYLOAD_I8), "int8");
+    cr_assert_str_eq(splitee_payload_encoding_name(SPLITEE_PAYLOAD_ENCODING_F32), "f32");
+    cr_assert_str_eq(splitee_payload_encoding_name(SPLITEE_PAYLOAD_ENCODING_F16), "f16");
+    cr_assert_str_eq(splitee_payload_encoding_name(SPLITEE_PAYLOAD_ENCODING_I8), "int8");
     cr_assert_null(splitee_payload_encoding_name((splitee_payload_encoding)7));
     cr_assert_eq(splitee_payload_encoding_parse("float16", &e, &err), 0);
-    cr_assert_eq(e, SPLITEE_PAYLOAD_F16);
+    cr_assert_eq(e, SPLITEE_PAYLOAD_ENCODING_F16);
     cr_assert_eq(splitee_payload_encoding_parse("INT8", &e, &err), 0);
-    cr_assert_eq(e, SPLITEE_PAYLOAD_I8);
+    cr_assert_eq(e, SPLITEE_PAYLOAD_ENCODING_I8);
     cr_assert_eq(splitee_payload_encoding_parse("f32", &e, &err), 0);
-    cr_assert_eq(e, SPLITEE_PAYLOAD_F32);
+    cr_assert_eq(e, SPLITEE_PAYLOAD_ENCODING_F32);
     expect(splitee_payload_encoding_parse("bf16", &e, &err), SPLITEE_ERR_ARG, &err, "'bf16'");
     expect(splitee_payload_encoding_parse(NULL, &e, &err), SPLITEE_ERR_ARG, &err, "unknown");
 }
@@ -86,12 +86,12 @@ Test(payload, header_layout_is_as_documented)
     size_t n = 0;
     splitee_error err = { 0, "" };
     fill(x, N, 1);
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F16, 7, x, T, D, buf, sizeof buf, &n, &err),
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F16, 7, x, T, D, buf, sizeof buf, &n, &err),
                  0, "%s", err.msg);
     cr_assert_eq(n, 2072);
     cr_assert_eq(memcmp(buf, "SPLA", 4), 0);
     cr_assert(buf[4] == 1 && buf[5] == 0);           /* version 1, LE */
-    cr_assert_eq(buf[6], SPLITEE_PAYLOAD_F16);
+    cr_assert_eq(buf[6], SPLITEE_PAYLOAD_ENCODING_F16);
     cr_assert_eq(buf[7], 0);
     cr_assert_eq(le32(buf + 8), 7);
     cr_assert_eq(le32(buf + 12), T);
@@ -101,7 +101,7 @@ Test(payload, header_layout_is_as_documented)
     cr_assert_eq(h0, splitee_f32_to_f16(x[0]));
     splitee_payload_info info;
     cr_assert_eq(splitee_payload_peek(buf, n, &info, &err), 0, "%s", err.msg);
-    cr_assert(info.encoding == SPLITEE_PAYLOAD_F16 && info.layer == 7 && info.tokens == T &&
+    cr_assert(info.encoding == SPLITEE_PAYLOAD_ENCODING_F16 && info.layer == 7 && info.tokens == T &&
               info.dim == D && info.size == n && info.scale == 0.0f);
 }
 
@@ -117,7 +117,7 @@ Test(payload, f32_round_trip_is_exact)
     x[3] = -0.0f;
     x[4] = 1e-45f;      /* subnormal */
     x[5] = 3.4e38f;
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 3, x, T, D, buf, sizeof buf, &n, &err), 0);
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, 3, x, T, D, buf, sizeof buf, &n, &err), 0);
     cr_assert_eq(n, sizeof buf);
     splitee_payload_info info;
     cr_assert_eq(splitee_payload_decode(buf, n, y, N, &info, &err), 0, "%s", err.msg);
@@ -135,7 +135,7 @@ Test(payload, f16_round_trip_rounds_each_value)
     size_t n;
     splitee_error err = { 0, "" };
     fill(x, N, 3);
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F16, 0, x, T, D, buf, sizeof buf, &n, &err), 0);
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F16, 0, x, T, D, buf, sizeof buf, &n, &err), 0);
     cr_assert_eq(splitee_payload_decode(buf, n, y, N, NULL, &err), 0, "%s", err.msg);
     for (size_t i = 0; i < N; i++) {
         cr_assert_eq(y[i], splitee_f16_to_f32(splitee_f32_to_f16(x[i])));
@@ -153,7 +153,7 @@ Test(payload, int8_round_trip_within_half_a_step)
     float maxabs = 0.0f;
     for (size_t i = 0; i < N; i++)
         maxabs = fabsf(x[i]) > maxabs ? fabsf(x[i]) : maxabs;
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_I8, 12, x, T, D, buf, sizeof buf, &n, &err), 0);
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_I8, 12, x, T, D, buf, sizeof buf, &n, &err), 0);
     cr_assert_eq(n, 28 + N);
     splitee_payload_info info;
     cr_assert_eq(splitee_payload_decode(buf, n, y, N, &info, &err), 0, "%s", err.msg);
@@ -179,11 +179,11 @@ Test(payload, int8_rounds_half_away_from_zero_and_handles_zeros)
     unsigned char buf[28 + 8];
     size_t n;
     splitee_error err = { 0, "" };
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_I8, 1, x, 2, 4, buf, sizeof buf, &n, &err), 0);
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_I8, 1, x, 2, 4, buf, sizeof buf, &n, &err), 0);
     for (int i = 0; i < 8; i++)
         cr_assert_eq((int8_t)buf[28 + i], want[i], "x=%g", x[i]);
     float z[8] = { 0 };
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_I8, 1, z, 2, 4, buf, sizeof buf, &n, &err), 0);
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_I8, 1, z, 2, 4, buf, sizeof buf, &n, &err), 0);
     splitee_payload_info info;
     cr_assert_eq(splitee_payload_decode(buf, n, y, 8, &info, &err), 0);
     cr_assert_eq(info.scale, 0.0f);
@@ -309,21 +309,21 @@ Test(payload, encode_rejects_bad_arguments)
     fill(x, N, 5);
     expect(splitee_payload_encode((splitee_payload_encoding)5, 1, x, T, D, buf, sizeof buf, &n, &err),
            SPLITEE_ERR_ARG, &err, "unknown encoding 5");
-    expect(splitee_payload_encode(SPLITEE_PAYLOAD_F32, -1, x, T, D, buf, sizeof buf, &n, &err),
+    expect(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, -1, x, T, D, buf, sizeof buf, &n, &err),
            SPLITEE_ERR_ARG, &err, "negative layer");
-    expect(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 1, x, 0, D, buf, sizeof buf, &n, &err),
+    expect(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, 1, x, 0, D, buf, sizeof buf, &n, &err),
            SPLITEE_ERR_ARG, &err, "(0, 64)");
-    expect(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 1, NULL, T, D, buf, sizeof buf, &n, &err),
+    expect(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, 1, NULL, T, D, buf, sizeof buf, &n, &err),
            SPLITEE_ERR_ARG, &err, "no activation");
-    expect(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 1, x, T, D, buf, sizeof buf - 1, &n, &err),
+    expect(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, 1, x, T, D, buf, sizeof buf - 1, &n, &err),
            SPLITEE_ERR_OVERFLOW, &err, "needs 4120");
     x[77] = NAN;
-    expect(splitee_payload_encode(SPLITEE_PAYLOAD_I8, 1, x, T, D, buf, sizeof buf, &n, &err),
+    expect(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_I8, 1, x, T, D, buf, sizeof buf, &n, &err),
            SPLITEE_ERR_VALUE, &err, "value 77 is not finite");
     x[77] = 70000.0f;
-    expect(splitee_payload_encode(SPLITEE_PAYLOAD_F16, 1, x, T, D, buf, sizeof buf, &n, &err),
+    expect(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F16, 1, x, T, D, buf, sizeof buf, &n, &err),
            SPLITEE_ERR_VALUE, &err, "past the float16 range");
-    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_F32, 1, x, T, D, buf, sizeof buf, &n, &err), 0);
+    cr_assert_eq(splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F32, 1, x, T, D, buf, sizeof buf, &n, &err), 0);
     cr_assert_eq(n, 4120);
 }
 
@@ -357,7 +357,7 @@ static void expect_bad(const unsigned char *buf, size_t len, int status, const c
 Test(payload, rejects_truncated_header)
 {
     size_t len;
-    unsigned char *b = valid(SPLITEE_PAYLOAD_F32, &len);
+    unsigned char *b = valid(SPLITEE_PAYLOAD_ENCODING_F32, &len);
     expect_bad(b, 0, SPLITEE_ERR_FORMAT, "truncated header (0 of 24", 1);
     expect_bad(b, 23, SPLITEE_ERR_FORMAT, "truncated header (23 of 24", 1);
     free(b);
@@ -366,7 +366,7 @@ Test(payload, rejects_truncated_header)
 Test(payload, rejects_bad_magic)
 {
     size_t len;
-    unsigned char *b = valid(SPLITEE_PAYLOAD_F16, &len);
+    unsigned char *b = valid(SPLITEE_PAYLOAD_ENCODING_F16, &len);
     b[3] = 'B';
     expect_bad(b, len, SPLITEE_ERR_FORMAT, "bad magic", 1);
     free(b);
@@ -375,7 +375,7 @@ Test(payload, rejects_bad_magic)
 Test(payload, rejects_other_versions)
 {
     size_t len;
-    unsigned char *b = valid(SPLITEE_PAYLOAD_F32, &len);
+    unsigned char *b = valid(SPLITEE_PAYLOAD_ENCODING_F32, &len);
     b[4] = 2;
     expect_bad(b, len, SPLITEE_ERR_UNSUPPORTED, "unsupported version 2", 1);
     b[4] = 1;
@@ -387,7 +387,7 @@ Test(payload, rejects_other_versions)
 Test(payload, rejects_unknown_encoding_and_reserved_bits)
 {
     size_t len;
-    unsigned char *b = valid(SPLITEE_PAYLOAD_F32, &len);
+    unsigned char *b = valid(SPLITEE_PAYLOAD_ENCODING_F32, &len);
     b[6] = 3;
     expect_bad(b, len, SPLITEE_ERR_UNSUPPORTED, "unknown encoding 3", 1);
     b[6] = 0;
@@ -399,7 +399,7 @@ Test(payload, rejects_unknown_encoding_and_reserved_bits)
 Test(payload, rejects_size_mismatches)
 {
     size_t len;
-    unsigned char *b = valid(SPLITEE_PAYLOAD_F32, &len);
+    unsigned char *b = valid(SPLITEE_PAYLOAD_ENCODING_F32, &len);
     put32(b + 20, 4 * N - 4);                 /* body length vs tokens x dim */
     expect_bad(b, len, SPLITEE_ERR_FORMAT, "body length 4092 does not match", 1);
     put32(b + 20, 4 * N);
@@ -408,9 +408,9 @@ Test(payload, rejects_size_mismatches)
     put32(b + 16, 0);                         /* zero dim */
     expect_bad(b, len, SPLITEE_ERR_FORMAT, "does not match", 1);
     put32(b + 16, D);
-    b[6] = SPLITEE_PAYLOAD_F16;               /* encoding changed: 2 bytes per value */
+    b[6] = SPLITEE_PAYLOAD_ENCODING_F16;               /* encoding changed: 2 bytes per value */
     expect_bad(b, len, SPLITEE_ERR_FORMAT, "f16 activation (2048 bytes)", 1);
-    b[6] = SPLITEE_PAYLOAD_F32;
+    b[6] = SPLITEE_PAYLOAD_ENCODING_F32;
     put32(b + 12, 0x10000);
     put32(b + 16, 0x10000);                   /* 2^32 values: body length overflows */
     expect_bad(b, len, SPLITEE_ERR_FORMAT, "does not match", 1);
@@ -424,7 +424,7 @@ Test(payload, rejects_size_mismatches)
 Test(payload, rejects_truncated_body_and_trailing_bytes)
 {
     size_t len;
-    unsigned char *b = valid(SPLITEE_PAYLOAD_I8, &len);
+    unsigned char *b = valid(SPLITEE_PAYLOAD_ENCODING_I8, &len);
     expect_bad(b, len - 1, SPLITEE_ERR_FORMAT, "truncated body (1027 of 1028 bytes)", 1);
     expect_bad(b, 24, SPLITEE_ERR_FORMAT, "truncated body (0 of 1028", 1);
     expect_bad(b, len + 3, SPLITEE_ERR_FORMAT, "3 trailing bytes", 1);
@@ -434,7 +434,7 @@ Test(payload, rejects_truncated_body_and_trailing_bytes)
 Test(payload, rejects_bad_int8_scale_and_values)
 {
     size_t len;
-    unsigned char *b = valid(SPLITEE_PAYLOAD_I8, &len);
+    unsigned char *b = valid(SPLITEE_PAYLOAD_ENCODING_I8, &len);
     const float bad[4] = { NAN, INFINITY, -1.0f, -INFINITY };
     unsigned char keep[4];
     memcpy(keep, b + 24, 4);
@@ -455,11 +455,11 @@ Test(payload, rejects_bad_int8_scale_and_values)
 Test(payload, rejects_non_finite_values)
 {
     size_t len;
-    unsigned char *b = valid(SPLITEE_PAYLOAD_F32, &len);
+    unsigned char *b = valid(SPLITEE_PAYLOAD_ENCODING_F32, &len);
     put32(b + 24 + 4 * 9, 0x7fc00000u);   /* NaN */
     expect_bad(b, len, SPLITEE_ERR_VALUE, "value 9 is not finite", 0);
     free(b);
-    b = valid(SPLITEE_PAYLOAD_F16, &len);
+    b = valid(SPLITEE_PAYLOAD_ENCODING_F16, &len);
     b[24 + 2 * 11] = 0x00;
     b[24 + 2 * 11 + 1] = 0x7c;            /* +inf */
     expect_bad(b, len, SPLITEE_ERR_VALUE, "value 11 is not finite", 0);
@@ -469,7 +469,7 @@ Test(payload, rejects_non_finite_values)
 Test(payload, rejects_small_destination)
 {
     size_t len;
-    unsigned char *b = valid(SPLITEE_PAYLOAD_F16, &len);
+    unsigned char *b = valid(SPLITEE_PAYLOAD_ENCODING_F16, &len);
     float y[N];
     splitee_error err = { 0, "" };
     expect(splitee_payload_decode(b, len, y, N - 1, NULL, &err), SPLITEE_ERR_OVERFLOW, &err,

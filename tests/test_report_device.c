@@ -30,7 +30,7 @@ static splitee_round nasty_round(void)
     r.exit = 11;
     r.prediction = 3;
     r.label = 5;
-    r.outcome = SPLITEE_ROUND_OFFLOADED;
+    r.outcome = SPLITEE_ROUND_OUTCOME_OFFLOADED;
     r.conf_arm = 0.1 + 0.2;             /* 0.30000000000000004 */
     r.conf_final = NAN;
     r.cost = 1e-300 / 3;
@@ -125,7 +125,7 @@ Test(report_device, unlabelled_round_has_null_label_and_correct)
     r.label = -1;
     r.cost = INFINITY;
     r.reward = -NAN;
-    r.outcome = SPLITEE_ROUND_FALLBACK;
+    r.outcome = SPLITEE_ROUND_OUTCOME_FALLBACK;
     r.note[0] = '\0';
     char *text = record(l, &r, 0, NULL);
     cJSON *j = cJSON_Parse(text);

@@ -40,7 +40,7 @@ static uint32_t crc_ref(const unsigned char *p, size_t n)
 /* A version-2 request header (what a device sends) asking for `measure`. */
 static splitee_wire_header request_header(uint32_t id, uint32_t layer, splitee_confidence measure)
 {
-    splitee_wire_header h = { .type = SPLITEE_WIRE_REQUEST, .encoding = SPLITEE_PAYLOAD_F32,
+    splitee_wire_header h = { .type = SPLITEE_WIRE_TYPE_REQUEST, .encoding = SPLITEE_PAYLOAD_ENCODING_F32,
                               .version = SPLITEE_WIRE_VERSION, .confidence = measure, .id = id,
                               .layer = layer };
     return h;
@@ -52,7 +52,7 @@ static size_t make_request(unsigned char *out, size_t cap, uint32_t id, size_t b
     for (size_t i = 0; i < body_len; i++)
         body[i] = (unsigned char)(i * 7 + id);
     size_t n = 0;
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, SPLITEE_PAYLOAD_F16, id, 5, body, body_len,
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, SPLITEE_PAYLOAD_ENCODING_F16, id, 5, body, body_len,
                                      out, cap, &n, NULL), 0);
     return n;
 }
@@ -84,7 +84,7 @@ Test(wire, header_layout_is_documented)
 {
     unsigned char body[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, out[64];
     size_t n;
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, SPLITEE_PAYLOAD_I8, 0x01020304u, 7, body, 10,
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, SPLITEE_PAYLOAD_ENCODING_I8, 0x01020304u, 7, body, 10,
                                      out, sizeof out, &n, NULL), 0);
     cr_assert_eq(n, SPLITEE_WIRE_HEADER_SIZE + 10);
     cr_assert_eq(SPLITEE_WIRE_HEADER_SIZE, 24);
@@ -119,7 +119,7 @@ Test(wire, response_round_trip)
     cr_assert_eq(n, SPLITEE_WIRE_HEADER_SIZE + SPLITEE_WIRE_RESPONSE_BODY);
     splitee_wire_header h;
     cr_assert_eq(splitee_wire_decode_header(out, n, 1024, &h, NULL), 0);
-    cr_assert_eq(h.type, SPLITEE_WIRE_RESPONSE);
+    cr_assert_eq(h.type, SPLITEE_WIRE_TYPE_RESPONSE);
     cr_assert_eq(h.id, 42);
     cr_assert_eq(h.layer, 3);
     cr_assert_eq(h.encoding, 0);
@@ -173,16 +173,16 @@ Test(wire, encode_refuses_bad_arguments)
     unsigned char out[64], body[8] = { 0 };
     splitee_error err;
     size_t n = 123;
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, 0, 1, 1, body, 8, out, 31, &n, &err),
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, 0, 1, 1, body, 8, out, 31, &n, &err),
                  SPLITEE_ERR_OVERFLOW);
     cr_assert_eq(n, 123);
     cr_assert_eq(splitee_wire_encode((splitee_wire_type)9, 0, 1, 1, body, 8, out, 64, &n, &err),
                  SPLITEE_ERR_ARG);
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, 3, 1, 1, body, 8, out, 64, &n, &err),
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, 3, 1, 1, body, 8, out, 64, &n, &err),
                  SPLITEE_ERR_ARG);
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_RESPONSE, 1, 1, 1, body, 8, out, 64, &n, &err),
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_RESPONSE, 1, 1, 1, body, 8, out, 64, &n, &err),
                  SPLITEE_ERR_ARG);
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, 0, 1, 1, NULL, 8, out, 64, &n, &err),
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, 0, 1, 1, NULL, 8, out, 64, &n, &err),
                  SPLITEE_ERR_ARG);
     splitee_wire_parser *p;
     cr_assert_eq(splitee_wire_parser_create(10, &p, &err), SPLITEE_ERR_ARG);
@@ -211,7 +211,7 @@ Test(wire, parser_reassembles_any_split)
                 cr_assert_eq(f.hdr.id, (uint32_t)got + 1);
                 cr_assert_eq(f.hdr.length, lens[got]);
                 cr_assert_eq(f.hdr.layer, 5);
-                cr_assert_eq(f.hdr.encoding, SPLITEE_PAYLOAD_F16);
+                cr_assert_eq(f.hdr.encoding, SPLITEE_PAYLOAD_ENCODING_F16);
                 for (size_t b = 0; b < f.hdr.length; b++)
                     cr_assert_eq(f.body[b], (unsigned char)(b * 7 + f.hdr.id));
                 got++;
@@ -350,25 +350,25 @@ Test(wire, version_2_carries_the_measure_beside_the_encoding)
 {
     unsigned char body[6] = { 1, 2, 3, 4, 5, 6 }, out[64];
     size_t n;
-    splitee_wire_header h = { .type = SPLITEE_WIRE_REQUEST, .encoding = SPLITEE_PAYLOAD_I8,
+    splitee_wire_header h = { .type = SPLITEE_WIRE_TYPE_REQUEST, .encoding = SPLITEE_PAYLOAD_ENCODING_I8,
                               .version = 2, .confidence = SPLITEE_CONFIDENCE_MARGIN, .id = 9,
                               .layer = 4 };
     cr_assert_eq(splitee_wire_encode_frame(&h, body, 6, out, sizeof out, &n, NULL), 0);
     cr_assert_eq(SPLITEE_WIRE_VERSION, 2);
     cr_assert_eq(out[4] | out[5] << 8, 2);
-    cr_assert_eq(out[7], SPLITEE_PAYLOAD_I8 | SPLITEE_CONFIDENCE_MARGIN << 4);
+    cr_assert_eq(out[7], SPLITEE_PAYLOAD_ENCODING_I8 | SPLITEE_CONFIDENCE_MARGIN << 4);
     cr_assert_eq(le32(out + 20), crc_ref(body, 6));
     splitee_wire_header back;
     cr_assert_eq(splitee_wire_decode_header(out, n, 1024, &back, NULL), 0);
     cr_assert_eq(back.version, 2);
-    cr_assert_eq(back.encoding, SPLITEE_PAYLOAD_I8);
+    cr_assert_eq(back.encoding, SPLITEE_PAYLOAD_ENCODING_I8);
     cr_assert_eq(back.confidence, SPLITEE_CONFIDENCE_MARGIN);
     cr_assert_eq(back.length, 6);
     /* the plain encoder writes version 2 with max-softmax */
-    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_REQUEST, SPLITEE_PAYLOAD_F16, 1, 1, body, 6, out,
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, SPLITEE_PAYLOAD_ENCODING_F16, 1, 1, body, 6, out,
                                      sizeof out, &n, NULL), 0);
     cr_assert_eq(out[4], 2);
-    cr_assert_eq(out[7], SPLITEE_PAYLOAD_F16);
+    cr_assert_eq(out[7], SPLITEE_PAYLOAD_ENCODING_F16);
 }
 
 Test(wire, version_1_is_still_read_and_answered_in_kind)
@@ -378,8 +378,8 @@ Test(wire, version_1_is_still_read_and_answered_in_kind)
     memcpy(fr, "SPLW", 4);
     fr[4] = 1;
     fr[5] = 0;
-    fr[6] = SPLITEE_WIRE_REQUEST;
-    fr[7] = SPLITEE_PAYLOAD_F16;
+    fr[6] = SPLITEE_WIRE_TYPE_REQUEST;
+    fr[7] = SPLITEE_PAYLOAD_ENCODING_F16;
     put32(fr + 8, 77);
     put32(fr + 12, 3);
     put32(fr + 16, 4);
@@ -388,7 +388,7 @@ Test(wire, version_1_is_still_read_and_answered_in_kind)
     splitee_wire_header req;
     cr_assert_eq(splitee_wire_decode_header(fr, 28, 1024, &req, NULL), 0);
     cr_assert_eq(req.version, 1);
-    cr_assert_eq(req.encoding, SPLITEE_PAYLOAD_F16);
+    cr_assert_eq(req.encoding, SPLITEE_PAYLOAD_ENCODING_F16);
     cr_assert_eq(req.confidence, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
     /* re-encoding it gives back its bytes */
     size_t n;
@@ -399,7 +399,7 @@ Test(wire, version_1_is_still_read_and_answered_in_kind)
     splitee_wire_response r = { 3, 11, 0.5, 10 };
     cr_assert_eq(splitee_wire_encode_response(&req, &r, out, sizeof out, &n, NULL), 0);
     cr_assert_eq(out[4], 1);
-    cr_assert_eq(out[6], SPLITEE_WIRE_RESPONSE);
+    cr_assert_eq(out[6], SPLITEE_WIRE_TYPE_RESPONSE);
     cr_assert_eq(out[7], 0);
     cr_assert_eq(le32(out + 8), 77);
     cr_assert_eq(le32(out + 12), 3);
@@ -443,19 +443,19 @@ Test(wire, bad_measures_are_refused)
 {
     unsigned char fr[200];
     size_t n = make_request(fr, sizeof fr, 1, 50);
-    fr[7] = SPLITEE_PAYLOAD_F16 | 3 << 4;
+    fr[7] = SPLITEE_PAYLOAD_ENCODING_F16 | 3 << 4;
     expect_stream_error(fr, n, 1024, SPLITEE_ERR_FORMAT, "unknown confidence measure 3");
     fr[7] = 15 << 4;
     expect_stream_error(fr, n, 1024, SPLITEE_ERR_FORMAT, "unknown confidence measure 15");
-    fr[6] = SPLITEE_WIRE_ERROR;      /* an error says no measure */
+    fr[6] = SPLITEE_WIRE_TYPE_ERROR;      /* an error says no measure */
     fr[7] = 1 << 4;
     expect_stream_error(fr, n, 1024, SPLITEE_ERR_FORMAT, "error frame of version 2 with measure entropy");
-    fr[6] = SPLITEE_WIRE_RESPONSE;   /* a response's low bits are no encoding */
+    fr[6] = SPLITEE_WIRE_TYPE_RESPONSE;   /* a response's low bits are no encoding */
     fr[7] = 1 << 4 | 1;
     expect_stream_error(fr, n, 1024, SPLITEE_ERR_FORMAT, "encoding 1");
-    fr[6] = SPLITEE_WIRE_REQUEST;    /* in version 1 the byte is the encoding alone */
+    fr[6] = SPLITEE_WIRE_TYPE_REQUEST;    /* in version 1 the byte is the encoding alone */
     fr[4] = 1;
-    fr[7] = SPLITEE_PAYLOAD_F16 | 1 << 4;
+    fr[7] = SPLITEE_PAYLOAD_ENCODING_F16 | 1 << 4;
     expect_stream_error(fr, n, 1024, SPLITEE_ERR_FORMAT, "unknown payload encoding 17");
     /* the encoder refuses what the decoder would */
     unsigned char body[4] = { 0 }, out[64];
@@ -471,7 +471,7 @@ Test(wire, bad_measures_are_refused)
     h.version = 0;
     cr_assert_eq(splitee_wire_encode_frame(&h, body, 4, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
     h = request_header(1, 1, SPLITEE_CONFIDENCE_ENTROPY);
-    h.type = SPLITEE_WIRE_ERROR;
+    h.type = SPLITEE_WIRE_TYPE_ERROR;
     h.encoding = 0;
     cr_assert_eq(splitee_wire_encode_frame(&h, body, 4, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
     cr_assert_eq(splitee_wire_encode_frame(NULL, body, 4, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
@@ -485,15 +485,15 @@ Test(wire, every_header_round_trips)
     unsigned char body[3] = { 1, 2, 3 }, out[64], again[64];
     int count = 0;
     for (int v = SPLITEE_WIRE_VERSION_MIN; v <= SPLITEE_WIRE_VERSION; v++)
-        for (int t = SPLITEE_WIRE_REQUEST; t <= SPLITEE_WIRE_ERROR; t++)
-            for (int e = 0; e <= SPLITEE_PAYLOAD_I8; e++)
+        for (int t = SPLITEE_WIRE_TYPE_REQUEST; t <= SPLITEE_WIRE_TYPE_ERROR; t++)
+            for (int e = 0; e <= SPLITEE_PAYLOAD_ENCODING_I8; e++)
                 for (int m = 0; m < SPLITEE_CONFIDENCE_COUNT; m++) {
                     splitee_wire_header h = { .type = (splitee_wire_type)t, .encoding = e,
                                               .version = v, .confidence = (splitee_confidence)m,
                                               .id = (uint32_t)(1000 + count), .layer = 7 };
                     size_t n, n2;
-                    int valid = (t == SPLITEE_WIRE_REQUEST || e == 0) &&
-                                (m == 0 || (v == 2 && t != SPLITEE_WIRE_ERROR));
+                    int valid = (t == SPLITEE_WIRE_TYPE_REQUEST || e == 0) &&
+                                (m == 0 || (v == 2 && t != SPLITEE_WIRE_TYPE_ERROR));
                     int rc = splitee_wire_encode_frame(&h, body, 3, out, sizeof out, &n, NULL);
                     cr_assert_eq(rc == 0, valid, "v%d type %d enc %d measure %d", v, t, e, m);
                     if (!valid)

@@ -10,7 +10,7 @@
  *
  *     splitee_policy_config pc;
  *     splitee_policy_config_default(&pc);
- *     pc.kind = SPLITEE_POLICY_SPLITEE_S;          // UCB with side observations
+ *     pc.kind = SPLITEE_POLICY_KIND_SPLITEE_S;          // UCB with side observations
  *     splitee_policy *p;
  *     if (splitee_policy_create(&pc, &rw, &p, &err) < 0) die(err.msg);
  *     for (each sample) {
@@ -36,26 +36,26 @@ extern "C" {
 #endif
 
 typedef enum splitee_policy_kind {
-    SPLITEE_POLICY_SPLITEE = 0,   /* UCB1 over split layers (SplitEE) */
-    SPLITEE_POLICY_SPLITEE_S,     /* UCB1 with side observations (SplitEE-S) */
-    SPLITEE_POLICY_FINAL,         /* always the last layer, on the device */
-    SPLITEE_POLICY_RANDOM,        /* uniform random arm */
-    SPLITEE_POLICY_FIXED,         /* always cfg.fixed_arm */
-    SPLITEE_POLICY_ORACLE,        /* best fixed arm in hindsight (cfg.fixed_arm,
+    SPLITEE_POLICY_KIND_SPLITEE = 0,   /* UCB1 over split layers (SplitEE) */
+    SPLITEE_POLICY_KIND_SPLITEE_S,     /* UCB1 with side observations (SplitEE-S) */
+    SPLITEE_POLICY_KIND_FINAL,         /* always the last layer, on the device */
+    SPLITEE_POLICY_KIND_RANDOM,        /* uniform random arm */
+    SPLITEE_POLICY_KIND_FIXED,         /* always cfg.fixed_arm */
+    SPLITEE_POLICY_KIND_ORACLE,        /* best fixed arm in hindsight (cfg.fixed_arm,
                                      set by whoever knows the table) */
-    SPLITEE_POLICY_EE_THRESHOLD,  /* all on the device, exit at the first exit
+    SPLITEE_POLICY_KIND_EE_THRESHOLD,  /* all on the device, exit at the first exit
                                      the exit rule accepts (early_exit) */
-    SPLITEE_POLICY_EPSILON_GREEDY,/* epsilon-greedy on mean reward */
-    SPLITEE_POLICY_THOMPSON,      /* Gaussian Thompson sampling */
-    SPLITEE_POLICY_KL_UCB,        /* KL-UCB on rewards rescaled to [0, 1] */
-    SPLITEE_POLICY_UCB_V,         /* UCB-V (empirical Bernstein) */
-    SPLITEE_POLICY_SW_UCB,        /* sliding-window UCB (Garivier & Moulines
+    SPLITEE_POLICY_KIND_EPSILON_GREEDY,/* epsilon-greedy on mean reward */
+    SPLITEE_POLICY_KIND_THOMPSON,      /* Gaussian Thompson sampling */
+    SPLITEE_POLICY_KIND_KL_UCB,        /* KL-UCB on rewards rescaled to [0, 1] */
+    SPLITEE_POLICY_KIND_UCB_V,         /* UCB-V (empirical Bernstein) */
+    SPLITEE_POLICY_KIND_SW_UCB,        /* sliding-window UCB (Garivier & Moulines
                                      2011): statistics of the last cfg.window
                                      rounds only */
-    SPLITEE_POLICY_D_UCB,         /* discounted UCB (same paper): statistics
+    SPLITEE_POLICY_KIND_D_UCB,         /* discounted UCB (same paper): statistics
                                      discounted by cfg.discount per round */
-    SPLITEE_POLICY_SW_UCB_S,      /* sw-ucb with SplitEE-S side observations */
-    SPLITEE_POLICY_D_UCB_S,       /* d-ucb with SplitEE-S side observations */
+    SPLITEE_POLICY_KIND_SW_UCB_S,      /* sw-ucb with SplitEE-S side observations */
+    SPLITEE_POLICY_KIND_D_UCB_S,       /* d-ucb with SplitEE-S side observations */
     SPLITEE_POLICY_KIND_COUNT
 } splitee_policy_kind;
 
@@ -178,7 +178,7 @@ char *splitee_policy_save(const splitee_policy *p);
  * non-finite numbers, negative counts, a window history that does not match
  * the counts) or ARG (kind, arm count or sw-ucb window differ);
  * the policy is unchanged on failure. */
-int splitee_policy_load(splitee_policy *p, const char *json, splitee_error *err);
+int splitee_policy_restore(splitee_policy *p, const char *json, splitee_error *err);
 
 /* ---- what each kind is ------------------------------------------------ */
 

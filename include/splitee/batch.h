@@ -23,7 +23,7 @@
  *     splitee_split_config sc;
  *     splitee_split_config_default(&sc);
  *     sc.split = 4;
- *     sc.encoding = SPLITEE_PAYLOAD_I8;
+ *     sc.encoding = SPLITEE_PAYLOAD_ENCODING_I8;
  *     splitee_split_stats st;
  *     splitee_batch_split_images(model, &im, NULL, &sc, &bc, &st, &err);
  *     printf("accuracy %.4f, lossless %.4f\n", (double)st.correct / st.samples,

@@ -87,9 +87,9 @@ typedef struct splitee_device_config {
 } splitee_device_config;
 
 typedef enum splitee_round_outcome {
-    SPLITEE_ROUND_EXITED = 0,     /* finished on the device (confident or last layer) */
-    SPLITEE_ROUND_OFFLOADED,      /* the cloud finished it */
-    SPLITEE_ROUND_FALLBACK        /* the cloud was unreachable: finished on the device */
+    SPLITEE_ROUND_OUTCOME_EXITED = 0,     /* finished on the device (confident or last layer) */
+    SPLITEE_ROUND_OUTCOME_OFFLOADED,      /* the cloud finished it */
+    SPLITEE_ROUND_OUTCOME_FALLBACK        /* the cloud was unreachable: finished on the device */
 } splitee_round_outcome;
 
 /* What happened to one sample. */

@@ -19,7 +19,7 @@
  *     if (confident(logits)) ... else {
  *         unsigned char buf[8192];
  *         size_t n;
- *         splitee_engine_export_payload(s, SPLITEE_PAYLOAD_F32, buf, sizeof buf, &n, &err);
+ *         splitee_engine_export_payload(s, SPLITEE_PAYLOAD_ENCODING_F32, buf, sizeof buf, &n, &err);
  *         send(buf, n);
  *     }
  *     // cloud side, own model and state:

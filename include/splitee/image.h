@@ -23,7 +23,7 @@
  *         ... splitee_engine_forward(state, px, logits, &err) ...
  *     }
  *     splitee_distorter_free(d);
- *     splitee_images_release(&im);
+ *     splitee_images_free(&im);
  */
 #ifndef SPLITEE_IMAGE_H
 #define SPLITEE_IMAGE_H
@@ -57,13 +57,13 @@ int splitee_idx_load(const char *images_path, const char *labels_path, splitee_i
                      splitee_error *err);
 
 /* Frees the arrays and empties *im. Safe on an empty or released struct. */
-void splitee_images_release(splitee_images *im);
+void splitee_images_free(splitee_images *im);
 
 typedef enum splitee_distortion_kind {
-    SPLITEE_DISTORTION_NONE = 0, /* p / 255 only ("clean") */
-    SPLITEE_DISTORTION_NOISE,    /* additive Gaussian noise (sigma, seed), clipped */
-    SPLITEE_DISTORTION_BLUR,     /* separable Gaussian blur (sigma), clipped */
-    SPLITEE_DISTORTION_CONTRAST  /* m + factor (x - m), m = image mean, clipped */
+    SPLITEE_DISTORTION_KIND_NONE = 0, /* p / 255 only ("clean") */
+    SPLITEE_DISTORTION_KIND_NOISE,    /* additive Gaussian noise (sigma, seed), clipped */
+    SPLITEE_DISTORTION_KIND_BLUR,     /* separable Gaussian blur (sigma), clipped */
+    SPLITEE_DISTORTION_KIND_CONTRAST  /* m + factor (x - m), m = image mean, clipped */
 } splitee_distortion_kind;
 
 /* A distortion. train.py's definitions:

@@ -54,7 +54,7 @@
  *     splitee_link *lk;
  *     if (splitee_link_load("data/links/lte.json", &lk, &err) < 0)
  *         die(err.msg);                    // "data/links/lte.json: ..."
- *     size_t bytes = splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_F32, 16, 64);
+ *     size_t bytes = splitee_link_payload_bytes(lk, SPLITEE_PAYLOAD_ENCODING_F32, 16, 64);
  *     splitee_transfer tr;
  *     splitee_link_price(lk, bytes, 12.5, 42, &tr);   // at t = 12.5 s
  *     printf("%.1f ms %.1f mJ o = %.3f\n", tr.latency_ms, tr.energy_mJ, tr.cost);
@@ -91,21 +91,21 @@ extern "C" {
 #define SPLITEE_LINK_W_MJ 0.00001
 
 typedef enum splitee_loss_model {
-    SPLITEE_LOSS_NONE = 0,
-    SPLITEE_LOSS_RANDOM,           /* each packet lost with probability p */
-    SPLITEE_LOSS_GILBERT_ELLIOTT   /* two-state Markov channel (netem gemodel) */
+    SPLITEE_LOSS_MODEL_NONE = 0,
+    SPLITEE_LOSS_MODEL_RANDOM,           /* each packet lost with probability p */
+    SPLITEE_LOSS_MODEL_GILBERT_ELLIOTT   /* two-state Markov channel (netem gemodel) */
 } splitee_loss_model;
 
 typedef enum splitee_radio_model {
-    SPLITEE_RADIO_NONE = 0,        /* no energy accounting (energy 0) */
-    SPLITEE_RADIO_LTE,
-    SPLITEE_RADIO_3G,
-    SPLITEE_RADIO_WIFI
+    SPLITEE_RADIO_MODEL_NONE = 0,        /* no energy accounting (energy 0) */
+    SPLITEE_RADIO_MODEL_LTE,
+    SPLITEE_RADIO_MODEL_3G,
+    SPLITEE_RADIO_MODEL_WIFI
 } splitee_radio_model;
 
 typedef enum splitee_trace_format {
-    SPLITEE_TRACE_MBPS = 0,        /* "time_s throughput_Mbps" per line */
-    SPLITEE_TRACE_MAHIMAHI         /* one integer ms per line: a 1500-byte
+    SPLITEE_TRACE_FORMAT_MBPS = 0,        /* "time_s throughput_Mbps" per line */
+    SPLITEE_TRACE_FORMAT_MAHIMAHI         /* one integer ms per line: a 1500-byte
                                       packet delivery opportunity */
 } splitee_trace_format;
 

@@ -12,7 +12,7 @@
  *     if (splitee_npy_read("logits.npy", &a, &err) < 0) { puts(err.msg); ... }
  *     // a.dtype == SPLITEE_DTYPE_F32, a.ndim == 3, a.shape = {10000, 12, 10}
  *     const float *x = a.data;
- *     splitee_array_release(&a);
+ *     splitee_array_free(&a);
  */
 #ifndef SPLITEE_NPY_H
 #define SPLITEE_NPY_H
@@ -61,7 +61,7 @@ int splitee_npy_write(const char *path, splitee_dtype dtype, int ndim,
                       const size_t *shape, const void *data, splitee_error *err);
 
 /* Frees a->data and empties *a. Safe on an empty or released array. */
-void splitee_array_release(splitee_array *a);
+void splitee_array_free(splitee_array *a);
 
 #ifdef __cplusplus
 }

@@ -3,10 +3,10 @@
  * byte sizes the link-cost simulator prices.
  *
  * Three encodings of the float32 activation:
- *   SPLITEE_PAYLOAD_F32  exact: resuming gives bit-identical logits
- *   SPLITEE_PAYLOAD_F16  IEEE binary16, round to nearest even; values whose
+ *   SPLITEE_PAYLOAD_ENCODING_F32  exact: resuming gives bit-identical logits
+ *   SPLITEE_PAYLOAD_ENCODING_F16  IEEE binary16, round to nearest even; values whose
  *                        magnitude rounds past 65504 are refused (VALUE)
- *   SPLITEE_PAYLOAD_I8   symmetric per-tensor int8: scale = max|x| / 127
+ *   SPLITEE_PAYLOAD_ENCODING_I8   symmetric per-tensor int8: scale = max|x| / 127
  *                        (float32), q = clamp(roundf(x / scale), -127, 127)
  *                        (round half away from zero), x' = q * scale;
  *                        scale 0 when every value is 0
@@ -30,7 +30,7 @@
  *     size_t n;
  *     splitee_error err;
  *     // device: after running layers 0..4, send the activation
- *     splitee_payload_encode(SPLITEE_PAYLOAD_F16, 5, act, 16, 64,
+ *     splitee_payload_encode(SPLITEE_PAYLOAD_ENCODING_F16, 5, act, 16, 64,
  *                            buf, sizeof buf, &n, &err);      // n == 2072
  *     // cloud: check and decode, then resume at layer 5 (engine.h)
  *     splitee_payload_info info;
@@ -53,9 +53,9 @@ extern "C" {
 #define SPLITEE_PAYLOAD_VERSION 1
 
 typedef enum splitee_payload_encoding {
-    SPLITEE_PAYLOAD_F32 = 0, /* 4 bytes per value */
-    SPLITEE_PAYLOAD_F16 = 1, /* 2 bytes per value */
-    SPLITEE_PAYLOAD_I8 = 2   /* 1 byte per value + one float32 scale */
+    SPLITEE_PAYLOAD_ENCODING_F32 = 0, /* 4 bytes per value */
+    SPLITEE_PAYLOAD_ENCODING_F16 = 1, /* 2 bytes per value */
+    SPLITEE_PAYLOAD_ENCODING_I8 = 2   /* 1 byte per value + one float32 scale */
 } splitee_payload_encoding;
 
 /* What a payload header says. */

@@ -15,7 +15,7 @@
  *     splitee_setting set;  splitee_setting_default(&set);  set.reward.offload = 0.5;
  *     splitee_policy_config pols[2];
  *     splitee_policy_config_default(&pols[0]);                       // splitee
- *     splitee_policy_config_default(&pols[1]); pols[1].kind = SPLITEE_POLICY_SPLITEE_S;
+ *     splitee_policy_config_default(&pols[1]); pols[1].kind = SPLITEE_POLICY_KIND_SPLITEE_S;
  *     splitee_replay_config rc;  splitee_replay_config_default(&rc);
  *     splitee_result *res;
  *     if (splitee_replay_run(rp, &set, 1, pols, 2, &rc, &res, &err) < 0) ...

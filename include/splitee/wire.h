@@ -49,8 +49,8 @@
  *     // device: send one payload, asking for the final exit's entropy
  *     unsigned char frame[SPLITEE_WIRE_HEADER_SIZE + 8192];
  *     size_t n;
- *     splitee_wire_header h = { .version = SPLITEE_WIRE_VERSION, .type = SPLITEE_WIRE_REQUEST,
- *                               .encoding = SPLITEE_PAYLOAD_F16, .id = id, .layer = layer,
+ *     splitee_wire_header h = { .version = SPLITEE_WIRE_VERSION, .type = SPLITEE_WIRE_TYPE_REQUEST,
+ *                               .encoding = SPLITEE_PAYLOAD_ENCODING_F16, .id = id, .layer = layer,
  *                               .confidence = SPLITEE_CONFIDENCE_ENTROPY };
  *     splitee_wire_encode_frame(&h, payload, payload_len, frame, sizeof frame, &n, &err);
  *     write_all(fd, frame, n);
@@ -89,9 +89,9 @@ extern "C" {
 #define SPLITEE_WIRE_MAX_ERROR_MSG 256         /* bytes of an error message */
 
 typedef enum splitee_wire_type {
-    SPLITEE_WIRE_REQUEST = 1,  /* device -> cloud: an activation payload */
-    SPLITEE_WIRE_RESPONSE = 2, /* cloud -> device: the final prediction */
-    SPLITEE_WIRE_ERROR = 3     /* cloud -> device: the request was refused */
+    SPLITEE_WIRE_TYPE_REQUEST = 1,  /* device -> cloud: an activation payload */
+    SPLITEE_WIRE_TYPE_RESPONSE = 2, /* cloud -> device: the final prediction */
+    SPLITEE_WIRE_TYPE_ERROR = 3     /* cloud -> device: the request was refused */
 } splitee_wire_type;
 
 /* A frame's header fields. */

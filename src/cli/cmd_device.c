@@ -131,7 +131,7 @@ static int parse(dev_opts *o, int argc, char **argv, splitee_error *err)
                 o->has_cloud = 1;
             }
         } else if (strcmp(a, "--policy") == 0) {
-            if (splitee_policy_parse(v, &o->policy) < 0 || o->policy.kind == SPLITEE_POLICY_ORACLE)
+            if (splitee_policy_parse(v, &o->policy) < 0 || o->policy.kind == SPLITEE_POLICY_KIND_ORACLE)
                 st = splitee__fail(err, SPLITEE_ERR_ARG,
                                    "--policy: unknown policy '%s' (splitee, splitee-s, final, random, fixed:K, "
                                    "ee-threshold, epsilon-greedy, thompson, kl-ucb, ucb-v)", v);
@@ -226,7 +226,7 @@ static int load_state(const char *path, splitee_policy *p, int *loaded, splitee_
     if (st < 0)
         return st;
     splitee_error e;
-    st = splitee_policy_load(p, text, &e);
+    st = splitee_policy_restore(p, text, &e);
     free(text);
     if (st < 0)
         return splitee__fail(err, st, "%s: %s", path, e.msg);
@@ -335,7 +335,7 @@ int cli_device(int argc, char **argv)
                            mc->layers);
         goto done;
     }
-    if (o.policy.kind == SPLITEE_POLICY_FIXED && o.policy.fixed_arm >= mc->layers) {
+    if (o.policy.kind == SPLITEE_POLICY_KIND_FIXED && o.policy.fixed_arm >= mc->layers) {
         st = splitee__fail(&err, SPLITEE_ERR_ARG, "--policy: fixed:%d but the model has %d layers",
                            o.policy.fixed_arm + 1, mc->layers);
         goto done;
@@ -421,7 +421,7 @@ int cli_device(int argc, char **argv)
             st = splitee__fail(&err, SPLITEE_ERR_IO, "%s: cannot write", o.log);
             goto done;
         }
-        if (r.outcome == SPLITEE_ROUND_FALLBACK && r.reconnects == 0 && r.note[0] &&
+        if (r.outcome == SPLITEE_ROUND_OUTCOME_FALLBACK && r.reconnects == 0 && r.note[0] &&
             strncmp(r.note, "cloud unreachable", 17) != 0) {
             char line[400];
             snprintf(line, sizeof line, "round %ld: fallback: %s", k, r.note);
@@ -474,7 +474,7 @@ done:
     gsl_rng_free(rng);
     splitee_device_free(d);
     splitee_distorter_free(dist);
-    splitee_images_release(&im);
+    splitee_images_free(&im);
     splitee_model_free(m);
     splitee_report_device_log_free(logw);
     splitee_link_clock_free(clk);

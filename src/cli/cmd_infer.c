@@ -157,7 +157,7 @@ int cli_infer(int argc, char **argv)
     cli_input_defaults(&o.in);
     o.alpha = 0.8;
     o.confidence = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
-    o.encoding = SPLITEE_PAYLOAD_F32;
+    o.encoding = SPLITEE_PAYLOAD_ENCODING_F32;
     splitee_error err = { 0, "" };
     splitee_model *m = NULL;
     splitee_images im;
@@ -192,7 +192,7 @@ int cli_infer(int argc, char **argv)
         goto done;
     print_stats(stdout, &o, c, &r);
 done:
-    splitee_images_release(&im);
+    splitee_images_free(&im);
     splitee_model_free(m);
     free(o.json);
     cli_input_free(&o.in);

@@ -123,7 +123,7 @@ static void print_row(const char *label, size_t bytes, const splitee_transfer *t
 
 int cli_link(int argc, char **argv)
 {
-    link_opts o = { "data/model", NULL, SPLITEE_PAYLOAD_F32, 0.0, 0, 1, 1000 };
+    link_opts o = { "data/model", NULL, SPLITEE_PAYLOAD_ENCODING_F32, 0.0, 0, 1, 1000 };
     splitee_error err = { 0, "" };
     splitee_model *m = NULL;
     splitee_link *lk = NULL;
@@ -141,7 +141,7 @@ int cli_link(int argc, char **argv)
     const splitee_link_params *p = splitee_link_get_params(lk);
     static const char *radios[] = { "none", "lte", "3g", "wifi" };
     static const char *losses[] = { "none", "random", "gilbert-elliott" };
-    int random = p->loss != SPLITEE_LOSS_NONE || p->jitter_ms > 0;
+    int random = p->loss != SPLITEE_LOSS_MODEL_NONE || p->jitter_ms > 0;
     long draws = random ? o.draws : 1;
     printf("link %s: %s\n", p->name, p->source[0] ? p->source : "(no source given)");
     printf("at t = %.3f s: uplink %.3f Mbit/s, downlink %.3f Mbit/s, RTT %.1f +- %.1f ms, "

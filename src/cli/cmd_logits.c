@@ -127,7 +127,7 @@ int cli_logits(int argc, char **argv)
         unlink(o.out);   /* both or neither */
 done:
     free(out);
-    splitee_images_release(&im);
+    splitee_images_free(&im);
     splitee_model_free(m);
     free(o.out);
     free(o.labels_out);

@@ -331,7 +331,7 @@ done:
     free(t);
     free(col);
     splitee_engine_state_free(s);
-    splitee_images_release(&im);
+    splitee_images_free(&im);
     splitee_model_free(m);
     free(o.out);
     cli_input_free(&o.in);

@@ -150,17 +150,17 @@ int cli_set_distort(void *o, const char *v, splitee_error *err)
     size_t klen = colon ? (size_t)(colon - v) : strlen(v);
     double level;
     if (klen == 5 && strncmp(v, "noise", 5) == 0)
-        c.kind = SPLITEE_DISTORTION_NOISE;
+        c.kind = SPLITEE_DISTORTION_KIND_NOISE;
     else if (klen == 4 && strncmp(v, "blur", 4) == 0)
-        c.kind = SPLITEE_DISTORTION_BLUR;
+        c.kind = SPLITEE_DISTORTION_KIND_BLUR;
     else if (klen == 8 && strncmp(v, "contrast", 8) == 0)
-        c.kind = SPLITEE_DISTORTION_CONTRAST;
+        c.kind = SPLITEE_DISTORTION_KIND_CONTRAST;
     else
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "--distort: expected noise:SIGMA, blur:SIGMA, contrast:FACTOR or none, got '%s'", v);
     if (!colon || cli_parse_double(colon + 1, &level) < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--distort: '%s' needs a numeric level after ':'", v);
-    if (c.kind == SPLITEE_DISTORTION_CONTRAST) {
+    if (c.kind == SPLITEE_DISTORTION_KIND_CONTRAST) {
         if (level < 0)
             return splitee__fail(err, SPLITEE_ERR_ARG, "--distort: contrast factor must be >= 0, got '%s'", v);
         c.factor = level;
@@ -250,7 +250,7 @@ int cli_input_load(cli_input *in, splitee_model **model, splitee_images *im,
     splitee_distorter_free(d);
     return 0;
 fail:
-    splitee_images_release(im);
+    splitee_images_free(im);
     splitee_model_free(*model);
     *model = NULL;
     return st;

@@ -44,7 +44,7 @@ void cli_replay_defaults(cli_replay_opts *o)
     o->discount = pc.discount;
     o->side_info = SPLITEE_SIDE_INFO_HONEST;
     o->progress = -1;
-    o->link_encoding = SPLITEE_PAYLOAD_F32;
+    o->link_encoding = SPLITEE_PAYLOAD_ENCODING_F32;
     o->arrival_ms = 100.0;
     o->payload_tokens = 16;   /* the shipped model: 16 tokens x 64 dim */
     o->payload_dim = 64;

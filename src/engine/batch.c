@@ -292,7 +292,7 @@ void splitee_split_config_default(splitee_split_config *cfg)
     cfg->split = 1;
     cfg->alpha = 0.8;
     cfg->confidence = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
-    cfg->encoding = SPLITEE_PAYLOAD_F32;
+    cfg->encoding = SPLITEE_PAYLOAD_ENCODING_F32;
 }
 
 typedef struct split_ctx {
@@ -437,7 +437,7 @@ int splitee_batch_split_images(const splitee_model *model, const splitee_images 
     const splitee_model_config *mc = splitee_model_get_config(model);
     const int L = mc->layers, C = mc->classes;
     size_t side = (size_t)mc->image_size;
-    size_t cap = splitee_payload_size(SPLITEE_PAYLOAD_F32, (size_t)mc->tokens, (size_t)mc->dim);
+    size_t cap = splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, (size_t)mc->tokens, (size_t)mc->dim);
     splitee_distortion_config clean;
     splitee_distortion_config_default(&clean);
     split_ctx *cs = calloc((size_t)nw, sizeof *cs);

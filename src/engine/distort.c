@@ -68,7 +68,7 @@ static double clip01(double v)
 
 void splitee_distortion_config_default(splitee_distortion_config *cfg)
 {
-    cfg->kind = SPLITEE_DISTORTION_NONE;
+    cfg->kind = SPLITEE_DISTORTION_KIND_NONE;
     cfg->sigma = 0.2;
     cfg->factor = 0.3;
     cfg->seed = 20231101u;
@@ -81,16 +81,16 @@ int splitee_distortion_domain(const char *name, splitee_distortion_config *cfg,
     if (name && strcmp(name, "clean") == 0)
         return SPLITEE_OK;
     if (name && strcmp(name, "noise") == 0) {
-        cfg->kind = SPLITEE_DISTORTION_NOISE;   /* sigma 0.2, seed 20231101 */
+        cfg->kind = SPLITEE_DISTORTION_KIND_NOISE;   /* sigma 0.2, seed 20231101 */
         return SPLITEE_OK;
     }
     if (name && strcmp(name, "blur") == 0) {
-        cfg->kind = SPLITEE_DISTORTION_BLUR;
+        cfg->kind = SPLITEE_DISTORTION_KIND_BLUR;
         cfg->sigma = 1.0;
         return SPLITEE_OK;
     }
     if (name && strcmp(name, "contrast") == 0) {
-        cfg->kind = SPLITEE_DISTORTION_CONTRAST;  /* factor 0.3 */
+        cfg->kind = SPLITEE_DISTORTION_KIND_CONTRAST;  /* factor 0.3 */
         return SPLITEE_OK;
     }
     return splitee__fail(err, SPLITEE_ERR_ARG,
@@ -127,9 +127,9 @@ int splitee_distorter_create(const splitee_distortion_config *cfg, size_t rows, 
     const splitee_distortion_config *c = cfg;
     int radius = 0;
     switch (c->kind) {
-    case SPLITEE_DISTORTION_NONE:
+    case SPLITEE_DISTORTION_KIND_NONE:
         break;
-    case SPLITEE_DISTORTION_NOISE:
+    case SPLITEE_DISTORTION_KIND_NOISE:
         if (!(isfinite(c->sigma) && c->sigma > 0.0))
             return splitee__fail(err, SPLITEE_ERR_VALUE,
                                  "distortion: noise sigma must be positive and finite, got %g",
@@ -138,13 +138,13 @@ int splitee_distorter_create(const splitee_distortion_config *cfg, size_t rows, 
             return splitee__fail(err, SPLITEE_ERR_ARG,
                                  "distortion: noise needs an even pixel count, got %zu", n);
         break;
-    case SPLITEE_DISTORTION_BLUR:
+    case SPLITEE_DISTORTION_KIND_BLUR:
         if (!(isfinite(c->sigma) && c->sigma > 0.0 && c->sigma <= 1000.0))
             return splitee__fail(err, SPLITEE_ERR_VALUE,
                                  "distortion: blur sigma must be in (0, 1000], got %g", c->sigma);
         radius = (int)ceil(3.0 * c->sigma);
         break;
-    case SPLITEE_DISTORTION_CONTRAST:
+    case SPLITEE_DISTORTION_KIND_CONTRAST:
         if (!isfinite(c->factor))
             return splitee__fail(err, SPLITEE_ERR_VALUE,
                                  "distortion: contrast factor must be finite, got %g", c->factor);
@@ -167,7 +167,7 @@ int splitee_distorter_create(const splitee_distortion_config *cfg, size_t rows, 
         splitee_distorter_free(d);
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "distortion: out of memory");
     }
-    if (c->kind == SPLITEE_DISTORTION_BLUR)
+    if (c->kind == SPLITEE_DISTORTION_KIND_BLUR)
         make_kernel(d);
     *out = d;
     return SPLITEE_OK;
@@ -220,16 +220,16 @@ static void blur_pass(const splitee_distorter *d, const double *src, double *dst
 static void distort(splitee_distorter *d, const double *x, uint64_t index, float *out)
 {
     switch (d->cfg.kind) {
-    case SPLITEE_DISTORTION_NOISE:
+    case SPLITEE_DISTORTION_KIND_NOISE:
         noise(d, x, index, out);
         return;
-    case SPLITEE_DISTORTION_BLUR:
+    case SPLITEE_DISTORTION_KIND_BLUR:
         blur_pass(d, x, d->tmp, 0);              /* rows first */
         blur_pass(d, d->tmp, d->x, 1);           /* then columns (x is free now) */
         for (size_t i = 0; i < d->n; i++)
             out[i] = (float)clip01(d->x[i]);
         return;
-    case SPLITEE_DISTORTION_CONTRAST: {
+    case SPLITEE_DISTORTION_KIND_CONTRAST: {
         double m = numpy_sum(x, d->n) / (double)d->n, f = d->cfg.factor;
         for (size_t i = 0; i < d->n; i++)
             out[i] = (float)clip01(m + f * (x[i] - m));

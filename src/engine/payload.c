@@ -92,9 +92,9 @@ static size_t body_size(splitee_payload_encoding enc, size_t tokens, size_t dim)
 {
     size_t n, per, extra;
     switch (enc) {
-    case SPLITEE_PAYLOAD_F32: per = 4; extra = 0; break;
-    case SPLITEE_PAYLOAD_F16: per = 2; extra = 0; break;
-    case SPLITEE_PAYLOAD_I8: per = 1; extra = 4; break;
+    case SPLITEE_PAYLOAD_ENCODING_F32: per = 4; extra = 0; break;
+    case SPLITEE_PAYLOAD_ENCODING_F16: per = 2; extra = 0; break;
+    case SPLITEE_PAYLOAD_ENCODING_I8: per = 1; extra = 4; break;
     default: return 0;
     }
     if (tokens == 0 || dim == 0 || splitee__mul_size(tokens, dim, &n) < 0 ||
@@ -112,9 +112,9 @@ size_t splitee_payload_size(splitee_payload_encoding enc, size_t tokens, size_t 
 const char *splitee_payload_encoding_name(splitee_payload_encoding enc)
 {
     switch (enc) {
-    case SPLITEE_PAYLOAD_F32: return "f32";
-    case SPLITEE_PAYLOAD_F16: return "f16";
-    case SPLITEE_PAYLOAD_I8: return "int8";
+    case SPLITEE_PAYLOAD_ENCODING_F32: return "f32";
+    case SPLITEE_PAYLOAD_ENCODING_F16: return "f16";
+    case SPLITEE_PAYLOAD_ENCODING_I8: return "int8";
     }
     return NULL;
 }
@@ -123,9 +123,9 @@ int splitee_payload_encoding_parse(const char *name, splitee_payload_encoding *e
                                    splitee_error *err)
 {
     static const struct { const char *name; splitee_payload_encoding enc; } names[] = {
-        { "f32", SPLITEE_PAYLOAD_F32 }, { "float32", SPLITEE_PAYLOAD_F32 },
-        { "f16", SPLITEE_PAYLOAD_F16 }, { "float16", SPLITEE_PAYLOAD_F16 },
-        { "int8", SPLITEE_PAYLOAD_I8 }, { "i8", SPLITEE_PAYLOAD_I8 },
+        { "f32", SPLITEE_PAYLOAD_ENCODING_F32 }, { "float32", SPLITEE_PAYLOAD_ENCODING_F32 },
+        { "f16", SPLITEE_PAYLOAD_ENCODING_F16 }, { "float16", SPLITEE_PAYLOAD_ENCODING_F16 },
+        { "int8", SPLITEE_PAYLOAD_ENCODING_I8 }, { "i8", SPLITEE_PAYLOAD_ENCODING_I8 },
     };
     for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
         if (strcasecmp(name, names[i].name) == 0) {
@@ -154,10 +154,10 @@ static float int8_scale(const float *x, size_t n)
 static void encode_body(splitee_payload_encoding enc, const float *act, size_t n,
                         unsigned char *p)
 {
-    if (enc == SPLITEE_PAYLOAD_F32) {
+    if (enc == SPLITEE_PAYLOAD_ENCODING_F32) {
         for (size_t i = 0; i < n; i++)
             put_f32(p + 4 * i, act[i]);
-    } else if (enc == SPLITEE_PAYLOAD_F16) {
+    } else if (enc == SPLITEE_PAYLOAD_ENCODING_F16) {
         for (size_t i = 0; i < n; i++) {
             uint16_t h = splitee_f32_to_f16(act[i]);
             p[2 * i] = (unsigned char)h;
@@ -198,7 +198,7 @@ int splitee_payload_encode(splitee_payload_encoding enc, int layer, const float 
         if (!isfinite(act[i]))
             return splitee__fail(err, SPLITEE_ERR_VALUE,
                                  "payload: activation value %zu is not finite", i);
-        if (enc == SPLITEE_PAYLOAD_F16 && (splitee_f32_to_f16(act[i]) & 0x7fffu) == 0x7c00u)
+        if (enc == SPLITEE_PAYLOAD_ENCODING_F16 && (splitee_f32_to_f16(act[i]) & 0x7fffu) == 0x7c00u)
             return splitee__fail(err, SPLITEE_ERR_VALUE,
                                  "payload: activation value %zu (%g) is past the float16 range",
                                  i, (double)act[i]);
@@ -266,7 +266,7 @@ int splitee_payload_peek(const void *buf, size_t len, splitee_payload_info *info
         info->tokens = tokens;
         info->dim = dim;
         info->size = len;
-        info->scale = enc == SPLITEE_PAYLOAD_I8 ? get_f32(p + SPLITEE_PAYLOAD_HEADER_SIZE) : 0.0f;
+        info->scale = enc == SPLITEE_PAYLOAD_ENCODING_I8 ? get_f32(p + SPLITEE_PAYLOAD_HEADER_SIZE) : 0.0f;
     }
     return SPLITEE_OK;
 }
@@ -284,7 +284,7 @@ int splitee_payload_decode(const void *buf, size_t len, float *act, size_t cap,
                              "payload: destination holds %zu floats, the (%zu, %zu) activation "
                              "needs %zu", act ? cap : 0, in.tokens, in.dim, n);
     const unsigned char *p = (const unsigned char *)buf + SPLITEE_PAYLOAD_HEADER_SIZE;
-    if (in.encoding == SPLITEE_PAYLOAD_I8) {
+    if (in.encoding == SPLITEE_PAYLOAD_ENCODING_I8) {
         if (!isfinite(in.scale) || in.scale < 0.0f)
             return splitee__fail(err, SPLITEE_ERR_VALUE, "payload: int8 scale %g is not a finite "
                                  "non-negative number", (double)in.scale);
@@ -301,7 +301,7 @@ int splitee_payload_decode(const void *buf, size_t len, float *act, size_t cap,
         }
     } else {
         for (size_t i = 0; i < n; i++) {
-            act[i] = in.encoding == SPLITEE_PAYLOAD_F32
+            act[i] = in.encoding == SPLITEE_PAYLOAD_ENCODING_F32
                          ? get_f32(p + 4 * i)
                          : splitee_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
             if (!isfinite(act[i]))

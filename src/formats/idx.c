@@ -162,11 +162,11 @@ int splitee_idx_load(const char *images_path, const char *labels_path, splitee_i
         rc = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: %zu labels but %s holds %zu images",
                            labels_path, ldim[0], images_path, out->count);
     if (rc < 0)
-        splitee_images_release(out);
+        splitee_images_free(out);
     return rc;
 }
 
-void splitee_images_release(splitee_images *im)
+void splitee_images_free(splitee_images *im)
 {
     if (!im)
         return;

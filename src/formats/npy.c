@@ -51,7 +51,7 @@ size_t splitee_dtype_size(splitee_dtype dtype)
     return 0;
 }
 
-void splitee_array_release(splitee_array *a)
+void splitee_array_free(splitee_array *a)
 {
     if (!a)
         return;
@@ -421,7 +421,7 @@ int splitee_npy_read(const char *path, splitee_array *out, splitee_error *err)
     int rc = read_stream(f, path, out, err);
     fclose(f);
     if (rc < 0)
-        splitee_array_release(out);
+        splitee_array_free(out);
     return rc;
 }
 

@@ -186,7 +186,7 @@ static int load_logits(const char *path, splitee_layout layout, double **z, size
         rc = logits_shape(path, &a, layout, n, &ln, &kn, err);
     if (rc == 0)
         rc = logits_to_double(path, &a, layout, *n, ln, kn, z, err);
-    splitee_array_release(&a);
+    splitee_array_free(&a);
     *l = (int)ln;
     *k = (int)kn;
     return rc;
@@ -219,7 +219,7 @@ static int load_labels(const char *path, size_t samples, int classes, int32_t **
         else
             lab[i] = (int32_t)v;
     }
-    splitee_array_release(&a);
+    splitee_array_free(&a);
     if (rc < 0)
         free(lab);
     else

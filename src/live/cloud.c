@@ -257,7 +257,7 @@ static int process(worker *w, conn *k)
             conn_close(w, k, e.msg);
             return -1;
         }
-        if (f.hdr.type != SPLITEE_WIRE_REQUEST) {
+        if (f.hdr.type != SPLITEE_WIRE_TYPE_REQUEST) {
             char why[128];
             snprintf(why, sizeof why, "wire: unexpected %s frame from a device",
                      splitee_wire_type_name(f.hdr.type));
@@ -520,7 +520,7 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
     c->listen_fd = c->stop_fd = -1;
     const splitee_model_config *mc = splitee_model_get_config(model);
     c->max_frame = SPLITEE_WIRE_HEADER_SIZE +
-                   splitee_payload_size(SPLITEE_PAYLOAD_F32, (size_t)mc->tokens, (size_t)mc->dim);
+                   splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, (size_t)mc->tokens, (size_t)mc->dim);
     c->workers = calloc((size_t)cfg->workers, sizeof *c->workers);
     if (!c->workers) {
         splitee_cloud_free(c);

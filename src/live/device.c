@@ -82,7 +82,7 @@ static uint64_t mono_ns(void)
 void splitee_device_config_default(splitee_device_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->encoding = SPLITEE_PAYLOAD_F32;
+    cfg->encoding = SPLITEE_PAYLOAD_ENCODING_F32;
     cfg->timeout_s = 1.0;
     cfg->backoff_min_s = 0.05;
     cfg->backoff_max_s = 2.0;
@@ -92,9 +92,9 @@ void splitee_device_config_default(splitee_device_config *cfg)
 const char *splitee_round_outcome_name(splitee_round_outcome o)
 {
     switch (o) {
-    case SPLITEE_ROUND_EXITED: return "exited";
-    case SPLITEE_ROUND_OFFLOADED: return "offloaded";
-    case SPLITEE_ROUND_FALLBACK: return "fallback";
+    case SPLITEE_ROUND_OUTCOME_EXITED: return "exited";
+    case SPLITEE_ROUND_OUTCOME_OFFLOADED: return "offloaded";
+    case SPLITEE_ROUND_OUTCOME_FALLBACK: return "fallback";
     default: return "?";
     }
 }
@@ -176,7 +176,7 @@ int splitee_device_create(const splitee_model *model, const splitee_policy_confi
         return st;
     }
     size_t rounds = dc->rounds, L = (size_t)d->layers;
-    d->payload_cap = splitee_payload_size(SPLITEE_PAYLOAD_F32, (size_t)mc->tokens, (size_t)mc->dim);
+    d->payload_cap = splitee_payload_size(SPLITEE_PAYLOAD_ENCODING_F32, (size_t)mc->tokens, (size_t)mc->dim);
     d->frame_cap = SPLITEE_WIRE_HEADER_SIZE + d->payload_cap;
     d->logits = malloc((size_t)d->classes * sizeof *d->logits);
     d->logits_d = malloc((size_t)d->classes * sizeof *d->logits_d);
@@ -341,14 +341,14 @@ static int cloud_request(splitee_device *d, size_t n, uint32_t id, splitee_wire_
         if (rc == 1) {
             if (f.hdr.id != id)
                 continue;                  /* a late reply to a request that timed out */
-            if (f.hdr.type == SPLITEE_WIRE_ERROR) {
+            if (f.hdr.type == SPLITEE_WIRE_TYPE_ERROR) {
                 int s;
                 char m[SPLITEE_WIRE_MAX_ERROR_MSG + 1];
                 splitee_wire_decode_error(f.body, f.hdr.length, &s, m, sizeof m, NULL);
                 snprintf(why, len, "cloud refused: %.140s", m);
                 return -1;
             }
-            if (f.hdr.type != SPLITEE_WIRE_RESPONSE ||
+            if (f.hdr.type != SPLITEE_WIRE_TYPE_RESPONSE ||
                 splitee_wire_decode_response(f.body, f.hdr.length, resp, &e) < 0 ||
                 (int)resp->prediction >= d->classes) {
                 snprintf(why, len, "reply from %s:%d: malformed %s", d->cfg.host, d->cfg.port,
@@ -467,7 +467,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
     splitee_obs ob = { stop, d->conf, 0, 0, NAN, d->pred };
     if (stop == last || accepted) {
         splitee_outcome oc = splitee_reward_decided(&d->rw, stop, 1, c_stop, NAN, 0);
-        r->outcome = SPLITEE_ROUND_EXITED;
+        r->outcome = SPLITEE_ROUND_OUTCOME_EXITED;
         r->exit = stop;
         r->prediction = pred;
         r->cost = oc.cost;
@@ -488,7 +488,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
         if (st < 0 && st != SPLITEE_ERR_VALUE)
             return splitee__fail(err, st, "%s", pe.msg);
         if (st == 0) {
-            splitee_wire_header h = { .type = SPLITEE_WIRE_REQUEST, .encoding = (int)d->cfg.encoding,
+            splitee_wire_header h = { .type = SPLITEE_WIRE_TYPE_REQUEST, .encoding = (int)d->cfg.encoding,
                                       .version = SPLITEE_WIRE_VERSION,
                                       .confidence = d->rw.exit.confidence, .id = id,
                                       .layer = (uint32_t)(arm + 1) };
@@ -519,7 +519,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
             splitee_outcome oc = splitee_reward_decided(&d->rw, arm, 0, c_stop, resp.confidence, o);
             r->rtt_us = (mono_s() - t0) * 1e6;
             r->cloud_us = resp.compute_us;
-            r->outcome = SPLITEE_ROUND_OFFLOADED;
+            r->outcome = SPLITEE_ROUND_OUTCOME_OFFLOADED;
             r->exit = last;
             r->prediction = (int)resp.prediction;
             r->conf_final = resp.confidence;
@@ -532,7 +532,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
                 return st;
             double cl = exit_conf(d, last, &pred, err);
             splitee_outcome oc = splitee_reward_decided(&d->rw, last, 1, cl, cl, 0);
-            r->outcome = SPLITEE_ROUND_FALLBACK;
+            r->outcome = SPLITEE_ROUND_OUTCOME_FALLBACK;
             r->exit = last;
             r->prediction = pred;
             r->conf_final = cl;
@@ -548,7 +548,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
 
     /* Learn and account: the controller's other half. A link-priced
      * offload is learned with the o it actually cost. */
-    int priced = r->outcome == SPLITEE_ROUND_OFFLOADED && d->cfg.link && r->offload_cost != d->rw.offload[arm];
+    int priced = r->outcome == SPLITEE_ROUND_OUTCOME_OFFLOADED && d->cfg.link && r->offload_cost != d->rw.offload[arm];
     if (priced) {
         memcpy(d->o_round, d->rw.offload, sizeof d->o_round);
         d->o_round[arm] = r->offload_cost;
@@ -562,9 +562,9 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
     d->correct[n] = (int8_t)(label < 0 ? -1 : r->prediction == label);
     d->costs[n] = r->cost;
     d->arm_plays[arm]++;
-    d->exited += r->outcome == SPLITEE_ROUND_EXITED;
-    d->offloaded += r->outcome == SPLITEE_ROUND_OFFLOADED;
-    d->fallback += r->outcome == SPLITEE_ROUND_FALLBACK;
+    d->exited += r->outcome == SPLITEE_ROUND_OUTCOME_EXITED;
+    d->offloaded += r->outcome == SPLITEE_ROUND_OUTCOME_OFFLOADED;
+    d->fallback += r->outcome == SPLITEE_ROUND_OUTCOME_FALLBACK;
     if (label >= 0) {
         d->labelled++;
         d->ncorrect += r->prediction == label;

@@ -72,9 +72,9 @@ static double get_f64(const unsigned char *p)
 const char *splitee_wire_type_name(int type)
 {
     switch (type) {
-    case SPLITEE_WIRE_REQUEST: return "request";
-    case SPLITEE_WIRE_RESPONSE: return "response";
-    case SPLITEE_WIRE_ERROR: return "error";
+    case SPLITEE_WIRE_TYPE_REQUEST: return "request";
+    case SPLITEE_WIRE_TYPE_RESPONSE: return "response";
+    case SPLITEE_WIRE_TYPE_ERROR: return "error";
     default: return NULL;
     }
 }
@@ -98,8 +98,8 @@ static int check_fields(int version, int type, int encoding, int measure, splite
 {
     if (!splitee_wire_type_name(type))
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "wire: unknown message type %d", type);
-    if (type == SPLITEE_WIRE_REQUEST) {
-        if (encoding < 0 || encoding > SPLITEE_PAYLOAD_I8)
+    if (type == SPLITEE_WIRE_TYPE_REQUEST) {
+        if (encoding < 0 || encoding > SPLITEE_PAYLOAD_ENCODING_I8)
             return splitee__fail(err, SPLITEE_ERR_FORMAT, "wire: unknown payload encoding %d",
                                  encoding);
     } else if (encoding != 0) {
@@ -108,7 +108,7 @@ static int check_fields(int version, int type, int encoding, int measure, splite
     }
     if (measure < 0 || measure >= SPLITEE_CONFIDENCE_COUNT)
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "wire: unknown confidence measure %d", measure);
-    if (measure != SPLITEE_CONFIDENCE_MAX_SOFTMAX && (version < 2 || type == SPLITEE_WIRE_ERROR))
+    if (measure != SPLITEE_CONFIDENCE_MAX_SOFTMAX && (version < 2 || type == SPLITEE_WIRE_TYPE_ERROR))
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "wire: %s frame of version %d with measure %s "
                              "(must be max-softmax)", splitee_wire_type_name(type), version,
                              splitee_confidence_name((splitee_confidence)measure));
@@ -182,7 +182,7 @@ int splitee_wire_encode_response(const splitee_wire_header *req, const splitee_w
     put_u32(b + 4, r->exit);
     put_f64(b + 8, r->confidence);
     put_f64(b + 16, r->compute_us);
-    splitee_wire_header h = reply_header(req, SPLITEE_WIRE_RESPONSE, req->confidence);
+    splitee_wire_header h = reply_header(req, SPLITEE_WIRE_TYPE_RESPONSE, req->confidence);
     return splitee_wire_encode_frame(&h, b, sizeof b, out, cap, written, err);
 }
 
@@ -198,7 +198,7 @@ int splitee_wire_encode_error(const splitee_wire_header *req, int status, const 
     put_u32(b, (uint32_t)status);
     for (size_t i = 0; i < n; i++)
         b[4 + i] = (msg[i] == '\n' || msg[i] == '\r') ? ' ' : (unsigned char)msg[i];
-    splitee_wire_header h = reply_header(req, SPLITEE_WIRE_ERROR, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+    splitee_wire_header h = reply_header(req, SPLITEE_WIRE_TYPE_ERROR, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
     return splitee_wire_encode_frame(&h, b, 4 + n, out, cap, written, err);
 }
 

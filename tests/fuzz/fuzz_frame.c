@@ -51,12 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 w != fl || memcmp(scratch, s + consumed, fl) != 0)
                 abort();
             consumed += fl;
-            if (f.hdr.type == SPLITEE_WIRE_RESPONSE) {
+            if (f.hdr.type == SPLITEE_WIRE_TYPE_RESPONSE) {
                 splitee_wire_response r;
                 if (splitee_wire_decode_response(f.body, f.hdr.length, &r, NULL) == 0 &&
                     !(r.confidence >= 0 && r.confidence <= 1))
                     abort();
-            } else if (f.hdr.type == SPLITEE_WIRE_ERROR) {
+            } else if (f.hdr.type == SPLITEE_WIRE_TYPE_ERROR) {
                 char msg[SPLITEE_WIRE_MAX_ERROR_MSG + 1];
                 int st;
                 if (splitee_wire_decode_error(f.body, f.hdr.length, &st, msg, sizeof msg, NULL) == 0 &&

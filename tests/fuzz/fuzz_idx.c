@@ -37,6 +37,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < im.count; i++)
         sum += im.labels[i];
     (void)sum;
-    splitee_images_release(&im);
+    splitee_images_free(&im);
     return 0;
 }

@@ -34,6 +34,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < count * esize; i++)
         sum ^= b[i];
     (void)sum;
-    splitee_array_release(&a);
+    splitee_array_free(&a);
     return 0;
 }

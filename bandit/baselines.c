@@ -2,10 +2,11 @@
  * final (always the last layer on the device), random (uniform arm),
  * fixed / oracle (always cfg.fixed_arm; for oracle the replay harness sets
  * it to the best arm in hindsight) and ee-threshold (the early-exit
- * deployment: the device runs to the first confident exit, which the
- * harness evaluates with splitee_reward_ee_threshold). They still record
- * statistics of the arm they played, so counts and means are reported
- * like any other policy's. */
+ * deployment of the exit rule: it chooses the last arm as its budget and
+ * its early_exit trait makes replay and device stop at the first exit the
+ * rule accepts, splitee_reward_early_exit). They still record statistics
+ * of the arm they played (ee-threshold: of the exit it stopped at), so
+ * counts and means are reported like any other policy's. */
 #include <gsl/gsl_rng.h>
 
 #include "policy_impl.h"
@@ -37,13 +38,13 @@ static const splitee__policy_ops random_ops = { .choose = random_choose, .observ
 static const splitee__policy_ops fixed_ops = { .choose = fixed_choose, .observe = splitee__observe_played };
 
 const splitee__policy_kind splitee__kind_final = {
-    { "final", "always the last layer, on the device", 0, 0, 0, NULL }, &last_ops };
+    { "final", "always the last layer, on the device", 0, 0, 0, 0, NULL }, &last_ops };
 const splitee__policy_kind splitee__kind_random = {
-    { "random", "a uniformly random layer", 0, 0, 0, NULL }, &random_ops };
+    { "random", "a uniformly random layer", 0, 0, 0, 0, NULL }, &random_ops };
 const splitee__policy_kind splitee__kind_fixed = {
-    { "fixed", "always layer K (1-based)", SPLITEE_POLICY_PARAM_LAYER, 0, 0, "fixed:K" }, &fixed_ops };
+    { "fixed", "always layer K (1-based)", SPLITEE_POLICY_PARAM_LAYER, 0, 0, 0, "fixed:K" }, &fixed_ops };
 const splitee__policy_kind splitee__kind_oracle = {
-    { "oracle", "the best fixed layer in hindsight (replay only)", 0, 0, 1, NULL }, &fixed_ops };
+    { "oracle", "the best fixed layer in hindsight (replay only)", 0, 0, 1, 0, NULL }, &fixed_ops };
 const splitee__policy_kind splitee__kind_ee_threshold = {
-    { "ee-threshold", "early exit on the device at the first confident exit, never offloads",
-      0, 0, 0, NULL }, &last_ops };
+    { "ee-threshold", "early exit on the device at the first exit the exit rule accepts, never offloads",
+      0, 0, 0, 1, NULL }, &last_ops };

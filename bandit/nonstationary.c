@@ -141,7 +141,7 @@ static void sw_observe(splitee_policy *p, const splitee_obs *ob)
 {
     const int a = ob->arm;
     sw_begin_round(p);
-    sw_push(p, a, splitee__arm_reward(&p->rw, a, ob->conf[a], ob->conf_final));
+    sw_push(p, a, splitee__played_reward(&p->rw, ob));
     sw_end_round(p);
 }
 
@@ -152,7 +152,7 @@ static void sw_side_observe(splitee_policy *p, const splitee_obs *ob)
     const int a = ob->arm;
     sw_begin_round(p);
     splitee__side_rewards(p, ob, sw_push);
-    sw_push(p, a, splitee__arm_reward(&p->rw, a, ob->conf[a], ob->conf_final));
+    sw_push(p, a, splitee__played_reward(&p->rw, ob));
     sw_end_round(p);
 }
 
@@ -376,7 +376,7 @@ static void d_update(splitee_policy *p, int arm, double r)
 static void d_observe(splitee_policy *p, const splitee_obs *ob)
 {
     const int a = ob->arm;
-    d_update(p, a, splitee__arm_reward(&p->rw, a, ob->conf[a], ob->conf_final));
+    d_update(p, a, splitee__played_reward(&p->rw, ob));
     p->rounds++;
 }
 
@@ -398,7 +398,7 @@ static int d_side_choose(splitee_policy *p, gsl_rng *rng)
 static void d_side_observe(splitee_policy *p, const splitee_obs *ob)
 {
     const int a = ob->arm;
-    d_update(p, a, splitee__arm_reward(&p->rw, a, ob->conf[a], ob->conf_final));
+    d_update(p, a, splitee__played_reward(&p->rw, ob));
     splitee__side_rewards(p, ob, splitee__policy_update);
     p->rounds++;
 }
@@ -462,10 +462,10 @@ static const splitee__policy_ops d_ucb_s_ops = {
 #define D SPLITEE_POLICY_PARAM_BETA | SPLITEE_POLICY_PARAM_DISCOUNT
 #define SIDE SPLITEE_POLICY_PARAM_SIDE_INFO
 const splitee__policy_kind splitee__kind_sw_ucb = {
-    { "sw-ucb", "sliding-window UCB: only the last W rounds count", SW, 1, 0, NULL }, &sw_ucb_ops };
+    { "sw-ucb", "sliding-window UCB: only the last W rounds count", SW, 1, 0, 0, NULL }, &sw_ucb_ops };
 const splitee__policy_kind splitee__kind_d_ucb = {
-    { "d-ucb", "discounted UCB: a round's weight decays by gamma per round", D, 1, 0, NULL }, &d_ucb_ops };
+    { "d-ucb", "discounted UCB: a round's weight decays by gamma per round", D, 1, 0, 0, NULL }, &d_ucb_ops };
 const splitee__policy_kind splitee__kind_sw_ucb_s = {
-    { "sw-ucb-s", "sw-ucb with SplitEE-S side observations", SW | SIDE, 1, 0, NULL }, &sw_ucb_s_ops };
+    { "sw-ucb-s", "sw-ucb with SplitEE-S side observations", SW | SIDE, 1, 0, 0, NULL }, &sw_ucb_s_ops };
 const splitee__policy_kind splitee__kind_d_ucb_s = {
-    { "d-ucb-s", "d-ucb with SplitEE-S side observations", D | SIDE, 1, 0, NULL }, &d_ucb_s_ops };
+    { "d-ucb-s", "d-ucb with SplitEE-S side observations", D | SIDE, 1, 0, 0, NULL }, &d_ucb_s_ops };

@@ -68,6 +68,10 @@ static int check_config(const splitee_policy_config *cfg, const splitee_reward *
     if (!isfinite(rw->alpha) || !isfinite(rw->mu))
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "policy: reward model has a non-finite alpha or mu");
+    if (!splitee_exit_kind_info(rw->exit.kind) || rw->exit.exits != rw->arms)
+        return splitee__fail(err, SPLITEE_ERR_ARG,
+                             "policy: the reward model's exit rule is not one for %d exits "
+                             "(build the model with splitee_reward_init)", rw->arms);
     for (int a = 0; a < rw->arms; a++)
         if (!isfinite(rw->gamma[a]) || !isfinite(rw->offload[a]))
             return splitee__fail(err, SPLITEE_ERR_ARG,
@@ -143,6 +147,7 @@ int splitee_policy_create(const splitee_policy_config *cfg,
     p->cfg = *cfg;
     p->rw = *rw;
     p->arms = rw->arms;
+    p->needs_pred = splitee_exit_kind_info(rw->exit.kind)->reads_pred;
     reward_bounds(rw, &p->lo, &p->hi);
     if (p->ops->create_extra && (rc = p->ops->create_extra(p, err)) < 0) {
         splitee_policy_free(p);
@@ -195,9 +200,25 @@ void splitee_policy_observe(splitee_policy *p, const splitee_obs *ob)
 /* Credits the played arm (see policy_impl.h) and counts the round. */
 void splitee__observe_played(splitee_policy *p, const splitee_obs *ob)
 {
-    int a = ob->arm;
-    splitee__policy_update(p, a, splitee__arm_reward(&p->rw, a, ob->conf[a], ob->conf_final));
+    splitee__policy_update(p, ob->arm, splitee__played_reward(&p->rw, ob));
     p->rounds++;
+}
+
+/* Side observations under a rule stepped exit by exit (policy_impl.h). */
+void splitee__side_rewards_stepped(splitee_policy *p, const splitee_obs *ob, int use_final,
+                                   void (*credit)(splitee_policy *, int, double))
+{
+    const splitee_reward *rw = &p->rw;
+    if (p->needs_pred && !ob->pred)
+        return;                  /* what lower exits would do is unknown */
+    splitee_exit_state st;
+    splitee_exit_begin(&rw->exit, &st);
+    for (int j = 0; j < ob->arm; j++) {
+        double cj = ob->conf[j];
+        int exits = splitee_exit_step(&rw->exit, &st, cj, ob->pred ? ob->pred[j] : -1);
+        if (exits || use_final)
+            credit(p, j, splitee__arm_reward(rw, j, exits, cj, ob->conf_final));
+    }
 }
 
 /* One reward for `arm` without advancing the round counter; an arm out of

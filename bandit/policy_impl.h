@@ -55,6 +55,8 @@ struct splitee_policy {
     int arms;                /* L = rw.arms */
     int untried;             /* number of arms with n == 0 */
     long long rounds;        /* observe() calls since create/reset */
+    int needs_pred;          /* the exit rule reads predictions: side
+                                observations need ob->pred */
     int hint;                /* UCB1: the arm chosen last round, where the
                                 next scan starts (a speed hint only: any
                                 value gives the same choice) */
@@ -84,15 +86,22 @@ struct splitee_policy {
 };
 
 /* Reward of arm j on a sample whose exit j has confidence cj and whose last
- * exit has confidence cl: the single formula of reward.h (same order of
- * operations as splitee_reward_outcome, so sums match bit for bit). cl is
- * read only when arm j offloads. */
-static inline double splitee__arm_reward(const splitee_reward *rw, int j,
+ * exit has confidence cl, given whether the sample ends at exit j (`exits`):
+ * the single formula of reward.h (splitee_reward_decided, with the reward
+ * model's o). cl is read only when arm j offloads. */
+static inline double splitee__arm_reward(const splitee_reward *rw, int j, int exits,
                                          double cj, double cl)
 {
-    if (j == rw->arms - 1 || cj >= rw->alpha)
-        return cj - rw->mu * rw->gamma[j];
-    return cl - rw->mu * rw->offload[j] - rw->mu * rw->gamma[j];
+    return splitee_reward_decided(rw, j, exits, cj, cl, rw->offload[j]).reward;
+}
+
+/* Reward of the played arm: what happened (ob->offloaded), not a decision
+ * made again, so a rule the policy cannot replay is still learned right. */
+static inline double splitee__played_reward(const splitee_reward *rw, const splitee_obs *ob)
+{
+    const int a = ob->arm;
+    return splitee__arm_reward(rw, a, a == rw->arms - 1 || !ob->offloaded, ob->conf[a],
+                               ob->conf_final);
 }
 
 /* Adds one reward to arm `arm`'s statistics and refreshes its cached mean
@@ -127,22 +136,36 @@ static inline int splitee__policy_argmax_mean(const splitee_policy *p)
     return best;
 }
 
+/* splitee__side_rewards for a rule that is not a thresholds rule (policy.c,
+ * out of line so that the common case stays small). */
+void splitee__side_rewards_stepped(splitee_policy *p, const splitee_obs *ob, int use_final,
+                                   void (*credit)(splitee_policy *, int, double));
+
 /* The SplitEE-S rule (docs/ARCHITECTURE.md): playing arm a reveals C_1..C_a (and C_L
  * when the sample was offloaded or a is the last arm), so every lower arm j
- * whose reward was observable is credited, in increasing j: one that exits
- * (C_j >= alpha) always; one that would have offloaded needs C_L, which
- * honest mode uses only when it was actually known and the reference mode
- * (the authors' simulation) always uses. The played arm is not credited. */
+ * whose reward was observable is credited, in increasing j: one the exit
+ * rule accepts (it would have exited) always; one that would have
+ * offloaded needs C_L, which honest mode uses only when it was actually
+ * known and the reference mode (the authors' simulation) always uses. A
+ * thresholds rule costs one comparison per exit; another is stepped exit by
+ * exit through its per-sample state; a rule that reads predictions
+ * credits no lower arm when the observation has none. The played arm is
+ * not credited. */
 static inline void splitee__side_rewards(splitee_policy *p, const splitee_obs *ob,
                                          void (*credit)(splitee_policy *, int, double))
 {
     const splitee_reward *rw = &p->rw;
     const int use_final = ob->final_known || p->cfg.side_info == SPLITEE_SIDE_INFO_REFERENCE;
-    for (int j = 0; j < ob->arm; j++) {
-        double cj = ob->conf[j];
-        if (cj >= rw->alpha || use_final)
-            credit(p, j, splitee__arm_reward(rw, j, cj, ob->conf_final));
+    if (rw->exit.thresholds) {   /* the common case: one comparison per exit */
+        for (int j = 0; j < ob->arm; j++) {
+            double cj = ob->conf[j];
+            int exits = splitee_exit_accepts_threshold(&rw->exit, j, ob->conf);
+            if (exits || use_final)
+                credit(p, j, splitee__arm_reward(rw, j, exits, cj, ob->conf_final));
+        }
+        return;
     }
+    splitee__side_rewards_stepped(p, ob, use_final, credit);
 }
 
 /* The observe every family without side observations uses: credits the

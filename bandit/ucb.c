@@ -50,7 +50,7 @@ static int ucb1_choose(splitee_policy *p, gsl_rng *rng)
 /* SplitEE-S observe: playing arm a reveals C_1..C_a (and C_L when the sample
  * was offloaded or a is the last arm), so every lower arm j < a whose reward
  * was observable is updated too, in increasing j, then the played arm. A
- * lower arm that exits (C_j >= alpha) is always observable; one that would
+ * lower arm the exit rule accepts is always observable; one that would
  * have offloaded needs C_L, which honest mode uses only when it was actually
  * known and the reference mode (the authors' simulation) always uses. */
 static void ucb1_side_observe(splitee_policy *p, const splitee_obs *ob)
@@ -138,11 +138,11 @@ static const splitee__policy_ops kl_ucb_ops = { .choose = kl_ucb_choose, .observ
 static const splitee__policy_ops ucb_v_ops = { .choose = ucb_v_choose, .observe = splitee__observe_played };
 
 const splitee__policy_kind splitee__kind_splitee = {
-    { "splitee", "SplitEE: UCB1 over split layers", SPLITEE_POLICY_PARAM_BETA, 1, 0, NULL }, &ucb1_ops };
+    { "splitee", "SplitEE: UCB1 over split layers", SPLITEE_POLICY_PARAM_BETA, 1, 0, 0, NULL }, &ucb1_ops };
 const splitee__policy_kind splitee__kind_splitee_s = {
     { "splitee-s", "SplitEE-S: UCB1 with side observations of the lower exits",
-      SPLITEE_POLICY_PARAM_BETA | SPLITEE_POLICY_PARAM_SIDE_INFO, 1, 0, NULL }, &ucb1_side_ops };
+      SPLITEE_POLICY_PARAM_BETA | SPLITEE_POLICY_PARAM_SIDE_INFO, 1, 0, 0, NULL }, &ucb1_side_ops };
 const splitee__policy_kind splitee__kind_kl_ucb = {
-    { "kl-ucb", "KL-UCB on rewards rescaled to [0, 1]", 0, 1, 0, NULL }, &kl_ucb_ops };
+    { "kl-ucb", "KL-UCB on rewards rescaled to [0, 1]", 0, 1, 0, 0, NULL }, &kl_ucb_ops };
 const splitee__policy_kind splitee__kind_ucb_v = {
-    { "ucb-v", "UCB-V (empirical Bernstein bound)", SPLITEE_POLICY_PARAM_BETA, 1, 0, NULL }, &ucb_v_ops };
+    { "ucb-v", "UCB-V (empirical Bernstein bound)", SPLITEE_POLICY_PARAM_BETA, 1, 0, 0, NULL }, &ucb_v_ops };

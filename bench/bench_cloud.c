@@ -292,7 +292,7 @@ int main(int argc, char **argv)
                     conf[a] = 0.5 + 0.04 * a + 0.001 * (double)(t % 7);
                 double cf = 0.9;
                 int off = arm < L - 1 && conf[arm] < rw.alpha;
-                splitee_obs ob = { arm, conf, off, off || arm == L - 1, off ? cf : conf[arm] };
+                splitee_obs ob = { arm, conf, off, off || arm == L - 1, off ? cf : conf[arm], NULL };
                 splitee_policy_observe(p, &ob);
             }
             double ns = (now() - t0) * 1e9 / (double)rounds;

@@ -67,6 +67,7 @@ static inline splitee_obs make_obs(const splitee_reward *rw, int arm, const doub
     ob.offloaded = arm < last && row[arm] < rw->alpha;
     ob.final_known = arm == last || ob.offloaded;
     ob.conf_final = ob.final_known || give_final ? row[last] : NAN;
+    ob.pred = NULL;
     return ob;
 }
 

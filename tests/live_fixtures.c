@@ -31,12 +31,19 @@ static void *serve(void *arg)
 
 void start(fixture *f)
 {
+    start_with(f, NULL);
+}
+
+void start_with(fixture *f, const splitee_cloud_config *given)
+{
     memset(f, 0, sizeof *f);
     pthread_mutex_init(&f->lock, NULL);
     splitee_error err;
     cr_assert_eq(splitee_model_load(model_dir(), &f->m, &err), 0, "%s", err.msg);
     splitee_cloud_config cc;
     splitee_cloud_config_default(&cc);
+    if (given)
+        cc = *given;
     cc.log = log_line;
     cc.log_ctx = f;
     cr_assert_eq(splitee_cloud_create(f->m, &cc, &f->c, &err), 0, "%s", err.msg);

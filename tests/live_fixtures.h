@@ -23,6 +23,9 @@ const char *model_dir(void);
  * asserts on failure. */
 void start(fixture *f);
 
+/* start with the cloud configured as `cc` (its log is the fixture's). */
+void start_with(fixture *f, const splitee_cloud_config *cc);
+
 /* Stops the cloud, joins its thread and frees everything. */
 void stop(fixture *f);
 

@@ -1,8 +1,9 @@
 /* test_bandit.c -- Criterion tests of the policies (bandit/, bandit.h):
  * every learning policy against a naive reference written here, hand-worked
  * UCB1 and SplitEE-S sequences, honest versus reference side information,
- * convergence, seeded determinism, save/load, names and argument checks.
- * The policies for a changing world are in test_bandit_forgetting.c. */
+ * convergence, seeded determinism, save/load, names and argument checks;
+ * side observations under exit rules that read predictions. The policies
+ * for a changing world are in test_bandit_forgetting.c. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -913,4 +914,145 @@ Test(bandit, kind_info_is_complete_and_honest)
     }
     cr_assert_null(splitee_policy_kind_info(SPLITEE_POLICY_KIND_COUNT));
     cr_assert_null(splitee_policy_kind_info((splitee_policy_kind)-1));
+}
+
+/* ---- other exit rules ---------------------------------------------------- */
+
+/* A reward model over `arms` arms with exit rule `kind` (patience 2,
+ * agreement sum 1.4). */
+static splitee_reward make_rule_rw(int arms, splitee_exit_kind kind)
+{
+    splitee_reward_config rc;
+    splitee_reward_config_default(&rc);
+    rc.exit.kind = kind;
+    rc.exit.patience = 2;
+    rc.alpha = kind == SPLITEE_EXIT_AGREEMENT ? 1.4 : 0.8;
+    rc.lambda = 0.4 / arms;
+    splitee_reward rw;
+    splitee_error err;
+    cr_assert_eq(splitee_reward_init(&rw, &rc, arms, &err), 0, "%s", err.msg);
+    return rw;
+}
+
+/* Predictions that agree along runs, so that patience and agreement fire. */
+static void gen_pred(gsl_rng *r, int arms, int32_t *pred)
+{
+    int32_t y = (int32_t)gsl_rng_uniform_int(r, 3);
+    for (int j = 0; j < arms; j++) {
+        if (gsl_rng_uniform(r) < 0.3)
+            y = (int32_t)gsl_rng_uniform_int(r, 3);
+        pred[j] = y;
+    }
+}
+
+/* SplitEE-S under a rule that reads predictions, against DESIGN.md's rule
+ * written with the rule's naive decision: lower arm j is credited when the
+ * rule accepts exit j, or C_L was known, or in reference mode. */
+static void check_rule_side_against_naive(splitee_exit_kind kind, splitee_side_info side)
+{
+    const int arms = 10, last = arms - 1;
+    splitee_reward rw = make_rule_rw(arms, kind);
+    splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE_S, &rw, side);
+    naive nv = { .arms = arms };
+    gsl_rng *rows = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rows, 17);
+    double row[MAXA];
+    int32_t pred[MAXA];
+    long credited_lower = 0;
+    for (int t = 0; t < 4000; t++) {
+        gen_row(rows, arms, row);
+        gen_pred(rows, arms, pred);
+        int want = naive_ucb1(&nv, 1.0), got = splitee_policy_choose(p, NULL);
+        cr_assert_eq(got, want, "round %d", t);
+        int off = got < last && !splitee_exit_accepts(&rw.exit, got, row, pred);
+        splitee_obs ob = { got, row, off, off || got == last,
+                           off || got == last || side ? row[last] : NAN, pred };
+        splitee_policy_observe(p, &ob);
+        for (int j = 0; j < got; j++) {
+            /* the rule's decision at j from its definition */
+            int acc;
+            if (kind == SPLITEE_EXIT_PATIENCE) {
+                acc = j >= 2 && pred[j - 2] == pred[j] && pred[j - 1] == pred[j];
+            } else {
+                int s = j;
+                while (s > 0 && pred[s - 1] == pred[j])
+                    s--;
+                double sum = 0;
+                for (int k = s; k <= j; k++)
+                    sum += row[k];
+                acc = sum >= 1.4;
+            }
+            if (acc || ob.final_known || side) {
+                double r = acc ? row[j] - rw.mu * rw.gamma[j]
+                               : row[last] - rw.mu * rw.offload[j] - rw.mu * rw.gamma[j];
+                naive_add(&nv, j, r);
+                credited_lower++;
+            }
+        }
+        naive_add(&nv, got, splitee_reward_evaluate(&rw, got, row, pred).reward);
+        nv.t++;
+    }
+    cr_assert_gt(credited_lower, 1000);
+    for (int a = 0; a < arms; a++) {
+        cr_assert_eq(splitee_policy_count(p, a), (double)nv.n[a], "arm %d", a);
+        if (nv.n[a])
+            cr_assert_eq(splitee_policy_mean(p, a), nv.sum[a] / nv.n[a], "arm %d", a);
+    }
+    gsl_rng_free(rows);
+    splitee_policy_free(p);
+}
+
+Test(bandit, side_observations_follow_the_exit_rule)
+{
+    check_rule_side_against_naive(SPLITEE_EXIT_PATIENCE, SPLITEE_SIDE_INFO_HONEST);
+    check_rule_side_against_naive(SPLITEE_EXIT_PATIENCE, SPLITEE_SIDE_INFO_REFERENCE);
+    check_rule_side_against_naive(SPLITEE_EXIT_AGREEMENT, SPLITEE_SIDE_INFO_HONEST);
+    check_rule_side_against_naive(SPLITEE_EXIT_AGREEMENT, SPLITEE_SIDE_INFO_REFERENCE);
+}
+
+Test(bandit, played_arm_earns_what_happened)
+{
+    /* patience 2: exits 0..2 all predict 5, so exit 2 is accepted; without
+     * predictions the lower arms cannot be judged and are not credited,
+     * but the played arm still earns what the device reports */
+    splitee_reward rw = make_rule_rw(4, SPLITEE_EXIT_PATIENCE);
+    const double row[4] = { 0.3, 0.4, 0.5, 0.9 };
+    const int32_t pred[4] = { 5, 5, 5, 1 };
+    splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE_S, &rw, SPLITEE_SIDE_INFO_HONEST);
+    splitee_obs ob = { 2, row, 0, 0, NAN, pred };
+    splitee_policy_observe(p, &ob);
+    cr_assert_eq(splitee_policy_mean(p, 2), 0.5 - rw.mu * rw.gamma[2]);
+    cr_assert_eq(splitee_policy_count(p, 0), 0);   /* exit 0 was not accepted, C_L unknown */
+    ob.pred = NULL;
+    splitee_policy_observe(p, &ob);
+    cr_assert_eq(splitee_policy_count(p, 2), 2);
+    cr_assert_eq(splitee_policy_count(p, 1), 0);
+    /* a device that fell back reports an offload: the arm earns C_L - mu*o -
+     * mu*gamma even where the rule, given these confidences, would exit */
+    splitee_reward thr = make_rw(4, 0.2, 0.1, 0.3);
+    splitee_policy *q = make_policy(SPLITEE_POLICY_KIND_SPLITEE, &thr, SPLITEE_SIDE_INFO_HONEST);
+    splitee_obs off = { 1, row, 1, 1, 0.9, NULL };
+    splitee_policy_observe(q, &off);
+    cr_assert_eq(splitee_policy_mean(q, 1), 0.9 - thr.mu * thr.offload[1] - thr.mu * thr.gamma[1]);
+    splitee_policy_free(p);
+    splitee_policy_free(q);
+}
+
+Test(bandit, only_ee_threshold_is_an_early_exit_deployment)
+{
+    for (int k = 0; k < SPLITEE_POLICY_KIND_COUNT; k++)
+        cr_assert_eq(splitee_policy_kind_info((splitee_policy_kind)k)->early_exit,
+                     k == SPLITEE_POLICY_KIND_EE_THRESHOLD, "%s", splitee_policy_kind_name(k));
+}
+
+Test(bandit, create_refuses_a_hand_made_model_without_its_rule)
+{
+    splitee_reward rw = make_rw(4, 0.8, 0.1, 0.3);
+    rw.exit.exits = 3;
+    splitee_policy_config pc;
+    splitee_policy_config_default(&pc);
+    splitee_policy *p;
+    splitee_error err;
+    cr_assert_eq(splitee_policy_create(&pc, &rw, &p, &err), SPLITEE_ERR_ARG);
+    cr_assert(strstr(err.msg, "exit rule"), "%s", err.msg);
 }

@@ -1,5 +1,8 @@
-/* test_exit.c -- the exit rule's confidence measures (exit.h) against a
- * long-double reference, on random, extreme and tied logits. */
+/* test_exit.c -- the exit rule (exit.h): the confidence measures against a
+ * long-double reference, on random, extreme and tied logits; each decision
+ * against a naive reference written from its definition, on random rows
+ * of confidences and predictions (accepts, step by step, first); rule
+ * validation, names and traits. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -155,4 +158,307 @@ Test(exit, confidence_parse_and_name)
     cr_assert_eq(splitee_confidence_parse("", &k), SPLITEE_ERR_ARG);
     cr_assert_eq(splitee_confidence_parse(NULL, &k), SPLITEE_ERR_ARG);
     cr_assert_eq((int)k, SPLITEE_CONFIDENCE_MARGIN);
+}
+
+/* ---- decisions --------------------------------------------------------------- */
+
+/* A random row: confidences in [0, 1] (some exactly on a threshold) and
+ * predictions from `classes` classes, so that runs of agreeing exits occur. */
+static void random_row(uint64_t *seed, int L, int classes, double *conf, int32_t *pred)
+{
+    for (int i = 0; i < L; i++) {
+        double u = 0.5 * (uniform(seed) + 1);
+        conf[i] = u < 0.1 ? 0.75 : u;
+        pred[i] = (int32_t)((0.5 * (uniform(seed) + 1)) * classes) % classes;
+    }
+}
+
+/* The decisions straight from their definitions (exit.h). */
+static int naive_accepts(const splitee_exit_config *c, int i, const double *conf,
+                         const int32_t *pred)
+{
+    switch (c->kind) {
+    case SPLITEE_EXIT_THRESHOLD:
+        return conf[i] >= c->alpha;
+    case SPLITEE_EXIT_PER_EXIT:
+        return conf[i] >= (i < c->nalphas ? c->alphas[i] : 0.0);
+    case SPLITEE_EXIT_PATIENCE: {      /* y_{i-P} = ... = y_i */
+        if (i < c->patience)
+            return 0;
+        for (int j = i - c->patience; j < i; j++)
+            if (pred[j] != pred[i])
+                return 0;
+        return 1;
+    }
+    case SPLITEE_EXIT_AGREEMENT: {     /* sum over the run of agreeing exits ending at i */
+        int s = i;
+        while (s > 0 && pred[s - 1] == pred[i])
+            s--;
+        double sum = 0;
+        for (int j = s; j <= i; j++)
+            sum += conf[j];
+        return sum >= c->alpha;
+    }
+    default:
+        return -1;
+    }
+}
+
+static splitee_exit_rule make_rule(const splitee_exit_config *c, int L)
+{
+    splitee_exit_rule r;
+    splitee_error err;
+    cr_assert_eq(splitee_exit_rule_init(&r, c, L, &err), 0, "%s", err.msg);
+    return r;
+}
+
+/* accepts, step and first agree with the naive rule on every exit of many
+ * random rows. */
+static void check_rule(const splitee_exit_config *c, int L, int classes, uint64_t seed)
+{
+    splitee_exit_rule r = make_rule(c, L);
+    double conf[SPLITEE_MAX_EXITS];
+    int32_t pred[SPLITEE_MAX_EXITS];
+    for (int rep = 0; rep < 2000; rep++) {
+        random_row(&seed, L, classes, conf, pred);
+        splitee_exit_state st;
+        splitee_exit_begin(&r, &st);
+        int first = -1;
+        for (int i = 0; i < L; i++) {
+            int want = naive_accepts(c, i, conf, pred);
+            cr_assert_eq(splitee_exit_accepts(&r, i, conf, pred), want, "%s exit %d row %d",
+                         splitee_exit_kind_name(c->kind), i, rep);
+            cr_assert_eq(splitee_exit_step(&r, &st, conf[i], pred[i]), want, "%s step %d row %d",
+                         splitee_exit_kind_name(c->kind), i, rep);
+            if (want && first < 0)
+                first = i;
+            int firstupto = -1;
+            for (int j = 0; j <= i && firstupto < 0; j++)
+                if (naive_accepts(c, j, conf, pred))
+                    firstupto = j;
+            cr_assert_eq(splitee_exit_first(&r, i, conf, pred), firstupto);
+        }
+        cr_assert_eq(splitee_exit_step(&r, &st, 1.0, pred[0]), 0, "a step past the last exit");
+        cr_assert_eq(splitee_exit_first(&r, L - 1, conf, pred), first);
+    }
+}
+
+Test(exit, threshold_matches_naive_reference)
+{
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    cr_assert_eq(c.kind, SPLITEE_EXIT_THRESHOLD);
+    cr_assert_eq(c.alpha, 0.8);
+    cr_assert_eq(c.confidence, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+    check_rule(&c, 12, 3, 1);
+    c.alpha = 0.75;    /* rows hold 0.75 exactly: the threshold is inclusive */
+    check_rule(&c, 12, 3, 2);
+    c.alpha = 0;
+    check_rule(&c, 1, 2, 3);
+    c.alpha = 1;
+    check_rule(&c, 64, 2, 4);
+}
+
+Test(exit, per_exit_matches_naive_reference)
+{
+    double a[12];
+    uint64_t seed = 11;
+    for (int i = 0; i < 12; i++)
+        a[i] = 0.5 * (uniform(&seed) + 1);
+    a[3] = 0.75;
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    c.kind = SPLITEE_EXIT_PER_EXIT;
+    c.alphas = a;
+    c.nalphas = 11;    /* the last exit's threshold is then 0 */
+    check_rule(&c, 12, 3, 5);
+    c.nalphas = 12;
+    check_rule(&c, 12, 3, 6);
+    c.nalphas = 0;
+    check_rule(&c, 1, 3, 7);
+}
+
+Test(exit, patience_matches_naive_reference)
+{
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    c.kind = SPLITEE_EXIT_PATIENCE;
+    for (int P = 1; P <= 4; P++) {
+        c.patience = P;
+        check_rule(&c, 12, 2, 20 + (uint64_t)P);
+        check_rule(&c, 12, 4, 30 + (uint64_t)P);
+    }
+    c.patience = 12;    /* never reached before the last exit, nor at it */
+    check_rule(&c, 12, 1, 40);
+}
+
+Test(exit, patience_is_pabee_counter)
+{
+    /* PABEE: the counter counts predictions equal to the one before; with
+     * patience 2 exit 3 (0-based 2) is the first that can stop */
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    c.kind = SPLITEE_EXIT_PATIENCE;
+    c.patience = 2;
+    splitee_exit_rule r = make_rule(&c, 6);
+    const double conf[6] = { 0.1, 0.2, 0.3, 0.4, 0.5, 0.6 };
+    const int32_t same[6] = { 4, 4, 4, 4, 4, 4 }, broken[6] = { 1, 1, 2, 2, 2, 3 };
+    cr_assert_eq(splitee_exit_first(&r, 5, conf, same), 2);
+    cr_assert_eq(splitee_exit_first(&r, 5, conf, broken), 4);
+    cr_assert_eq(splitee_exit_first(&r, 3, conf, broken), -1);
+    /* confidences play no part */
+    const double zero[6] = { 0 };
+    cr_assert_eq(splitee_exit_first(&r, 5, zero, same), 2);
+}
+
+Test(exit, agreement_matches_naive_reference)
+{
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    c.kind = SPLITEE_EXIT_AGREEMENT;
+    const double alphas[] = { 0.0, 0.75, 1.5, 2.2, 4.0 };
+    for (int k = 0; k < 5; k++) {
+        c.alpha = alphas[k];
+        check_rule(&c, 12, 2, 50 + (uint64_t)k);
+        check_rule(&c, 12, 3, 60 + (uint64_t)k);
+    }
+    /* hand-worked: 0.5 + 0.6 = 1.1 reaches 1 at exit 2; a change restarts */
+    c.alpha = 1.0;
+    splitee_exit_rule r = make_rule(&c, 4);
+    const double conf[4] = { 0.5, 0.6, 0.9, 0.95 };
+    const int32_t agree[4] = { 7, 7, 7, 7 }, change[4] = { 7, 8, 8, 8 };
+    cr_assert_eq(splitee_exit_first(&r, 3, conf, agree), 1);
+    cr_assert_eq(splitee_exit_first(&r, 3, conf, change), 2);   /* 0.6 + 0.9 */
+}
+
+Test(exit, rules_reading_predictions_accept_nothing_without_them)
+{
+    const double conf[4] = { 1, 1, 1, 1 };
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    for (int k = SPLITEE_EXIT_PATIENCE; k <= SPLITEE_EXIT_AGREEMENT; k++) {
+        c.kind = (splitee_exit_kind)k;
+        c.alpha = 0.5;
+        c.patience = 1;
+        splitee_exit_rule r = make_rule(&c, 4);
+        cr_assert(splitee_exit_kind_info(c.kind)->reads_pred);
+        for (int i = 0; i < 4; i++)
+            cr_assert_eq(splitee_exit_accepts(&r, i, conf, NULL), 0);
+        cr_assert_eq(splitee_exit_first(&r, 3, conf, NULL), -1);
+    }
+    c.kind = SPLITEE_EXIT_THRESHOLD;    /* a thresholds rule never reads them */
+    splitee_exit_rule r = make_rule(&c, 4);
+    cr_assert_eq(splitee_exit_first(&r, 3, conf, NULL), 0);
+    cr_assert_eq(splitee_exit_accepts(&r, 2, conf, NULL), 1);
+}
+
+Test(exit, rule_init_checks_what_the_kind_reads)
+{
+    splitee_exit_config c;
+    splitee_exit_rule r;
+    splitee_error err;
+    splitee_exit_config_default(&c);
+    c.alpha = 1.5;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), SPLITEE_ERR_VALUE);
+    cr_assert_str_eq(err.msg, "alpha (exit threshold) must be in [0, 1] (got 1.5)");
+    c.alpha = NAN;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), SPLITEE_ERR_VALUE);
+    c.kind = SPLITEE_EXIT_PATIENCE;     /* patience does not read alpha */
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), 0, "%s", err.msg);
+    c.patience = 0;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), SPLITEE_ERR_VALUE);
+    cr_assert(strstr(err.msg, "patience"), "%s", err.msg);
+    c.patience = SPLITEE_MAX_EXITS + 1;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), SPLITEE_ERR_VALUE);
+    c.kind = SPLITEE_EXIT_AGREEMENT;
+    c.alpha = 2.5;                      /* a sum may exceed 1 */
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), 0, "%s", err.msg);
+    c.alpha = -0.1;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), SPLITEE_ERR_VALUE);
+    cr_assert(strstr(err.msg, "agreement"), "%s", err.msg);
+    c.alpha = INFINITY;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), SPLITEE_ERR_VALUE);
+    double a[4] = { 0.9, 0.8, 1.2, 0.5 };
+    c.kind = SPLITEE_EXIT_PER_EXIT;
+    c.alpha = 7;                        /* per-exit does not read alpha */
+    c.alphas = a;
+    c.nalphas = 2;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), SPLITEE_ERR_ARG);
+    cr_assert(strstr(err.msg, "2 thresholds given for 4 exits"), "%s", err.msg);
+    c.nalphas = 3;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), SPLITEE_ERR_VALUE);
+    cr_assert(strstr(err.msg, "alpha_3"), "%s", err.msg);
+    a[2] = 0.7;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), 0, "%s", err.msg);
+    c.alphas = NULL;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), SPLITEE_ERR_ARG);
+    splitee_exit_config_default(&c);
+    c.kind = (splitee_exit_kind)SPLITEE_EXIT_KIND_COUNT;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), SPLITEE_ERR_ARG);
+    c.kind = SPLITEE_EXIT_THRESHOLD;
+    c.confidence = (splitee_confidence)SPLITEE_CONFIDENCE_COUNT;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), SPLITEE_ERR_ARG);
+    c.confidence = SPLITEE_CONFIDENCE_ENTROPY;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 0, &err), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, SPLITEE_MAX_EXITS + 1, &err), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, SPLITEE_MAX_EXITS, &err), 0);
+    cr_assert_eq(r.confidence, SPLITEE_CONFIDENCE_ENTROPY);
+    cr_assert_eq(splitee_exit_rule_init(NULL, &c, 4, &err), SPLITEE_ERR_ARG);
+}
+
+Test(exit, kind_names_traits_and_lists)
+{
+    for (int k = 0; k < SPLITEE_EXIT_KIND_COUNT; k++) {
+        const splitee_exit_info *in = splitee_exit_kind_info((splitee_exit_kind)k);
+        cr_assert(in && in->name[0] && in->summary[0], "kind %d", k);
+        splitee_exit_kind back = SPLITEE_EXIT_KIND_COUNT;
+        cr_assert_eq(splitee_exit_kind_parse(in->name, &back), 0, "%s", in->name);
+        cr_assert_eq((int)back, k);
+        cr_assert_str_eq(splitee_exit_kind_name((splitee_exit_kind)k), in->name);
+        /* a thresholds kind reads nothing but C_i; the others read predictions */
+        cr_assert_eq(in->thresholds, !in->reads_pred, "%s", in->name);
+        cr_assert_eq(in->reads_lower, in->reads_pred, "%s", in->name);
+        cr_assert_eq(in->stream, 0, "%s", in->name);
+        cr_assert_neq(in->params, 0u, "%s", in->name);
+    }
+    cr_assert_null(splitee_exit_kind_info(SPLITEE_EXIT_KIND_COUNT));
+    cr_assert_str_eq(splitee_exit_kind_name(SPLITEE_EXIT_KIND_COUNT), "unknown");
+    splitee_exit_kind k = SPLITEE_EXIT_AGREEMENT;
+    cr_assert_eq(splitee_exit_kind_parse("pabee", &k), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_exit_kind_parse(NULL, &k), SPLITEE_ERR_ARG);
+    cr_assert_eq(k, SPLITEE_EXIT_AGREEMENT);
+    char buf[128];
+    cr_assert_eq(splitee_exit_kind_list(buf, sizeof buf), strlen("threshold, per-exit, patience or agreement"));
+    cr_assert_str_eq(buf, "threshold, per-exit, patience or agreement");
+    cr_assert_eq(splitee_confidence_list(buf, sizeof buf), strlen("max-softmax, entropy or margin"));
+    cr_assert_str_eq(buf, "max-softmax, entropy or margin");
+    cr_assert_eq(splitee_confidence_list(buf, 8), strlen("max-softmax, entropy or margin"));
+    cr_assert_str_eq(buf, "max-sof");
+    cr_assert_eq(splitee_exit_kind_list(NULL, 0), strlen("threshold, per-exit, patience or agreement"));
+}
+
+Test(exit, describe_names_the_parameters_it_reads)
+{
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    char buf[128];
+    splitee_exit_rule r = make_rule(&c, 3);
+    splitee_exit_rule_describe(&r, buf, sizeof buf);
+    cr_assert_str_eq(buf, "threshold 0.8 on max-softmax");
+    c.kind = SPLITEE_EXIT_PATIENCE;
+    c.patience = 3;
+    c.confidence = SPLITEE_CONFIDENCE_ENTROPY;
+    r = make_rule(&c, 3);
+    splitee_exit_rule_describe(&r, buf, sizeof buf);
+    cr_assert_str_eq(buf, "patience 3 on entropy");
+    double a[2] = { 0.9, 0.3 };
+    c.kind = SPLITEE_EXIT_PER_EXIT;
+    c.alphas = a;
+    c.nalphas = 2;
+    c.confidence = SPLITEE_CONFIDENCE_MARGIN;
+    r = make_rule(&c, 3);
+    splitee_exit_rule_describe(&r, buf, sizeof buf);
+    cr_assert_str_eq(buf, "per-exit 0.9,0.3 on margin");
+    splitee_exit_rule_describe(&r, buf, 6);
+    cr_assert_str_eq(buf, "per-e");
 }

@@ -812,7 +812,7 @@ Test(link, policy_set_offload_changes_rewards)
     splitee_policy *p;
     cr_assert_eq(splitee_policy_create(&pc, &rw, &p, &e), 0, "%s", e.msg);
     double conf[3] = { 0.2, 0.3, 0.9 };
-    splitee_obs ob = { 0, conf, 1, 1, 0.9 };
+    splitee_obs ob = { 0, conf, 1, 1, 0.9, NULL };
     splitee_policy_observe(p, &ob);
     CLOSE(splitee_policy_mean(p, 0), 0.5, 1e-12);
     double o[3] = { 0.8, 0.8, 0.0 };

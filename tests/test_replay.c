@@ -1,7 +1,9 @@
 /* test_replay.c -- the replay harness against a naive replay written here,
  * the authors' published algorithm (recorded choices in tests/fixtures,
  * made by tools/reference_splitee.py), and its determinism promises; streams
- * with a domain shift (segments) and their static and dynamic regret. */
+ * with a domain shift (segments) and their static and dynamic regret; every
+ * exit rule, for fixed arms and the early-exit deployment, against a naive
+ * replay of its definition. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -583,4 +585,144 @@ Test(replay, add_segment_rejects_bad_shifts)
     splitee_table_free(fewer);
     splitee_table_free(shallow);
     splitee_table_free(unlabelled);
+}
+
+/* ---- exit rules ------------------------------------------------------------ */
+
+/* The rule's decision at exit i from its definition (exit.h), for the
+ * settings below: threshold alpha, patience 2, agreement sum alpha. */
+static int naive_rule(splitee_exit_kind kind, double alpha, int i, const double *c, const int32_t *y)
+{
+    if (kind == SPLITEE_EXIT_THRESHOLD)
+        return c[i] >= alpha;
+    if (kind == SPLITEE_EXIT_PATIENCE)
+        return i >= 2 && y[i - 2] == y[i] && y[i - 1] == y[i];
+    int s = i;
+    while (s > 0 && y[s - 1] == y[i])
+        s--;
+    double sum = 0;
+    for (int j = s; j <= i; j++)
+        sum += c[j];
+    return sum >= alpha;
+}
+
+/* Every fixed arm and ee-threshold under `kind`, replayed naively in the
+ * table's order: same accuracy, cost, offload rate and exits. */
+static void check_rule_naive(splitee_exit_kind kind, double alpha, splitee_confidence measure)
+{
+    splitee_table *t = synthetic(1);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    set.reward.exit.kind = kind;
+    set.reward.exit.patience = 2;
+    set.reward.alpha = alpha;
+    set.reward.offload = 0.2;
+    set.reward.exit.confidence = measure;
+    const int32_t *lab = splitee_table_labels(t);
+    static double conf[N * L];
+    static int32_t pred[N * L];
+    splitee_table_confidences(t, measure, conf, pred);
+    splitee_replay *rp;
+    splitee_error e;
+    cr_assert_eq(splitee_replay_prepare(t, measure, &rp, &e), 0, "%s", e.msg);
+    cr_assert_eq(memcmp(splitee_replay_predictions(rp), pred, sizeof pred), 0);
+    cr_assert_eq(memcmp(splitee_replay_confidences(rp), conf, sizeof conf), 0);
+    cr_assert_eq(splitee_replay_measure(rp), measure);
+    splitee_reward rw;
+    cr_assert_eq(splitee_reward_init(&rw, &set.reward, L, NULL), 0);
+    long fired = 0;
+    for (int arm = 0; arm <= L; arm++) {      /* arm L: ee-threshold */
+        int correct = 0, off = 0;
+        long double cost = 0, reward = 0;
+        double hist[L + 1] = { 0 };
+        for (int s = 0; s < N; s++) {
+            const double *c = conf + s * L;
+            const int32_t *y = pred + s * L;
+            int exit, offloaded;
+            if (arm == L) {
+                exit = L - 1;
+                for (int j = L - 1; j >= 0; j--)
+                    if (naive_rule(kind, alpha, j, c, y))
+                        exit = j;
+                offloaded = 0;
+            } else {
+                offloaded = arm < L - 1 && !naive_rule(kind, alpha, arm, c, y);
+                exit = offloaded ? L - 1 : arm;
+            }
+            fired += arm < L - 1 && !offloaded;
+            int played = arm == L ? exit : arm;
+            double g = rw.gamma[played], o = offloaded ? rw.offload[played] : 0;
+            off += offloaded;
+            correct += y[exit] == lab[s];
+            cost += g + o;
+            reward += offloaded ? c[L - 1] - rw.mu * o - rw.mu * g : c[exit] - rw.mu * g;
+            hist[offloaded ? L : exit]++;
+        }
+        char name[16];
+        snprintf(name, sizeof name, "fixed:%d", arm + 1);
+        splitee_policy_config pc = policy(arm == L ? "ee-threshold" : name);
+        splitee_replay_config rc;
+        splitee_replay_config_default(&rc);
+        rc.repetitions = 2;
+        splitee_result *res;
+        cr_assert_eq(splitee_replay_run(rp, &set, 1, &pc, 1, &rc, &res, &e), 0, "%s", e.msg);
+        const splitee_policy_result *pr = &res->policies[0];
+        cr_assert_float_eq(pr->accuracy.mean, correct / (double)N, 1e-12, "%s arm %d",
+                           splitee_exit_kind_name(kind), arm);
+        cr_assert_float_eq(pr->cost.mean, (double)(cost / N), 1e-12);
+        cr_assert_float_eq(pr->reward.mean, (double)(reward / N), 1e-12);
+        cr_assert_float_eq(pr->offload_rate.mean, off / (double)N, 1e-12);
+        for (int a = 0; a <= L; a++)
+            cr_assert_float_eq(pr->exit_hist[a], hist[a], 1e-9, "arm %d exit %d", arm, a);
+        cr_assert_eq(res->reward.exit.kind, kind);
+        splitee_results_free(res, 1);
+    }
+    cr_assert_gt(fired, N / 4, "the rule accepted too few exits to test it");
+    splitee_replay_free(rp);
+    splitee_table_free(t);
+}
+
+Test(replay, threshold_rule_matches_naive_replay)
+{
+    check_rule_naive(SPLITEE_EXIT_THRESHOLD, 0.45, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+    check_rule_naive(SPLITEE_EXIT_THRESHOLD, 0.1, SPLITEE_CONFIDENCE_ENTROPY);
+}
+
+Test(replay, patience_rule_matches_naive_replay)
+{
+    check_rule_naive(SPLITEE_EXIT_PATIENCE, 0.8, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+}
+
+Test(replay, agreement_rule_matches_naive_replay)
+{
+    check_rule_naive(SPLITEE_EXIT_AGREEMENT, 1.2, SPLITEE_CONFIDENCE_MARGIN);
+}
+
+Test(replay, the_rules_measure_is_the_replays)
+{
+    splitee_table *t = synthetic(1);
+    splitee_setting a, b;
+    splitee_setting_default(&a);
+    a.reward.alpha = 0.3;
+    b = a;
+    b.reward.exit.confidence = SPLITEE_CONFIDENCE_MARGIN;   /* not read: prepared with entropy */
+    splitee_replay *rp;
+    splitee_error e;
+    cr_assert_eq(splitee_replay_prepare(t, SPLITEE_CONFIDENCE_ENTROPY, &rp, &e), 0, "%s", e.msg);
+    splitee_policy_config pc = policy("splitee");
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.repetitions = 2;
+    splitee_setting both[2] = { a, b };
+    splitee_result *res;
+    cr_assert_eq(splitee_replay_run(rp, both, 2, &pc, 1, &rc, &res, &e), 0, "%s", e.msg);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(res[i].reward.exit.confidence, SPLITEE_CONFIDENCE_ENTROPY);
+    cr_assert_eq(res[0].policies[0].reward.mean, res[1].policies[0].reward.mean);
+    splitee_results_free(res, 2);
+    splitee_replay_free(rp);
+    cr_assert_eq(splitee_replay_prepare(t, (splitee_confidence)7, &rp, &e), SPLITEE_ERR_ARG);
+    cr_assert(strstr(e.msg, "confidence measure"), "%s", e.msg);
+    splitee_replay_free(NULL);
+    splitee_table_free(t);
 }

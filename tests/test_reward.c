@@ -2,6 +2,7 @@
  * computed by hand. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "splitee/reward.h"
@@ -78,12 +79,12 @@ Test(reward, ee_threshold_exits_at_first_confident_layer)
 {
     splitee_reward rw = make(0.8, 0.1, 1, 0.3, 4);
     double conf[4] = { 0.5, 0.85, 0.9, 0.99 };
-    splitee_outcome o = splitee_reward_ee_threshold(&rw, conf);
+    splitee_outcome o = splitee_reward_early_exit(&rw, 3, conf, NULL);
     cr_assert_eq(o.exit, 1);
     cr_assert_eq(o.offloaded, 0);
     cr_assert_float_eq(o.reward, 0.85 - 0.2, 1e-15);
     double none[4] = { 0.1, 0.2, 0.3, 0.4 };
-    cr_assert_eq(splitee_reward_ee_threshold(&rw, none).exit, 3);
+    cr_assert_eq(splitee_reward_early_exit(&rw, 3, none, NULL).exit, 3);
 }
 
 Test(reward, cost_vectors_are_cumulative_and_per_layer)
@@ -154,5 +155,147 @@ Test(reward, rejects_costs_whose_rewards_overflow)
     splitee_reward_config_default(&c);
     c.mu = 1e6;
     c.offload = 1e6;
+    cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), 0, "%s", e.msg);
+}
+
+/* ---- the exit rule inside the model --------------------------------------- */
+
+/* Deterministic uniform numbers in [0, 1) (xorshift64*). */
+static double unit(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return (double)((*s * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* The model as it was written before the exit rule was a module (the
+ * formula of SplitEE.py): the threshold rule must give these bits. */
+static splitee_outcome old_outcome(const splitee_reward *rw, double alpha, int arm, const double *conf)
+{
+    splitee_outcome oc;
+    int last = rw->arms - 1;
+    if (arm == last || conf[arm] >= alpha) {
+        oc.offloaded = 0;
+        oc.exit = arm;
+        oc.cost = rw->gamma[arm];
+        oc.reward = conf[arm] - rw->mu * oc.cost;
+    } else {
+        oc.offloaded = 1;
+        oc.exit = last;
+        oc.cost = rw->gamma[arm] + rw->offload[arm];
+        oc.reward = conf[last] - rw->mu * rw->offload[arm] - rw->mu * rw->gamma[arm];
+    }
+    return oc;
+}
+
+Test(reward, threshold_rule_gives_the_old_formula_bit_for_bit)
+{
+    uint64_t seed = 3;
+    double conf[12];
+    const double alphas[] = { 0.55, 0.7, 0.8, 0.85 }, offs[] = { 0.1, 0.35, 0.6 };
+    for (int ai = 0; ai < 4; ai++)
+        for (int oi = 0; oi < 3; oi++) {
+            splitee_reward rw = make(alphas[ai], 0.1, 1.3, offs[oi], 12);
+            for (int rep = 0; rep < 500; rep++) {
+                for (int i = 0; i < 12; i++)
+                    conf[i] = unit(&seed) < 0.05 ? alphas[ai] : unit(&seed);
+                int first = 11;
+                for (int i = 11; i >= 0; i--)
+                    if (conf[i] >= alphas[ai])
+                        first = i;
+                for (int a = 0; a < 12; a++) {
+                    splitee_outcome n = splitee_reward_outcome(&rw, a, conf),
+                                    o = old_outcome(&rw, alphas[ai], a, conf);
+                    cr_assert(n.offloaded == o.offloaded && n.exit == o.exit &&
+                              n.cost == o.cost && n.reward == o.reward, "arm %d", a);
+                }
+                splitee_outcome ee = splitee_reward_early_exit(&rw, 11, conf, NULL),
+                                want = old_outcome(&rw, alphas[ai], first, conf);
+                cr_assert(ee.exit == first && !ee.offloaded && ee.reward == want.reward &&
+                          ee.cost == want.cost);
+            }
+        }
+}
+
+Test(reward, alpha_is_the_rules_threshold)
+{
+    splitee_reward_config c;
+    splitee_reward_config_default(&c);
+    cr_assert_eq(c.exit.kind, SPLITEE_EXIT_THRESHOLD);
+    cr_assert_eq(c.exit.confidence, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+    c.alpha = 0.625;
+    cr_assert_eq(c.exit.alpha, 0.625);
+    c.exit.alpha = 0.5;
+    cr_assert_eq(c.alpha, 0.5);
+    c.exit.confidence = SPLITEE_CONFIDENCE_MARGIN;
+    splitee_reward rw;
+    cr_assert_eq(splitee_reward_init(&rw, &c, 5, NULL), 0);
+    cr_assert_eq(rw.alpha, 0.5);
+    cr_assert_eq(rw.exit.alpha, 0.5);
+    cr_assert_eq(rw.exit.exits, 5);
+    cr_assert_eq(rw.exit.confidence, SPLITEE_CONFIDENCE_MARGIN);
+}
+
+/* Patience and agreement rules through the model: the outcome of every arm
+ * is the formula with the rule's decision, and the early exit is the
+ * first accepted exit up to the arm. */
+Test(reward, any_rule_decides_the_outcome)
+{
+    uint64_t seed = 9;
+    double conf[8];
+    int32_t pred[8];
+    for (int kind = 0; kind < SPLITEE_EXIT_KIND_COUNT; kind++) {
+        double a[7] = { 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3 };
+        splitee_reward_config c;
+        splitee_reward_config_default(&c);
+        c.exit.kind = (splitee_exit_kind)kind;
+        c.exit.alphas = a;
+        c.exit.nalphas = 7;
+        c.exit.patience = 2;
+        c.alpha = kind == SPLITEE_EXIT_AGREEMENT ? 1.6 : 0.7;
+        c.offload = 0.25;
+        splitee_reward rw;
+        cr_assert_eq(splitee_reward_init(&rw, &c, 8, NULL), 0);
+        for (int rep = 0; rep < 300; rep++) {
+            for (int i = 0; i < 8; i++) {
+                conf[i] = unit(&seed);
+                pred[i] = unit(&seed) < 0.6 ? 1 : 2;
+            }
+            for (int arm = 0; arm < 8; arm++) {
+                int exits = arm == 7 || splitee_exit_accepts(&rw.exit, arm, conf, pred);
+                splitee_outcome o = splitee_reward_evaluate(&rw, arm, conf, pred),
+                                w = splitee_reward_decided(&rw, arm, exits, conf[arm], conf[7],
+                                                           rw.offload[arm]);
+                cr_assert(o.offloaded == !exits && o.exit == w.exit && o.cost == w.cost &&
+                          o.reward == w.reward, "kind %d arm %d", kind, arm);
+                int first = splitee_exit_first(&rw.exit, arm, conf, pred);
+                splitee_outcome e = splitee_reward_early_exit(&rw, arm, conf, pred);
+                if (first >= 0)
+                    cr_assert(e.exit == first && !e.offloaded && e.reward == conf[first] - rw.mu * rw.gamma[first]);
+                else
+                    cr_assert(e.offloaded == o.offloaded && e.reward == o.reward && e.cost == o.cost);
+            }
+        }
+    }
+}
+
+Test(reward, rule_errors_name_the_parameter)
+{
+    splitee_reward_config c;
+    splitee_reward rw;
+    splitee_error e;
+    splitee_reward_config_default(&c);
+    c.exit.kind = SPLITEE_EXIT_PATIENCE;
+    c.exit.patience = 0;
+    cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), SPLITEE_ERR_VALUE);
+    cr_assert(strstr(e.msg, "patience"), "%s", e.msg);
+    splitee_reward_config_default(&c);
+    c.exit.kind = SPLITEE_EXIT_PER_EXIT;
+    cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), SPLITEE_ERR_ARG);
+    cr_assert(strstr(e.msg, "per-exit"), "%s", e.msg);
+    splitee_reward_config_default(&c);
+    c.exit.kind = SPLITEE_EXIT_AGREEMENT;
+    c.alpha = 3;    /* in range for a sum */
     cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), 0, "%s", e.msg);
 }

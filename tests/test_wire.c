@@ -1,8 +1,10 @@
 /* test_wire.c -- Criterion tests for the wire protocol (wire.h): the
  * documented header layout, CRC-32 against a bitwise reference, response
  * and error bodies, the incremental parser on every split of a stream, and
- * one test per malformed case (bad magic, version, type, encoding,
- * oversized length, checksum mismatch, truncation at end of stream). */
+ * one test per malformed case (bad magic, version, type, encoding, measure,
+ * oversized length, checksum mismatch, truncation at end of stream);
+ * version 2's confidence measure, version 1 read and answered in kind, and
+ * every valid header of both versions round-tripping. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -33,6 +35,15 @@ static uint32_t crc_ref(const unsigned char *p, size_t n)
             c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
     }
     return c ^ 0xffffffffu;
+}
+
+/* A version-2 request header (what a device sends) asking for `measure`. */
+static splitee_wire_header request_header(uint32_t id, uint32_t layer, splitee_confidence measure)
+{
+    splitee_wire_header h = { .type = SPLITEE_WIRE_TYPE_REQUEST, .encoding = SPLITEE_PAYLOAD_ENCODING_F32,
+                              .version = SPLITEE_WIRE_VERSION, .confidence = measure, .id = id,
+                              .layer = layer };
+    return h;
 }
 
 static size_t make_request(unsigned char *out, size_t cap, uint32_t id, size_t body_len)
@@ -103,7 +114,8 @@ Test(wire, response_round_trip)
     splitee_wire_response r = { 7, 11, 0.93125, 1234.5 }, back;
     unsigned char out[64];
     size_t n;
-    cr_assert_eq(splitee_wire_encode_response(42, 3, &r, out, sizeof out, &n, NULL), 0);
+    splitee_wire_header req = request_header(42, 3, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+    cr_assert_eq(splitee_wire_encode_response(&req, &r, out, sizeof out, &n, NULL), 0);
     cr_assert_eq(n, SPLITEE_WIRE_HEADER_SIZE + SPLITEE_WIRE_RESPONSE_BODY);
     splitee_wire_header h;
     cr_assert_eq(splitee_wire_decode_header(out, n, 1024, &h, NULL), 0);
@@ -122,7 +134,8 @@ Test(wire, error_round_trip_and_truncation)
 {
     unsigned char out[512];
     size_t n;
-    cr_assert_eq(splitee_wire_encode_error(9, 2, SPLITEE_ERR_SHAPE, "payload: bad\nshape", out, sizeof out,
+    splitee_wire_header req = request_header(9, 2, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+    cr_assert_eq(splitee_wire_encode_error(&req, SPLITEE_ERR_SHAPE, "payload: bad\nshape", out, sizeof out,
                                            &n, NULL), 0);
     int st;
     char msg[300];
@@ -132,7 +145,7 @@ Test(wire, error_round_trip_and_truncation)
     char longmsg[600];
     memset(longmsg, 'x', sizeof longmsg - 1);
     longmsg[sizeof longmsg - 1] = '\0';
-    cr_assert_eq(splitee_wire_encode_error(9, 2, -3, longmsg, out, sizeof out, &n, NULL), 0);
+    cr_assert_eq(splitee_wire_encode_error(&req, -3, longmsg, out, sizeof out, &n, NULL), 0);
     cr_assert_eq(n, 24 + 4 + SPLITEE_WIRE_MAX_ERROR_MSG);
     splitee_error err;
     cr_assert_eq(splitee_wire_decode_error(out + 24, 3, &st, msg, sizeof msg, &err), SPLITEE_ERR_FORMAT);
@@ -250,8 +263,10 @@ Test(wire, bad_version)
 {
     unsigned char fr[200];
     size_t n = make_request(fr, sizeof fr, 1, 50);
-    fr[4] = 2;
-    expect_stream_error(fr, n, 1024, SPLITEE_ERR_UNSUPPORTED, "version 2");
+    fr[4] = 3;
+    expect_stream_error(fr, n, 1024, SPLITEE_ERR_UNSUPPORTED, "version 3");
+    fr[4] = 0;
+    expect_stream_error(fr, n, 1024, SPLITEE_ERR_UNSUPPORTED, "version 0");
 }
 
 Test(wire, bad_type_and_encoding)
@@ -327,4 +342,172 @@ Test(wire, truncated_header_decode)
     cr_assert_str_eq(splitee_wire_type_name(2), "response");
     cr_assert_null(splitee_wire_type_name(0));
     splitee_wire_parser_free(NULL);
+}
+
+/* ---- versions and the confidence measure -------------------------------------- */
+
+Test(wire, version_2_carries_the_measure_beside_the_encoding)
+{
+    unsigned char body[6] = { 1, 2, 3, 4, 5, 6 }, out[64];
+    size_t n;
+    splitee_wire_header h = { .type = SPLITEE_WIRE_TYPE_REQUEST, .encoding = SPLITEE_PAYLOAD_ENCODING_I8,
+                              .version = 2, .confidence = SPLITEE_CONFIDENCE_MARGIN, .id = 9,
+                              .layer = 4 };
+    cr_assert_eq(splitee_wire_encode_frame(&h, body, 6, out, sizeof out, &n, NULL), 0);
+    cr_assert_eq(SPLITEE_WIRE_VERSION, 2);
+    cr_assert_eq(out[4] | out[5] << 8, 2);
+    cr_assert_eq(out[7], SPLITEE_PAYLOAD_ENCODING_I8 | SPLITEE_CONFIDENCE_MARGIN << 4);
+    cr_assert_eq(le32(out + 20), crc_ref(body, 6));
+    splitee_wire_header back;
+    cr_assert_eq(splitee_wire_decode_header(out, n, 1024, &back, NULL), 0);
+    cr_assert_eq(back.version, 2);
+    cr_assert_eq(back.encoding, SPLITEE_PAYLOAD_ENCODING_I8);
+    cr_assert_eq(back.confidence, SPLITEE_CONFIDENCE_MARGIN);
+    cr_assert_eq(back.length, 6);
+    /* the plain encoder writes version 2 with max-softmax */
+    cr_assert_eq(splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, SPLITEE_PAYLOAD_ENCODING_F16, 1, 1, body, 6, out,
+                                     sizeof out, &n, NULL), 0);
+    cr_assert_eq(out[4], 2);
+    cr_assert_eq(out[7], SPLITEE_PAYLOAD_ENCODING_F16);
+}
+
+Test(wire, version_1_is_still_read_and_answered_in_kind)
+{
+    /* a version-1 request as an old device writes it, byte by byte */
+    unsigned char body[4] = { 9, 8, 7, 6 }, fr[64], out[128];
+    memcpy(fr, "SPLW", 4);
+    fr[4] = 1;
+    fr[5] = 0;
+    fr[6] = SPLITEE_WIRE_TYPE_REQUEST;
+    fr[7] = SPLITEE_PAYLOAD_ENCODING_F16;
+    put32(fr + 8, 77);
+    put32(fr + 12, 3);
+    put32(fr + 16, 4);
+    put32(fr + 20, crc_ref(body, 4));
+    memcpy(fr + 24, body, 4);
+    splitee_wire_header req;
+    cr_assert_eq(splitee_wire_decode_header(fr, 28, 1024, &req, NULL), 0);
+    cr_assert_eq(req.version, 1);
+    cr_assert_eq(req.encoding, SPLITEE_PAYLOAD_ENCODING_F16);
+    cr_assert_eq(req.confidence, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+    /* re-encoding it gives back its bytes */
+    size_t n;
+    cr_assert_eq(splitee_wire_encode_frame(&req, body, 4, out, sizeof out, &n, NULL), 0);
+    cr_assert_eq(n, 28);
+    cr_assert(memcmp(out, fr, 28) == 0);
+    /* the reply is version 1 too: what an old device parses */
+    splitee_wire_response r = { 3, 11, 0.5, 10 };
+    cr_assert_eq(splitee_wire_encode_response(&req, &r, out, sizeof out, &n, NULL), 0);
+    cr_assert_eq(out[4], 1);
+    cr_assert_eq(out[6], SPLITEE_WIRE_TYPE_RESPONSE);
+    cr_assert_eq(out[7], 0);
+    cr_assert_eq(le32(out + 8), 77);
+    cr_assert_eq(le32(out + 12), 3);
+    cr_assert_eq(splitee_wire_encode_error(&req, SPLITEE_ERR_SHAPE, "no", out, sizeof out, &n, NULL), 0);
+    cr_assert_eq(out[4], 1);
+    cr_assert_eq(out[7], 0);
+    /* a version-1 request cannot ask for another measure, so its reply is max-softmax */
+    req.confidence = SPLITEE_CONFIDENCE_ENTROPY;
+    splitee_error err;
+    cr_assert_eq(splitee_wire_encode_response(&req, &r, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
+    cr_assert(strstr(err.msg, "must be max-softmax"), "%s", err.msg);
+}
+
+Test(wire, a_reply_carries_its_requests_measure)
+{
+    unsigned char out[128];
+    size_t n;
+    for (int m = 0; m < SPLITEE_CONFIDENCE_COUNT; m++) {
+        splitee_wire_header req = request_header(5, 2, (splitee_confidence)m);
+        splitee_wire_response r = { 1, 11, 0.25, 3 }, back;
+        cr_assert_eq(splitee_wire_encode_response(&req, &r, out, sizeof out, &n, NULL), 0);
+        cr_assert_eq(out[7], m << 4);
+        splitee_wire_parser *p;
+        cr_assert_eq(splitee_wire_parser_create(1024, &p, NULL), 0);
+        splitee_wire_parser_feed(p, out, n);
+        splitee_wire_frame f;
+        cr_assert_eq(splitee_wire_parser_next(p, &f, NULL), 1);
+        cr_assert_eq(f.hdr.version, 2);
+        cr_assert_eq(f.hdr.confidence, m);
+        cr_assert_eq(f.hdr.encoding, 0);
+        cr_assert_eq(splitee_wire_decode_response(f.body, f.hdr.length, &back, NULL), 0);
+        cr_assert_eq(back.confidence, 0.25);
+        splitee_wire_parser_free(p);
+        /* an error frame says no measure */
+        cr_assert_eq(splitee_wire_encode_error(&req, -3, "x", out, sizeof out, &n, NULL), 0);
+        cr_assert_eq(out[7], 0);
+    }
+}
+
+Test(wire, bad_measures_are_refused)
+{
+    unsigned char fr[200];
+    size_t n = make_request(fr, sizeof fr, 1, 50);
+    fr[7] = SPLITEE_PAYLOAD_ENCODING_F16 | 3 << 4;
+    expect_stream_error(fr, n, 1024, SPLITEE_ERR_FORMAT, "unknown confidence measure 3");
+    fr[7] = 15 << 4;
+    expect_stream_error(fr, n, 1024, SPLITEE_ERR_FORMAT, "unknown confidence measure 15");
+    fr[6] = SPLITEE_WIRE_TYPE_ERROR;      /* an error says no measure */
+    fr[7] = 1 << 4;
+    expect_stream_error(fr, n, 1024, SPLITEE_ERR_FORMAT, "error frame of version 2 with measure entropy");
+    fr[6] = SPLITEE_WIRE_TYPE_RESPONSE;   /* a response's low bits are no encoding */
+    fr[7] = 1 << 4 | 1;
+    expect_stream_error(fr, n, 1024, SPLITEE_ERR_FORMAT, "encoding 1");
+    fr[6] = SPLITEE_WIRE_TYPE_REQUEST;    /* in version 1 the byte is the encoding alone */
+    fr[4] = 1;
+    fr[7] = SPLITEE_PAYLOAD_ENCODING_F16 | 1 << 4;
+    expect_stream_error(fr, n, 1024, SPLITEE_ERR_FORMAT, "unknown payload encoding 17");
+    /* the encoder refuses what the decoder would */
+    unsigned char body[4] = { 0 }, out[64];
+    splitee_error err;
+    splitee_wire_header h = request_header(1, 1, (splitee_confidence)SPLITEE_CONFIDENCE_COUNT);
+    cr_assert_eq(splitee_wire_encode_frame(&h, body, 4, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
+    h = request_header(1, 1, SPLITEE_CONFIDENCE_ENTROPY);
+    h.version = 1;
+    cr_assert_eq(splitee_wire_encode_frame(&h, body, 4, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
+    h.version = 3;
+    cr_assert_eq(splitee_wire_encode_frame(&h, body, 4, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
+    cr_assert(strstr(err.msg, "version 3"), "%s", err.msg);
+    h.version = 0;
+    cr_assert_eq(splitee_wire_encode_frame(&h, body, 4, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
+    h = request_header(1, 1, SPLITEE_CONFIDENCE_ENTROPY);
+    h.type = SPLITEE_WIRE_TYPE_ERROR;
+    h.encoding = 0;
+    cr_assert_eq(splitee_wire_encode_frame(&h, body, 4, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_wire_encode_frame(NULL, body, 4, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_wire_encode_response(NULL, NULL, out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_wire_encode_error(NULL, -1, "x", out, sizeof out, &n, &err), SPLITEE_ERR_ARG);
+}
+
+/* Every valid header of both versions survives encode -> decode -> encode. */
+Test(wire, every_header_round_trips)
+{
+    unsigned char body[3] = { 1, 2, 3 }, out[64], again[64];
+    int count = 0;
+    for (int v = SPLITEE_WIRE_VERSION_MIN; v <= SPLITEE_WIRE_VERSION; v++)
+        for (int t = SPLITEE_WIRE_TYPE_REQUEST; t <= SPLITEE_WIRE_TYPE_ERROR; t++)
+            for (int e = 0; e <= SPLITEE_PAYLOAD_ENCODING_I8; e++)
+                for (int m = 0; m < SPLITEE_CONFIDENCE_COUNT; m++) {
+                    splitee_wire_header h = { .type = (splitee_wire_type)t, .encoding = e,
+                                              .version = v, .confidence = (splitee_confidence)m,
+                                              .id = (uint32_t)(1000 + count), .layer = 7 };
+                    size_t n, n2;
+                    int valid = (t == SPLITEE_WIRE_TYPE_REQUEST || e == 0) &&
+                                (m == 0 || (v == 2 && t != SPLITEE_WIRE_TYPE_ERROR));
+                    int rc = splitee_wire_encode_frame(&h, body, 3, out, sizeof out, &n, NULL);
+                    cr_assert_eq(rc == 0, valid, "v%d type %d enc %d measure %d", v, t, e, m);
+                    if (!valid)
+                        continue;
+                    splitee_wire_header back;
+                    cr_assert_eq(splitee_wire_decode_header(out, n, 64, &back, NULL), 0);
+                    cr_assert(back.version == v && back.type == (splitee_wire_type)t &&
+                              back.encoding == e && back.confidence == (splitee_confidence)m &&
+                              back.id == h.id && back.layer == 7 && back.length == 3);
+                    cr_assert_eq(splitee_wire_encode_frame(&back, body, 3, again, sizeof again, &n2, NULL), 0);
+                    cr_assert(n2 == n && memcmp(out, again, n) == 0);
+                    count++;
+                }
+    /* version 1: 3 requests, a response, an error; version 2: 3 x 3
+     * requests, 3 responses, an error */
+    cr_assert_eq(count, 5 + 13);
 }

@@ -16,7 +16,7 @@
  *     for (each sample) {
  *         int arm = splitee_policy_choose(p, rng);
  *         ... run layers 1..arm+1, read confidences conf[0..arm] ...
- *         splitee_obs ob = { arm, conf, offloaded, final_known, conf_final };
+ *         splitee_obs ob = { arm, conf, offloaded, final_known, conf_final, pred };
  *         splitee_policy_observe(p, &ob);
  *     }
  *     char *state = splitee_policy_save(p);        // JSON text; free() it
@@ -26,6 +26,7 @@
 #define SPLITEE_BANDIT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <gsl/gsl_rng.h>
 #include "reward.h"
 #include "status.h"
@@ -42,7 +43,8 @@ typedef enum splitee_policy_kind {
     SPLITEE_POLICY_KIND_FIXED,         /* always cfg.fixed_arm */
     SPLITEE_POLICY_KIND_ORACLE,        /* best fixed arm in hindsight (cfg.fixed_arm,
                                      set by whoever knows the table) */
-    SPLITEE_POLICY_KIND_EE_THRESHOLD,  /* all on the device, exit at first C >= alpha */
+    SPLITEE_POLICY_KIND_EE_THRESHOLD,  /* all on the device, exit at the first exit
+                                     the exit rule accepts (early_exit) */
     SPLITEE_POLICY_KIND_EPSILON_GREEDY,/* epsilon-greedy on mean reward */
     SPLITEE_POLICY_KIND_THOMPSON,      /* Gaussian Thompson sampling */
     SPLITEE_POLICY_KIND_KL_UCB,        /* KL-UCB on rewards rescaled to [0, 1] */
@@ -60,7 +62,8 @@ typedef enum splitee_policy_kind {
 /* How SplitEE-S uses the exits it did not play (docs/ARCHITECTURE.md). */
 typedef enum splitee_side_info {
     /* A lower arm j is updated only with a reward that was observable:
-     * C_j >= alpha (it would have exited), or C_L was actually known. */
+     * the exit rule accepts exit j (it would have exited), or C_L was
+     * actually known. */
     SPLITEE_SIDE_INFO_HONEST = 0,
     /* The authors' published simulation: every lower arm is updated, using
      * C_L even when the sample exited and C_L was never returned. */
@@ -83,13 +86,19 @@ typedef struct splitee_policy_config {
 
 /* What the device saw on one round. */
 typedef struct splitee_obs {
-    int arm;            /* arm played, 0 <= arm < L */
+    int arm;            /* arm played, 0 <= arm < L (an early_exit kind: the
+                           exit it stopped at) */
     const double *conf; /* confidences of exits 1..arm+1 (conf[0..arm]);
                            in replay the whole row (L values) may be passed */
-    int offloaded;      /* 1 if the sample was sent to the cloud */
+    int offloaded;      /* 1 if the sample was sent to the cloud: what the
+                           played arm earns follows this, not a recomputed
+                           decision */
     int final_known;    /* 1 if C_L was observed (offloaded, or arm == L-1) */
     double conf_final;  /* C_L; read when final_known, or by the reference
                            side-information mode (replay only) */
+    const int32_t *pred;/* predictions of exits 1..arm+1 (pred[0..arm]), for
+                           an exit rule that reads them (exit.h reads_pred);
+                           NULL otherwise */
 } splitee_obs;
 
 typedef struct splitee_policy splitee_policy; /* opaque */
@@ -125,7 +134,13 @@ void splitee_policy_reset(splitee_policy *p);
  * of rounds for n_t. */
 int splitee_policy_choose(splitee_policy *p, gsl_rng *rng);
 
-/* Learns from one round. ob->arm must be the arm the device played. */
+/* Learns from one round. ob->arm must be the arm the device played (for
+ * an early_exit kind, the exit it stopped at). The played arm earns the
+ * reward of what happened (ob->offloaded); each lower arm a side
+ * observation credits is decided by the reward model's exit rule, which
+ * for a rule that reads predictions needs ob->pred (without it, no lower
+ * arm is credited). An observation without confidences or with an arm out
+ * of range is ignored. */
 void splitee_policy_observe(splitee_policy *p, const splitee_obs *ob);
 
 /* Replaces the offloading costs o (arms values, o[a] for arm a; the last
@@ -191,6 +206,11 @@ typedef struct splitee_policy_info {
     int hindsight;        /* 1: plays the best fixed arm in hindsight, which
                              only a replay over a whole table knows (the
                              harness sets fixed_arm); refused live */
+    int early_exit;       /* 1: a deployment of the exit rule, not a split:
+                             the device runs layer by layer up to the chosen
+                             arm and stops at the first exit the rule accepts
+                             (splitee_reward_early_exit); replay and device
+                             both honour it */
     const char *spelling; /* how a user writes it when that differs from the
                              name ("fixed:K"), else NULL */
 } splitee_policy_info;

@@ -1,7 +1,9 @@
 /* cloud.h -- the cloud side of live split computing: a TCP server that
  * receives activation payloads (wire.h requests), resumes the forward pass
  * from the split layer to the final exit and answers with the prediction,
- * the final exit's confidence and the compute time.
+ * the final exit's confidence under the measure the request asks for (the
+ * device's exit rule's, exit.h; version-1 requests get max-softmax) and
+ * the compute time.
  *
  * Design: `workers` threads, each an epoll event loop that owns a share of
  * the connections and its own engine run state, and computes requests
@@ -30,6 +32,7 @@
 #define SPLITEE_CLOUD_H
 
 #include <stdint.h>
+#include "exit.h"
 #include "model.h"
 #include "status.h"
 
@@ -37,11 +40,17 @@
 extern "C" {
 #endif
 
+/* Every confidence measure (exit.h), as a splitee_cloud_config.confidences mask. */
+#define SPLITEE_CLOUD_ALL_CONFIDENCES ((1u << SPLITEE_CONFIDENCE_COUNT) - 1u)
+
 typedef struct splitee_cloud_config {
     const char *host;   /* address to listen on, numeric ("127.0.0.1", "::1", "0.0.0.0") */
     int port;           /* TCP port; 0 picks a free one (splitee_cloud_port) */
     int workers;        /* event-loop threads, each with its own run state (>= 1) */
     int max_clients;    /* connections served at once; more are closed at accept */
+    unsigned confidences; /* measures it answers: bit k for splitee_confidence k
+                             (default SPLITEE_CLOUD_ALL_CONFIDENCES); a request
+                             asking for another gets an error frame naming both */
     /* Receives one line (no newline) per event: start, connection
      * closed with a reason, shutdown. Called from any thread, one call
      * at a time. NULL: silent. */
@@ -61,7 +70,7 @@ typedef struct splitee_cloud_stats {
 
 typedef struct splitee_cloud splitee_cloud; /* opaque */
 
-/* host 127.0.0.1, port 0, workers 2, max_clients 1024, no log. */
+/* host 127.0.0.1, port 0, workers 2, max_clients 1024, every measure, no log. */
 void splitee_cloud_config_default(splitee_cloud_config *cfg);
 
 /* Creates the server: one run state per worker, binds and listens. The

@@ -1,9 +1,11 @@
 /* device.h -- the device side of live split computing: per sample, a
  * policy picks the split layer, the engine runs that many layers and reads
- * that exit; the sample exits on the device if confident (or at the last
- * layer), else its activation is offloaded to the cloud (cloud.h, over
- * wire.h), which answers with the final prediction and C_L; the policy
- * then learns from what was actually seen. If the cloud cannot be reached
+ * every exit on the way; the sample exits on the device if the exit rule
+ * accepts that exit (or at the last layer), else its activation is
+ * offloaded to the cloud (cloud.h, over wire.h), which answers with the
+ * final prediction and C_L; the policy then learns from what was actually
+ * seen. An early-exit deployment (ee-threshold, splitee_policy_info
+ * early_exit) stops at the first exit the rule accepts instead. If the cloud cannot be reached
  * in time the sample is finished on the device (the remaining layers run
  * locally) and counted as a fallback: no sample is ever lost.
  *
@@ -14,8 +16,16 @@
  * that observation); side observations of lower arms use the reward
  * model's o vector (set it to the link's expected price per layer).
  *
+ * The exit rule -- decision, confidence measure and parameters -- is the
+ * reward configuration's (reward_cfg.exit, reward.h), the same struct a
+ * replay's settings carry, so a device and a replay configured alike
+ * decide alike. Every offload request asks the cloud for C_L under the
+ * rule's measure (wire.h version 2); a reply under another is a fallback.
+ *
  * What a policy sees on each outcome:
- *   exited     arm a < L, C_a >= alpha: conf[0..a]; C_L unknown
+ *   exited     arm a < L, the rule accepts exit a: conf[0..a]; C_L unknown
+ *   early exit (early_exit policies) the first accepted exit e: observed
+ *              as arm e, conf[0..e]
  *   last arm   a = L-1: conf[0..L-1], C_L known
  *   offloaded  conf[0..a] and the cloud's C_L
  *   fallback   conf[0..a] and C_L computed locally, observed as an
@@ -90,7 +100,8 @@ typedef struct splitee_round {
     int prediction;               /* class */
     int label;                    /* class, or -1 if unknown */
     splitee_round_outcome outcome;
-    double conf_arm;              /* confidence of exit arm+1 */
+    double conf_arm;              /* confidence of exit arm+1 (an early exit:
+                                     of the exit it stopped at) */
     double conf_final;            /* C_L if known this round, else NaN */
     double cost;                  /* gamma (+ o when offloaded); gamma_L on fallback */
     double reward;                /* confidence - mu*cost */

@@ -59,7 +59,10 @@ typedef enum splitee_init {
                                    at the first sample */
 } splitee_init;
 
-/* One point of a sweep: the reward model's parameters and UCB's beta. */
+/* One point of a sweep: the reward model's parameters (the exit rule among
+ * them) and UCB's beta. The rule's measure is the replay's
+ * (splitee_replay_prepare): reward.exit.confidence is not read, and each
+ * result's reward model reports the measure used. */
 typedef struct splitee_setting {
     splitee_reward_config reward;
     double beta;                   /* overrides every policy's beta */
@@ -180,8 +183,9 @@ typedef struct splitee_replay splitee_replay; /* prepared table: opaque */
 void splitee_setting_default(splitee_setting *s);
 void splitee_replay_config_default(splitee_replay_config *c);
 
-/* Precomputes every sample's confidences and per-exit correctness from a
- * table (the table may be freed afterwards). */
+/* Precomputes every sample's confidences under `kind`, predictions and
+ * per-exit correctness from a table (the table may be freed afterwards).
+ * ARG for an unknown measure, NOMEM. */
 int splitee_replay_prepare(const splitee_table *t, splitee_confidence kind,
                            splitee_replay **out, splitee_error *err);
 void splitee_replay_free(splitee_replay *rp);
@@ -189,6 +193,10 @@ size_t splitee_replay_samples(const splitee_replay *rp);
 int splitee_replay_exits(const splitee_replay *rp);
 /* Confidences (samples, exits) the replay uses (of its first table). */
 const double *splitee_replay_confidences(const splitee_replay *rp);
+/* Predictions (samples, exits): every exit's argmax (of its first table). */
+const int32_t *splitee_replay_predictions(const splitee_replay *rp);
+/* The confidence measure the replay was prepared with. */
+splitee_confidence splitee_replay_measure(const splitee_replay *rp);
 
 /* Makes every repetition's rounds start_round+1 .. (0-based: from
  * start_round on) draw their samples from table t instead, until the next

@@ -10,6 +10,7 @@
  *   data.h    the data folder and its catalogue (shipped model, tables, labels)
  *   exit.h    the exit rule's confidence measures
  *   npy.h     NumPy .npy arrays
+ *   exit.h    the exit rule: confidence measures and decisions
  *   table.h   exit-logit tables, confidences
  *   reward.h  the reward model (the contract every policy shares)
  *   bandit.h  policies: SplitEE, SplitEE-S, baselines, other bandits

@@ -6,11 +6,18 @@
  * fields are little-endian, SPLITEE_WIRE_HEADER_SIZE = 24:
  *   offset size  field
  *        0    4  magic "SPLW"
- *        4    2  version (SPLITEE_WIRE_VERSION = 1)
+ *        4    2  version: 2 (SPLITEE_WIRE_VERSION, what this build writes)
+ *                or 1 (SPLITEE_WIRE_VERSION_MIN, still read and answered)
  *        6    1  type: 1 request, 2 response, 3 error (splitee_wire_type)
- *        7    1  encoding: the request body's payload encoding
- *                (splitee_payload_encoding: 0 f32, 1 f16, 2 int8);
- *                0 in responses and errors
+ *        7    1  version 2: bits 0-3 the request body's payload encoding
+ *                (splitee_payload_encoding: 0 f32, 1 f16, 2 int8; 0 in
+ *                responses and errors), bits 4-7 the confidence measure
+ *                (splitee_confidence, exit.h: 0 max-softmax, 1 entropy,
+ *                2 margin): in a request the one the device's exit rule
+ *                uses, in a response the one its confidence is under (the
+ *                request's); 0 in errors.
+ *                version 1: the encoding (0 in responses and errors); the
+ *                measure is max-softmax
  *        8    4  request id: chosen by the device, echoed by the cloud
  *       12    4  split layer: layers the device ran (0..layers); echoed
  *       16    4  body length in bytes (at most SPLITEE_WIRE_MAX_BODY, and
@@ -25,22 +32,27 @@
  *   response  SPLITEE_WIRE_RESPONSE_BODY = 24 bytes:
  *               0  4  prediction: class index of the final exit (uint32)
  *               4  4  exit: 0-based exit that produced it (uint32, L-1)
- *               8  8  confidence of that exit (float64, max softmax)
+ *               8  8  confidence of that exit (float64) under the
+ *                     header's measure
  *              16  8  cloud compute time in microseconds (float64): decode
  *                     + remaining layers + exit head, excluding I/O
  *   error     4 bytes int32 splitee_status, then a UTF-8 one-line message
  *             (no NUL) of at most SPLITEE_WIRE_MAX_ERROR_MSG bytes
  *
- * A receiver that finds a bad magic, version, type or encoding, an
- * oversized length, a checksum mismatch or a stream that ends inside a
- * frame gives up on the stream: framing cannot be recovered, so the
- * connection is closed.
+ * A reply (response or error) is written in its request's version, so a
+ * version-1 device is answered as before. A receiver that finds a bad
+ * magic, version (3 or more), type, encoding or measure, an oversized
+ * length, a checksum mismatch or a stream that ends inside a frame gives up
+ * on the stream: framing cannot be recovered, so the connection is closed.
+ * A version-1 receiver closes a version-2 stream the same way.
  *
- *     // device: send one payload
+ *     // device: send one payload, asking for the final exit's entropy
  *     unsigned char frame[SPLITEE_WIRE_HEADER_SIZE + 8192];
  *     size_t n;
- *     splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, SPLITEE_PAYLOAD_ENCODING_F16, id, layer,
- *                         payload, payload_len, frame, sizeof frame, &n, &err);
+ *     splitee_wire_header h = { .version = SPLITEE_WIRE_VERSION, .type = SPLITEE_WIRE_TYPE_REQUEST,
+ *                               .encoding = SPLITEE_PAYLOAD_ENCODING_F16, .id = id, .layer = layer,
+ *                               .confidence = SPLITEE_CONFIDENCE_ENTROPY };
+ *     splitee_wire_encode_frame(&h, payload, payload_len, frame, sizeof frame, &n, &err);
  *     write_all(fd, frame, n);
  *     // either side: read whatever arrives, take out whole frames
  *     splitee_wire_parser *p;
@@ -61,6 +73,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "exit.h"
 #include "payload.h"
 #include "status.h"
 
@@ -69,7 +82,8 @@ extern "C" {
 #endif
 
 #define SPLITEE_WIRE_HEADER_SIZE 24
-#define SPLITEE_WIRE_VERSION 1
+#define SPLITEE_WIRE_VERSION 2                 /* the version this build writes */
+#define SPLITEE_WIRE_VERSION_MIN 1             /* the oldest it reads and answers */
 #define SPLITEE_WIRE_MAX_BODY (16u << 20)      /* 16 MiB: the protocol's limit */
 #define SPLITEE_WIRE_RESPONSE_BODY 24
 #define SPLITEE_WIRE_MAX_ERROR_MSG 256         /* bytes of an error message */
@@ -84,6 +98,10 @@ typedef enum splitee_wire_type {
 typedef struct splitee_wire_header {
     splitee_wire_type type;
     int encoding;        /* splitee_payload_encoding of a request body; 0 otherwise */
+    int version;         /* SPLITEE_WIRE_VERSION_MIN..SPLITEE_WIRE_VERSION */
+    splitee_confidence confidence; /* request: the measure asked for; response:
+                                      the measure of its confidence; error:
+                                      max-softmax (0); version 1: max-softmax */
     uint32_t id;         /* request id */
     uint32_t layer;      /* split layer (layers run on the device) */
     uint32_t length;     /* body bytes */
@@ -100,7 +118,7 @@ typedef struct splitee_wire_frame {
 typedef struct splitee_wire_response {
     uint32_t prediction;  /* class index */
     uint32_t exit;        /* 0-based exit that produced it */
-    double confidence;    /* max softmax of that exit, in [0, 1] */
+    double confidence;    /* of that exit under the frame's measure, in [0, 1] */
     double compute_us;    /* cloud compute time in microseconds */
 } splitee_wire_response;
 
@@ -110,31 +128,43 @@ const char *splitee_wire_type_name(int type);
 /* CRC-32 of len bytes (zlib's crc32, starting from 0). */
 uint32_t splitee_wire_crc32(const void *data, size_t len);
 
-/* Writes a frame (header + a copy of `body`, len bytes) into
- * out[0..cap); *written (may be NULL) gets SPLITEE_WIRE_HEADER_SIZE + len.
- * ARG for an unknown type, an encoding outside 0..2 in a request (nonzero
- * otherwise), a NULL body with len > 0 or len > SPLITEE_WIRE_MAX_BODY;
- * OVERFLOW if cap is too small. Nothing is allocated. `body` and `out`
- * must not overlap. */
+/* Writes a frame with h's version, type, encoding, confidence, id and
+ * layer (h->length and h->crc are computed, not read) and a copy of
+ * `body` (len bytes) into out[0..cap); *written (may be NULL) gets
+ * SPLITEE_WIRE_HEADER_SIZE + len. ARG for a version outside
+ * SPLITEE_WIRE_VERSION_MIN..SPLITEE_WIRE_VERSION, an unknown type, an
+ * encoding outside 0..2 in a request (nonzero otherwise), an unknown
+ * measure (any but max-softmax in version 1 or in an error), a NULL body
+ * with len > 0 or len > SPLITEE_WIRE_MAX_BODY; OVERFLOW if cap is too
+ * small. Nothing is allocated. `body` and `out` must not overlap. */
+int splitee_wire_encode_frame(const splitee_wire_header *h, const void *body, size_t len,
+                              void *out, size_t cap, size_t *written, splitee_error *err);
+
+/* splitee_wire_encode_frame in SPLITEE_WIRE_VERSION with the measure
+ * max-softmax. */
 int splitee_wire_encode(splitee_wire_type type, int encoding, uint32_t id, uint32_t layer,
                         const void *body, size_t len, void *out, size_t cap, size_t *written,
                         splitee_error *err);
 
 /* Writes a response frame (SPLITEE_WIRE_HEADER_SIZE +
- * SPLITEE_WIRE_RESPONSE_BODY bytes) for request `id` at split `layer`. */
-int splitee_wire_encode_response(uint32_t id, uint32_t layer, const splitee_wire_response *r,
+ * SPLITEE_WIRE_RESPONSE_BODY bytes) answering request `req`: its version,
+ * id, layer and measure (r->confidence must be under req->confidence). */
+int splitee_wire_encode_response(const splitee_wire_header *req, const splitee_wire_response *r,
                                  void *out, size_t cap, size_t *written, splitee_error *err);
 
-/* Writes an error frame for request `id`: `status` and `msg` (truncated to
- * SPLITEE_WIRE_MAX_ERROR_MSG bytes; newlines become spaces). */
-int splitee_wire_encode_error(uint32_t id, uint32_t layer, int status, const char *msg,
+/* Writes an error frame answering request `req` (its version, id and
+ * layer): `status` and `msg` (truncated to SPLITEE_WIRE_MAX_ERROR_MSG
+ * bytes; newlines become spaces). */
+int splitee_wire_encode_error(const splitee_wire_header *req, int status, const char *msg,
                               void *out, size_t cap, size_t *written, splitee_error *err);
 
 /* Decodes and checks a 24-byte header at buf (len >= 24, else FORMAT
- * "truncated"). FORMAT for bad magic, an unknown type or a nonzero
- * encoding in a non-request, OVERFLOW for a length above `max_body` (or
- * SPLITEE_WIRE_MAX_BODY), UNSUPPORTED for another version. Messages start
- * with "wire:". The checksum is not checked (the body is not here). */
+ * "truncated"). FORMAT for bad magic, an unknown type, encoding or
+ * measure, or a nonzero encoding in a non-request (a nonzero measure in an
+ * error), OVERFLOW for a length above `max_body` (or
+ * SPLITEE_WIRE_MAX_BODY), UNSUPPORTED for a version outside
+ * SPLITEE_WIRE_VERSION_MIN..SPLITEE_WIRE_VERSION. Messages start with
+ * "wire:". The checksum is not checked (the body is not here). */
 int splitee_wire_decode_header(const void *buf, size_t len, size_t max_body,
                                splitee_wire_header *hdr, splitee_error *err);
 
@@ -180,7 +210,7 @@ size_t splitee_wire_parser_feed(splitee_wire_parser *p, const void *data, size_t
 /* Takes out the next whole frame: returns 1 and fills *f (its body stays
  * valid until the next call on the parser), 0 when more bytes are needed,
  * or a negative status with a "wire: ..." message: FORMAT (bad magic,
- * type, encoding), UNSUPPORTED (version), OVERFLOW (length above the
+ * type, encoding, measure), UNSUPPORTED (version), OVERFLOW (length above the
  * parser's max_frame), FORMAT "checksum mismatch". An error is sticky:
  * every later call returns it again. */
 int splitee_wire_parser_next(splitee_wire_parser *p, splitee_wire_frame *f, splitee_error *err);

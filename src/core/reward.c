@@ -1,5 +1,6 @@
 /* reward.c -- builds the reward model of reward.h from its configuration:
- * cumulative device costs gamma and per-layer offloading costs o. The
+ * the exit rule (exit.h), cumulative device costs gamma and per-layer
+ * offloading costs o. The
  * per-sample evaluation is inline in reward.h so that replay loops inline it. */
 #include <math.h>
 
@@ -8,7 +9,7 @@
 
 void splitee_reward_config_default(splitee_reward_config *cfg)
 {
-    cfg->alpha = 0.8;
+    splitee_exit_config_default(&cfg->exit);
     cfg->lambda = 0.1;
     cfg->mu = 1.0;
     cfg->offload = 0.3;
@@ -37,9 +38,8 @@ int splitee_reward_init(splitee_reward *rw, const splitee_reward_config *cfg,
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "number of layers must be in 1..%d (got %d)",
                              SPLITEE_MAX_EXITS, layers);
-    if (!isfinite(cfg->alpha) || cfg->alpha < 0 || cfg->alpha > 1)
-        return splitee__fail(err, SPLITEE_ERR_VALUE,
-                             "alpha (exit threshold) must be in [0, 1] (got %g)", cfg->alpha);
+    if ((rc = splitee_exit_rule_init(&rw->exit, &cfg->exit, layers, err)) < 0)
+        return rc;
     if ((rc = check_cost(cfg->mu, "mu (cost weight)", 0, err)) < 0)
         return rc;
     if (!cfg->layer_cost && (rc = check_cost(cfg->lambda, "lambda (per-layer cost)", 0, err)) < 0)
@@ -48,7 +48,6 @@ int splitee_reward_init(splitee_reward *rw, const splitee_reward_config *cfg,
         return rc;
 
     rw->arms = layers;
-    rw->alpha = cfg->alpha;
     rw->mu = cfg->mu;
     double sum = 0;
     for (int a = 0; a < layers; a++) {

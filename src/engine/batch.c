@@ -339,12 +339,13 @@ typedef struct split_ctx {
     float *full;                   /* (layers, classes): every exit, uninterrupted */
     float *zk, *zl;                /* (classes): exit K on the device, the cloud's final exit */
     double *zd;                    /* (classes): exit K in double, for its confidence */
-    double conf[SPLITEE_MAX_EXITS]; /* (layers): only conf[K-1] is set, for the exit rule */
+    double conf[SPLITEE_MAX_EXITS]; /* (layers): only conf[K-1] is set, for the exit rule
+                                       (a thresholds rule reads exit K only) */
     unsigned char *buf;            /* (cap) the payload */
     size_t cap;
     const splitee_images *im;
     const splitee_split_config *sc;
-    const splitee_reward *rw;      /* the exit rule: arms = layers, alpha */
+    const splitee_reward *rw;      /* holds the exit rule: threshold alpha on the measure */
     int L, C;
     splitee_split_stats st;        /* this worker's samples */
 } split_ctx;
@@ -381,7 +382,7 @@ static int split_sample(void *arg, size_t k, splitee_error *err)
     for (int i = 0; i < C; i++)
         c->zd[i] = c->zk[i];
     int32_t pred_k;
-    c->conf[K - 1] = splitee_confidence_of(c->zd, C, c->sc->confidence, &pred_k);
+    c->conf[K - 1] = splitee_confidence_of(c->zd, C, c->rw->exit.confidence, &pred_k);
     r->correct_exit_k += pred_k == y;
     if (!splitee_reward_outcome(c->rw, K - 1, c->conf).offloaded) {
         r->exited++;
@@ -446,13 +447,17 @@ static int check_split(const splitee_model *model, const splitee_images *im, con
                              splitee_model_json_path(model), mc->layers);
     if (!(sc->alpha >= 0 && sc->alpha <= 1))
         return splitee__fail(err, SPLITEE_ERR_ARG, "split: alpha must be in [0, 1], got %g", sc->alpha);
-    if ((unsigned)sc->confidence > SPLITEE_CONFIDENCE_MARGIN)
+    if ((unsigned)sc->confidence >= SPLITEE_CONFIDENCE_COUNT)
         return splitee__fail(err, SPLITEE_ERR_ARG, "split: unknown confidence %d", (int)sc->confidence);
     if (!splitee_model_payload_size(model, sc->split, sc->encoding))
         return splitee__fail(err, SPLITEE_ERR_ARG, "split: unknown payload encoding %d", (int)sc->encoding);
+    /* the threshold rule (exit.h) on the split's measure: it reads only
+     * exit K, the one the device computes */
     splitee_reward_config rc;
     splitee_reward_config_default(&rc);
-    rc.alpha = sc->alpha;
+    rc.exit.kind = SPLITEE_EXIT_THRESHOLD;
+    rc.exit.alpha = sc->alpha;
+    rc.exit.confidence = sc->confidence;
     return splitee_reward_init(rw, &rc, mc->layers, err);
 }
 

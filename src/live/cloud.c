@@ -90,6 +90,7 @@ void splitee_cloud_config_default(splitee_cloud_config *cfg)
     cfg->port = 0;
     cfg->workers = 2;
     cfg->max_clients = 1024;
+    cfg->confidences = SPLITEE_CLOUD_ALL_CONFIDENCES;
 }
 
 static double now_us(void)
@@ -170,8 +171,27 @@ static void out_compact(conn *k)
     }
 }
 
+/* "max-softmax or entropy": the measures in mask, into buf. */
+static void measure_list(unsigned mask, char *buf, size_t len)
+{
+    int n = 0, k = 0;
+    for (int m = 0; m < SPLITEE_CONFIDENCE_COUNT; m++)
+        n += (mask >> m) & 1;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int m = 0; m < SPLITEE_CONFIDENCE_COUNT && used < len; m++)
+        if ((mask >> m) & 1) {
+            const char *sep = k == 0 ? "" : k == n - 1 ? " or " : ", ";
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", sep,
+                                     splitee_confidence_name((splitee_confidence)m));
+            k++;
+        }
+}
+
 /* Computes one request into an output frame: the remaining layers and the
- * final exit, or an error frame for a payload that does not fit the model. */
+ * final exit with its confidence under the measure the request asks for, or
+ * an error frame for a payload that does not fit the model or a measure
+ * this cloud does not answer. The reply is in the request's version. */
 static void answer(worker *w, conn *k, const splitee_wire_frame *f)
 {
     const splitee_model_config *mc = splitee_model_get_config(w->c->model);
@@ -186,6 +206,14 @@ static void answer(worker *w, conn *k, const splitee_wire_frame *f)
         st = splitee__fail(&e, SPLITEE_ERR_FORMAT,
                            "frame says layer %u encoding %d, payload says layer %d encoding %d",
                            (unsigned)f->hdr.layer, f->hdr.encoding, info.layer, (int)info.encoding);
+    const splitee_confidence measure = f->hdr.confidence;
+    if (st == 0 && !(w->c->cfg.confidences & (1u << measure))) {
+        char list[128];
+        measure_list(w->c->cfg.confidences, list, sizeof list);
+        st = splitee__fail(&e, SPLITEE_ERR_UNSUPPORTED,
+                           "the request asks for the final exit's %s, this cloud answers %s",
+                           splitee_confidence_name(measure), list);
+    }
     if (st == 0)
         st = splitee_engine_import_payload(w->state, f->body, f->hdr.length, &e);
     if (st == 0)
@@ -193,18 +221,18 @@ static void answer(worker *w, conn *k, const splitee_wire_frame *f)
     if (st == 0)
         st = splitee_engine_exit_logits(w->state, mc->layers - 1, w->logits, &e);
     if (st < 0) {
-        splitee_wire_encode_error(f->hdr.id, f->hdr.layer, st, e.msg, dst, cap, &n, NULL);
+        splitee_wire_encode_error(&f->hdr, st, e.msg, dst, cap, &n, NULL);
         __atomic_fetch_add(&w->errors, 1, __ATOMIC_RELAXED);
         logf_(w->c, "%s: request %u refused: %s", k->peer, (unsigned)f->hdr.id, e.msg);
     } else {
         for (int i = 0; i < mc->classes; i++)
             w->logits_d[i] = w->logits[i];
         int32_t pred;
-        double conf = splitee_confidence_of(w->logits_d, mc->classes,
-                                            SPLITEE_CONFIDENCE_MAX_SOFTMAX, &pred);
+        /* under the measure the device's exit rule uses (version 1: max-softmax) */
+        double conf = splitee_confidence_of(w->logits_d, mc->classes, measure, &pred);
         double us = now_us() - t0;
         splitee_wire_response r = { (uint32_t)pred, (uint32_t)(mc->layers - 1), conf, us };
-        splitee_wire_encode_response(f->hdr.id, f->hdr.layer, &r, dst, cap, &n, NULL);
+        splitee_wire_encode_response(&f->hdr, &r, dst, cap, &n, NULL);
         __atomic_fetch_add(&w->requests, 1, __ATOMIC_RELAXED);
         w->compute_us += us;
     }
@@ -477,6 +505,10 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
         return splitee__fail(err, SPLITEE_ERR_ARG, "cloud: address too long");
     if (cfg->port < 0 || cfg->port > 65535)
         return splitee__fail(err, SPLITEE_ERR_ARG, "port %d (0..65535)", cfg->port);
+    if (cfg->confidences == 0 || (cfg->confidences & ~SPLITEE_CLOUD_ALL_CONFIDENCES))
+        return splitee__fail(err, SPLITEE_ERR_ARG,
+                             "--confidence: the cloud must answer at least one known measure "
+                             "(mask 0x%x)", cfg->confidences);
     splitee_cloud *c = calloc(1, sizeof *c);
     if (!c)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "cloud: out of memory");

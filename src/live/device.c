@@ -29,14 +29,16 @@ struct splitee_device {
     splitee_device_config cfg;
     char host[256];
     int layers, classes;
-    splitee_reward rw;
+    splitee_reward rw;             /* with the exit rule (rw.exit) and its measure */
     splitee_policy *policy;
+    int early_exit;                /* the policy is an early-exit deployment of the rule */
     splitee_engine_state *s;       /* the policy's forward pass */
     splitee_engine_state *es;      /* eval only: every exit, never shown to the policy */
     float *logits;                 /* (classes) */
     double *logits_d;              /* (classes) */
     float *eval_logits;            /* (layers, classes), eval only */
     double conf[SPLITEE_MAX_EXITS];/* confidences of the exits run this round */
+    int32_t pred[SPLITEE_MAX_EXITS];/* their predictions */
     double o_round[SPLITEE_MAX_EXITS]; /* the reward model's o with this round's link price */
     unsigned char *payload;        /* (payload_cap) bytes */
     size_t payload_cap;
@@ -54,7 +56,8 @@ struct splitee_device {
     double *costs;
     float *ctrl_ns;                /* controller time per round, ns */
     float *scratch;                /* (rounds) for the median */
-    double *rewards;               /* (rounds, layers) eval only: every arm's reward */
+    double *rewards;               /* (rounds, layers + 1) eval only: every arm's reward,
+                                      then the early-exit deployment's */
     double *curve;                 /* (checkpoints, 5) */
     long n;                        /* rounds done */
     long exited, offloaded, fallback, labelled, ncorrect;
@@ -161,6 +164,8 @@ int splitee_device_create(const splitee_model *model, const splitee_policy_confi
     if (st == 0)
         st = splitee_policy_create(pc, &d->rw, &d->policy, err);
     if (st == 0)
+        d->early_exit = splitee_policy_kind_info(pc->kind)->early_exit;
+    if (st == 0)
         st = splitee_engine_state_create(model, &d->s, err);
     if (st == 0 && dc->eval)
         st = splitee_engine_state_create(model, &d->es, err);
@@ -187,7 +192,7 @@ int splitee_device_create(const splitee_model *model, const splitee_policy_confi
              d->costs && d->ctrl_ns && d->scratch && d->curve;
     if (dc->eval) {
         d->eval_logits = malloc(L * (size_t)d->classes * sizeof *d->eval_logits);
-        d->rewards = malloc(rounds * L * sizeof *d->rewards);
+        d->rewards = malloc(rounds * (L + 1) * sizeof *d->rewards);
         ok = ok && d->eval_logits && d->rewards;
     }
     if (!ok) {
@@ -351,6 +356,14 @@ static int cloud_request(splitee_device *d, size_t n, uint32_t id, splitee_wire_
                 disconnect(d, 1);
                 return -1;
             }
+            if (f.hdr.confidence != d->rw.exit.confidence) {
+                /* the device and the cloud must agree on the measure */
+                snprintf(why, len, "reply from %.60s:%d: confidence under %s, the request asked for %s",
+                         d->cfg.host, d->cfg.port, splitee_confidence_name(f.hdr.confidence),
+                         splitee_confidence_name(d->rw.exit.confidence));
+                disconnect(d, 1);
+                return -1;
+            }
             return 0;
         }
         size_t room;
@@ -379,31 +392,35 @@ static int cloud_request(splitee_device *d, size_t n, uint32_t id, splitee_wire_
 
 /* ---- one round --------------------------------------------------------------- */
 
+/* Confidence of `exit` under the exit rule's measure, its prediction in *pred. */
 static double exit_conf(splitee_device *d, int exit, int32_t *pred, splitee_error *err)
 {
     if (splitee_engine_exit_logits(d->s, exit, d->logits, err) < 0)
         return NAN;
     for (int c = 0; c < d->classes; c++)
         d->logits_d[c] = d->logits[c];
-    return splitee_confidence_of(d->logits_d, d->classes, SPLITEE_CONFIDENCE_MAX_SOFTMAX, pred);
+    return splitee_confidence_of(d->logits_d, d->classes, d->rw.exit.confidence, pred);
 }
 
 /* Eval: every exit's confidence on a second state, and every arm's reward
- * on this sample into rewards[n]. */
+ * and the early-exit deployment's on this sample into rewards[n]. */
 static int eval_sample(splitee_device *d, const float *pixels, splitee_error *err)
 {
     int st = splitee_engine_forward(d->es, pixels, d->eval_logits, err);
     if (st < 0)
         return st;
     double conf[SPLITEE_MAX_EXITS];
-    for (int e = 0; e < d->layers; e++) {
+    int32_t pred[SPLITEE_MAX_EXITS];
+    const int L = d->layers;
+    for (int e = 0; e < L; e++) {
         for (int c = 0; c < d->classes; c++)
             d->logits_d[c] = d->eval_logits[(size_t)e * d->classes + c];
-        conf[e] = splitee_confidence_of(d->logits_d, d->classes, SPLITEE_CONFIDENCE_MAX_SOFTMAX, NULL);
+        conf[e] = splitee_confidence_of(d->logits_d, d->classes, d->rw.exit.confidence, &pred[e]);
     }
-    double *row = d->rewards + (size_t)d->n * d->layers;
-    for (int a = 0; a < d->layers; a++)
-        row[a] = splitee_reward_outcome(&d->rw, a, conf).reward;
+    double *row = d->rewards + (size_t)d->n * (L + 1);
+    for (int a = 0; a < L; a++)
+        row[a] = splitee_reward_evaluate(&d->rw, a, conf, pred).reward;
+    row[L] = splitee_reward_early_exit(&d->rw, L - 1, conf, pred).reward;
     return 0;
 }
 
@@ -424,33 +441,45 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
     int arm = splitee_policy_choose(d->policy, rng);
     uint64_t c1 = mono_ns();
 
-    /* The device's share: layers 0..arm, reading each exit on the way. */
+    /* The device's share: layers 0..arm, reading each exit on the way and
+     * stepping the exit rule; an early-exit deployment stops at the first
+     * exit the rule accepts. */
     int st = splitee_engine_embed(d->s, pixels, err);
     if (st < 0)
         return st;
-    int32_t pred = 0;
+    splitee_exit_state es;
+    splitee_exit_begin(&d->rw.exit, &es);
+    int stop = arm, accepted = 0;
     for (int j = 0; j <= arm; j++) {
         if ((st = splitee_engine_run_layer(d->s, j, err)) < 0)
             return st;
-        d->conf[j] = exit_conf(d, j, &pred, err);
+        d->conf[j] = exit_conf(d, j, &d->pred[j], err);
+        accepted = splitee_exit_step(&d->rw.exit, &es, d->conf[j], d->pred[j]);
+        if (accepted && d->early_exit) {
+            stop = j;
+            break;
+        }
     }
-    double c_arm = d->conf[arm];
+    double c_stop = d->conf[stop];
+    int32_t pred = d->pred[stop];
     r->arm = arm;
-    r->conf_arm = c_arm;
-    splitee_obs ob = { arm, d->conf, 0, 0, NAN };
-    if (arm == last || c_arm >= d->rw.alpha) {
+    r->conf_arm = c_stop;
+    splitee_obs ob = { stop, d->conf, 0, 0, NAN, d->pred };
+    if (stop == last || accepted) {
+        splitee_outcome oc = splitee_reward_decided(&d->rw, stop, 1, c_stop, NAN, 0);
         r->outcome = SPLITEE_ROUND_OUTCOME_EXITED;
-        r->exit = arm;
+        r->exit = stop;
         r->prediction = pred;
-        r->cost = d->rw.gamma[arm];
-        r->reward = c_arm - d->rw.mu * r->cost;
-        if (arm == last) {
+        r->cost = oc.cost;
+        r->reward = oc.reward;
+        if (stop == last) {
             ob.final_known = 1;
-            ob.conf_final = c_arm;
-            r->conf_final = c_arm;
+            ob.conf_final = c_stop;
+            r->conf_final = c_stop;
         }
     } else {
-        /* Offload: payload, frame, request; the link hook prices it. */
+        /* Offload: payload, frame, request; the link hook prices it. The
+         * request asks the cloud for C_L under the rule's measure. */
         size_t plen = 0, flen = 0;
         uint32_t id = ++d->next_id;
         splitee_error pe = { 0, "" };
@@ -458,9 +487,13 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
         st = splitee_engine_export_payload(d->s, d->cfg.encoding, d->payload, d->payload_cap, &plen, &pe);
         if (st < 0 && st != SPLITEE_ERR_VALUE)
             return splitee__fail(err, st, "%s", pe.msg);
-        if (st == 0)
-            st = splitee_wire_encode(SPLITEE_WIRE_TYPE_REQUEST, (int)d->cfg.encoding, id, (uint32_t)(arm + 1),
-                                     d->payload, plen, d->frame, d->frame_cap, &flen, &pe);
+        if (st == 0) {
+            splitee_wire_header h = { .type = SPLITEE_WIRE_TYPE_REQUEST, .encoding = (int)d->cfg.encoding,
+                                      .version = SPLITEE_WIRE_VERSION,
+                                      .confidence = d->rw.exit.confidence, .id = id,
+                                      .layer = (uint32_t)(arm + 1) };
+            st = splitee_wire_encode_frame(&h, d->payload, plen, d->frame, d->frame_cap, &flen, &pe);
+        }
         double o = d->rw.offload[arm], lat = 0;
         if (st == 0 && d->cfg.link) {
             double lo, ll;
@@ -483,6 +516,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
         r->payload_bytes = flen;
         r->link_s = lat;
         if (ok == 0) {
+            splitee_outcome oc = splitee_reward_decided(&d->rw, arm, 0, c_stop, resp.confidence, o);
             r->rtt_us = (mono_s() - t0) * 1e6;
             r->cloud_us = resp.compute_us;
             r->outcome = SPLITEE_ROUND_OUTCOME_OFFLOADED;
@@ -490,19 +524,20 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
             r->prediction = (int)resp.prediction;
             r->conf_final = resp.confidence;
             r->offload_cost = o;
-            r->cost = d->rw.gamma[arm] + o;
-            r->reward = resp.confidence - d->rw.mu * o - d->rw.mu * d->rw.gamma[arm];
+            r->cost = oc.cost;
+            r->reward = oc.reward;
         } else {
-            /* Fallback: finish here. */
+            /* Fallback: finish here; the round costs what the device spent. */
             if ((st = splitee_engine_run_layers(d->s, arm + 1, L, err)) < 0)
                 return st;
             double cl = exit_conf(d, last, &pred, err);
+            splitee_outcome oc = splitee_reward_decided(&d->rw, last, 1, cl, cl, 0);
             r->outcome = SPLITEE_ROUND_OUTCOME_FALLBACK;
             r->exit = last;
             r->prediction = pred;
             r->conf_final = cl;
-            r->cost = d->rw.gamma[last];
-            r->reward = cl - d->rw.mu * r->cost;
+            r->cost = oc.cost;
+            r->reward = oc.reward;
         }
         ob.conf_final = r->conf_final;
     }
@@ -591,16 +626,18 @@ void splitee_device_summarize(splitee_device *d, splitee_device_summary *s)
     s->cloud_us_mean = off ? d->sum_cloud_us / (double)off : NAN;
     s->pseudo_regret = s->realized_regret = NAN;
     s->best_arm = -1;
-    double mean[SPLITEE_MAX_EXITS] = { 0 };
+    /* eval: each arm's mean reward, and in column L the early-exit
+     * deployment's, which is what an early_exit policy's rounds earn */
+    double mean[SPLITEE_MAX_EXITS + 1] = { 0 };
     if (d->cfg.eval && n > 0) {
         s->has_regret = 1;
         for (long t = 0; t < n; t++)
-            for (int a = 0; a < L; a++)
-                mean[a] += d->rewards[(size_t)t * L + a];
+            for (int a = 0; a <= L; a++)
+                mean[a] += d->rewards[(size_t)t * (L + 1) + a];
         int best = 0;
-        for (int a = 0; a < L; a++) {
+        for (int a = 0; a <= L; a++) {
             mean[a] /= (double)n;
-            if (mean[a] > mean[best])
+            if (a < L && mean[a] > mean[best])
                 best = a;
         }
         s->best_arm = best;
@@ -616,14 +653,14 @@ void splitee_device_summarize(splitee_device *d, splitee_device_summary *s)
         if (upto > n)
             upto = n;
         for (; t < upto; t++) {
-            int a = d->arms_played[t];
+            int a = d->early_exit ? L : d->arms_played[t];
             cost += d->costs[t];
             if (d->correct[t] >= 0) {
                 lab++;
                 right += d->correct[t];
             }
             if (s->has_regret) {
-                const double *row = d->rewards + (size_t)t * L;
+                const double *row = d->rewards + (size_t)t * (L + 1);
                 pseudo += mean[s->best_arm] - mean[a];
                 realized += row[s->best_arm] - row[a];
             }

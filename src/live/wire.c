@@ -1,5 +1,6 @@
 /* wire.c -- the device <-> cloud framing (wire.h): header encoding and
- * checks, response/error bodies, and the incremental stream parser.
+ * checks (versions 1 and 2; version 2 carries the confidence measure),
+ * response/error bodies, and the incremental stream parser.
  * Little-endian on the wire whatever the host. */
 #include <math.h>
 #include <stdint.h>
@@ -91,7 +92,9 @@ uint32_t splitee_wire_crc32(const void *data, size_t len)
     return (uint32_t)c;
 }
 
-static int check_type_encoding(int type, int encoding, splitee_error *err)
+/* Checks a header's type, encoding and measure for `version` (already in
+ * range); 0 or FORMAT with a "wire:" message. */
+static int check_fields(int version, int type, int encoding, int measure, splitee_error *err)
 {
     if (!splitee_wire_type_name(type))
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "wire: unknown message type %d", type);
@@ -103,17 +106,32 @@ static int check_type_encoding(int type, int encoding, splitee_error *err)
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "wire: %s frame with encoding %d (must be 0)",
                              splitee_wire_type_name(type), encoding);
     }
+    if (measure < 0 || measure >= SPLITEE_CONFIDENCE_COUNT)
+        return splitee__fail(err, SPLITEE_ERR_FORMAT, "wire: unknown confidence measure %d", measure);
+    if (measure != SPLITEE_CONFIDENCE_MAX_SOFTMAX && (version < 2 || type == SPLITEE_WIRE_TYPE_ERROR))
+        return splitee__fail(err, SPLITEE_ERR_FORMAT, "wire: %s frame of version %d with measure %s "
+                             "(must be max-softmax)", splitee_wire_type_name(type), version,
+                             splitee_confidence_name((splitee_confidence)measure));
     return 0;
 }
 
-int splitee_wire_encode(splitee_wire_type type, int encoding, uint32_t id, uint32_t layer,
-                        const void *body, size_t len, void *out, size_t cap, size_t *written,
-                        splitee_error *err)
+/* Byte 7 of a header (wire.h). */
+static unsigned char flags_byte(int version, int encoding, int measure)
 {
-    if (check_type_encoding((int)type, encoding, err) < 0)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "%s", err ? err->msg : "wire: bad type");
-    if ((!body && len > 0) || !out)
+    return version < 2 ? (unsigned char)encoding : (unsigned char)(encoding | measure << 4);
+}
+
+int splitee_wire_encode_frame(const splitee_wire_header *h, const void *body, size_t len,
+                              void *out, size_t cap, size_t *written, splitee_error *err)
+{
+    if (!h || !out || (!body && len > 0))
         return splitee__fail(err, SPLITEE_ERR_ARG, "wire: NULL buffer");
+    if (h->version < SPLITEE_WIRE_VERSION_MIN || h->version > SPLITEE_WIRE_VERSION)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "wire: version %d (this build writes %d..%d)",
+                             h->version, SPLITEE_WIRE_VERSION_MIN, SPLITEE_WIRE_VERSION);
+    splitee_error bad;
+    if (check_fields(h->version, (int)h->type, h->encoding, (int)h->confidence, &bad) < 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "%s", bad.msg);
     if (len > SPLITEE_WIRE_MAX_BODY)
         return splitee__fail(err, SPLITEE_ERR_ARG, "wire: body of %zu bytes exceeds the %u-byte limit",
                              len, SPLITEE_WIRE_MAX_BODY);
@@ -122,11 +140,11 @@ int splitee_wire_encode(splitee_wire_type type, int encoding, uint32_t id, uint3
                              SPLITEE_WIRE_HEADER_SIZE + len, cap);
     unsigned char *p = out;
     memcpy(p, magic, 4);
-    put_u16(p + 4, SPLITEE_WIRE_VERSION);
-    p[6] = (unsigned char)type;
-    p[7] = (unsigned char)encoding;
-    put_u32(p + 8, id);
-    put_u32(p + 12, layer);
+    put_u16(p + 4, (uint16_t)h->version);
+    p[6] = (unsigned char)h->type;
+    p[7] = flags_byte(h->version, h->encoding, (int)h->confidence);
+    put_u32(p + 8, h->id);
+    put_u32(p + 12, h->layer);
     put_u32(p + 16, (uint32_t)len);
     put_u32(p + 20, splitee_wire_crc32(body, len));
     if (len)
@@ -136,21 +154,43 @@ int splitee_wire_encode(splitee_wire_type type, int encoding, uint32_t id, uint3
     return 0;
 }
 
-int splitee_wire_encode_response(uint32_t id, uint32_t layer, const splitee_wire_response *r,
+int splitee_wire_encode(splitee_wire_type type, int encoding, uint32_t id, uint32_t layer,
+                        const void *body, size_t len, void *out, size_t cap, size_t *written,
+                        splitee_error *err)
+{
+    splitee_wire_header h = { .type = type, .encoding = encoding, .version = SPLITEE_WIRE_VERSION,
+                              .confidence = SPLITEE_CONFIDENCE_MAX_SOFTMAX, .id = id, .layer = layer };
+    return splitee_wire_encode_frame(&h, body, len, out, cap, written, err);
+}
+
+/* The header of a reply of `type` to request `req`. */
+static splitee_wire_header reply_header(const splitee_wire_header *req, splitee_wire_type type,
+                                        splitee_confidence measure)
+{
+    splitee_wire_header h = { .type = type, .encoding = 0, .version = req->version,
+                              .confidence = measure, .id = req->id, .layer = req->layer };
+    return h;
+}
+
+int splitee_wire_encode_response(const splitee_wire_header *req, const splitee_wire_response *r,
                                  void *out, size_t cap, size_t *written, splitee_error *err)
 {
+    if (!req || !r)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "wire: NULL request or response");
     unsigned char b[SPLITEE_WIRE_RESPONSE_BODY];
     put_u32(b, r->prediction);
     put_u32(b + 4, r->exit);
     put_f64(b + 8, r->confidence);
     put_f64(b + 16, r->compute_us);
-    return splitee_wire_encode(SPLITEE_WIRE_TYPE_RESPONSE, 0, id, layer, b, sizeof b, out, cap,
-                               written, err);
+    splitee_wire_header h = reply_header(req, SPLITEE_WIRE_TYPE_RESPONSE, req->confidence);
+    return splitee_wire_encode_frame(&h, b, sizeof b, out, cap, written, err);
 }
 
-int splitee_wire_encode_error(uint32_t id, uint32_t layer, int status, const char *msg,
+int splitee_wire_encode_error(const splitee_wire_header *req, int status, const char *msg,
                               void *out, size_t cap, size_t *written, splitee_error *err)
 {
+    if (!req)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "wire: NULL request");
     unsigned char b[4 + SPLITEE_WIRE_MAX_ERROR_MSG];
     size_t n = msg ? strlen(msg) : 0;
     if (n > SPLITEE_WIRE_MAX_ERROR_MSG)
@@ -158,7 +198,8 @@ int splitee_wire_encode_error(uint32_t id, uint32_t layer, int status, const cha
     put_u32(b, (uint32_t)status);
     for (size_t i = 0; i < n; i++)
         b[4 + i] = (msg[i] == '\n' || msg[i] == '\r') ? ' ' : (unsigned char)msg[i];
-    return splitee_wire_encode(SPLITEE_WIRE_TYPE_ERROR, 0, id, layer, b, 4 + n, out, cap, written, err);
+    splitee_wire_header h = reply_header(req, SPLITEE_WIRE_TYPE_ERROR, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+    return splitee_wire_encode_frame(&h, b, 4 + n, out, cap, written, err);
 }
 
 int splitee_wire_decode_header(const void *buf, size_t len, size_t max_body,
@@ -173,10 +214,11 @@ int splitee_wire_decode_header(const void *buf, size_t len, size_t max_body,
                              "wire: bad magic %02x %02x %02x %02x (expected \"SPLW\")",
                              p[0], p[1], p[2], p[3]);
     unsigned version = get_u16(p + 4);
-    if (version != SPLITEE_WIRE_VERSION)
-        return splitee__fail(err, SPLITEE_ERR_UNSUPPORTED, "wire: version %u (this build speaks %d)",
-                             version, SPLITEE_WIRE_VERSION);
-    int st = check_type_encoding(p[6], p[7], err);
+    if (version < SPLITEE_WIRE_VERSION_MIN || version > SPLITEE_WIRE_VERSION)
+        return splitee__fail(err, SPLITEE_ERR_UNSUPPORTED, "wire: version %u (this build speaks %d..%d)",
+                             version, SPLITEE_WIRE_VERSION_MIN, SPLITEE_WIRE_VERSION);
+    const int encoding = version < 2 ? p[7] : p[7] & 15, measure = version < 2 ? 0 : p[7] >> 4;
+    int st = check_fields((int)version, p[6], encoding, measure, err);
     if (st < 0)
         return st;
     uint32_t length = get_u32(p + 16);
@@ -187,7 +229,9 @@ int splitee_wire_decode_header(const void *buf, size_t len, size_t max_body,
                              "wire: oversized frame: body of %u bytes, at most %zu accepted",
                              (unsigned)length, max_body);
     hdr->type = (splitee_wire_type)p[6];
-    hdr->encoding = p[7];
+    hdr->encoding = encoding;
+    hdr->version = (int)version;
+    hdr->confidence = (splitee_confidence)measure;
     hdr->id = get_u32(p + 8);
     hdr->layer = get_u32(p + 12);
     hdr->length = length;

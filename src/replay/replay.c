@@ -26,6 +26,7 @@
 typedef struct rp_segment {
     size_t start;      /* first round, 0-based */
     double *conf;      /* (n, L) */
+    int32_t *pred;     /* (n, L) every exit's prediction, for rules that read them */
     uint8_t *correct;  /* (n, L), or NULL without labels */
     char name[256];    /* the table's name */
 } rp_segment;
@@ -35,9 +36,10 @@ struct splitee_replay {
     int exits;         /* L */
     int has_labels;
     double *conf;      /* (n, L) confidence of every exit */
+    int32_t *pred;     /* (n, L) argmax of every exit */
     uint8_t *correct;  /* (n, L) 1 if exit's argmax == label; NULL without labels */
-    splitee_confidence kind;
-    int nseg;          /* segments of the stream, >= 1; seg[0] aliases conf/correct */
+    splitee_confidence kind; /* the measure of conf: every setting's exit rule uses it */
+    int nseg;          /* segments of the stream, >= 1; seg[0] aliases conf/pred/correct */
     rp_segment seg[SPLITEE_MAX_SEGMENTS];
 };
 
@@ -90,30 +92,32 @@ typedef struct run_ctx {
 
 /* ------------------------------------------------------------ prepare --- */
 
-/* Confidences (n, L) and, with labels, correctness (n, L) of table t into
- * fresh arrays; 0 or -1 (out of memory, nothing left allocated). */
-static int prepare_table(const splitee_table *t, splitee_confidence kind, double **conf,
-                         uint8_t **correct)
+/* Confidences (n, L), predictions (n, L) and, with labels, correctness
+ * (n, L) of table t into the segment's fresh arrays; 0 or -1 (out of
+ * memory, nothing left allocated). */
+static int prepare_table(const splitee_table *t, splitee_confidence kind, rp_segment *sg)
 {
     size_t n = splitee_table_samples(t), cells;
     int L = splitee_table_exits(t), K = splitee_table_classes(t);
     const int32_t *labels = splitee_table_labels(t);
     const double *logits = splitee_table_logits(t);
-    *conf = NULL;
-    *correct = NULL;
-    if (splitee__mul_size(n, (size_t)L, &cells) < 0 ||
-        !(*conf = malloc(cells * sizeof **conf)) || (labels && !(*correct = malloc(cells)))) {
-        free(*conf);
-        *conf = NULL;
+    sg->conf = NULL;
+    sg->pred = NULL;
+    sg->correct = NULL;
+    if (splitee__mul_size(n, (size_t)L, &cells) < 0 || !(sg->conf = malloc(cells * sizeof *sg->conf)) ||
+        !(sg->pred = malloc(cells * sizeof *sg->pred)) || (labels && !(sg->correct = malloc(cells)))) {
+        free(sg->conf);
+        free(sg->pred);
+        sg->conf = NULL;
+        sg->pred = NULL;
         return -1;
     }
     for (size_t s = 0; s < n; s++) {
         for (int e = 0; e < L; e++) {
-            int32_t pred;
             size_t i = s * (size_t)L + (size_t)e;
-            (*conf)[i] = splitee_confidence_of(logits + i * (size_t)K, K, kind, &pred);
+            sg->conf[i] = splitee_confidence_of(logits + i * (size_t)K, K, kind, &sg->pred[i]);
             if (labels)
-                (*correct)[i] = pred == labels[s];
+                sg->correct[i] = sg->pred[i] == labels[s];
         }
     }
     return 0;
@@ -123,18 +127,24 @@ int splitee_replay_prepare(const splitee_table *t, splitee_confidence kind,
                            splitee_replay **out, splitee_error *err)
 {
     *out = NULL;
+    if ((unsigned)kind >= SPLITEE_CONFIDENCE_COUNT)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "%s: unknown confidence measure %d",
+                             splitee_table_name(t), (int)kind);
     splitee_replay *rp = calloc(1, sizeof *rp);
-    if (!rp || prepare_table(t, kind, &rp->conf, &rp->correct) < 0) {
+    if (!rp || prepare_table(t, kind, &rp->seg[0]) < 0) {
         free(rp);
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory preparing the replay",
                              splitee_table_name(t));
     }
+    rp->conf = rp->seg[0].conf;
+    rp->pred = rp->seg[0].pred;
+    rp->correct = rp->seg[0].correct;
     rp->n = splitee_table_samples(t);
     rp->exits = splitee_table_exits(t);
     rp->has_labels = splitee_table_labels(t) != NULL;
     rp->kind = kind;
     rp->nseg = 1;
-    rp->seg[0] = (rp_segment){ 0, rp->conf, rp->correct, "" };
+    rp->seg[0].start = 0;
     snprintf(rp->seg[0].name, sizeof rp->seg[0].name, "%s", splitee_table_name(t));
     *out = rp;
     return SPLITEE_OK;
@@ -160,7 +170,7 @@ int splitee_replay_add_segment(splitee_replay *rp, size_t start_round,
         return splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: labels on one table of the stream only",
                              name);
     rp_segment *sg = &rp->seg[rp->nseg];
-    if (prepare_table(t, rp->kind, &sg->conf, &sg->correct) < 0)
+    if (prepare_table(t, rp->kind, sg) < 0)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory preparing the replay", name);
     sg->start = start_round;
     snprintf(sg->name, sizeof sg->name, "%s", name);
@@ -174,18 +184,19 @@ void splitee_replay_free(splitee_replay *rp)
 {
     if (!rp)
         return;
-    for (int k = 1; k < rp->nseg; k++) {
+    for (int k = 0; k < rp->nseg; k++) {
         free(rp->seg[k].conf);
+        free(rp->seg[k].pred);
         free(rp->seg[k].correct);
     }
-    free(rp->conf);
-    free(rp->correct);
     free(rp);
 }
 
 size_t splitee_replay_samples(const splitee_replay *rp) { return rp->n; }
 int splitee_replay_exits(const splitee_replay *rp) { return rp->exits; }
 const double *splitee_replay_confidences(const splitee_replay *rp) { return rp->conf; }
+const int32_t *splitee_replay_predictions(const splitee_replay *rp) { return rp->pred; }
+splitee_confidence splitee_replay_measure(const splitee_replay *rp) { return rp->kind; }
 
 void splitee_setting_default(splitee_setting *s)
 {
@@ -225,11 +236,13 @@ static void setting_means(const splitee_replay *rp, setting_ctx *sc)
     for (int k = 0; k < rp->nseg; k++) {
         long double sum[SPLITEE_MAX_EXITS] = { 0 }, ee = 0;
         const double *conf = rp->seg[k].conf;
+        const int32_t *pred = rp->seg[k].pred;
         for (size_t s = 0; s < n; s++) {
             const double *row = conf + s * (size_t)L;
+            const int32_t *prow = pred + s * (size_t)L;
             for (int a = 0; a < L; a++)
-                sum[a] += splitee_reward_outcome(&sc->rw, a, row).reward;
-            ee += splitee_reward_ee_threshold(&sc->rw, row).reward;
+                sum[a] += splitee_reward_evaluate(&sc->rw, a, row, prow).reward;
+            ee += splitee_reward_early_exit(&sc->rw, L - 1, row, prow).reward;
         }
         double *m = sc->seg_mean + (size_t)k * L;
         const double w = (double)seg_rounds(rp, k) / (double)n;   /* 1 with one segment */
@@ -253,15 +266,18 @@ static void setting_means(const splitee_replay *rp, setting_ctx *sc)
     for (int k = 0; k < rp->nseg; k++)
         for (size_t s = 0; s < n; s++) {
             const double *row = rp->seg[k].conf + s * (size_t)L;
-            sc->rstar[k * n + s] = splitee_reward_outcome(&sc->rw, sc->best, row).reward;
+            const int32_t *prow = rp->seg[k].pred + s * (size_t)L;
+            sc->rstar[k * n + s] = splitee_reward_evaluate(&sc->rw, sc->best, row, prow).reward;
             if (sc->rdyn != sc->rstar)
-                sc->rdyn[k * n + s] = splitee_reward_outcome(&sc->rw, sc->seg_best[k], row).reward;
+                sc->rdyn[k * n + s] =
+                    splitee_reward_evaluate(&sc->rw, sc->seg_best[k], row, prow).reward;
         }
 }
 
 /* What the round loop reads from the segment it is in. */
 typedef struct seg_cursor {
     const double *conf;     /* (n, L) */
+    const int32_t *pred;    /* (n, L) */
     const uint8_t *correct; /* (n, L) or NULL */
     const double *mean;     /* (L) fixed-arm means on this segment */
     double ee;              /* ee-threshold's mean on this segment */
@@ -275,6 +291,7 @@ static void seg_enter(seg_cursor *c, const splitee_replay *rp, const setting_ctx
 {
     const int L = rp->exits;
     c->conf = rp->seg[k].conf;
+    c->pred = rp->seg[k].pred;
     c->correct = rp->seg[k].correct;
     c->mean = sc->seg_mean + (size_t)k * L;
     c->ee = sc->seg_ee[k];
@@ -338,7 +355,8 @@ static void apply_schedule(const splitee_replay *rp, const double *sched, settin
         sc->rw.offload[a] = (double)(sum / rp->n);
         long long off = 0;
         for (size_t s = 0; s < rp->n; s++)
-            off += splitee_reward_outcome(&sc->rw, a, rp->conf + s * (size_t)L).offloaded;
+            off += splitee_reward_evaluate(&sc->rw, a, rp->conf + s * (size_t)L,
+                                           rp->pred + s * (size_t)L).offloaded;
         sc->off_frac[a] = (double)off / (double)rp->n;
     }
 }
@@ -348,46 +366,51 @@ static void apply_schedule(const splitee_replay *rp, const double *sched, settin
 /* Rounds ahead whose table row is prefetched. */
 #define PREFETCH_AHEAD 8
 
-/* Runs repetition r of policy p on setting si. Returns 0 or a status. */
-static int run_job(run_ctx *rc, int si, int p, int r)
+/* splitee_reward_evaluate with the rule's kind known at compile time: for
+ * a thresholds rule (thr) the decision is splitee_exit_accepts_threshold,
+ * without the test of the rule's kind every round. */
+static inline splitee_outcome evaluate(const splitee_reward *rw, int arm, const double *row,
+                                       const int32_t *prow, const int thr)
 {
+    if (!thr)
+        return splitee_reward_evaluate(rw, arm, row, prow);
+    const int last = rw->arms - 1;
+    if (arm == last || splitee_exit_accepts_threshold(&rw->exit, arm, row))
+        return splitee_reward_decided(rw, arm, 1, row[arm], 0.0, 0.0);
+    return splitee_reward_decided(rw, arm, 0, row[arm], row[last], rw->offload[arm]);
+}
+
+/* What one job's pass over the rounds works with. */
+typedef struct pass_in {
+    const run_ctx *rc;
+    const setting_ctx *sc;
+    splitee_policy *pol;
+    gsl_rng *rng;
+    const uint32_t *order;       /* (n) this repetition's sample order */
+    rep_out *o;                  /* the job's slot */
+    double *curve;               /* (nck, KINDS) or NULL */
+    splitee_trace_row *trace;    /* (n) or NULL */
+} pass_in;
+
+/* Plays every round of one job and fills in->o. `ee`: the policy is an
+ * early-exit deployment of the rule; `thr`: the rule is a thresholds rule,
+ * which never reads predictions. run_job calls it with constant flags for
+ * the common cases, and always inlined, each call is a loop of its own. */
+static inline __attribute__((always_inline)) void play_pass(const pass_in *in, const int ee,
+                                                            const int thr)
+{
+    const run_ctx *rc = in->rc;
     const splitee_replay *rp = rc->rp;
-    const setting_ctx *sc = &rc->sets[si];
+    const setting_ctx *sc = in->sc;
     const splitee_reward *rw = &sc->rw;
+    splitee_policy *pol = in->pol;
+    gsl_rng *rng = in->rng;
+    const uint32_t *order = in->order;
+    rep_out *o = in->o;
+    double *curve = in->curve;
+    splitee_trace_row *trace = in->trace;
     const int L = rp->exits;
     const size_t n = rp->n;
-    splitee_policy_config pc = job_policy(rc, p, &rc->settings[si], sc);
-    splitee_policy *pol;
-    /* With a schedule, policies are made with each arm's largest o, so the
-     * reward bounds KL-UCB and UCB-V rescale by hold for the whole pass;
-     * round t's o is set before each observe. */
-    splitee_reward rw_make = *rw;
-    if (rc->cfg->offload_schedule)
-        memcpy(rw_make.offload, sc->off_max, sizeof rw_make.offload);
-    if (splitee_policy_create(&pc, &rw_make, &pol, NULL) < 0)
-        return SPLITEE_ERR_ARG;
-    gsl_rng *rng = splitee__rng_alloc(0);
-    if (!rng) {
-        splitee_policy_free(pol);
-        return SPLITEE_ERR_NOMEM;
-    }
-    uint64_t seed = splitee__mix64(rc->cfg->seed ^ splitee__mix64((uint64_t)r + 1)
-                                   ^ splitee__mix64(policy_stream(&pc)));
-    gsl_rng_set(rng, (unsigned long)seed);
-
-    const uint32_t *order = rc->orders + (size_t)r * n;
-    const int ee = pc.kind == SPLITEE_POLICY_KIND_EE_THRESHOLD;
-    if (rc->cfg->init == SPLITEE_INIT_REFERENCE && splitee_policy_kind_info(pc.kind)->learns)
-        for (int a = 0; a < L; a++)
-            splitee_policy_seed_arm(pol, a, splitee_reward_outcome(
-                rw, a, rp->conf + (size_t)order[(size_t)a % n] * L).reward);
-
-    rep_out *o = &rc->outs[((size_t)si * rc->np + p) * rc->reps + r];
-    memset(o, 0, sizeof *o);
-    double *curve = rc->raw_curves
-        ? rc->raw_curves + (((size_t)si * rc->np + p) * rc->reps + r) * rc->nck * SPLITEE_CURVE_KINDS
-        : NULL;
-    splitee_trace_row *trace = (si == 0 && r == 0 && rc->traces) ? rc->traces[p] : NULL;
     long long plays[SPLITEE_MAX_EXITS] = { 0 }, hist[SPLITEE_MAX_EXITS + 1] = { 0 };
     long long ncorrect = 0, noff = 0;
     double cost = 0, reward = 0, pseudo = 0, realized = 0, dyn_pseudo = 0, dyn_realized = 0;
@@ -402,6 +425,7 @@ static int run_job(run_ctx *rc, int si, int p, int r)
             seg_enter(&cur, rp, sc, ++seg);
         const uint32_t s = order[t];
         const double *row = cur.conf + (size_t)s * L;
+        const int32_t *prow = thr ? NULL : cur.pred + (size_t)s * L;
         /* the order is shuffled: fetch a later round's row early (a hint;
          * reading past the order is avoided, not needed for correctness) */
         if (t + PREFETCH_AHEAD < n) {
@@ -418,10 +442,12 @@ static int run_job(run_ctx *rc, int si, int p, int r)
             splitee_policy_set_offload(pol, ot);
             drift = round_drift(sc, rw->mu, ot, sc->best, ee ? -1 : arm);
         }
-        const splitee_outcome oc = ee ? splitee_reward_ee_threshold(&rwt, row)
-                                      : splitee_reward_outcome(&rwt, arm, row);
-        const splitee_obs ob = { arm, row, oc.offloaded,
-                                 oc.offloaded || arm == L - 1, row[L - 1] };
+        const splitee_outcome oc = ee ? splitee_reward_early_exit(&rwt, arm, row, prow)
+                                      : evaluate(&rwt, arm, row, prow, thr);
+        /* what the device saw: an early exit is observed at the exit it took */
+        const int seen = ee ? oc.exit : arm;
+        const splitee_obs ob = { seen, row, oc.offloaded,
+                                 oc.offloaded || seen == L - 1, row[L - 1], prow };
         splitee_policy_observe(pol, &ob);
 
         const int correct = cur.correct ? cur.correct[(size_t)s * L + oc.exit] : 0;
@@ -432,7 +458,7 @@ static int run_job(run_ctx *rc, int si, int p, int r)
         const double mu_arm = ee ? cur.ee : cur.mean[arm];
         /* with a schedule the best arm's reward depends on round t's o (and
          * --link refuses shifts, so the static and dynamic best coincide) */
-        const double r_best = sched ? splitee_reward_outcome(&rwt, sc->best, row).reward
+        const double r_best = sched ? splitee_reward_evaluate(&rwt, sc->best, row, prow).reward
                                     : cur.rstar[s];
         pseudo += cur.mu_static - mu_arm + drift;
         realized += r_best - oc.reward;
@@ -472,6 +498,60 @@ static int run_job(run_ctx *rc, int si, int p, int r)
     }
     for (int a = 0; a <= L; a++)
         o->hist[a] = (double)hist[a];
+}
+
+/* Runs repetition r of policy p on setting si. Returns 0 or a status. */
+static int run_job(run_ctx *rc, int si, int p, int r)
+{
+    const splitee_replay *rp = rc->rp;
+    const setting_ctx *sc = &rc->sets[si];
+    const splitee_reward *rw = &sc->rw;
+    const int L = rp->exits;
+    const size_t n = rp->n;
+    splitee_policy_config pc = job_policy(rc, p, &rc->settings[si], sc);
+    splitee_policy *pol;
+    /* With a schedule, policies are made with each arm's largest o, so the
+     * reward bounds KL-UCB and UCB-V rescale by hold for the whole pass;
+     * round t's o is set before each observe. */
+    splitee_reward rw_make = *rw;
+    if (rc->cfg->offload_schedule)
+        memcpy(rw_make.offload, sc->off_max, sizeof rw_make.offload);
+    if (splitee_policy_create(&pc, &rw_make, &pol, NULL) < 0)
+        return SPLITEE_ERR_ARG;
+    gsl_rng *rng = splitee__rng_alloc(0);
+    if (!rng) {
+        splitee_policy_free(pol);
+        return SPLITEE_ERR_NOMEM;
+    }
+    uint64_t seed = splitee__mix64(rc->cfg->seed ^ splitee__mix64((uint64_t)r + 1)
+                                   ^ splitee__mix64(policy_stream(&pc)));
+    gsl_rng_set(rng, (unsigned long)seed);
+
+    const uint32_t *order = rc->orders + (size_t)r * n;
+    /* an early-exit deployment of the rule (ee-threshold) stops at the
+     * first exit the rule accepts, up to the arm chosen */
+    const int ee = splitee_policy_kind_info(pc.kind)->early_exit;
+    if (rc->cfg->init == SPLITEE_INIT_REFERENCE && splitee_policy_kind_info(pc.kind)->learns)
+        for (int a = 0; a < L; a++) {
+            const size_t s0 = (size_t)order[(size_t)a % n] * L;
+            splitee_policy_seed_arm(pol, a, splitee_reward_evaluate(rw, a, rp->conf + s0,
+                                                                    rp->pred + s0).reward);
+        }
+
+    rep_out *o = &rc->outs[((size_t)si * rc->np + p) * rc->reps + r];
+    memset(o, 0, sizeof *o);
+    pass_in in = { rc, sc, pol, rng, order, o, NULL, NULL };
+    in.curve = rc->raw_curves
+        ? rc->raw_curves + (((size_t)si * rc->np + p) * rc->reps + r) * rc->nck * SPLITEE_CURVE_KINDS
+        : NULL;
+    in.trace = (si == 0 && r == 0 && rc->traces) ? rc->traces[p] : NULL;
+    /* one loop per common case, so that none pays for the others' tests */
+    if (rw->exit.thresholds && ee)
+        play_pass(&in, 1, 1);
+    else if (rw->exit.thresholds)
+        play_pass(&in, 0, 1);
+    else
+        play_pass(&in, ee, 0);
     gsl_rng_free(rng);
     splitee_policy_free(pol);
     return SPLITEE_OK;
@@ -631,7 +711,10 @@ static int check_args(const splitee_replay *rp, const splitee_setting *settings,
                                      i / (size_t)rp->exits, i % (size_t)rp->exits, cfg->offload_schedule[i]);
     }
     for (int si = 0; si < ns; si++) {
-        int st = splitee_reward_init(&sets[si].rw, &settings[si].reward, rp->exits, err);
+        /* the confidences were computed at prepare: the rule uses their measure */
+        splitee_reward_config rcfg = settings[si].reward;
+        rcfg.exit.confidence = rp->kind;
+        int st = splitee_reward_init(&sets[si].rw, &rcfg, rp->exits, err);
         if (st < 0)
             return st;
         for (int p = 0; p < np; p++) {

@@ -46,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (splitee_wire_crc32(f.body, f.hdr.length) != f.hdr.crc)
                 abort();
             size_t w;
-            if (splitee_wire_encode(f.hdr.type, f.hdr.encoding, f.hdr.id, f.hdr.layer, f.body,
-                                    f.hdr.length, scratch, sizeof scratch, &w, NULL) < 0 ||
+            if (splitee_wire_encode_frame(&f.hdr, f.body, f.hdr.length, scratch, sizeof scratch,
+                                          &w, NULL) < 0 ||
                 w != fl || memcmp(scratch, s + consumed, fl) != 0)
                 abort();
             consumed += fl;

@@ -367,8 +367,7 @@ refuse logits-and-domain "give one --logits or --domain" $bin replay --logits "$
 refuse device-oracle "oracle needs every sample's outcome in hindsight" $bin device --cloud none --policy oracle
 refuse device-two-policies "splitee device runs one policy, not 2" $bin device --cloud none --policy splitee,final
 refuse device-sweep "--alpha: splitee device takes one value, not a sweep" $bin device --cloud none --alpha 0.7,0.8
-refuse device-confidence "splitee device measures max-softmax only" $bin device --cloud none --confidence entropy
-refuse cloud-confidence "splitee cloud measures max-softmax only" $bin cloud --confidence margin
+refuse cloud-confidence "--confidence: expected any or one of" $bin cloud --confidence nope
 refuse device-bad-window "--window: expected an integer in 1..100000000" $bin device --cloud none --window 0
 # the messages themselves, recorded
 errs() {

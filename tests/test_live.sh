@@ -102,6 +102,26 @@ for k in 1 2; do
 done
 cmp -s "$tmp/rep1.txt" "$tmp/rep2.txt" && [[ -s "$tmp/rep1.txt" ]] && ok \
     || bad "--link: two identical runs differ: $(diff "$tmp/rep1.txt" "$tmp/rep2.txt" | head -3)"
+# the device's confidence measure travels with each request: a cloud that
+# answers any measure serves an entropy device; one restricted to
+# max-softmax refuses it, and every offload falls back
+$bin device $M --cloud 127.0.0.1:$port $I $W --limit 24 --confidence entropy --alpha 0.9 --policy fixed:2 \
+    > "$tmp/ent.out" 2> "$tmp/ent.err" || bad "--confidence entropy: exit $? $(cat "$tmp/ent.err")"
+read -r s e o f < <(counts "$tmp/ent.out")
+[[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "--confidence entropy: counts ${s:-} ${e:-} ${o:-} ${f:-}"
+$bin cloud $M --listen 127.0.0.1:0 --workers 1 --confidence max-softmax 2> "$tmp/cloud-ms.log" &
+ms_pid=$!; pids+=("$ms_pid")
+ms_port=""
+for _ in $(seq 100); do
+    ms_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$tmp/cloud-ms.log")
+    [[ -n "$ms_port" ]] && break
+    sleep 0.05
+done
+$bin device $M --cloud 127.0.0.1:$ms_port $I $W --limit 24 --confidence entropy --alpha 0.9 --policy fixed:2 \
+    > "$tmp/ent2.out" 2> "$tmp/ent2.err"
+read -r s e o f < <(counts "$tmp/ent2.out")
+[[ ${o:-1} -eq 0 && ${f:-0} -gt 0 ]] && ok || bad "a max-softmax cloud served entropy: counts ${s:-} ${e:-} ${o:-} ${f:-}"
+kill "$ms_pid" 2> /dev/null; wait "$ms_pid" 2> /dev/null
 refuse_link=$($bin device $M --cloud none $I --link nope.json 2>&1 >/dev/null; echo "rc=$?")
 [[ "$refuse_link" == *"nope.json"*"rc=2" ]] && ok || bad "--link nope.json: $refuse_link"
 
@@ -249,8 +269,7 @@ refuse bad-workers '--workers' $bin cloud $M --workers 0
 refuse bad-model 'nope' $bin cloud --model nope --listen 127.0.0.1:0
 refuse bogus "unknown option '--bogus' (see splitee device --help)" $bin device $M --bogus $I $O
 refuse oracle 'oracle needs every sample' $bin device $M --cloud none --policy oracle $I $O
-refuse entropy 'measures max-softmax only' $bin device $M --cloud none --confidence entropy $I $O
-refuse cloud-entropy 'measures max-softmax only' $bin cloud $M --confidence entropy --listen 127.0.0.1:0
+refuse cloud-bad-confidence "--confidence: expected any or one of" $bin cloud $M --confidence nope --listen 127.0.0.1:0
 refuse no-labels-none-model 'nope' $bin device --model nope --cloud none $I $O
 
 echo "test_live: $pass passed, $fail failed"

@@ -72,7 +72,7 @@ static void on_signal(int sig)
 
 typedef struct cloud_opts {
     cli_model model;
-    cli_exit ex;           /* --confidence only */
+    int confidence;        /* --confidence: the measure answered, -1 any */
     cli_progress prog;
     char *listen;
     int workers, max_clients;
@@ -88,13 +88,35 @@ static const cli_opt OPT_WORKERS = { .name = "workers", .arg = "N", .kind = CLI_
 static const cli_opt OPT_MAX_CLIENTS = { .name = "max-clients", .arg = "N", .kind = CLI_INT,
     .off = offsetof(cloud_opts, max_clients), .lo = 1, .hi = 1000000,
     .help = "connections served at once", .def = "1024" };
-static const cli_opt *const SERVE_OPTS[] = { &OPT_LISTEN, &OPT_WORKERS, &OPT_MAX_CLIENTS, NULL };
+/* --confidence C|any: the measures the cloud answers under. */
+static int set_confidence(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    splitee_confidence m;
+    if (strcmp(v, "any") == 0) {
+        ((cloud_opts *)g)->confidence = -1;
+        return 0;
+    }
+    if (splitee_confidence_parse(v, &m) < 0) {
+        char names[128];
+        splitee_confidence_list(names, sizeof names);
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--confidence: expected any or one of %s, got '%s'", names, v);
+    }
+    ((cloud_opts *)g)->confidence = (int)m;
+    return 0;
+}
+
+static const cli_opt OPT_CONFIDENCE = { .name = "confidence", .arg = "C", .kind = CLI_FN,
+    .set = set_confidence,
+    .help = "the confidence measure it answers under: any (whichever a device's\n"
+            "request names), or one of max-softmax, entropy, margin", .def = "any" };
+static const cli_opt *const SERVE_OPTS[] = { &OPT_LISTEN, &OPT_WORKERS, &OPT_MAX_CLIENTS,
+                                             &OPT_CONFIDENCE, NULL };
 static const cli_group SERVE = { .title = "serve", .opts = SERVE_OPTS };
 
 static const cli_use GROUPS[] = {
     { &cli_group_model, offsetof(cloud_opts, model) },
     { &SERVE, 0 },
-    { &cli_group_confidence, offsetof(cloud_opts, ex) },
     { &cli_group_progress, offsetof(cloud_opts, prog) },
     { NULL, 0 },
 };
@@ -123,8 +145,8 @@ int cli_cloud(int argc, char **argv)
     int st = cli_parse(&CMD, &o, argc, argv, &err);
     if (st == 0)
         st = cli_parse_hostport(o.listen, host, sizeof host, &cc.port, 1, "--listen", &err);
-    if (st == 0)
-        st = cli_exit_live(&o.ex, "cloud", &err);
+    if (o.confidence >= 0)
+        cc.confidences = 1u << o.confidence;
     cc.workers = o.workers;
     cc.max_clients = o.max_clients;
     cc.host = host;

@@ -143,8 +143,7 @@ static int parse(dev_opts *o, int argc, char **argv, splitee_error *err)
         return st;
     if (o->has_cloud < 0)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud HOST:PORT is required (or --cloud none; see splitee device --help)");
-    if ((st = cli_exit_live(&o->ex, "device", err)) < 0 ||
-        (st = cli_policy_one(&o->pol, "device", &o->policy, err)) < 0 ||
+    if ((st = cli_policy_one(&o->pol, "device", &o->policy, err)) < 0 ||
         (st = cli_reward_one(&o->ex, &o->rw, "device", &o->reward, err)) < 0 ||
         (st = cli_input_resolve(&o->in, err)) < 0)
         return st;

@@ -653,24 +653,7 @@ static const cli_opt OPT_CONFIDENCE = { .name = "confidence", .arg = "C", .kind 
     .set = ex_confidence, .list = confidence_at, .help = "confidence measure of an exit",
     .def = "max-softmax" };
 static const cli_opt *const EXIT_OPTS[] = { &OPT_ALPHA, &OPT_CONFIDENCE, NULL };
-static const cli_opt *const CONFIDENCE_OPTS[] = { &OPT_CONFIDENCE, NULL };
 const cli_group cli_group_exit = { .title = "exit rule", .opts = EXIT_OPTS, .more = values_note };
-static void live_note(FILE *f)
-{
-    fputs("  live split computing measures max-softmax only: the cloud answers with it\n", f);
-}
-const cli_group cli_group_confidence = { .title = "exit rule", .opts = CONFIDENCE_OPTS, .more = live_note };
-
-int cli_exit_live(const cli_exit *e, const char *cmd, splitee_error *err)
-{
-    if (e->confidence != SPLITEE_CONFIDENCE_MAX_SOFTMAX)
-        return splitee__fail(err, SPLITEE_ERR_UNSUPPORTED,
-                             "--confidence: splitee %s measures max-softmax only (the cloud answers with a "
-                             "max-softmax confidence); %s is for splitee replay and infer",
-                             cmd, splitee_confidence_name((splitee_confidence)e->confidence));
-    return 0;
-}
-
 /* ------------------------------------------------------------- reward --- */
 
 #define VALUES_SETTER(fn, field, opt) \
@@ -729,6 +712,7 @@ int cli_reward_one(const cli_exit *e, const cli_reward *r, const char *cmd,
         (st = cli_values_one(&r->mu, "mu", cmd, &out->mu, err)) < 0 ||
         (st = cli_values_one(&r->offload, "offload", cmd, &out->offload, err)) < 0)
         return st;
+    out->exit.confidence = (splitee_confidence)e->confidence;
     out->layer_cost = r->nlayer_cost ? r->layer_cost : NULL;
     out->offload_cost = r->noffload_cost ? r->offload_cost : NULL;
     return 0;

@@ -146,10 +146,7 @@ typedef struct cli_exit {
     int confidence;                    /* splitee_confidence */
 } cli_exit;
 extern const cli_group cli_group_exit;         /* --alpha --confidence */
-extern const cli_group cli_group_confidence;   /* --confidence alone (cloud) */
 
-/* Live split computing measures max-softmax only: ARG otherwise. */
-int cli_exit_live(const cli_exit *e, const char *cmd, splitee_error *err);
 
 typedef struct cli_reward {
     cli_values lambda, mu, offload;

@@ -179,10 +179,11 @@ const char *splitee_round_outcome_name(splitee_round_outcome o);
 /* ---- the live link clock (link_clock.c) ----------------------------------
  *
  * A link-cost simulator profile (link.h) as the device's link hook: one
- * radio whose state follows this device's transfers, on a clock that is
- * the wall time since create plus, when the device does not sleep the
- * simulated latencies, every latency so far -- so a bandwidth trace
- * advances as if the device had waited for its transfers.
+ * radio whose state follows this device's transfers, on a clock that is,
+ * by default, the sum of the simulated latencies so far -- a bandwidth
+ * trace advances as if the device had waited for its transfers, and a run
+ * is reproducible for a seed -- or, with wall_clock, the wall time since
+ * create plus every latency the device did not sleep.
  *
  *     splitee_link *lk;
  *     splitee_link_load("data/links/lte.json", &lk, &err);

@@ -30,7 +30,7 @@ static const cli_opt OPT_AT = { .name = "at", .arg = "SECONDS", .kind = CLI_DOUB
     .off = offsetof(link_opts, at), .lo = 0, .hi = INFINITY,
     .help = "time on the link's clock (trace offset)", .def = "0" };
 static const cli_opt OPT_RAW = { .name = "raw-input", .kind = CLI_SET, .ival = 1,
-    .off = offsetof(link_opts, raw), .help = "add layer 0: offload the raw input instead" };
+    .off = offsetof(link_opts, raw), .help = "add a first row, raw: offloading the raw input (split point 0)" };
 static const cli_opt OPT_LINK_SEED = { .name = "seed", .arg = "S", .kind = CLI_U64,
     .off = offsetof(link_opts, seed), .help = "key of the loss and jitter draws", .def = "1" };
 static const cli_opt OPT_DRAWS = { .name = "draws", .arg = "N", .kind = CLI_LONG,

@@ -926,7 +926,7 @@ static splitee_reward make_rule_rw(int arms, splitee_exit_kind kind)
     splitee_reward_config_default(&rc);
     rc.exit.kind = kind;
     rc.exit.patience = 2;
-    rc.alpha = kind == SPLITEE_EXIT_AGREEMENT ? 1.4 : 0.8;
+    rc.alpha = kind == SPLITEE_EXIT_KIND_AGREEMENT ? 1.4 : 0.8;
     rc.lambda = 0.4 / arms;
     splitee_reward rw;
     splitee_error err;
@@ -971,7 +971,7 @@ static void check_rule_side_against_naive(splitee_exit_kind kind, splitee_side_i
         for (int j = 0; j < got; j++) {
             /* the rule's decision at j from its definition */
             int acc;
-            if (kind == SPLITEE_EXIT_PATIENCE) {
+            if (kind == SPLITEE_EXIT_KIND_PATIENCE) {
                 acc = j >= 2 && pred[j - 2] == pred[j] && pred[j - 1] == pred[j];
             } else {
                 int s = j;
@@ -1004,10 +1004,10 @@ static void check_rule_side_against_naive(splitee_exit_kind kind, splitee_side_i
 
 Test(bandit, side_observations_follow_the_exit_rule)
 {
-    check_rule_side_against_naive(SPLITEE_EXIT_PATIENCE, SPLITEE_SIDE_INFO_HONEST);
-    check_rule_side_against_naive(SPLITEE_EXIT_PATIENCE, SPLITEE_SIDE_INFO_REFERENCE);
-    check_rule_side_against_naive(SPLITEE_EXIT_AGREEMENT, SPLITEE_SIDE_INFO_HONEST);
-    check_rule_side_against_naive(SPLITEE_EXIT_AGREEMENT, SPLITEE_SIDE_INFO_REFERENCE);
+    check_rule_side_against_naive(SPLITEE_EXIT_KIND_PATIENCE, SPLITEE_SIDE_INFO_HONEST);
+    check_rule_side_against_naive(SPLITEE_EXIT_KIND_PATIENCE, SPLITEE_SIDE_INFO_REFERENCE);
+    check_rule_side_against_naive(SPLITEE_EXIT_KIND_AGREEMENT, SPLITEE_SIDE_INFO_HONEST);
+    check_rule_side_against_naive(SPLITEE_EXIT_KIND_AGREEMENT, SPLITEE_SIDE_INFO_REFERENCE);
 }
 
 Test(bandit, played_arm_earns_what_happened)
@@ -1015,7 +1015,7 @@ Test(bandit, played_arm_earns_what_happened)
     /* patience 2: exits 0..2 all predict 5, so exit 2 is accepted; without
      * predictions the lower arms cannot be judged and are not credited,
      * but the played arm still earns what the device reports */
-    splitee_reward rw = make_rule_rw(4, SPLITEE_EXIT_PATIENCE);
+    splitee_reward rw = make_rule_rw(4, SPLITEE_EXIT_KIND_PATIENCE);
     const double row[4] = { 0.3, 0.4, 0.5, 0.9 };
     const int32_t pred[4] = { 5, 5, 5, 1 };
     splitee_policy *p = make_policy(SPLITEE_POLICY_KIND_SPLITEE_S, &rw, SPLITEE_SIDE_INFO_HONEST);

@@ -163,7 +163,7 @@ Test(device, ee_threshold_live_equals_replay)
         splitee_setting_default(&set);
         set.reward.alpha = 0.9;
         if (rule == 1) {
-            set.reward.exit.kind = SPLITEE_EXIT_PATIENCE;
+            set.reward.exit.kind = SPLITEE_EXIT_KIND_PATIENCE;
             set.reward.exit.patience = 2;
             set.reward.exit.confidence = SPLITEE_CONFIDENCE_ENTROPY;
         }
@@ -238,7 +238,7 @@ Test(device, rewards_under_entropy_equal_replays_rows)
         rc.exit.confidence = SPLITEE_CONFIDENCE_ENTROPY;
         rc.alpha = 0.9;
         if (rule == 1) {
-            rc.exit.kind = SPLITEE_EXIT_AGREEMENT;
+            rc.exit.kind = SPLITEE_EXIT_KIND_AGREEMENT;
             rc.alpha = 2.5;
         }
         splitee_device *d = make_device(fx.m, "random", &rc, "127.0.0.1", splitee_cloud_port(fx.c));

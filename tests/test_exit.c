@@ -178,11 +178,11 @@ static int naive_accepts(const splitee_exit_config *c, int i, const double *conf
                          const int32_t *pred)
 {
     switch (c->kind) {
-    case SPLITEE_EXIT_THRESHOLD:
+    case SPLITEE_EXIT_KIND_THRESHOLD:
         return conf[i] >= c->alpha;
-    case SPLITEE_EXIT_PER_EXIT:
+    case SPLITEE_EXIT_KIND_PER_EXIT:
         return conf[i] >= (i < c->nalphas ? c->alphas[i] : 0.0);
-    case SPLITEE_EXIT_PATIENCE: {      /* y_{i-P} = ... = y_i */
+    case SPLITEE_EXIT_KIND_PATIENCE: {      /* y_{i-P} = ... = y_i */
         if (i < c->patience)
             return 0;
         for (int j = i - c->patience; j < i; j++)
@@ -190,7 +190,7 @@ static int naive_accepts(const splitee_exit_config *c, int i, const double *conf
                 return 0;
         return 1;
     }
-    case SPLITEE_EXIT_AGREEMENT: {     /* sum over the run of agreeing exits ending at i */
+    case SPLITEE_EXIT_KIND_AGREEMENT: {     /* sum over the run of agreeing exits ending at i */
         int s = i;
         while (s > 0 && pred[s - 1] == pred[i])
             s--;
@@ -247,7 +247,7 @@ Test(exit, threshold_matches_naive_reference)
 {
     splitee_exit_config c;
     splitee_exit_config_default(&c);
-    cr_assert_eq(c.kind, SPLITEE_EXIT_THRESHOLD);
+    cr_assert_eq(c.kind, SPLITEE_EXIT_KIND_THRESHOLD);
     cr_assert_eq(c.alpha, 0.8);
     cr_assert_eq(c.confidence, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
     check_rule(&c, 12, 3, 1);
@@ -268,7 +268,7 @@ Test(exit, per_exit_matches_naive_reference)
     a[3] = 0.75;
     splitee_exit_config c;
     splitee_exit_config_default(&c);
-    c.kind = SPLITEE_EXIT_PER_EXIT;
+    c.kind = SPLITEE_EXIT_KIND_PER_EXIT;
     c.alphas = a;
     c.nalphas = 11;    /* the last exit's threshold is then 0 */
     check_rule(&c, 12, 3, 5);
@@ -282,7 +282,7 @@ Test(exit, patience_matches_naive_reference)
 {
     splitee_exit_config c;
     splitee_exit_config_default(&c);
-    c.kind = SPLITEE_EXIT_PATIENCE;
+    c.kind = SPLITEE_EXIT_KIND_PATIENCE;
     for (int P = 1; P <= 4; P++) {
         c.patience = P;
         check_rule(&c, 12, 2, 20 + (uint64_t)P);
@@ -298,7 +298,7 @@ Test(exit, patience_is_pabee_counter)
      * patience 2 exit 3 (0-based 2) is the first that can stop */
     splitee_exit_config c;
     splitee_exit_config_default(&c);
-    c.kind = SPLITEE_EXIT_PATIENCE;
+    c.kind = SPLITEE_EXIT_KIND_PATIENCE;
     c.patience = 2;
     splitee_exit_rule r = make_rule(&c, 6);
     const double conf[6] = { 0.1, 0.2, 0.3, 0.4, 0.5, 0.6 };
@@ -315,7 +315,7 @@ Test(exit, agreement_matches_naive_reference)
 {
     splitee_exit_config c;
     splitee_exit_config_default(&c);
-    c.kind = SPLITEE_EXIT_AGREEMENT;
+    c.kind = SPLITEE_EXIT_KIND_AGREEMENT;
     const double alphas[] = { 0.0, 0.75, 1.5, 2.2, 4.0 };
     for (int k = 0; k < 5; k++) {
         c.alpha = alphas[k];
@@ -336,7 +336,7 @@ Test(exit, rules_reading_predictions_accept_nothing_without_them)
     const double conf[4] = { 1, 1, 1, 1 };
     splitee_exit_config c;
     splitee_exit_config_default(&c);
-    for (int k = SPLITEE_EXIT_PATIENCE; k <= SPLITEE_EXIT_AGREEMENT; k++) {
+    for (int k = SPLITEE_EXIT_KIND_PATIENCE; k <= SPLITEE_EXIT_KIND_AGREEMENT; k++) {
         c.kind = (splitee_exit_kind)k;
         c.alpha = 0.5;
         c.patience = 1;
@@ -346,7 +346,7 @@ Test(exit, rules_reading_predictions_accept_nothing_without_them)
             cr_assert_eq(splitee_exit_accepts(&r, i, conf, NULL), 0);
         cr_assert_eq(splitee_exit_first(&r, 3, conf, NULL), -1);
     }
-    c.kind = SPLITEE_EXIT_THRESHOLD;    /* a thresholds rule never reads them */
+    c.kind = SPLITEE_EXIT_KIND_THRESHOLD;    /* a thresholds rule never reads them */
     splitee_exit_rule r = make_rule(&c, 4);
     cr_assert_eq(splitee_exit_first(&r, 3, conf, NULL), 0);
     cr_assert_eq(splitee_exit_accepts(&r, 2, conf, NULL), 1);
@@ -363,14 +363,14 @@ Test(exit, rule_init_checks_what_the_kind_reads)
     cr_assert_str_eq(err.msg, "alpha (exit threshold) must be in [0, 1] (got 1.5)");
     c.alpha = NAN;
     cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), SPLITEE_ERR_VALUE);
-    c.kind = SPLITEE_EXIT_PATIENCE;     /* patience does not read alpha */
+    c.kind = SPLITEE_EXIT_KIND_PATIENCE;     /* patience does not read alpha */
     cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), 0, "%s", err.msg);
     c.patience = 0;
     cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), SPLITEE_ERR_VALUE);
     cr_assert(strstr(err.msg, "patience"), "%s", err.msg);
     c.patience = SPLITEE_MAX_EXITS + 1;
     cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), SPLITEE_ERR_VALUE);
-    c.kind = SPLITEE_EXIT_AGREEMENT;
+    c.kind = SPLITEE_EXIT_KIND_AGREEMENT;
     c.alpha = 2.5;                      /* a sum may exceed 1 */
     cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), 0, "%s", err.msg);
     c.alpha = -0.1;
@@ -379,7 +379,7 @@ Test(exit, rule_init_checks_what_the_kind_reads)
     c.alpha = INFINITY;
     cr_assert_eq(splitee_exit_rule_init(&r, &c, 12, &err), SPLITEE_ERR_VALUE);
     double a[4] = { 0.9, 0.8, 1.2, 0.5 };
-    c.kind = SPLITEE_EXIT_PER_EXIT;
+    c.kind = SPLITEE_EXIT_KIND_PER_EXIT;
     c.alpha = 7;                        /* per-exit does not read alpha */
     c.alphas = a;
     c.nalphas = 2;
@@ -395,7 +395,7 @@ Test(exit, rule_init_checks_what_the_kind_reads)
     splitee_exit_config_default(&c);
     c.kind = (splitee_exit_kind)SPLITEE_EXIT_KIND_COUNT;
     cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), SPLITEE_ERR_ARG);
-    c.kind = SPLITEE_EXIT_THRESHOLD;
+    c.kind = SPLITEE_EXIT_KIND_THRESHOLD;
     c.confidence = (splitee_confidence)SPLITEE_CONFIDENCE_COUNT;
     cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), SPLITEE_ERR_ARG);
     c.confidence = SPLITEE_CONFIDENCE_ENTROPY;
@@ -423,10 +423,10 @@ Test(exit, kind_names_traits_and_lists)
     }
     cr_assert_null(splitee_exit_kind_info(SPLITEE_EXIT_KIND_COUNT));
     cr_assert_str_eq(splitee_exit_kind_name(SPLITEE_EXIT_KIND_COUNT), "unknown");
-    splitee_exit_kind k = SPLITEE_EXIT_AGREEMENT;
+    splitee_exit_kind k = SPLITEE_EXIT_KIND_AGREEMENT;
     cr_assert_eq(splitee_exit_kind_parse("pabee", &k), SPLITEE_ERR_ARG);
     cr_assert_eq(splitee_exit_kind_parse(NULL, &k), SPLITEE_ERR_ARG);
-    cr_assert_eq(k, SPLITEE_EXIT_AGREEMENT);
+    cr_assert_eq(k, SPLITEE_EXIT_KIND_AGREEMENT);
     char buf[128];
     cr_assert_eq(splitee_exit_kind_list(buf, sizeof buf), strlen("threshold, per-exit, patience or agreement"));
     cr_assert_str_eq(buf, "threshold, per-exit, patience or agreement");
@@ -445,14 +445,14 @@ Test(exit, describe_names_the_parameters_it_reads)
     splitee_exit_rule r = make_rule(&c, 3);
     splitee_exit_rule_describe(&r, buf, sizeof buf);
     cr_assert_str_eq(buf, "threshold 0.8 on max-softmax");
-    c.kind = SPLITEE_EXIT_PATIENCE;
+    c.kind = SPLITEE_EXIT_KIND_PATIENCE;
     c.patience = 3;
     c.confidence = SPLITEE_CONFIDENCE_ENTROPY;
     r = make_rule(&c, 3);
     splitee_exit_rule_describe(&r, buf, sizeof buf);
     cr_assert_str_eq(buf, "patience 3 on entropy");
     double a[2] = { 0.9, 0.3 };
-    c.kind = SPLITEE_EXIT_PER_EXIT;
+    c.kind = SPLITEE_EXIT_KIND_PER_EXIT;
     c.alphas = a;
     c.nalphas = 2;
     c.confidence = SPLITEE_CONFIDENCE_MARGIN;

@@ -593,9 +593,9 @@ Test(replay, add_segment_rejects_bad_shifts)
  * settings below: threshold alpha, patience 2, agreement sum alpha. */
 static int naive_rule(splitee_exit_kind kind, double alpha, int i, const double *c, const int32_t *y)
 {
-    if (kind == SPLITEE_EXIT_THRESHOLD)
+    if (kind == SPLITEE_EXIT_KIND_THRESHOLD)
         return c[i] >= alpha;
-    if (kind == SPLITEE_EXIT_PATIENCE)
+    if (kind == SPLITEE_EXIT_KIND_PATIENCE)
         return i >= 2 && y[i - 2] == y[i] && y[i - 1] == y[i];
     int s = i;
     while (s > 0 && y[s - 1] == y[i])
@@ -684,18 +684,18 @@ static void check_rule_naive(splitee_exit_kind kind, double alpha, splitee_confi
 
 Test(replay, threshold_rule_matches_naive_replay)
 {
-    check_rule_naive(SPLITEE_EXIT_THRESHOLD, 0.45, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
-    check_rule_naive(SPLITEE_EXIT_THRESHOLD, 0.1, SPLITEE_CONFIDENCE_ENTROPY);
+    check_rule_naive(SPLITEE_EXIT_KIND_THRESHOLD, 0.45, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+    check_rule_naive(SPLITEE_EXIT_KIND_THRESHOLD, 0.1, SPLITEE_CONFIDENCE_ENTROPY);
 }
 
 Test(replay, patience_rule_matches_naive_replay)
 {
-    check_rule_naive(SPLITEE_EXIT_PATIENCE, 0.8, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
+    check_rule_naive(SPLITEE_EXIT_KIND_PATIENCE, 0.8, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
 }
 
 Test(replay, agreement_rule_matches_naive_replay)
 {
-    check_rule_naive(SPLITEE_EXIT_AGREEMENT, 1.2, SPLITEE_CONFIDENCE_MARGIN);
+    check_rule_naive(SPLITEE_EXIT_KIND_AGREEMENT, 1.2, SPLITEE_CONFIDENCE_MARGIN);
 }
 
 Test(replay, the_rules_measure_is_the_replays)

@@ -497,7 +497,7 @@ Test(plot, a_policy_keeps_its_colour_whatever_is_plotted_with_it)
         int ns = 0;
         for (; ns < 3 && sets[k][ns]; ns++)
             s[ns] = (splitee_plot_series){ sets[k][ns], 3, x, y, NULL, NULL, NULL };
-        splitee_plot_spec spec = { "t", "x", "y", 0, 0, SPLITEE_PLOT_SYMLOG };
+        splitee_plot_spec spec = { "t", "x", "y", 0, 0, SPLITEE_PLOT_SCALE_SYMLOG };
         char prefix[512];
         snprintf(prefix, sizeof prefix, "%s/colour%d", tu_tmpdir(), k);
         splitee_error e;
@@ -557,7 +557,7 @@ Test(plot, a_gnuplot_failure_is_reported_under_the_figure_with_its_message)
     setenv("PATH", bin, 1);
     const double x[2] = { 1, 2 }, y[2] = { 1, 2 };
     splitee_plot_series s = { "splitee", 2, x, y, NULL, NULL, NULL };
-    splitee_plot_spec spec = { "t", "x", "y", 0, 0, SPLITEE_PLOT_LINEAR };
+    splitee_plot_spec spec = { "t", "x", "y", 0, 0, SPLITEE_PLOT_SCALE_LINEAR };
     char prefix[512];
     snprintf(prefix, sizeof prefix, "%s/bad", tu_tmpdir());
     splitee_error e;

@@ -222,7 +222,7 @@ Test(reward, alpha_is_the_rules_threshold)
 {
     splitee_reward_config c;
     splitee_reward_config_default(&c);
-    cr_assert_eq(c.exit.kind, SPLITEE_EXIT_THRESHOLD);
+    cr_assert_eq(c.exit.kind, SPLITEE_EXIT_KIND_THRESHOLD);
     cr_assert_eq(c.exit.confidence, SPLITEE_CONFIDENCE_MAX_SOFTMAX);
     c.alpha = 0.625;
     cr_assert_eq(c.exit.alpha, 0.625);
@@ -253,7 +253,7 @@ Test(reward, any_rule_decides_the_outcome)
         c.exit.alphas = a;
         c.exit.nalphas = 7;
         c.exit.patience = 2;
-        c.alpha = kind == SPLITEE_EXIT_AGREEMENT ? 1.6 : 0.7;
+        c.alpha = kind == SPLITEE_EXIT_KIND_AGREEMENT ? 1.6 : 0.7;
         c.offload = 0.25;
         splitee_reward rw;
         cr_assert_eq(splitee_reward_init(&rw, &c, 8, NULL), 0);
@@ -286,16 +286,16 @@ Test(reward, rule_errors_name_the_parameter)
     splitee_reward rw;
     splitee_error e;
     splitee_reward_config_default(&c);
-    c.exit.kind = SPLITEE_EXIT_PATIENCE;
+    c.exit.kind = SPLITEE_EXIT_KIND_PATIENCE;
     c.exit.patience = 0;
     cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), SPLITEE_ERR_VALUE);
     cr_assert(strstr(e.msg, "patience"), "%s", e.msg);
     splitee_reward_config_default(&c);
-    c.exit.kind = SPLITEE_EXIT_PER_EXIT;
+    c.exit.kind = SPLITEE_EXIT_KIND_PER_EXIT;
     cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), SPLITEE_ERR_ARG);
     cr_assert(strstr(e.msg, "per-exit"), "%s", e.msg);
     splitee_reward_config_default(&c);
-    c.exit.kind = SPLITEE_EXIT_AGREEMENT;
+    c.exit.kind = SPLITEE_EXIT_KIND_AGREEMENT;
     c.alpha = 3;    /* in range for a sum */
     cr_assert_eq(splitee_reward_init(&rw, &c, 12, &e), 0, "%s", e.msg);
 }

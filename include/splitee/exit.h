@@ -19,7 +19,7 @@
  *
  *     splitee_exit_config ec;
  *     splitee_exit_config_default(&ec);          // threshold 0.8, max-softmax
- *     ec.kind = SPLITEE_EXIT_PATIENCE;
+ *     ec.kind = SPLITEE_EXIT_KIND_PATIENCE;
  *     ec.patience = 2;
  *     splitee_exit_rule rule;
  *     if (splitee_exit_rule_init(&rule, &ec, 12, &err) < 0) die(err.msg);
@@ -91,10 +91,10 @@ size_t splitee_confidence_list(char *buf, size_t len);
 /* ---- decisions ------------------------------------------------------------- */
 
 typedef enum splitee_exit_kind {
-    SPLITEE_EXIT_THRESHOLD = 0, /* C_i >= alpha */
-    SPLITEE_EXIT_PER_EXIT,      /* C_i >= alpha_i, one threshold per exit */
-    SPLITEE_EXIT_PATIENCE,      /* the prediction unchanged P times in a row (PABEE) */
-    SPLITEE_EXIT_AGREEMENT,     /* confidences summed while consecutive exits agree reach alpha */
+    SPLITEE_EXIT_KIND_THRESHOLD = 0, /* C_i >= alpha */
+    SPLITEE_EXIT_KIND_PER_EXIT,      /* C_i >= alpha_i, one threshold per exit */
+    SPLITEE_EXIT_KIND_PATIENCE,      /* the prediction unchanged P times in a row (PABEE) */
+    SPLITEE_EXIT_KIND_AGREEMENT,     /* confidences summed while consecutive exits agree reach alpha */
     SPLITEE_EXIT_KIND_COUNT
 } splitee_exit_kind;
 

@@ -14,7 +14,7 @@
  *
  *     splitee_plot_series s = { "splitee", n, rounds, mean, lo, hi, NULL };
  *     splitee_plot_spec spec = { "Pseudo regret", "round", "regret", 1, 0,
- *                                SPLITEE_PLOT_SYMLOG };
+ *                                SPLITEE_PLOT_SCALE_SYMLOG };
  *     if (splitee_plot("out/regret", &spec, &s, 1, &err) < 0) ...
  */
 #ifndef SPLITEE_PLOT_H
@@ -37,8 +37,8 @@ typedef struct splitee_plot_series {
 } splitee_plot_series;
 
 typedef enum splitee_plot_scale {
-    SPLITEE_PLOT_LINEAR = 0,
-    SPLITEE_PLOT_SYMLOG   /* y drawn as asinh(y): linear within +-1,
+    SPLITEE_PLOT_SCALE_LINEAR = 0,
+    SPLITEE_PLOT_SCALE_SYMLOG   /* y drawn as asinh(y): linear within +-1,
                              logarithmic beyond, so zero (an oracle's
                              regret) and negative values are drawn where
                              they are, ticks at 0, +-1, +-10, ... */

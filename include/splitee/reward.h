@@ -23,7 +23,7 @@
  *     splitee_reward_config_default(&cfg);   // threshold .8 on max-softmax,
  *                                            // lambda .1, mu 1, o .3
  *     cfg.offload = 0.5;
- *     cfg.exit.kind = SPLITEE_EXIT_PATIENCE; // or keep the threshold rule
+ *     cfg.exit.kind = SPLITEE_EXIT_KIND_PATIENCE; // or keep the threshold rule
  *     splitee_reward rw;
  *     if (splitee_reward_init(&rw, &cfg, 12, &err) < 0) die(err.msg);
  *     splitee_outcome oc = splitee_reward_evaluate(&rw, arm, conf_row, pred_row);

@@ -102,17 +102,17 @@ size_t splitee_confidence_list(char *buf, size_t len)
  * decision adds its enum value (exit.h), its kind beside its operations in
  * an exit_*.c file, its extern (exit_impl.h) and one line here. */
 static const splitee__exit_kind *const kinds[SPLITEE_EXIT_KIND_COUNT] = {
-    [SPLITEE_EXIT_THRESHOLD] = &splitee__exit_threshold,
-    [SPLITEE_EXIT_PER_EXIT] = &splitee__exit_per_exit,
-    [SPLITEE_EXIT_PATIENCE] = &splitee__exit_patience,
-    [SPLITEE_EXIT_AGREEMENT] = &splitee__exit_agreement,
+    [SPLITEE_EXIT_KIND_THRESHOLD] = &splitee__exit_threshold,
+    [SPLITEE_EXIT_KIND_PER_EXIT] = &splitee__exit_per_exit,
+    [SPLITEE_EXIT_KIND_PATIENCE] = &splitee__exit_patience,
+    [SPLITEE_EXIT_KIND_AGREEMENT] = &splitee__exit_agreement,
 };
 
 void splitee_exit_config_default(splitee_exit_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->alpha = 0.8;
-    cfg->kind = SPLITEE_EXIT_THRESHOLD;
+    cfg->kind = SPLITEE_EXIT_KIND_THRESHOLD;
     cfg->confidence = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
     cfg->alphas = NULL;
     cfg->nalphas = 0;

@@ -455,7 +455,7 @@ static int check_split(const splitee_model *model, const splitee_images *im, con
      * exit K, the one the device computes */
     splitee_reward_config rc;
     splitee_reward_config_default(&rc);
-    rc.exit.kind = SPLITEE_EXIT_THRESHOLD;
+    rc.exit.kind = SPLITEE_EXIT_KIND_THRESHOLD;
     rc.exit.alpha = sc->alpha;
     rc.exit.confidence = sc->confidence;
     return splitee_reward_init(rw, &rc, mc->layers, err);

@@ -322,7 +322,7 @@ static void put_panel(FILE *f, int fig, const panel *pn, int p)
           : sp->points ? "\nset offsets graph 0.04, graph 0.08, graph 0.06, graph 0.06"
                        : "\nset offsets 0, 0, graph 0.03, graph 0.03", f);
     fputs("\nset xrange [*:*]", f);
-    if (sp->yscale == SPLITEE_PLOT_SYMLOG)
+    if (sp->yscale == SPLITEE_PLOT_SCALE_SYMLOG)
         put_symlog(f, &pn[p]);
     else
         fputs("\nunset nonlinear y\nset ytics autofreq\nset yrange [*:*]", f);
@@ -798,7 +798,7 @@ static int regret_prepare(const splitee_result *r, regret_data *d, figure *g, sp
          * learners. Symlog rather than log, so that zero regret (the
          * oracle) is drawn at zero, not on a floor */
         d->spec[q] = (splitee_plot_spec){ titles[dyn][q], "round", SYMLOG_LABEL, 1, 0,
-                                          SPLITEE_PLOT_SYMLOG };
+                                          SPLITEE_PLOT_SCALE_SYMLOG };
         d->pn[q] = (panel){ &d->spec[q], d->s + q * np, np, d->vl, nvl };
     }
     /* static regret under shifts, and regret that is negative in earnest,
@@ -806,7 +806,7 @@ static int regret_prepare(const splitee_result *r, regret_data *d, figure *g, sp
     if (dyn || negative_in_earnest(d->s, np) || negative_in_earnest(d->s + np, np))
         for (int q = 0; q < 2; q++) {
             d->spec[q].ylabel = "cumulative regret";
-            d->spec[q].yscale = SPLITEE_PLOT_LINEAR;
+            d->spec[q].yscale = SPLITEE_PLOT_SCALE_LINEAR;
         }
     g->panels = d->pn;
     g->npanels = npanels;
@@ -989,7 +989,7 @@ int splitee_plot_sweep(const char *prefix, const splitee_result *res, int nres,
     /* along one parameter a policy's points are joined in order; across
      * a grid of several the order means nothing */
     splitee_plot_spec spec = { title, "average cost per sample", "accuracy (%)", 0,
-                               nswept > 1 ? 2 : 1, SPLITEE_PLOT_LINEAR };
+                               nswept > 1 ? 2 : 1, SPLITEE_PLOT_SCALE_LINEAR };
     snprintf(name, plen, "%s-sweep", prefix);
     st = splitee_plot(name, &spec, s, np, err);
 out:

@@ -437,5 +437,15 @@ ln -sf "$tmp/real.json" "$tmp/link.json"
 $bin replay $T --reps 1 --quiet --json "$tmp/link.json" && [[ -L "$tmp/link.json" && -s "$tmp/real.json" ]] && ok \
     || bad "--json through a symlink: the link was not followed"
 
+# --- exit rules (docs/EXIT_RULES.md): the same options in replay and device
+check rule-patience $bin replay $T --reps 2 --policy splitee-s,ee-threshold,oracle --rule patience --patience 2
+check rule-agreement $bin replay $T --reps 2 --policy splitee-s,ee-threshold --rule agreement --alpha 1.5
+refuse rule-per-exit-no-alphas "--rule per-exit: needs --alphas" $bin replay $T --rule per-exit $outs
+refuse rule-alphas-not-per-exit "--alphas: only for --rule per-exit" $bin replay $T --alphas 0.9,0.9 $outs
+refuse rule-bad "--rule: expected threshold, per-exit, patience or agreement" $bin replay $T --rule nope $outs
+refuse rule-threshold-range "--alpha: a confidence threshold is in" $bin replay $T --alpha 1.5 $outs
+refuse rule-infer "splitee infer applies the threshold rule" $bin infer --split 2 --rule patience
+refuse rule-device-per-exit-count "per-exit: 2 thresholds given for 12 exits" $bin device --cloud none --rule per-exit --alphas 0.9,0.9 --limit 4
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

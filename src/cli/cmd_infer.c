@@ -145,6 +145,12 @@ int cli_infer(int argc, char **argv)
         goto done;
     if ((st = cli_values_one(&o.ex.alpha, "alpha", "infer", &o.alpha, &err)) < 0)
         goto done;
+    if (o.ex.rule != SPLITEE_EXIT_KIND_THRESHOLD) {
+        st = splitee__fail(&err, SPLITEE_ERR_UNSUPPORTED, "--rule %s: splitee infer applies the threshold rule at "
+                           "its one split (replay and device take every rule)",
+                           splitee_exit_kind_name((splitee_exit_kind)o.ex.rule));
+        goto done;
+    }
     o.confidence = (splitee_confidence)o.ex.confidence;
     o.encoding = (splitee_payload_encoding)o.pay.encoding;
     o.json = o.out.json;

@@ -215,6 +215,7 @@ static splitee_setting *make_settings(const replay_opts *o, int *n, splitee_erro
                     for (int b = 0; b < beta->n; b++) {
                         splitee_setting *x = &s[k++];
                         splitee_setting_default(x);
+                        cli_exit_rule(&o->ex, &x->reward.exit);
                         x->reward.alpha = alpha->v[a];
                         x->reward.lambda = lambda->v[l];
                         x->reward.mu = mu->v[m];

@@ -614,12 +614,67 @@ static int ex_alpha(void *g, const char *v, const cli_ctx *ctx, splitee_error *e
 {
     cli_values *a = &((cli_exit *)g)->alpha;
     (void)ctx;
-    int st = cli_parse_values(v, a, err, "--alpha");
-    for (int i = 0; st == 0 && i < a->n; i++)
-        if (!(a->v[i] >= 0 && a->v[i] <= 1))
-            st = splitee__fail(err, SPLITEE_ERR_ARG, "--alpha: a confidence threshold is in [0, 1], got %g",
-                               a->v[i]);
-    return st;
+    return cli_parse_values(v, a, err, "--alpha");   /* its range depends on --rule: exit_finish */
+}
+
+static const char *rule_at(int i, const char **desc)
+{
+    const splitee_exit_info *in = splitee_exit_kind_info((splitee_exit_kind)i);
+    *desc = in ? in->summary : NULL;
+    return in ? in->name : NULL;
+}
+
+static int ex_rule(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    splitee_exit_kind k;
+    if (splitee_exit_kind_parse(v, &k) < 0) {
+        char names[128];
+        splitee_exit_kind_list(names, sizeof names);
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--rule: expected %s, got '%s'", names, v);
+    }
+    ((cli_exit *)g)->rule = (int)k;
+    return 0;
+}
+
+static int ex_alphas(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_exit *e = g;
+    (void)ctx;
+    return cli_parse_vector(v, e->alphas, SPLITEE_MAX_EXITS, &e->nalphas, err, "--alphas");
+}
+
+/* The options of a rule that reads them, in their ranges. */
+static int exit_finish(void *g, const char *cmd, splitee_error *err)
+{
+    (void)cmd;
+    cli_exit *e = g;
+    const splitee_exit_info *in = splitee_exit_kind_info((splitee_exit_kind)e->rule);
+    int sum = e->rule == SPLITEE_EXIT_KIND_AGREEMENT;
+    for (int i = 0; i < e->alpha.n; i++)
+        if (!(e->alpha.v[i] >= 0 && (sum ? isfinite(e->alpha.v[i]) : e->alpha.v[i] <= 1)))
+            return splitee__fail(err, SPLITEE_ERR_ARG, sum ? "--alpha: the agreement rule's sum is a number >= 0, got %g"
+                                                           : "--alpha: a confidence threshold is in [0, 1], got %g",
+                                 e->alpha.v[i]);
+    if ((in->params & SPLITEE_EXIT_PARAM_ALPHAS) && e->nalphas == 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--rule %s: needs --alphas a1,a2,... (one threshold per exit)",
+                             in->name);
+    if (!(in->params & SPLITEE_EXIT_PARAM_ALPHAS) && e->nalphas)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--alphas: only for --rule per-exit (the rule is %s)", in->name);
+    for (int i = 0; i < e->nalphas; i++)
+        if (!(e->alphas[i] >= 0 && e->alphas[i] <= 1))
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--alphas: threshold %d is %g, outside [0, 1]", i + 1,
+                                 e->alphas[i]);
+    return 0;
+}
+
+void cli_exit_rule(const cli_exit *e, splitee_exit_config *out)
+{
+    out->kind = (splitee_exit_kind)e->rule;
+    out->confidence = (splitee_confidence)e->confidence;
+    out->alphas = e->nalphas ? e->alphas : NULL;
+    out->nalphas = e->nalphas;
+    out->patience = e->patience;
 }
 
 static const char *confidence_at(int i, const char **desc)
@@ -652,8 +707,17 @@ static const cli_opt OPT_ALPHA = { .name = "alpha", .arg = "V", .kind = CLI_FN, 
 static const cli_opt OPT_CONFIDENCE = { .name = "confidence", .arg = "C", .kind = CLI_FN,
     .set = ex_confidence, .list = confidence_at, .help = "confidence measure of an exit",
     .def = "max-softmax" };
-static const cli_opt *const EXIT_OPTS[] = { &OPT_ALPHA, &OPT_CONFIDENCE, NULL };
-const cli_group cli_group_exit = { .title = "exit rule", .opts = EXIT_OPTS, .more = values_note };
+static const cli_opt OPT_RULE = { .name = "rule", .arg = "R", .kind = CLI_FN, .set = ex_rule, .list = rule_at,
+    .help = "the exit decision (docs/EXIT_RULES.md)", .def = "threshold" };
+static const cli_opt OPT_ALPHAS = { .name = "alphas", .arg = "LIST|FILE", .kind = CLI_FN, .set = ex_alphas,
+    .help = "--rule per-exit: one threshold per exit, a1,a2,... (L-1 or L values)" };
+static const cli_opt OPT_PATIENCE = { .name = "patience", .arg = "P", .kind = CLI_INT,
+    .off = offsetof(cli_exit, patience), .lo = 1, .hi = SPLITEE_MAX_EXITS,
+    .help = "--rule patience: exit once the prediction held for P more exits", .def = "2" };
+static const cli_opt *const EXIT_OPTS[] = { &OPT_ALPHA, &OPT_CONFIDENCE, &OPT_RULE, &OPT_ALPHAS,
+                                            &OPT_PATIENCE, NULL };
+const cli_group cli_group_exit = { .title = "exit rule", .opts = EXIT_OPTS, .more = values_note,
+                                   .finish = exit_finish };
 /* ------------------------------------------------------------- reward --- */
 
 #define VALUES_SETTER(fn, field, opt) \
@@ -712,7 +776,9 @@ int cli_reward_one(const cli_exit *e, const cli_reward *r, const char *cmd,
         (st = cli_values_one(&r->mu, "mu", cmd, &out->mu, err)) < 0 ||
         (st = cli_values_one(&r->offload, "offload", cmd, &out->offload, err)) < 0)
         return st;
-    out->exit.confidence = (splitee_confidence)e->confidence;
+    double alpha = out->alpha;
+    cli_exit_rule(e, &out->exit);
+    out->alpha = alpha;
     out->layer_cost = r->nlayer_cost ? r->layer_cost : NULL;
     out->offload_cost = r->noffload_cost ? r->offload_cost : NULL;
     return 0;

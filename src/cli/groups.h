@@ -142,10 +142,18 @@ int cli_table_load_shift(const cli_table *tab, int i, splitee_table **out, split
 /* ---- exit rule, reward, policy --------------------------------------------- */
 
 typedef struct cli_exit {
-    cli_values alpha;                  /* exit threshold */
+    cli_values alpha;                  /* exit threshold (agreement: the sum to reach) */
     int confidence;                    /* splitee_confidence */
+    int rule;                          /* splitee_exit_kind */
+    double alphas[SPLITEE_MAX_EXITS];  /* --alphas: per-exit thresholds */
+    int nalphas;
+    int patience;                      /* --patience P */
 } cli_exit;
-extern const cli_group cli_group_exit;         /* --alpha --confidence */
+extern const cli_group cli_group_exit;   /* --alpha --confidence --rule --alphas --patience */
+
+/* The exit rule the options give, into the reward model's config (alpha
+ * set by the caller: it may be swept). */
+void cli_exit_rule(const cli_exit *e, splitee_exit_config *out);
 
 
 typedef struct cli_reward {

@@ -50,7 +50,13 @@ static void table_setting(FILE *f, const splitee_result *r)
     const splitee_setting *s = &r->setting;
     /* a per-layer vector replaces lambda (or o): say so rather than show
      * the unused scalar */
-    fprintf(f, "alpha %.3g  ", s->reward.alpha);
+    if (r->reward.exit.kind == SPLITEE_EXIT_KIND_THRESHOLD) {
+        fprintf(f, "alpha %.3g  ", s->reward.alpha);
+    } else {   /* another exit rule: name it whole */
+        char rule[160];
+        splitee_exit_rule_describe(&r->reward.exit, rule, sizeof rule);
+        fprintf(f, "rule %s  ", rule);
+    }
     if (s->reward.layer_cost)
         fputs("per-layer device costs  ", f);
     else
@@ -137,6 +143,9 @@ static cJSON *setting_json(const splitee_result *r)
     cJSON *o = cJSON_CreateObject();
     const splitee_setting *s = &r->setting;
     num_add(o, "alpha", s->reward.alpha);
+    char rule[160];
+    splitee_exit_rule_describe(&r->reward.exit, rule, sizeof rule);
+    cJSON_AddStringToObject(o, "exit_rule", rule);
     /* a per-layer vector replaced the scalar: null, and the vector */
     if (s->reward.layer_cost)
         cJSON_AddNullToObject(o, "lambda");

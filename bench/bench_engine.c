@@ -60,25 +60,20 @@ static double quantile(double *v, size_t n, double q)
 
 /* ---- FLOP count -------------------------------------------------------------- */
 
-/* Multiply-adds count 2 FLOPs; LayerNorm, softmax, GELU, residual adds and
- * the mean pool are counted as 0 (they are a few percent of the total and
- * their cost is transcendental functions, not FLOPs). */
-static double layer_flops(const splitee_model_config *c)
+/* From the model's op list (splitee_model_stage_macs / _exit_macs, any
+ * format version): a multiply-accumulate counts 2 FLOPs; norms, softmax,
+ * activations, residual adds and pooling count 0 (a few percent of the
+ * total, and their cost is transcendental functions, not FLOPs). Layer i
+ * (0-based) is stage i + 1; the ViT's first stage includes the patch
+ * embedding. */
+static double layer_flops(const splitee_model *m, int i)
 {
-    double t = c->tokens, d = c->dim, h = c->mlp_hidden;
-    double linear = 2.0 * t * d * (3 * d) + 2.0 * t * d * d + 2.0 * t * d * h * 2.0;
-    double attention = 2.0 * 2.0 * t * t * d; /* q k^T and p v over all heads */
-    return linear + attention;
+    return 2.0 * (double)splitee_model_stage_macs(m, i + 1);
 }
 
-static double exit_flops(const splitee_model_config *c)
+static double exit_flops(const splitee_model *m, int i)
 {
-    return 2.0 * c->dim * c->classes;
-}
-
-static double embed_flops(const splitee_model_config *c)
-{
-    return 2.0 * c->tokens * c->patch_dim * c->dim;
+    return 2.0 * (double)splitee_model_exit_macs(m, i + 1);
 }
 
 /* ---- FMA peak ------------------------------------------------------------------ */
@@ -199,7 +194,7 @@ static long maxrss_kb(void)
 /* ---- the engine ---------------------------------------------------------------- */
 
 typedef struct inputs {
-    const float *data; /* (n, image_size, image_size) normalised */
+    const float *data; /* (n, the model's input shape) normalised */
     size_t n, per;     /* samples, floats per sample */
 } inputs;
 
@@ -278,7 +273,9 @@ static void bench_path(const char *dir, const inputs *in, int reps, int cpus, do
     float logits[MAX_LAYERS * 64];
     int L = c->layers;
 
-    double flops = embed_flops(c) + L * (layer_flops(c) + exit_flops(c));
+    double flops = 0.0;
+    for (int i = 0; i < L; i++)
+        flops += layer_flops(m, i) + exit_flops(m, i);
     printf("kernel path: %s\n", splitee__model_kernels(m)->name);
 
     /* warm-up */
@@ -329,7 +326,7 @@ static void bench_path(const char *dir, const inputs *in, int reps, int cpus, do
         layer_sum += lm;
         exit_sum += em;
         printf("  layer %2d median %7.2f us (%.2f GFLOP/s)   exit %2d median %6.2f us\n", i,
-               lm * 1e6, layer_flops(c) / lm * 1e-9, i, em * 1e6);
+               lm * 1e6, layer_flops(m, i) / lm * 1e-9, i, em * 1e6);
     }
     printf("  mean over layers: layer %.2f us, exit head %.2f us\n", layer_sum / L * 1e6,
            exit_sum / L * 1e6);

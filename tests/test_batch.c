@@ -419,3 +419,89 @@ Test(batch, split_refuses_bad_arguments, .init = setup, .fini = teardown)
     cr_assert_not_null(strstr(err.msg, "labels"), "%s", err.msg);
     cr_assert_eq(st.samples, 0, "stats are zeroed on failure");
 }
+
+/* ---- float32 inputs of any shape (a version 2 model, tests/tiny_models.h) ---- */
+
+#include "splitee/npy.h"
+#include "testutil.h"
+#include "tiny_models.h"
+
+/* The tiny CNN's (2, 12, 12) inputs: raw inputs go through the model's
+ * input mean/std exactly as splitee_engine_forward does, for any thread
+ * count; normalised ones skip it, and normalising by hand in float32 gives
+ * the same bits. */
+Test(batch, inputs_of_a_v2_model_raw_and_normalised)
+{
+    tm_model tm;
+    tm_cnn(&tm, 5);
+    const char *d = tm_write("batch-cnn", NULL, &tm);
+    tm_free(&tm);
+    splitee_model *m;
+    splitee_error err = { 0, "" };
+    cr_assert_eq(splitee_model_load(d, &m, &err), 0, "%s", err.msg);
+    const splitee_model_config *c = splitee_model_get_config(m);
+    const size_t n = 7, ne = splitee_model_split_elems(m, 0), pl = (size_t)c->layers * (size_t)c->classes;
+    cr_assert_eq(ne, 2 * 12 * 12);
+    float *x = malloc(n * ne * sizeof *x), *xn = malloc(n * ne * sizeof *xn);
+    float *ref = malloc(n * pl * sizeof *ref), *got = malloc(n * pl * sizeof *got);
+    for (size_t i = 0; i < n * ne; i++) {
+        x[i] = (float)((i * 2654435761u % 1000) / 999.0);
+        xn[i] = (x[i] - (float)c->input_mean) / (float)c->input_std;
+    }
+    splitee_engine_state *s;
+    cr_assert_eq(splitee_engine_state_create(m, &s, &err), 0, "%s", err.msg);
+    for (size_t k = 0; k < n; k++)
+        cr_assert_eq(splitee_engine_forward(s, x + k * ne, ref + k * pl, &err), 0, "%s", err.msg);
+    splitee_engine_state_free(s);
+    splitee_batch_config bc;
+    splitee_batch_config_default(&bc);
+    for (int t = 1; t <= 4; t += 3) {
+        bc.threads = t;
+        memset(got, 0xff, n * pl * sizeof *got);
+        cr_assert_eq(splitee_batch_forward_pixels(m, x, n, &bc, got, &err), 0, "%s", err.msg);
+        cr_expect_eq(memcmp(got, ref, n * pl * sizeof *got), 0, "raw inputs, %d threads", t);
+        memset(got, 0xff, n * pl * sizeof *got);
+        cr_assert_eq(splitee_batch_forward_normalised(m, xn, n, &bc, got, &err), 0, "%s", err.msg);
+        cr_expect_eq(memcmp(got, ref, n * pl * sizeof *got), 0, "normalised inputs, %d threads", t);
+    }
+    /* raw inputs given as normalised ones are a different network input */
+    cr_assert_eq(splitee_batch_forward_normalised(m, x, n, &bc, got, &err), 0, "%s", err.msg);
+    cr_expect_neq(memcmp(got, ref, n * pl * sizeof *got), 0);
+    x[ne + 3] = NAN;
+    cr_expect_eq(splitee_batch_forward_pixels(m, x, n, &bc, got, &err), SPLITEE_ERR_VALUE);
+    cr_expect(strncmp(err.msg, "image 1: ", 9) == 0, "%s", err.msg);
+    cr_expect_eq(splitee_batch_forward_normalised(m, NULL, n, &bc, got, &err), SPLITEE_ERR_ARG);
+    free(x);
+    free(xn);
+    free(ref);
+    free(got);
+    splitee_model_free(m);
+}
+
+/* The shipped model's parity fixture: normalised inputs.npy through the
+ * batch give PyTorch's logits.npy within 1e-4. */
+Test(batch, normalised_parity_fixture_matches_pytorch, .init = setup, .fini = teardown)
+{
+    if (getenv("SPLITEE_TEST_MODEL") && *getenv("SPLITEE_TEST_MODEL"))
+        cr_skip_test("the parity fixture belongs to ../data/model");
+    splitee_array in, want;
+    splitee_error err = { 0, "" };
+    cr_assert_eq(splitee_npy_read("../data/model/fixture/inputs.npy", &in, &err), 0, "%s", err.msg);
+    cr_assert_eq(splitee_npy_read("../data/model/fixture/logits.npy", &want, &err), 0, "%s", err.msg);
+    cr_assert_eq(in.dtype, SPLITEE_DTYPE_F32);
+    size_t n = in.shape[0];
+    cr_assert_eq(want.count, n * per);
+    float *got = malloc(n * per * sizeof *got);
+    splitee_batch_config bc;
+    splitee_batch_config_default(&bc);
+    bc.threads = 2;
+    cr_assert_eq(splitee_batch_forward_normalised(model, in.data, n, &bc, got, &err), 0, "%s", err.msg);
+    const float *w = want.data;
+    double md = 0;
+    for (size_t i = 0; i < n * per; i++)
+        md = fmax(md, fabs((double)got[i] - (double)w[i]));
+    cr_expect(md < 1e-4, "max |C - PyTorch| = %g", md);
+    free(got);
+    splitee_array_free(&in);
+    splitee_array_free(&want);
+}

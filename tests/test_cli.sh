@@ -447,5 +447,76 @@ refuse rule-threshold-range "--alpha: a confidence threshold is in" $bin replay 
 refuse rule-infer "splitee infer applies the threshold rule" $bin infer --split 2 --rule patience
 refuse rule-device-per-exit-count "per-exit: 2 thresholds given for 12 exits" $bin device --cloud none --rule per-exit --alphas 0.9,0.9 --limit 4
 
+# --- a version 2 model through the CLI: fixtures/cnn28 (tests/tiny_models.h,
+# tm_cnn28: random weights, so its accuracy means nothing; a (1, 28, 28)
+# input, payloads that shrink with depth)
+C28="--model fixtures/cnn28"
+I16="--images fixtures/fmnist16-images-idx3-ubyte.gz"
+Y16="--labels fixtures/fmnist16-labels-idx1-ubyte"
+mkdir -p "$tmp/v2"
+skip="max |final logit"
+check v2-infer $bin infer $C28 $I16 $Y16 --split 2 --alpha 0.14
+check v2-infer-int8 $bin infer $C28 $I16 $Y16 --split 1 --alpha 0.14 --encoding int8
+skip=""
+check v2-link-lte $bin link --link ../data/links/lte.json $C28 --raw-input
+# every split point's payload has its own size (the CNN shrinks)
+$bin link --link ../data/links/lte.json $C28 --raw-input | awk '$1 ~ /^(raw|[0-9]+)$/ && NF == 8 {print $3}' > "$tmp/v2/bytes"
+[[ $(wc -l < "$tmp/v2/bytes") -eq 3 && $(sort -u "$tmp/v2/bytes" | wc -l) -eq 3 ]] && ok \
+    || bad "v2 link: payload sizes per split point: $(tr '\n' ' ' < "$tmp/v2/bytes")"
+if $bin logits $C28 $I16 $Y16 --labels-out "$tmp/v2/y.npy" --out "$tmp/v2/l1.npy" --threads 1 --no-progress; then
+    "$npycmp" "$tmp/v2/l1.npy" "$tmp/v2/l1.npy" --quiet | grep -q '^(16, 3, 10)' && ok || bad "v2 logits: shape"
+    $bin logits $C28 $I16 --out "$tmp/v2/l3.npy" --threads 3 --no-progress \
+        && cmp -s "$tmp/v2/l1.npy" "$tmp/v2/l3.npy" && ok || bad "v2 logits: thread count changes the table"
+    $bin replay --logits "$tmp/v2/l1.npy" --labels "$tmp/v2/y.npy" --reps 1 --policy final,splitee --quiet \
+        && ok || bad "replay does not read the v2 model's table"
+else bad "logits with the v2 model failed"; fi
+if $bin profile $C28 --runs 3 --warmup 1 --out "$tmp/v2/p.json" > "$tmp/v2/p.txt"; then
+    tr -d ' \t\n' < "$tmp/v2/p.json" | grep -q '"macs":\[10644,20072,18512\]' && ok || bad "v2 profile: MACs"
+    grep -q '^layer 3 .* 18432 *80$' "$tmp/v2/p.txt" && ok || bad "v2 profile: MACs column $(grep '^layer 3' "$tmp/v2/p.txt")"
+else bad "profile with the v2 model failed"; fi
+
+# --- logits --inputs X.npy: raw inputs the model normalises, as IDX pixels / 255
+# two images: the first half black then white, the second white
+{ printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1c'
+  for _ in $(seq 392); do printf '\x00'; done; for _ in $(seq 1176); do printf '\xff'; done; } > "$tmp/v2/two.idx"
+f32s() { for _ in $(seq 392); do printf '\x00\x00\x00\x00'; done; for _ in $(seq 1176); do printf '\x00\x00\x80\x3f'; done; }
+{ npy_header '<f4' '(2, 28, 28)'; f32s; } > "$tmp/v2/two.npy"
+{ npy_header '<f4' '(2, 1, 28, 28)'; f32s; } > "$tmp/v2/two4.npy"
+for mo in "$C28" "--model ../data/model"; do
+    $bin logits $mo --images "$tmp/v2/two.idx" --out "$tmp/v2/a.npy" --no-progress \
+        && $bin logits $mo --inputs "$tmp/v2/two.npy" --out "$tmp/v2/b.npy" --no-progress \
+        && $bin logits $mo --inputs "$tmp/v2/two4.npy" --out "$tmp/v2/c.npy" --no-progress --threads 2 \
+        && cmp -s "$tmp/v2/a.npy" "$tmp/v2/b.npy" && cmp -s "$tmp/v2/a.npy" "$tmp/v2/c.npy" && ok \
+        || bad "logits $mo: --inputs X.npy differs from the same pixels as IDX"
+done
+# --normalised: the parity fixture's normalised inputs give PyTorch's logits
+$bin logits --model ../data/model --inputs ../data/model/fixture/inputs.npy --normalised --out "$tmp/v2/n.npy" --no-progress \
+    && "$npycmp" "$tmp/v2/n.npy" ../data/model/fixture/logits.npy --tol 1e-4 --quiet > /dev/null && ok \
+    || bad "logits --inputs --normalised differs from PyTorch's fixture logits"
+cmp -s "$tmp/v2/n.npy" "$tmp/e/l1.npy" && bad "--normalised was ignored" || ok
+# labels with --inputs: a .npy of integers
+{ npy_header '<i8' '(2,)'; printf '\x07\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00'; } > "$tmp/v2/y2.npy"
+$bin logits $C28 --inputs "$tmp/v2/two.npy" --labels "$tmp/v2/y2.npy" --labels-out "$tmp/v2/y2o.npy" --out "$tmp/v2/d.npy" --no-progress \
+    && [[ $(tail -c 16 "$tmp/v2/y2o.npy" | od -An -tx1 | tr -d ' \n') == 07000000000000000300000000000000 ]] && ok \
+    || bad "logits --inputs --labels: labels-out"
+{ npy_header '<i8' '(3,)'; for _ in 1 2 3; do printf '\x01\x00\x00\x00\x00\x00\x00\x00'; done; } > "$tmp/v2/y3.npy"
+{ npy_header '<i8' '(2,)'; printf '\x0a\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00'; } > "$tmp/v2/y10.npy"
+{ npy_header '<f8' '(2, 28, 28)'; for _ in $(seq 1568); do printf '\x00\x00\x00\x00\x00\x00\x00\x00'; done; } > "$tmp/v2/f64.npy"
+{ npy_header '<f4' '(2, 2, 28, 28)'; f32s; f32s; } > "$tmp/v2/c2.npy"
+{ npy_header '<f4' '(2, 28, 28)'; printf '\x00\x00\xc0\x7f'; for _ in $(seq 1567); do printf '\x00\x00\x00\x00'; done; } > "$tmp/v2/nan.npy"
+LO="--out $tmp/out/x.npy"
+refuse inputs-shape "c2.npy: inputs of shape (2, 2, 28, 28), the model fixtures/cnn28/model.json takes (N, 1, 28, 28) or (N, 28, 28)" \
+    $bin logits $C28 --inputs "$tmp/v2/c2.npy" $LO
+refuse inputs-dtype "f64.npy: inputs must be float32" $bin logits $C28 --inputs "$tmp/v2/f64.npy" $LO
+refuse inputs-missing "nosuch.npy" $bin logits $C28 --inputs "$tmp/nosuch.npy" $LO
+refuse inputs-nan "nan.npy: image 0: " $bin logits $C28 --inputs "$tmp/v2/nan.npy" $LO
+refuse inputs-and-images "--inputs: give --inputs or --images, not both" $bin logits $C28 --inputs "$tmp/v2/two.npy" $I16 $LO
+refuse inputs-distort "distortions apply to IDX images" $bin logits $C28 --inputs "$tmp/v2/two.npy" --distort blur:1 $LO
+refuse normalised-alone "--normalised: only with --inputs" $bin logits $C28 $I16 --normalised $LO
+refuse inputs-label-count "y3.npy: labels must have shape (2,)" $bin logits $C28 --inputs "$tmp/v2/two.npy" --labels "$tmp/v2/y3.npy" $LO
+refuse inputs-label-range "y10.npy: label 10 of input 0 is outside the model's classes 0..9" \
+    $bin logits $C28 --inputs "$tmp/v2/two.npy" --labels "$tmp/v2/y10.npy" $LO
+refuse inputs-labels-out "--labels-out: needs labels" $bin logits $C28 --inputs "$tmp/v2/two.npy" --labels-out "$tmp/out/y.npy" $LO
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -244,6 +244,37 @@ for _ in $(seq 100); do grep -q 'listening on' "$tmp/cloud4.log" && break; sleep
 grep -q 'listening on 127\.0\.0\.1:' "$tmp/cloud4.log" && ok || bad "cloud with its default model: $(cat "$tmp/cloud4.log")"
 kill "$cloud_pid"
 
+# --- a version 2 model live: the CNN fixture (fixtures/cnn28, (1, 28, 28)
+# input) on both sides; its payload after layer 2 is 8x7x7 floats
+C28="--model fixtures/cnn28"
+$bin cloud $C28 --listen 127.0.0.1:0 --workers 2 2> "$tmp/cloud-v2.log" &
+v2_pid=$!; pids+=("$v2_pid")
+v2_port=""
+for _ in $(seq 100); do
+    v2_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$tmp/cloud-v2.log")
+    [[ -n "$v2_port" ]] && break
+    sleep 0.05
+done
+if [[ -n "$v2_port" ]]; then
+    $bin device $C28 --cloud 127.0.0.1:$v2_port $I $W --limit 20 --policy fixed:2 --alpha 0.99 \
+        --log "$tmp/v2.jsonl" > "$tmp/v2.out" 2> "$tmp/v2.err" || bad "v2 device: exit $? $(cat "$tmp/v2.err")"
+    adds_up v2-fixed "$tmp/v2.out" 20
+    read -r s e o f < <(counts "$tmp/v2.out")
+    [[ ${o:-0} -eq 20 && ${f:-1} -eq 0 ]] && ok || bad "v2 fixed:2: offloaded ${o:-?} fallback ${f:-?}"
+    [[ $(grep -c '"layer":2,"outcome":"offloaded".*"bytes":1616,' "$tmp/v2.jsonl") -eq 20 ]] && ok \
+        || bad "v2: offloads are not 8x7x7 f32 payloads (1592 + 24 bytes): $(head -1 "$tmp/v2.jsonl")"
+    $bin device $C28 --cloud 127.0.0.1:$v2_port $I $W --limit 48 --policy splitee --alpha 0.14 --encoding int8 \
+        > "$tmp/v2b.out" 2> "$tmp/v2b.err" || bad "v2 device (splitee, int8): exit $? $(cat "$tmp/v2b.err")"
+    adds_up v2-splitee "$tmp/v2b.out" 48
+    read -r s e o f < <(counts "$tmp/v2b.out")
+    [[ ${f:-1} -eq 0 ]] && ok || bad "v2 splitee: fallback ${f:-?}"
+else
+    bad "v2 cloud did not start: $(cat "$tmp/cloud-v2.log")"
+fi
+kill "$v2_pid" 2>/dev/null
+wait "$v2_pid" 2>/dev/null
+grep -q 'stopped after' "$tmp/cloud-v2.log" && ok || bad "v2 cloud did not stop cleanly: $(tail -2 "$tmp/cloud-v2.log")"
+
 # --- bad options: exit 2, one line, no output files
 refuse() {
     local name="$1" pattern="$2"; shift 2

@@ -1181,3 +1181,97 @@ Test(model, v2_memory_loader_matches_folder_loader)
     same_both_ways(cnn_with("v2mem-op", "\"op\": \"hardswish\"", "\"op\": \"mish\"", NULL));
     same_both_ways(cnn_with("v2mem-miss", NULL, NULL, "s2.pos"));
 }
+
+/* ---- multiply-accumulates (splitee_model_stage_macs / _exit_macs) -------------- */
+
+/* The tiny CNN's MACs counted by hand from tests/tiny_models.h. */
+Test(model, macs_of_the_tiny_cnn_match_a_hand_count)
+{
+    tm_model tm;
+    tm_cnn(&tm, 3);
+    const char *d = tm_write("macs-cnn", NULL, &tm);
+    tm_free(&tm);
+    splitee_model *m;
+    splitee_error err;
+    cr_assert_eq(splitee_model_load(d, &m, &err), 0, "%s", err.msg);
+    /* stage 1 on (2, 12, 12): conv 8x12x12 x 2x3x3, depthwise 8x12x12 x 1x3x3,
+     * pointwise 8x12x12 x 8 (batch norms folded: 0) */
+    cr_expect_eq(splitee_model_stage_macs(m, 1), (size_t)(8 * 144 * 18 + 8 * 144 * 9 + 8 * 144 * 8));
+    cr_expect_eq(splitee_model_exit_macs(m, 1), (size_t)(8 * 3));
+    /* stage 2: conv [3, 2] stride [2, 1] padding 1 dilation [1, 2] -> (12, 6, 12)
+     * x 8x3x2; after maxpool (12, 3, 6), grouped conv (3 groups) 12x3x6 x 4x3x3 */
+    cr_expect_eq(splitee_model_stage_macs(m, 2), (size_t)(12 * 6 * 12 * 48 + 12 * 3 * 6 * 36));
+    cr_expect_eq(splitee_model_exit_macs(m, 2), (size_t)(216 * 16 + 16 * 3));
+    /* stage 3: 2 patches of 12x3x3 -> 8, qkv 2x8x24, attention 2 T^2 D, proj 2x8x8 */
+    cr_expect_eq(splitee_model_stage_macs(m, 3), (size_t)(2 * 108 * 8 + 2 * 8 * 24 + 2 * 4 * 8 + 2 * 8 * 8));
+    cr_expect_eq(splitee_model_exit_macs(m, 3), (size_t)(8 * 3));
+    cr_expect_eq(splitee_model_stage_macs(m, 0), 0);
+    cr_expect_eq(splitee_model_stage_macs(m, 4), 0);
+    cr_expect_eq(splitee_model_exit_macs(m, 0), 0);
+    cr_expect_eq(splitee_model_exit_macs(NULL, 1), 0);
+    splitee_model_free(m);
+}
+
+/* The shipped ViT (v1, translated): every stage after the first is one
+ * encoder layer; the first also embeds the patches. */
+Test(model, macs_of_the_shipped_vit_match_its_config)
+{
+    splitee_model *m;
+    splitee_error err;
+    cr_assert_eq(splitee_model_load("../data/model", &m, &err), 0, "%s", err.msg);
+    const splitee_model_config *c = splitee_model_get_config(m);
+    size_t t = (size_t)c->tokens, d = (size_t)c->dim, h = (size_t)c->mlp_hidden;
+    size_t layer = t * d * 3 * d + 2 * t * t * d + t * d * d + 2 * t * d * h;
+    cr_expect_eq(splitee_model_stage_macs(m, 1), t * (size_t)c->patch_dim * d + layer);
+    for (int k = 2; k <= c->layers; k++)
+        cr_expect_eq(splitee_model_stage_macs(m, k), layer, "stage %d", k);
+    cr_expect_eq(splitee_model_exit_macs(m, c->layers), d * (size_t)c->classes);
+    splitee_model_free(m);
+}
+
+/* tests/fixtures/cnn28 is what tm_cnn28 writes (SPLITEE_RECORD=1 rewrites
+ * it: run from tests/), and it loads with the shapes and MACs the header
+ * promises. */
+static void same_file(const char *path, const void *want, size_t len)
+{
+    if (getenv("SPLITEE_RECORD")) {
+        FILE *f = fopen(path, "wb");
+        cr_assert_not_null(f, "%s", path);
+        cr_assert_eq(fwrite(want, 1, len, f), len);
+        fclose(f);
+    }
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s: missing (SPLITEE_RECORD=1 writes it)", path);
+    unsigned char *got = malloc(len + 1);
+    size_t n = fread(got, 1, len + 1, f);
+    fclose(f);
+    cr_expect(n == len && memcmp(got, want, len) == 0, "%s differs from tm_cnn28's (SPLITEE_RECORD=1 rewrites it)",
+              path);
+    free(got);
+}
+
+Test(model, the_cnn28_fixture_is_what_the_writer_makes)
+{
+    tm_model tm;
+    tm_cnn28(&tm);
+    if (getenv("SPLITEE_RECORD"))
+        mkdir("fixtures/cnn28", 0755);
+    same_file("fixtures/cnn28/model.json", tm.json, strlen(tm.json));
+    size_t len;
+    unsigned char *st = tm_safetensors(&tm, NULL, &len);
+    same_file("fixtures/cnn28/model.safetensors", st, len);
+    free(st);
+    tm_free(&tm);
+    splitee_model *m;
+    splitee_error err;
+    cr_assert_eq(splitee_model_load("fixtures/cnn28", &m, &err), 0, "%s", err.msg);
+    const size_t elems[4] = { 784, 6 * 14 * 14, 8 * 7 * 7, 8 * 4 * 4 };
+    for (int k = 0; k <= 3; k++)
+        cr_expect_eq(splitee_model_split_elems(m, k), elems[k], "split %d", k);
+    cr_expect_eq(splitee_model_stage_macs(m, 1), (size_t)(6 * 14 * 14 * 9));
+    cr_expect_eq(splitee_model_stage_macs(m, 2), (size_t)(6 * 14 * 14 * 9 + 8 * 14 * 14 * 6));
+    cr_expect_eq(splitee_model_stage_macs(m, 3), (size_t)(2 * 8 * 4 * 4 * 72));
+    cr_expect_eq(splitee_model_exit_macs(m, 1), (size_t)60);
+    cr_expect_eq(splitee_model_exit_macs(m, 3), (size_t)80);
+    splitee_model_free(m);
+}

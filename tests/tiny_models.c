@@ -61,14 +61,45 @@ static const char cnn_json[] =
     "  ]\n"
     "}\n";
 
+/* The CLI fixture (tests/fixtures/cnn28): a (1, 28, 28) input, so the
+ * shipped IDX images feed it, and feature maps that shrink with depth. */
+static const char cnn28_json[] =
+    "{\n"
+    "  \"format\": \"splitee-model\", \"version\": 2, \"name\": \"cnn28\",\n"
+    "  \"weights\": \"model.safetensors\", \"dtype\": \"F32\", \"classes\": 10,\n"
+    "  \"metadata\": {\"written_by\": \"tests/tiny_models.c (tm_cnn28, seed 28)\"},\n"
+    "  \"input\": {\"shape\": [1, 28, 28], \"mean\": 0.286, \"std\": 0.353},\n"
+    "  \"stages\": [\n"
+    "    {\"name\": \"stem\", \"ops\": [\n"
+    "      {\"op\": \"conv2d\", \"param\": \"s0.c\", \"out\": 6, \"kernel\": 3, \"stride\": 2, \"padding\": 1, \"bias\": false},\n"
+    "      {\"op\": \"batchnorm\", \"param\": \"s0.bn\"},\n"
+    "      {\"op\": \"relu\"}],\n"
+    "     \"exit\": [{\"op\": \"global_avgpool\"}, {\"op\": \"linear\", \"param\": \"e0.fc\", \"out\": 10}]},\n"
+    "    {\"name\": \"separable\", \"ops\": [\n"
+    "      {\"op\": \"conv2d\", \"param\": \"s1.dw\", \"out\": 6, \"kernel\": 3, \"padding\": 1, \"groups\": 6},\n"
+    "      {\"op\": \"relu6\"},\n"
+    "      {\"op\": \"conv2d\", \"param\": \"s1.pw\", \"out\": 8, \"kernel\": 1},\n"
+    "      {\"op\": \"maxpool\", \"kernel\": 2}],\n"
+    "     \"exit\": [{\"op\": \"global_avgpool\"}, {\"op\": \"linear\", \"param\": \"e1.fc\", \"out\": 10}]},\n"
+    "    {\"name\": \"residual\", \"ops\": [\n"
+    "      {\"op\": \"conv2d\", \"param\": \"s2.c\", \"out\": 8, \"kernel\": 3, \"stride\": 2, \"padding\": 1},\n"
+    "      {\"op\": \"relu\", \"save\": \"r\"},\n"
+    "      {\"op\": \"conv2d\", \"param\": \"s2.c2\", \"out\": 8, \"kernel\": 3, \"padding\": 1},\n"
+    "      {\"op\": \"add\", \"from\": \"r\"}],\n"
+    "     \"exit\": [{\"op\": \"global_avgpool\"}, {\"op\": \"linear\", \"param\": \"e2.fc\", \"out\": 10}]}\n"
+    "  ]\n"
+    "}\n";
+
 /* The weights: name, shape, kind (0 weight scaled by fan-in, 1 bias, 2
  * norm gain, 3 batch-norm variance). */
-static const struct {
+typedef struct tm_spec {
     const char *name;
     int ndim;
     size_t shape[4];
     int kind;
-} cnn_tensors[] = {
+} tm_spec;
+
+static const tm_spec cnn_tensors[] = {
     { "s0.c1.weight", 4, { 8, 2, 3, 3 }, 0 },
     { "s0.bn1.weight", 1, { 8 }, 2 }, { "s0.bn1.bias", 1, { 8 }, 1 },
     { "s0.bn1.running_mean", 1, { 8 }, 1 }, { "s0.bn1.running_var", 1, { 8 }, 3 },
@@ -97,6 +128,19 @@ static const struct {
     { "e2.fc.weight", 2, { 3, 8 }, 0 }, { "e2.fc.bias", 1, { 3 }, 1 },
 };
 
+static const tm_spec cnn28_tensors[] = {
+    { "s0.c.weight", 4, { 6, 1, 3, 3 }, 0 },
+    { "s0.bn.weight", 1, { 6 }, 2 }, { "s0.bn.bias", 1, { 6 }, 1 },
+    { "s0.bn.running_mean", 1, { 6 }, 1 }, { "s0.bn.running_var", 1, { 6 }, 3 },
+    { "e0.fc.weight", 2, { 10, 6 }, 0 }, { "e0.fc.bias", 1, { 10 }, 1 },
+    { "s1.dw.weight", 4, { 6, 1, 3, 3 }, 0 }, { "s1.dw.bias", 1, { 6 }, 1 },
+    { "s1.pw.weight", 4, { 8, 6, 1, 1 }, 0 }, { "s1.pw.bias", 1, { 8 }, 1 },
+    { "e1.fc.weight", 2, { 10, 8 }, 0 }, { "e1.fc.bias", 1, { 10 }, 1 },
+    { "s2.c.weight", 4, { 8, 8, 3, 3 }, 0 }, { "s2.c.bias", 1, { 8 }, 1 },
+    { "s2.c2.weight", 4, { 8, 8, 3, 3 }, 0 }, { "s2.c2.bias", 1, { 8 }, 1 },
+    { "e2.fc.weight", 2, { 10, 8 }, 0 }, { "e2.fc.bias", 1, { 10 }, 1 },
+};
+
 /* xorshift32 uniform in [-1, 1). */
 static double draw(uint32_t *s)
 {
@@ -106,27 +150,26 @@ static double draw(uint32_t *s)
     return (double)*s / 2147483648.0 - 1.0;
 }
 
-void tm_cnn(tm_model *m, unsigned seed)
+static void build(tm_model *m, const char *json, const tm_spec *specs, size_t n, unsigned seed)
 {
-    size_t n = sizeof cnn_tensors / sizeof cnn_tensors[0];
-    m->json = strdup(cnn_json);
+    m->json = strdup(json);
     m->t = calloc(n, sizeof *m->t);
     m->n = n;
     uint32_t s = 0x9E3779B9u ^ (seed * 2654435761u);
     for (size_t i = 0; i < n; i++) {
         tm_tensor *t = &m->t[i];
-        snprintf(t->name, sizeof t->name, "%s", cnn_tensors[i].name);
-        t->ndim = cnn_tensors[i].ndim;
+        snprintf(t->name, sizeof t->name, "%s", specs[i].name);
+        t->ndim = specs[i].ndim;
         t->count = 1;
         for (int d = 0; d < t->ndim; d++) {
-            t->shape[d] = cnn_tensors[i].shape[d];
+            t->shape[d] = specs[i].shape[d];
             t->count *= t->shape[d];
         }
         t->data = malloc(t->count * sizeof *t->data);
         size_t fan_in = t->ndim > 1 ? t->count / t->shape[0] : 1;
         for (size_t j = 0; j < t->count; j++) {
             double u = draw(&s);
-            switch (cnn_tensors[i].kind) {
+            switch (specs[i].kind) {
             case 0: t->data[j] = (float)(u * 1.7 / sqrt((double)fan_in)); break;
             case 1: t->data[j] = (float)(0.2 * u); break;
             case 2: t->data[j] = (float)(1.0 + 0.4 * u); break;
@@ -134,6 +177,16 @@ void tm_cnn(tm_model *m, unsigned seed)
             }
         }
     }
+}
+
+void tm_cnn(tm_model *m, unsigned seed)
+{
+    build(m, cnn_json, cnn_tensors, sizeof cnn_tensors / sizeof cnn_tensors[0], seed);
+}
+
+void tm_cnn28(tm_model *m)
+{
+    build(m, cnn28_json, cnn28_tensors, sizeof cnn28_tensors / sizeof cnn28_tensors[0], 28);
 }
 
 tm_tensor *tm_find(const tm_model *m, const char *name)

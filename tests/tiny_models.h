@@ -39,6 +39,17 @@ typedef struct tm_model {
 /* The tiny CNN with weights drawn from `seed`. */
 void tm_cnn(tm_model *m, unsigned seed);
 
+/* The CLI's test fixture tests/fixtures/cnn28 (its weights from seed
+ * 28): input (1, 28, 28) (the shipped IDX images fit it), 10 classes,
+ * three stages and an exit (global_avgpool, linear) after each:
+ *   stage 1: conv2d 3x3 stride 2 padding 1 (no bias) + batchnorm + relu
+ *            -> (6, 14, 14)
+ *   stage 2: depthwise 3x3 + relu6, pointwise to 8, maxpool 2 -> (8, 7, 7)
+ *   stage 3: conv2d 3x3 stride 2 padding 1 + relu [save r], conv2d 3x3
+ *            padding 1, add r -> (8, 4, 4)
+ * so its payload shrinks from 1176 floats to 392 to 128. */
+void tm_cnn28(tm_model *m);
+
 /* The tensor called `name`, or NULL. */
 tm_tensor *tm_find(const tm_model *m, const char *name);
 

@@ -81,12 +81,23 @@ int splitee_batch_forward_images(const splitee_model *model, const splitee_image
                                  const splitee_batch_config *cfg, float *logits,
                                  splitee_error *err);
 
-/* Same from float32 pixels: `pixels` (count, image_size, image_size) in
- * [0, 1], each image run as splitee_engine_forward (no distortion). A
- * non-finite pixel fails that image (VALUE, "image K: engine: ..."). */
+/* Same from float32 inputs of any model: `pixels` holds count inputs of
+ * the model's input shape (splitee_model_split_shape(model, 0), row-major,
+ * splitee_model_split_elems(model, 0) floats each; for the shipped model
+ * 28x28 pixels in [0, 1]), each the raw input x that the model's input
+ * spec normalises: run as splitee_engine_forward, so it becomes
+ * (x - input_mean) / input_std in float32 first (no distortion). A
+ * non-finite value fails that input (VALUE, "image K: engine: ..."). */
 int splitee_batch_forward_pixels(const splitee_model *model, const float *pixels, size_t count,
                                  const splitee_batch_config *cfg, float *logits,
                                  splitee_error *err);
+
+/* Same from inputs that are already normalised (what the model's first op
+ * reads, e.g. the parity fixture's inputs.npy): each run as
+ * splitee_engine_forward_normalised, the input's mean/std not applied. */
+int splitee_batch_forward_normalised(const splitee_model *model, const float *inputs, size_t count,
+                                     const splitee_batch_config *cfg, float *logits,
+                                     splitee_error *err);
 
 /* A fixed split: the device runs layers [0, split) and reads exit split-1;
  * the sample exits there when it is the last layer or its confidence

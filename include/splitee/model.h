@@ -201,6 +201,18 @@ size_t splitee_model_payload_size(const splitee_model *m, int split,
  * the buffer that holds any payload of this model in `enc`. */
 size_t splitee_model_max_payload_size(const splitee_model *m, splitee_payload_encoding enc);
 
+/* Multiply-accumulates of stage `stage` (1..layers: what runs from split
+ * point stage-1 to split point stage) / of exit head `exit` (1..layers:
+ * the head that reads split point exit), for one sample, from the op list.
+ * Only the matrix products count: conv2d out H' W' (C/groups) kh kw
+ * (batch norms folded into it add nothing), linear rows x in x out
+ * (rows = T for (T, D), 1 for a vector), patch_embed T x (C p p) x dim,
+ * attention 2 T^2 D (q k^T and p v over all heads); elementwise ops,
+ * norms, pooling, pos_embed and add count 0. A FLOP count is 2 x MACs.
+ * 0 for an index out of range. */
+size_t splitee_model_stage_macs(const splitee_model *m, int stage);
+size_t splitee_model_exit_macs(const splitee_model *m, int exit);
+
 /* Path of the model.json / weights file the model was loaded from (for
  * messages); valid while the model lives. */
 const char *splitee_model_json_path(const splitee_model *m);

@@ -180,6 +180,10 @@ static int write_json(const char *path, const profile_opts *o, const splitee_mod
     cJSON *lc = cJSON_AddArrayToObject(j, "layer_cost");
     for (int l = 0; l < p->layers; l++)
         cJSON_AddItemToArray(lc, cJSON_CreateNumber(p->layer_cost[l]));
+    cJSON *mac = cJSON_AddArrayToObject(j, "macs");   /* per layer: stage + its exit head */
+    for (int l = 0; l < p->layers; l++)
+        cJSON_AddItemToArray(mac, cJSON_CreateNumber((double)(splitee_model_stage_macs(m, l + 1) +
+                                                              splitee_model_exit_macs(m, l + 1))));
     cJSON *ms = cJSON_AddObjectToObject(j, "ms");
     cJSON_AddItemToObject(ms, "embed", summary_json(p->embed));
     cJSON *la = cJSON_AddArrayToObject(ms, "layer");
@@ -213,19 +217,20 @@ static int write_json(const char *path, const profile_opts *o, const splitee_mod
     return st;
 }
 
-static void print_profile(FILE *f, const profile_opts *o, const profile *p)
+static void print_profile(FILE *f, const profile_opts *o, const splitee_model *m, const profile *p)
 {
     fprintf(f, "batch 1, one thread, %ld runs after %ld warm-up runs (ms: median [p10, p90])\n\n",
             o->runs, o->warmup);
-    fprintf(f, "%-10s %10s %10s %10s   %10s %10s %10s   %s\n", "", "median", "p10", "p90",
-            "exit med", "p10", "p90", "layer_cost");
+    fprintf(f, "%-10s %10s %10s %10s   %10s %10s %10s   %-10s %12s %10s\n", "", "median", "p10", "p90",
+            "exit med", "p10", "p90", "layer_cost", "MACs", "exit MACs");
     fprintf(f, "%-10s %10.4f %10.4f %10.4f\n", "embed", p->embed.median, p->embed.p10, p->embed.p90);
     for (int l = 0; l < p->layers; l++) {
         char name[24];
         snprintf(name, sizeof name, "layer %d", l + 1);
-        fprintf(f, "%-10s %10.4f %10.4f %10.4f   %10.4f %10.4f %10.4f   %.6g\n", name,
+        fprintf(f, "%-10s %10.4f %10.4f %10.4f   %10.4f %10.4f %10.4f   %-10.6g %12zu %10zu\n", name,
                 p->layer[l].median, p->layer[l].p10, p->layer[l].p90, p->exit[l].median,
-                p->exit[l].p10, p->exit[l].p90, p->layer_cost[l]);
+                p->exit[l].p10, p->exit[l].p90, p->layer_cost[l], splitee_model_stage_macs(m, l + 1),
+                splitee_model_exit_macs(m, l + 1));
     }
     double gamma = 0;
     for (int l = 0; l < p->layers; l++)
@@ -263,7 +268,7 @@ int cli_profile(int argc, char **argv)
     }
     const splitee_model_config *c = splitee_model_get_config(m);
     const int L = c->layers, W = 1 + 2 * L;
-    size_t npx = (size_t)c->image_size * (size_t)c->image_size, R = (size_t)o.runs;
+    size_t npx = splitee_model_split_elems(m, 0), R = (size_t)o.runs;   /* the model's input */
     px = malloc(npx * sizeof *px);
     logits = malloc((size_t)c->classes * sizeof *logits);
     t = malloc(R * (size_t)W * sizeof *t);
@@ -272,7 +277,7 @@ int cli_profile(int argc, char **argv)
         st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "out of memory for %zu runs", R);
         goto done;
     }
-    for (size_t i = 0; i < npx; i++)   /* image 0, or a fixed pattern in [0, 1] */
+    for (size_t i = 0; i < npx; i++)   /* image 0 (a (1, H, W) input), or a fixed pattern in [0, 1] */
         px[i] = im.pixels ? (float)(im.pixels[i] / 255.0) : (float)((i * 37 % 256) / 255.0);
     if ((st = splitee_engine_state_create(m, &s, &err)) < 0)
         goto done;
@@ -326,7 +331,7 @@ int cli_profile(int argc, char **argv)
     }
     if (o.out && (st = write_json(o.out, &o, m, &p, &err)) < 0)
         goto done;
-    print_profile(stdout, &o, &p);
+    print_profile(stdout, &o, m, &p);
 done:
     free(px);
     free(logits);

@@ -355,6 +355,17 @@ static const cli_opt OPT_SEED_COMPAT = { .name = "seed", .arg = "S", .kind = CLI
 static const cli_opt *const SEED_COMPAT_OPTS[] = { &OPT_SEED_COMPAT, NULL };
 const cli_group cli_group_seed_compat = { .title = "old spellings", .opts = SEED_COMPAT_OPTS };
 
+void cli_shape_text(const splitee_shape *sh, char *buf, size_t len)
+{
+    size_t o = 0;
+    if (len)
+        buf[0] = '\0';
+    for (int i = 0; i < sh->rank && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? ", " : "(", sh->dims[i]);
+    if (o < len)
+        snprintf(buf + o, len - o, ")");
+}
+
 int cli_input_load(cli_input *in, const cli_model *mo, splitee_model **model,
                    splitee_images *im, splitee_error *err)
 {
@@ -368,9 +379,19 @@ int cli_input_load(cli_input *in, const cli_model *mo, splitee_model **model,
     if ((st = splitee_idx_load(in->images, in->labels, im, err)) < 0)
         goto fail;
     const splitee_model_config *c = splitee_model_get_config(*model);
-    if (im->rows != (size_t)c->image_size || im->cols != (size_t)c->image_size) {
+    splitee_shape sh;
+    splitee_model_split_shape(*model, 0, &sh);
+    char want[64];
+    cli_shape_text(&sh, want, sizeof want);
+    if (sh.rank != 3 || sh.dims[0] != 1) {
+        st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: IDX images are one-channel, the model %s takes "
+                           "inputs of shape %s (give them as .npy: --inputs)", in->images,
+                           splitee_model_json_path(*model), want);
+        goto fail;
+    }
+    if (im->rows != (size_t)sh.dims[1] || im->cols != (size_t)sh.dims[2]) {
         st = splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: %zux%zu images, the model takes %dx%d",
-                           in->images, im->rows, im->cols, c->image_size, c->image_size);
+                           in->images, im->rows, im->cols, sh.dims[1], sh.dims[2]);
         goto fail;
     }
     if ((st = splitee_images_check_labels(im, c->classes, err)) < 0)

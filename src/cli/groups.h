@@ -105,6 +105,9 @@ extern const cli_group cli_group_seed_compat;    /* --seed: old spelling of --no
  * other options have been checked. */
 int cli_input_resolve(cli_input *in, splitee_error *err);
 
+/* "(1, 28, 28)": a shape for messages, into buf[0..len). */
+void cli_shape_text(const splitee_shape *sh, char *buf, size_t len);
+
 /* Resolves, then loads the model and the images (with labels if any), cut
  * to --limit, and checks that they fit the model and the distortion fits
  * the images. On failure nothing is left allocated. */

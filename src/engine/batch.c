@@ -211,6 +211,7 @@ typedef struct fwd_ctx {
     size_t npx, per;          /* pixels per image; logits per sample (layers x classes) */
     float *out;               /* (count, layers, classes) */
     int classes;
+    int normalised;           /* f32 is already normalised: skip the input's mean/std */
 } fwd_ctx;
 
 /* VALUE when a logit is not a finite number: weights large enough to
@@ -232,7 +233,8 @@ static int fwd_sample(void *arg, size_t k, splitee_error *err)
     const float *px = c->f32 ? c->f32 + k * c->npx : c->px;
     if (c->u8)
         splitee_distorter_apply(c->d, c->u8 + k * c->npx, (uint64_t)k, c->px);
-    int st = splitee_engine_forward(c->s, px, c->out + k * c->per, err);
+    int st = c->normalised ? splitee_engine_forward_normalised(c->s, px, c->out + k * c->per, err)
+                           : splitee_engine_forward(c->s, px, c->out + k * c->per, err);
     if (st == 0)
         st = check_logits(c->out + k * c->per, c->per, c->classes, err);
     return st;
@@ -250,9 +252,9 @@ static void fwd_free(fwd_ctx *cs, void **ptrs, int n)
 }
 
 /* Shared body: u8 images with a distortion, or f32 pixels. */
-static int forward(const splitee_model *model, const uint8_t *u8, const float *f32, size_t count,
-                   const splitee_distortion_config *dc, const splitee_batch_config *cfg, float *logits,
-                   splitee_error *err)
+static int forward(const splitee_model *model, const uint8_t *u8, const float *f32, int normalised,
+                   size_t count, const splitee_distortion_config *dc, const splitee_batch_config *cfg,
+                   float *logits, splitee_error *err)
 {
     if (!logits && count)
         return splitee__fail(err, SPLITEE_ERR_ARG, "batch: no logits buffer given");
@@ -279,7 +281,7 @@ static int forward(const splitee_model *model, const uint8_t *u8, const float *f
     for (int t = 0; t < nw && st == 0; t++) {
         fwd_ctx *c = &cs[t];
         *c = (fwd_ctx){ NULL, NULL, NULL, u8, f32, npx, (size_t)mc->layers * (size_t)mc->classes,
-                        logits, mc->classes };
+                        logits, mc->classes, normalised };
         ptrs[t] = c;
         st = splitee_engine_state_create(model, &c->s, err);
         if (st == 0 && u8)
@@ -309,7 +311,7 @@ int splitee_batch_forward_images(const splitee_model *model, const splitee_image
     if (im->count && (im->rows != rows || im->cols != cols))
         return splitee__fail(err, SPLITEE_ERR_SHAPE, "batch: %zux%zu images, the model takes %zux%zu", im->rows,
                              im->cols, rows, cols);
-    return forward(model, im->pixels, NULL, im->count, dc, cfg, logits, err);
+    return forward(model, im->pixels, NULL, 0, im->count, dc, cfg, logits, err);
 }
 
 int splitee_batch_forward_pixels(const splitee_model *model, const float *pixels, size_t count,
@@ -318,7 +320,16 @@ int splitee_batch_forward_pixels(const splitee_model *model, const float *pixels
 {
     if (count && !pixels)
         return splitee__fail(err, SPLITEE_ERR_ARG, "batch: no pixels given");
-    return forward(model, NULL, pixels, count, NULL, cfg, logits, err);
+    return forward(model, NULL, pixels, 0, count, NULL, cfg, logits, err);
+}
+
+int splitee_batch_forward_normalised(const splitee_model *model, const float *inputs, size_t count,
+                                     const splitee_batch_config *cfg, float *logits,
+                                     splitee_error *err)
+{
+    if (count && !inputs)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "batch: no inputs given");
+    return forward(model, NULL, inputs, 1, count, NULL, cfg, logits, err);
 }
 
 /* ---- a fixed split ------------------------------------------------------------ */

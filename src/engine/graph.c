@@ -977,3 +977,48 @@ int splitee__graph_fold(splitee_model *m, splitee_error *err)
     }
     return SPLITEE_OK;
 }
+
+/* ---- multiply-accumulates (model.h) ---------------------------------------- */
+
+/* MACs of one op: the matrix products only (model.h). */
+static size_t op_macs(const splitee__op *op)
+{
+    switch (op->kind) {
+    case SPLITEE__OP_CONV2D: {
+        const splitee__conv2d_params *p = &op->conv;
+        return (size_t)p->out * (size_t)p->ho * (size_t)p->wo * (size_t)(p->c / p->groups) *
+               (size_t)p->kh * (size_t)p->kw;
+    }
+    case SPLITEE__OP_LINEAR:
+        return (op->in.rank == 1 ? 1 : (size_t)op->in.dims[0]) * (size_t)op->lin.in *
+               (size_t)op->lin.out;
+    case SPLITEE__OP_PATCH_EMBED:
+        return (size_t)op->out.dims[0] * (size_t)op->lin.in * (size_t)op->lin.out;
+    case SPLITEE__OP_ATTENTION:   /* q k^T and p v over all heads: 2 T^2 D */
+        return 2 * (size_t)op->in.dims[0] * (size_t)op->in.dims[0] * (size_t)op->out.dims[1];
+    default:
+        return 0;
+    }
+}
+
+static size_t list_macs(const splitee__oplist *l)
+{
+    size_t n = 0;
+    for (int i = 0; i < l->n; i++)
+        n += op_macs(&l->ops[i]);
+    return n;
+}
+
+size_t splitee_model_stage_macs(const splitee_model *m, int stage)
+{
+    if (!m || stage < 1 || stage > m->cfg.layers)
+        return 0;
+    return list_macs(&m->stages[stage - 1]);
+}
+
+size_t splitee_model_exit_macs(const splitee_model *m, int exit)
+{
+    if (!m || exit < 1 || exit > m->cfg.layers)
+        return 0;
+    return list_macs(&m->exits[exit - 1]);
+}

@@ -437,6 +437,14 @@ ln -sf "$tmp/real.json" "$tmp/link.json"
 $bin replay $T --reps 1 --quiet --json "$tmp/link.json" && [[ -L "$tmp/link.json" && -s "$tmp/real.json" ]] && ok \
     || bad "--json through a symlink: the link was not followed"
 
+# --- shipped tables by name: --list-tables, and --table as --domain's other spelling
+lt=$($bin replay --list-tables)
+for d in clean noise blur contrast; do
+    grep -qE "^  $d +" <<< "$lt" && ok || bad "--list-tables lacks $d"
+done
+[[ "$($bin replay --table blur --reps 2 --policy oracle,final)" == "$($bin replay --domain blur --reps 2 --policy oracle,final)" ]] \
+    && ok || bad "--table blur differs from --domain blur"
+
 # --- exit rules (docs/EXIT_RULES.md): the same options in replay and device
 check rule-patience $bin replay $T --reps 2 --policy splitee-s,ee-threshold,oracle --rule patience --patience 2
 check rule-agreement $bin replay $T --reps 2 --policy splitee-s,ee-threshold --rule agreement --alpha 1.5

@@ -28,6 +28,7 @@ typedef struct replay_opts {
     char *model_dir;               /* --model: price each split point's activation of this model */
     char *csv, *curves, *trace, *plot;
     int plot_setting;   /* --plot-setting: 1-based setting of a sweep, 0 = every one */
+    int list_tables;    /* --list-tables: print the shipped tables and stop */
 } replay_opts;
 
 static int set_reference(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
@@ -68,7 +69,11 @@ static const cli_opt OPT_INIT = { .name = "init", .arg = "I", .kind = CLI_CHOICE
     .help = "UCB initialisation: play every layer once, or the authors' seeding", .def = "play-once" };
 static const cli_opt OPT_REFERENCE = { .name = "reference", .kind = CLI_FN, .set = set_reference,
     .help = "the authors' simulation: --order given --init reference --side-info reference" };
-static const cli_opt *const RUN_OPTS[] = { &OPT_REPS, &OPT_ORDER, &OPT_INIT, &OPT_REFERENCE, NULL };
+static const cli_opt OPT_LIST_TABLES = { .name = "list-tables", .kind = CLI_SET, .ival = 1,
+    .off = offsetof(replay_opts, list_tables),
+    .help = "print the shipped tables (--domain/--table NAME) with their files, and stop" };
+static const cli_opt *const RUN_OPTS[] = { &OPT_REPS, &OPT_ORDER, &OPT_INIT, &OPT_REFERENCE, &OPT_LIST_TABLES,
+                                           NULL };
 static const cli_group RUN = { .title = "replay", .opts = RUN_OPTS };
 
 static const cli_opt OPT_ARRIVAL = { .name = "arrival-ms", .arg = "MS", .kind = CLI_DOUBLE,
@@ -351,6 +356,23 @@ static int add_shifts(const replay_opts *o, splitee_replay *rp, splitee_error *e
     return 0;
 }
 
+/* --list-tables: the catalogue's tables, one line each, then their files. */
+static int list_tables(splitee_error *err)
+{
+    const splitee_catalog *c = cli_catalog(err);
+    if (!c)
+        return err->status;
+    const splitee_shipped_table *def = splitee_catalog_default_table(c);
+    printf("shipped tables in %s (--domain NAME or --table NAME; default %s):\n", splitee_catalog_dir(c),
+           def->domain);
+    for (int i = 0; i < splitee_catalog_count(c); i++) {
+        const splitee_shipped_table *t = splitee_catalog_at(c, i);
+        printf("  %-10s %s\n  %-10s logits %s\n  %-10s labels %s\n", t->domain, t->description, "",
+               t->logits, "", t->labels);
+    }
+    return 0;
+}
+
 /* Every output this run will write, checked before any work: the data
  * files, and the folder of the figures (PREFIX-regret.svg stands for them). */
 static int check_outputs(const replay_opts *o, splitee_error *err)
@@ -419,6 +441,10 @@ int cli_replay(int argc, char **argv)
     st = cli_parse(&CMD, &o, argc, argv, &err);
     if (st != 0)
         goto done;
+    if (o.list_tables) {
+        st = list_tables(&err);
+        goto done;
+    }
     if ((st = check_outputs(&o, &err)) < 0)
         goto done;
     o.replay.seed = o.pol.seed;

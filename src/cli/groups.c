@@ -525,8 +525,10 @@ static const cli_opt OPT_SHIFT = { .name = "shift", .arg = "ROUND:TABLE", .kind 
     .help = "domain shift: after ROUND rounds (or P% of the stream) the samples\n"
             "come from TABLE (a path, or a domain NAME); repeatable, or a comma\n"
             "list. Adds dynamic regret (per-segment best layer)" };
-static const cli_opt *const TABLE_OPTS[] = { &OPT_LOGITS, &OPT_TAB_LABELS, &OPT_TAB_DOMAIN, &OPT_LAYOUT,
-                                             &OPT_SHIFT, NULL };
+static const cli_opt OPT_TAB_TABLE = { .name = "table", .arg = "NAME", .kind = CLI_ALIAS, .alias = "domain",
+    .help = "the same as --domain NAME (splitee replay --list-tables lists them)" };
+static const cli_opt *const TABLE_OPTS[] = { &OPT_LOGITS, &OPT_TAB_LABELS, &OPT_TAB_DOMAIN, &OPT_TAB_TABLE,
+                                             &OPT_LAYOUT, &OPT_SHIFT, NULL };
 
 /* The labels that go with table `path` when --labels did not say: a
  * shipped table's own, else none. */

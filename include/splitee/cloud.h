@@ -83,6 +83,7 @@ typedef struct splitee_cloud_config {
 /* Counters since create (read with splitee_cloud_stats). */
 typedef struct splitee_cloud_stats {
     uint64_t connections;   /* accepted */
+    uint64_t clients;       /* connections open now (their max_clients slots) */
     uint64_t rejected;      /* closed at accept: over max_clients */
     uint64_t rejected_peer; /* closed at accept: over max_per_peer */
     uint64_t timed_out;     /* closed by the idle or the frame timeout */

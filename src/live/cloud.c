@@ -516,7 +516,8 @@ static char tag_pipe, tag_stop;
 
 /* The loop: wait for events (at most one tick while timeouts are on, not at
  * all while the ready list has work), give each connection with an event
- * one turn, then each on the ready list one turn, then check the
+ * one turn (those whose peer closed first), then each on the ready list
+ * one turn, then check the
  * timeouts once per tick. A turn is bounded by cfg.batch requests, so an
  * iteration is bounded, and a closed connection's slot is freed within
  * one. */
@@ -536,23 +537,29 @@ static void *worker_main(void *arg)
         w->iteration++;
         double now = now_s();
         int stop = 0;
-        for (int i = 0; i < n; i++) {
-            void *ptr = evs[i].data.ptr;
-            if (ptr == &tag_stop) {
-                stop = 1;
-            } else if (ptr == &tag_pipe) {
-                handover hs[32];
-                ssize_t got = read(w->pipe_rd, hs, sizeof hs);
-                for (ssize_t j = 0; j < got / (ssize_t)sizeof(handover); j++)
-                    adopt(w, &hs[j]);
-            } else {
-                /* A connection closed earlier in this batch cannot appear
-                 * again: each fd is reported once per call and handled once. */
-                conn *k = ptr;
-                if (k->turn_at != w->iteration)
-                    turn(w, k, now);
+        /* Two passes: first the connections whose peer closed or failed
+         * (their slots come back before any other compute of this
+         * iteration), then the rest. A connection closed in the first pass
+         * cannot appear in the second: each fd is reported once per call. */
+        const uint32_t gone = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < n; i++) {
+                void *ptr = evs[i].data.ptr;
+                if (ptr == &tag_stop) {
+                    stop = 1;
+                } else if (ptr == &tag_pipe) {
+                    if (pass == 1) {
+                        handover hs[32];
+                        ssize_t got = read(w->pipe_rd, hs, sizeof hs);
+                        for (ssize_t j = 0; j < got / (ssize_t)sizeof(handover); j++)
+                            adopt(w, &hs[j]);
+                    }
+                } else if ((pass == 0) == !!(evs[i].events & gone)) {
+                    conn *k = ptr;
+                    if (k->turn_at != w->iteration)
+                        turn(w, k, now);
+                }
             }
-        }
         if (stop)
             break;
         conn *ready = w->ready;
@@ -915,6 +922,7 @@ void splitee_cloud_get_stats(const splitee_cloud *c, splitee_cloud_stats *st)
         st->errors += __atomic_load_n(&w->errors, __ATOMIC_RELAXED);
         st->dropped += __atomic_load_n(&w->dropped, __ATOMIC_RELAXED);
         st->timed_out += __atomic_load_n(&w->timed_out, __ATOMIC_RELAXED);
+        st->clients += (uint64_t)__atomic_load_n(&w->active, __ATOMIC_RELAXED);
         st->compute_us += w->compute_us;
     }
 }

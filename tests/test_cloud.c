@@ -415,7 +415,7 @@ Test(cloud, config_defaults_and_bounds)
 /* A client that sends half a frame and stalls is closed after the frame
  * timeout (logged with the peer); a device on the same worker keeps being
  * answered meanwhile. */
-Test(cloud, half_a_frame_is_closed_after_the_frame_timeout, .timeout = 60)
+Test(cloud, half_a_frame_is_closed_after_the_frame_timeout)
 {
     splitee_cloud_config cc;
     splitee_cloud_config_default(&cc);
@@ -431,6 +431,7 @@ Test(cloud, half_a_frame_is_closed_after_the_frame_timeout, .timeout = 60)
     int port = splitee_cloud_port(fx.c);
     int stall = dial(port), good = dial(port);
     cr_assert_eq(send(stall, fr, flen / 2, 0), (ssize_t)(flen / 2));
+    cr_assert_lt(closed_within(stall, 0.15), 0, "closed before its frame timeout");
     splitee_wire_parser *p;
     cr_assert_eq(splitee_wire_parser_create(1024, &p, NULL), 0);
     double t0 = mono();
@@ -443,7 +444,6 @@ Test(cloud, half_a_frame_is_closed_after_the_frame_timeout, .timeout = 60)
     cr_assert_eq(st.requests, (uint64_t)answered, "every request answered, none lost");
     double took = closed_within(stall, 10);
     cr_assert(took >= 0, "the stalled connection stays open");
-    cr_assert(mono() - t0 >= 0.25, "closed before its frame timeout");
     /* the well-behaved connection idles past the frame timeout: kept */
     usleep(500 * 1000);
     cr_assert_eq(ask(good, p, fr, flen, 10), 1, "a connection between frames is not timed out");
@@ -459,7 +459,7 @@ Test(cloud, half_a_frame_is_closed_after_the_frame_timeout, .timeout = 60)
 
 /* A connection with no request for the idle timeout is closed (logged);
  * one that keeps asking is not. */
-Test(cloud, an_idle_connection_is_closed_after_the_idle_timeout, .timeout = 60)
+Test(cloud, an_idle_connection_is_closed_after_the_idle_timeout)
 {
     splitee_cloud_config cc;
     splitee_cloud_config_default(&cc);
@@ -473,6 +473,7 @@ Test(cloud, an_idle_connection_is_closed_after_the_idle_timeout, .timeout = 60)
     int port = splitee_cloud_port(fx.c);
     double t0 = mono();
     int idle = dial(port), busy = dial(port);
+    cr_assert_lt(closed_within(idle, 0.2), 0, "closed before its idle timeout");
     splitee_wire_parser *p;
     cr_assert_eq(splitee_wire_parser_create(1024, &p, NULL), 0);
     while (mono() - t0 < 1.2) {           /* three idle timeouts */
@@ -481,7 +482,6 @@ Test(cloud, an_idle_connection_is_closed_after_the_idle_timeout, .timeout = 60)
     }
     double took = closed_within(idle, 10);
     cr_assert(took >= 0, "the idle connection stays open");
-    cr_assert(mono() - t0 >= 0.35, "closed before its idle timeout");
     close(idle);
     close(busy);
     splitee_wire_parser_free(p);
@@ -494,7 +494,7 @@ Test(cloud, an_idle_connection_is_closed_after_the_idle_timeout, .timeout = 60)
 /* Three clients from one address with max_per_peer 2: the third is closed
  * at accept and logged, a burst of refusals is logged once, and a slot
  * freed by a close is taken by the next connection. */
-Test(cloud, connections_beyond_max_per_peer_are_refused, .timeout = 60)
+Test(cloud, connections_beyond_max_per_peer_are_refused)
 {
     splitee_cloud_config cc;
     splitee_cloud_config_default(&cc);
@@ -549,7 +549,7 @@ Test(cloud, connections_beyond_max_per_peer_are_refused, .timeout = 60)
  * stops reading it once its answers fill the output buffer, so it computes
  * a bounded number of them, and a second client on the same worker is
  * answered meanwhile. */
-Test(cloud, a_pipelining_client_that_does_not_read_does_not_starve_others, .timeout = 60)
+Test(cloud, a_pipelining_client_that_does_not_read_does_not_starve_others)
 {
     splitee_cloud_config cc;
     splitee_cloud_config_default(&cc);
@@ -613,8 +613,8 @@ typedef struct pipeliner {
     int port;
     const unsigned char *frame;
     size_t flen;
-    volatile int stop;
-    long answered;
+    int stop;                              /* atomic */
+    long answered;                         /* atomic */
 } pipeliner;
 
 static void *pipeline_main(void *arg)
@@ -624,7 +624,7 @@ static void *pipeline_main(void *arg)
     splitee_wire_parser *p;
     splitee_wire_parser_create(1024, &p, NULL);
     long inflight = 0;
-    while (!pl->stop) {
+    while (!__atomic_load_n(&pl->stop, __ATOMIC_RELAXED)) {
         while (inflight < 32 && send(fd, pl->frame, pl->flen, MSG_NOSIGNAL) == (ssize_t)pl->flen)
             inflight++;
         struct pollfd pf = { fd, POLLIN, 0 };
@@ -639,7 +639,7 @@ static void *pipeline_main(void *arg)
         splitee_wire_frame f;
         while (splitee_wire_parser_next(p, &f, NULL) == 1) {
             inflight--;
-            pl->answered++;
+            __atomic_fetch_add(&pl->answered, 1, __ATOMIC_RELAXED);
         }
     }
     close(fd);
@@ -647,7 +647,7 @@ static void *pipeline_main(void *arg)
     return NULL;
 }
 
-Test(cloud, churned_connections_free_their_slots_while_the_worker_is_busy, .timeout = 120)
+Test(cloud, churned_connections_free_their_slots_while_the_worker_is_busy)
 {
     splitee_cloud_config cc;
     splitee_cloud_config_default(&cc);
@@ -663,7 +663,7 @@ Test(cloud, churned_connections_free_their_slots_while_the_worker_is_busy, .time
     pipeliner pl = { .port = port, .frame = fr, .flen = flen };
     pthread_t th;
     pthread_create(&th, NULL, pipeline_main, &pl);
-    while (pl.answered < 100)              /* it is being served */
+    while (__atomic_load_n(&pl.answered, __ATOMIC_RELAXED) < 100)   /* it is being served */
         usleep(1000);
     splitee_wire_parser *p;
     cr_assert_eq(splitee_wire_parser_create(1024, &p, NULL), 0);
@@ -689,10 +689,13 @@ Test(cloud, churned_connections_free_their_slots_while_the_worker_is_busy, .time
     cr_assert_eq(splitee_wire_parser_create(1024, &q, NULL), 0);
     cr_assert_eq(ask(x, p, fr, flen, 10), 1);
     cr_assert_eq(ask(y, q, fr, flen, 10), 1, "the third slot of max_clients 3 is free");
-    long before = pl.answered;
-    usleep(50 * 1000);
-    cr_assert_gt(pl.answered, before, "the pipeliner is still being served");
-    pl.stop = 1;
+    long before = __atomic_load_n(&pl.answered, __ATOMIC_RELAXED), now_answered = before;
+    for (t0 = mono(); now_answered == before && mono() - t0 < 5;) {
+        usleep(1000);
+        now_answered = __atomic_load_n(&pl.answered, __ATOMIC_RELAXED);
+    }
+    cr_assert_gt(now_answered, before, "the pipeliner is no longer served");
+    __atomic_store_n(&pl.stop, 1, __ATOMIC_RELAXED);
     pthread_join(th, NULL);
     close(x);
     close(y);

@@ -258,6 +258,16 @@ if start_cloud2 "$tmp/cloud5.log" --workers 1 --frame-timeout 0.3 --idle-timeout
     exec 5>&- 6>&-
     kill "$cloud_pid"
 fi
+if start_cloud2 "$tmp/cloud7.log" --workers 1 --idle-timeout 0.3; then
+    # a device slower than the idle timeout: the cloud closes its idle
+    # connection between samples, and the device opens a new one (no fallback)
+    $bin device $M --cloud 127.0.0.1:$port5 $I $W --limit 4 --policy fixed:1 --alpha 0.99 --interval 0.6 \
+        > "$tmp/slow.out" 2>&1 || bad "slow device: exit $?"
+    read -r s e o f < <(counts "$tmp/slow.out")
+    [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "device slower than the idle timeout: offloaded ${o:-?} fallback ${f:-?}"
+    grep -q 'closed: timeout: no request for' "$tmp/cloud7.log" && ok || bad "slow device: its idle connection was not closed"
+    kill "$cloud_pid"
+fi
 if start_cloud2 "$tmp/cloud6.log" --workers 1 --max-per-peer 2 --max-clients 3; then
     # three connections from one address, max-per-peer 2: the third is refused and logged
     exec 5<>"/dev/tcp/127.0.0.1/$port5" 6<>"/dev/tcp/127.0.0.1/$port5" 7<>"/dev/tcp/127.0.0.1/$port5"

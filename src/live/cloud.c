@@ -91,7 +91,7 @@ struct splitee_cloud {
     double tick_s;                   /* how often a worker checks its timeouts; 0: never */
     worker *workers;
     int nworkers;
-    uint64_t connections, rejected, rejected_peer;
+    uint64_t connections, rejected, rejected_peer; /* atomic counters */
     peer_slot *peers;                /* (npeers) open addressing, linear probing */
     size_t npeers;                   /* a power of two, at least twice max_clients */
     pthread_mutex_t peer_lock;       /* the table: the acceptor adds, workers remove */
@@ -841,8 +841,8 @@ static void accept_all(splitee_cloud *c)
         if (total_active(c, &least) >= c->cfg.max_clients) {
             logf_(c, "%s: closed: refused, %d clients already (max-clients)", h.peer,
                   c->cfg.max_clients);
+            __atomic_fetch_add(&c->rejected, 1, __ATOMIC_RELAXED);   /* counted before the peer sees it */
             close(fd);
-            c->rejected++;
             continue;
         }
         h.key = key_of(&ss);
@@ -850,15 +850,15 @@ static void accept_all(splitee_cloud *c)
         if (peer_admit(c, &h.key, h.peer, line, sizeof line) < 0) {
             if (line[0])
                 logf_(c, "%s", line);
+            __atomic_fetch_add(&c->rejected_peer, 1, __ATOMIC_RELAXED);
             close(fd);
-            c->rejected_peer++;
             continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         worker *w = &c->workers[least];
         __atomic_fetch_add(&w->active, 1, __ATOMIC_RELAXED);
-        c->connections++;
+        __atomic_fetch_add(&c->connections, 1, __ATOMIC_RELAXED);
         /* one write of at most PIPE_BUF bytes is atomic: the worker reads whole hand-overs */
         if (write(w->pipe_wr, &h, sizeof h) != (ssize_t)sizeof h) {
             logf_(c, "accept: cannot hand over a connection: %s", strerror(errno));
@@ -913,9 +913,9 @@ int splitee_cloud_run(splitee_cloud *c, splitee_error *err)
 void splitee_cloud_get_stats(const splitee_cloud *c, splitee_cloud_stats *st)
 {
     memset(st, 0, sizeof *st);
-    st->connections = c->connections;
-    st->rejected = c->rejected;
-    st->rejected_peer = c->rejected_peer;
+    st->connections = __atomic_load_n(&c->connections, __ATOMIC_RELAXED);
+    st->rejected = __atomic_load_n(&c->rejected, __ATOMIC_RELAXED);
+    st->rejected_peer = __atomic_load_n(&c->rejected_peer, __ATOMIC_RELAXED);
     for (int i = 0; i < c->nworkers; i++) {
         const worker *w = &c->workers[i];
         st->requests += __atomic_load_n(&w->requests, __ATOMIC_RELAXED);

@@ -302,6 +302,22 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
         snprintf(why, len, "no cloud configured");
         return -1;
     }
+    if (d->fd >= 0) {
+        /* The cloud may have closed the connection while it was idle (its
+         * idle timeout, a restart): then open a new one instead of failing
+         * this request on the dead one. Bytes waiting (a late reply) mean
+         * it is alive. */
+        struct pollfd pf = { d->fd, POLLIN, 0 };
+        char b;
+        ssize_t k = 1;
+        if (poll(&pf, 1, 0) == 1) {
+            k = recv(d->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                k = 1;
+        }
+        if (k <= 0)
+            disconnect(d, 0);
+    }
     if (d->fd < 0) {
         if (now < d->next_try_s) {
             snprintf(why, len, "cloud unreachable, next retry in %.3f s", d->next_try_s - now);

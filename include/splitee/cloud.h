@@ -20,11 +20,12 @@
  * Misbehaving peers: a connection with no complete request for
  * idle_timeout_s, or holding a frame begun and not finished for
  * frame_timeout_s, is closed (logged). A connection's slot under
- * max_clients is freed as soon as its worker sees the close, which takes
- * at most one turn of the worker's loop, and a turn is bounded: each
- * connection gets at most `batch` requests computed per turn, and a
- * connection whose answers are not being read (more than 4 KiB waiting,
- * about 85 responses) is not read from until they drain, so a pipelining
+ * max_clients is freed as soon as its worker sees the close, within one
+ * iteration of the worker's loop (closes are handled first), and an
+ * iteration is bounded: each connection gets at most `batch` requests
+ * computed per turn, one turn per iteration, and a connection whose
+ * answers are not being read (its 4 KiB output buffer full, about 80
+ * responses) is not read from until they drain, so a pipelining
  * client can neither queue unbounded work nor starve the others on its
  * worker. More than max_per_peer connections from one address are
  * refused at accept (logged once per second per address).

@@ -8,7 +8,8 @@
  * and a cloud answering one measure refuses the others. Misbehaving
  * peers: half a frame and an idle connection are closed after their
  * timeouts while others are served, connections beyond max_per_peer are
- * refused (one log line per burst), a client that pipelines without
+ * refused (one log line per burst) so one address holding half frames
+ * cannot take every max_clients slot from a device, a client that pipelines without
  * reading stops being read and does not starve another, and connections
  * churned beside a busy pipeliner give their max_clients slots back. */
 #include <criterion/criterion.h>
@@ -702,4 +703,58 @@ Test(cloud, churned_connections_free_their_slots_while_the_worker_is_busy)
     splitee_wire_parser_free(p);
     splitee_wire_parser_free(q);
     stop(&fx);
+}
+
+/* One address opening connection after connection, each holding half a
+ * frame, takes at most max_per_peer slots: a device from another address
+ * is still admitted and answered (127.0.0.2 is loopback too on Linux). */
+static int dial_from(int port, const char *src)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = 0 };
+    inet_pton(AF_INET, src, &me.sin_addr);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof me), 0, "bind %s: %s", src, strerror(errno));
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+Test(cloud, one_address_cannot_take_every_slot)
+{
+    splitee_cloud_config cc;
+    splitee_cloud_config_default(&cc);
+    cc.max_clients = 8;
+    cc.max_per_peer = 4;
+    fixture fx;
+    start_with(&fx, &cc);
+    unsigned char fr[8192];
+    double conf[SPLITEE_CONFIDENCE_COUNT];
+    int32_t pred;
+    size_t flen = request_for(fx.m, 2, 4, 2, SPLITEE_CONFIDENCE_MAX_SOFTMAX, 3, fr, sizeof fr, conf, &pred);
+    int port = splitee_cloud_port(fx.c);
+    int hold[12];
+    for (int k = 0; k < 12; k++) {
+        hold[k] = dial_from(port, "127.0.0.2");
+        send(hold[k], fr, flen / 2, MSG_NOSIGNAL);
+    }
+    splitee_cloud_stats st;
+    double t0 = mono();
+    do {                                   /* the acceptor has seen all twelve */
+        usleep(2000);
+        splitee_cloud_get_stats(fx.c, &st);
+    } while (st.connections + st.rejected_peer < 12 && mono() - t0 < 10);
+    cr_assert_eq(st.connections, 4);
+    cr_assert_eq(st.rejected_peer, 8);
+    splitee_wire_parser *p;
+    cr_assert_eq(splitee_wire_parser_create(1024, &p, NULL), 0);
+    int dev = dial(port);
+    for (int k = 0; k < 5; k++)
+        cr_assert_eq(ask(dev, p, fr, flen, 10), 1, "the device's request %d", k);
+    close(dev);
+    for (int k = 0; k < 12; k++)
+        close(hold[k]);
+    splitee_wire_parser_free(p);
+    stop(&fx);
+    cr_assert(strstr(fx.log, "127.0.0.2:") && strstr(fx.log, "(max-per-peer"), "%s", fx.log);
 }

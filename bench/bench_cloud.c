@@ -189,6 +189,7 @@ int main(int argc, char **argv)
     splitee_cloud_config cc;
     splitee_cloud_config_default(&cc);
     cc.workers = workers;
+    cc.max_per_peer = cc.max_clients;  /* every client is on loopback, one address */
     splitee_cloud *cloud;
     if (splitee_cloud_create(m, &cc, &cloud, &e) < 0)
         die("cloud", &e);

@@ -5,8 +5,11 @@
 # a restarted cloud; garbage sent to the server (random bytes, a bad
 # magic, an oversized length, a bad checksum, a truncated frame) closes
 # only that connection and later devices are still served; --state
-# persists; bad options exit 2 with one line; SIGTERM stops the cloud
-# cleanly. Runs from tests/ with the binary as $1; ports are ephemeral.
+# persists; a half-sent frame and an idle connection are closed after
+# their timeouts while a device is served, a third connection from one
+# address is refused under --max-per-peer 2, connect/close churn gives its
+# slots back, a device names the peer when a fresh connection fails; bad
+# options exit 2 with one line; SIGTERM stops the cloud cleanly. Runs from tests/ with the binary as $1; ports are ephemeral.
 set -uo pipefail
 bin="$(realpath "$1")"
 tmp=$(mktemp -d)
@@ -212,13 +215,81 @@ adds_up max-clients "$tmp/max.out" 6
 read -r s e o f < <(counts "$tmp/max.out")
 [[ ${f:-0} -gt 0 && ${o:-1} -eq 0 ]] && ok || bad "max-clients: offloaded ${o:-?} fallback ${f:-?}"
 grep -q 'closed: refused, 1 clients already' "$tmp/cloud3.log" && ok || bad "max-clients: no refusal logged"
+# the device says why a freshly opened connection failed, naming the peer
+grep -q "fallback: new connection to 127\.0\.0\.1:$port3 failed its first request: 127\.0\.0\.1:$port3 closed the connection" \
+    "$tmp/max.out" && ok || bad "device: no line for a fresh connection's failure: $(grep fallback "$tmp/max.out" | head -2)"
 kill "$cloud_pid"
+
+# --- misbehaving peers: timeouts, a per-address cap, churn
+# start_cloud2 LOG ARGS...: a cloud with extra options; sets $cloud_pid and $port5
+start_cloud2() {
+    local log="$1"; shift
+    $bin cloud $M --listen 127.0.0.1:0 "$@" 2> "$log" &
+    cloud_pid=$!; pids+=("$cloud_pid")
+    port5=""
+    for _ in $(seq 100); do
+        port5=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$log")
+        [[ -n "$port5" ]] && return 0
+        sleep 0.05
+    done
+    bad "cloud did not start: $(cat "$log")"
+    return 1
+}
+# wait_log LOG PATTERN: up to 5 s for a line matching PATTERN
+wait_log() {
+    for _ in $(seq 100); do grep -q -- "$2" "$1" && return 0; sleep 0.05; done
+    return 1
+}
+if start_cloud2 "$tmp/cloud5.log" --workers 1 --frame-timeout 0.3 --idle-timeout 1.5; then
+    # half a frame, then a stall: closed after the frame timeout; a device is served meanwhile
+    exec 5<>"/dev/tcp/127.0.0.1/$port5"
+    hdr 01 00 64000000 00000000 >&5
+    printf 0123456789 >&5
+    # an idle connection: nothing at all
+    exec 6<>"/dev/tcp/127.0.0.1/$port5"
+    $bin device $M --cloud 127.0.0.1:$port5 $I $W --limit 20 --policy fixed:1 --alpha 0.99 --interval 0.05 \
+        > "$tmp/stall.out" 2>&1 || bad "device beside a stalled client: exit $?"
+    read -r s e o f < <(counts "$tmp/stall.out")
+    [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "device beside a stalled client: offloaded ${o:-?} fallback ${f:-?}"
+    wait_log "$tmp/cloud5.log" 'closed: timeout: a frame begun .* (34 bytes; frame timeout 0.3 s)' && ok \
+        || bad "half a frame not timed out: $(cat "$tmp/cloud5.log")"
+    wait_log "$tmp/cloud5.log" "127\.0\.0\.1:[0-9]*: closed: timeout: no request for .* (idle timeout 1.5 s)" && ok \
+        || bad "idle connection not timed out: $(cat "$tmp/cloud5.log")"
+    exec 5>&- 6>&-
+    kill "$cloud_pid"
+fi
+if start_cloud2 "$tmp/cloud7.log" --workers 1 --idle-timeout 0.3; then
+    # a device slower than the idle timeout: the cloud closes its idle
+    # connection between samples, and the device opens a new one (no fallback)
+    $bin device $M --cloud 127.0.0.1:$port5 $I $W --limit 4 --policy fixed:1 --alpha 0.99 --interval 0.6 \
+        > "$tmp/slow.out" 2>&1 || bad "slow device: exit $?"
+    read -r s e o f < <(counts "$tmp/slow.out")
+    [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "device slower than the idle timeout: offloaded ${o:-?} fallback ${f:-?}"
+    grep -q 'closed: timeout: no request for' "$tmp/cloud7.log" && ok || bad "slow device: its idle connection was not closed"
+    kill "$cloud_pid"
+fi
+if start_cloud2 "$tmp/cloud6.log" --workers 1 --max-per-peer 2 --max-clients 3; then
+    # three connections from one address, max-per-peer 2: the third is refused and logged
+    exec 5<>"/dev/tcp/127.0.0.1/$port5" 6<>"/dev/tcp/127.0.0.1/$port5" 7<>"/dev/tcp/127.0.0.1/$port5"
+    wait_log "$tmp/cloud6.log" 'closed: refused, 2 connections from this address already (max-per-peer)' && ok \
+        || bad "max-per-peer: no refusal logged: $(cat "$tmp/cloud6.log")"
+    exec 5>&- 6>&- 7>&-
+    # connect/close churn, then a device is served: closed connections gave their slots back
+    for _ in $(seq 60); do exec 8<>"/dev/tcp/127.0.0.1/$port5" && exec 8>&-; done
+    sleep 0.3
+    $bin device $M --cloud 127.0.0.1:$port5 $I $W --limit 10 --policy fixed:1 --alpha 0.99 \
+        > "$tmp/churn.out" 2>&1 || bad "device after churn: exit $?"
+    read -r s e o f < <(counts "$tmp/churn.out")
+    [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "device after churn: offloaded ${o:-?} fallback ${f:-?} $(tail -3 "$tmp/cloud6.log")"
+    kill "$cloud_pid"
+fi
 
 # --- no cloud at all: every offload falls back
 $bin device $M --cloud none $I --limit 12 --policy fixed:1 --alpha 0.99 > "$tmp/none.out" 2>&1
 adds_up none "$tmp/none.out" 12
 read -r s e o f < <(counts "$tmp/none.out")
 [[ ${o:-1} -eq 0 && ${f:-0} -gt 0 ]] && ok || bad "no cloud: offloaded ${o:-?} fallback ${f:-?}"
+! grep -q 'fallback:' "$tmp/none.out" && ok || bad "--cloud none is not quiet: $(grep fallback: "$tmp/none.out" | head -2)"
 
 # --- every policy and policy parameter of replay, live (oracle aside)
 for pol in sw-ucb d-ucb-s thompson epsilon-greedy; do
@@ -297,6 +368,9 @@ refuse bad-images 'nope.idx' $bin device $M --cloud none --images nope.idx $O
 refuse fixed-range 'fixed:13' $bin device $M --cloud none --policy fixed:13 $I $O
 refuse bad-listen '--listen' $bin cloud $M --listen 127.0.0.1
 refuse bad-workers '--workers' $bin cloud $M --workers 0
+refuse bad-max-per-peer '--max-per-peer' $bin cloud $M --max-per-peer 0 --listen 127.0.0.1:0
+refuse bad-idle-timeout '--idle-timeout' $bin cloud $M --idle-timeout -1 --listen 127.0.0.1:0
+refuse bad-frame-timeout '--frame-timeout' $bin cloud $M --frame-timeout x --listen 127.0.0.1:0
 refuse bad-model 'nope' $bin cloud --model nope --listen 127.0.0.1:0
 refuse bogus "unknown option '--bogus' (see splitee device --help)" $bin device $M --bogus $I $O
 refuse oracle 'oracle needs every sample' $bin device $M --cloud none --policy oracle $I $O

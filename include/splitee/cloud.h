@@ -17,6 +17,19 @@
  * and the problem); a request whose payload is well framed but invalid
  * gets an error frame and the connection stays open.
  *
+ * Misbehaving peers: a connection with no complete request for
+ * idle_timeout_s, or holding a frame begun and not finished for
+ * frame_timeout_s, is closed (logged). A connection's slot under
+ * max_clients is freed as soon as its worker sees the close, within one
+ * iteration of the worker's loop (closes are handled first), and an
+ * iteration is bounded: each connection gets at most `batch` requests
+ * computed per turn, one turn per iteration, and a connection whose
+ * answers are not being read (its 4 KiB output buffer full, about 80
+ * responses) is not read from until they drain, so a pipelining
+ * client can neither queue unbounded work nor starve the others on its
+ * worker. More than max_per_peer connections from one address are
+ * refused at accept (logged once per second per address).
+ *
  *     splitee_cloud_config cc;
  *     splitee_cloud_config_default(&cc);
  *     cc.port = 0;                              // ephemeral
@@ -48,6 +61,16 @@ typedef struct splitee_cloud_config {
     int port;           /* TCP port; 0 picks a free one (splitee_cloud_port) */
     int workers;        /* event-loop threads, each with its own run state (>= 1) */
     int max_clients;    /* connections served at once; more are closed at accept */
+    int max_per_peer;   /* connections from one address (any port) at once; more
+                           are closed at accept (>= 1, default 64) */
+    double idle_timeout_s;  /* seconds without a complete request before a
+                               connection is closed (default 30; 0: never) */
+    double frame_timeout_s; /* seconds a frame may take from its first byte to
+                               its last before the connection is closed
+                               (default 5; 0: never) */
+    int batch;          /* requests computed per connection per turn of its
+                           worker's loop before the others get theirs
+                           (>= 1, default 8) */
     unsigned confidences; /* measures it answers: bit k for splitee_confidence k
                              (default SPLITEE_CLOUD_ALL_CONFIDENCES); a request
                              asking for another gets an error frame naming both */
@@ -61,7 +84,10 @@ typedef struct splitee_cloud_config {
 /* Counters since create (read with splitee_cloud_stats). */
 typedef struct splitee_cloud_stats {
     uint64_t connections;   /* accepted */
+    uint64_t clients;       /* connections open now (their max_clients slots) */
     uint64_t rejected;      /* closed at accept: over max_clients */
+    uint64_t rejected_peer; /* closed at accept: over max_per_peer */
+    uint64_t timed_out;     /* closed by the idle or the frame timeout */
     uint64_t requests;      /* answered with a response */
     uint64_t errors;        /* answered with an error frame */
     uint64_t dropped;       /* connections closed for a protocol error */
@@ -70,11 +96,14 @@ typedef struct splitee_cloud_stats {
 
 typedef struct splitee_cloud splitee_cloud; /* opaque */
 
-/* host 127.0.0.1, port 0, workers 2, max_clients 1024, every measure, no log. */
+/* host 127.0.0.1, port 0, workers 2, max_clients 1024, max_per_peer 64,
+ * idle_timeout_s 30, frame_timeout_s 5, batch 8, every measure, no log. */
 void splitee_cloud_config_default(splitee_cloud_config *cfg);
 
-/* Creates the server: one run state per worker, binds and listens. The
- * model must outlive the server. ARG (bad config or address), IO (bind,
+/* Creates the server: one run state per worker and a table of per-address
+ * connection counts (about 40 bytes per max_clients), binds and listens.
+ * The model must outlive the server. ARG (bad config or address: a
+ * negative or non-finite timeout, max_per_peer or batch below 1), IO (bind,
  * listen), NOMEM; *out is NULL on failure. */
 int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config *cfg,
                          splitee_cloud **out, splitee_error *err);

@@ -75,7 +75,8 @@ typedef struct cloud_opts {
     int confidence;        /* --confidence: the measure answered, -1 any */
     cli_progress prog;
     char *listen;
-    int workers, max_clients;
+    int workers, max_clients, max_per_peer;
+    double idle_timeout, frame_timeout;
 } cloud_opts;
 
 static const cli_opt OPT_LISTEN = { .name = "listen", .arg = "HOST:PORT", .kind = CLI_STRING,
@@ -88,6 +89,17 @@ static const cli_opt OPT_WORKERS = { .name = "workers", .arg = "N", .kind = CLI_
 static const cli_opt OPT_MAX_CLIENTS = { .name = "max-clients", .arg = "N", .kind = CLI_INT,
     .off = offsetof(cloud_opts, max_clients), .lo = 1, .hi = 1000000,
     .help = "connections served at once", .def = "1024" };
+static const cli_opt OPT_MAX_PER_PEER = { .name = "max-per-peer", .arg = "N", .kind = CLI_INT,
+    .off = offsetof(cloud_opts, max_per_peer), .lo = 1, .hi = 1000000,
+    .help = "connections from one address at once; more are closed at accept\n"
+            "(logged at most once a second per address)", .def = "64" };
+static const cli_opt OPT_IDLE_TIMEOUT = { .name = "idle-timeout", .arg = "S", .kind = CLI_DOUBLE,
+    .off = offsetof(cloud_opts, idle_timeout), .lo = 0, .hi = 86400,
+    .help = "close a connection with no complete request for S seconds (0: never)", .def = "30" };
+static const cli_opt OPT_FRAME_TIMEOUT = { .name = "frame-timeout", .arg = "S", .kind = CLI_DOUBLE,
+    .off = offsetof(cloud_opts, frame_timeout), .lo = 0, .hi = 86400,
+    .help = "close a connection whose frame, once begun, is not complete within\n"
+            "S seconds (0: never)", .def = "5" };
 /* --confidence C|any: the measures the cloud answers under. */
 static int set_confidence(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
 {
@@ -111,7 +123,8 @@ static const cli_opt OPT_CONFIDENCE = { .name = "confidence", .arg = "C", .kind 
     .help = "the confidence measure it answers under: any (whichever a device's\n"
             "request names), or one of max-softmax, entropy, margin", .def = "any" };
 static const cli_opt *const SERVE_OPTS[] = { &OPT_LISTEN, &OPT_WORKERS, &OPT_MAX_CLIENTS,
-                                             &OPT_CONFIDENCE, NULL };
+                                             &OPT_MAX_PER_PEER, &OPT_IDLE_TIMEOUT,
+                                             &OPT_FRAME_TIMEOUT, &OPT_CONFIDENCE, NULL };
 static const cli_group SERVE = { .title = "serve", .opts = SERVE_OPTS };
 
 static const cli_use GROUPS[] = {
@@ -149,6 +162,9 @@ int cli_cloud(int argc, char **argv)
         cc.confidences = 1u << o.confidence;
     cc.workers = o.workers;
     cc.max_clients = o.max_clients;
+    cc.max_per_peer = o.max_per_peer;
+    cc.idle_timeout_s = o.idle_timeout;
+    cc.frame_timeout_s = o.frame_timeout;
     cc.host = host;
     cc.log = cloud_log;
     splitee_model *m = NULL;

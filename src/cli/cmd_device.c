@@ -373,9 +373,11 @@ int cli_device(int argc, char **argv)
             st = splitee__fail(&err, SPLITEE_ERR_IO, "%s: cannot write", o.log);
             goto done;
         }
-        /* a failure on a connection that was up is worth a line; a cloud
-         * that is down or absent is said once, not every round */
-        if (o.has_cloud && r.outcome == SPLITEE_ROUND_OUTCOME_FALLBACK && r.reconnects == 0 && r.note[0] &&
+        /* a failed attempt is worth a line (on a connection that was up,
+         * or on one just opened, which the note says); the rounds that
+         * fall back while waiting for the next retry, and --cloud none,
+         * are quiet */
+        if (o.has_cloud && r.outcome == SPLITEE_ROUND_OUTCOME_FALLBACK && r.note[0] &&
             strncmp(r.note, "cloud unreachable", 17) != 0) {
             char line[400];
             cli_meter_break();

@@ -2,9 +2,13 @@
  * thread and `workers` epoll event loops, each owning its connections and
  * one engine run state, computing requests inline. Per connection: a wire
  * parser sized for the largest request the model can receive and a small
- * output buffer, both allocated at accept; nothing allocates per request. */
+ * output buffer, both allocated at accept; nothing allocates per request.
+ * Per address: a count of its connections in a fixed table (max_per_peer).
+ * Each connection carries monotonic timestamps (its last whole request,
+ * the start of an incomplete frame) that its worker checks once per tick. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,15 +33,35 @@
 #define OUT_CAP 4096                 /* bytes of responses waiting to be sent */
 #define OUT_ROOM (SPLITEE_WIRE_HEADER_SIZE + 4 + SPLITEE_WIRE_MAX_ERROR_MSG)
 
+/* A peer's address without its port: the per-peer table's key. */
+typedef struct peer_key {
+    unsigned char addr[16];
+    unsigned char len;               /* 4 (IPv4) or 16 (IPv6); 0 if unknown */
+} peer_key;
+
+/* One address's connections, in the open-addressing table (len 0: free). */
+typedef struct peer_slot {
+    peer_key key;
+    int count;                       /* connections from it now */
+    uint64_t refused;                /* refusals not yet logged */
+    double logged_s;                 /* monotonic seconds of its last refusal line */
+} peer_slot;
+
 typedef struct conn {
     int fd;
     char peer[64];                   /* "address:port" for log lines */
+    peer_key key;
     splitee_wire_parser *parser;
     unsigned char out[OUT_CAP];
     size_t out_start, out_end;       /* unsent bytes out[out_start..out_end) */
-    int want_out;                    /* EPOLLOUT registered */
+    uint32_t events;                 /* registered with epoll */
     int eof;                         /* the peer closed its side; answer what is left, then close */
+    int ready;                       /* on the worker's ready list */
+    uint64_t turn_at;                /* the loop iteration of its last turn */
+    double last_req_s;               /* monotonic seconds of the last whole request (or accept) */
+    double frame_s;                  /* since when a frame is incomplete; 0: none */
     struct conn *prev, *next;        /* the worker's list */
+    struct conn *ready_next;         /* the worker's ready list */
 } conn;
 
 typedef struct worker {
@@ -49,8 +73,10 @@ typedef struct worker {
     float *logits;                   /* (classes) */
     double *logits_d;                /* (classes) */
     conn *conns;
+    conn *ready;                     /* connections whose turn ended on the batch bound */
+    uint64_t iteration;              /* loop iterations so far */
     int active;                      /* connections owned (atomic) */
-    uint64_t requests, errors, dropped; /* atomic counters */
+    uint64_t requests, errors, dropped, timed_out; /* atomic counters */
     double compute_us;               /* written by the worker only */
 } worker;
 
@@ -62,9 +88,13 @@ struct splitee_cloud {
     int stop_fd;                     /* eventfd; readable once stop was asked */
     int port;
     size_t max_frame;                /* header + the largest f32 payload */
+    double tick_s;                   /* how often a worker checks its timeouts; 0: never */
     worker *workers;
     int nworkers;
-    uint64_t connections, rejected;
+    uint64_t connections, rejected, rejected_peer; /* atomic counters */
+    peer_slot *peers;                /* (npeers) open addressing, linear probing */
+    size_t npeers;                   /* a power of two, at least twice max_clients */
+    pthread_mutex_t peer_lock;       /* the table: the acceptor adds, workers remove */
     pthread_mutex_t log_lock;
 };
 
@@ -90,6 +120,10 @@ void splitee_cloud_config_default(splitee_cloud_config *cfg)
     cfg->port = 0;
     cfg->workers = 2;
     cfg->max_clients = 1024;
+    cfg->max_per_peer = 64;
+    cfg->idle_timeout_s = 30;
+    cfg->frame_timeout_s = 5;
+    cfg->batch = 8;
     cfg->confidences = SPLITEE_CLOUD_ALL_CONFIDENCES;
 }
 
@@ -100,18 +134,84 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static void peer_name(int fd, char *buf, size_t len)
+static double now_s(void)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
+    return now_us() * 1e-6;
+}
+
+/* "address:port" of a socket address, for log lines. */
+static void addr_name(const struct sockaddr_storage *ss, socklen_t sl, int fd, char *buf, size_t len)
+{
     char host[NI_MAXHOST], serv[NI_MAXSERV];
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, serv, sizeof serv,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-        snprintf(buf, len, "%s%.46s%s:%.8s", ss.ss_family == AF_INET6 ? "[" : "", host,
-                 ss.ss_family == AF_INET6 ? "]" : "", serv);
+    if (sl > 0 && getnameinfo((const struct sockaddr *)ss, sl, host, sizeof host, serv, sizeof serv,
+                              NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        snprintf(buf, len, "%s%.46s%s:%.8s", ss->ss_family == AF_INET6 ? "[" : "", host,
+                 ss->ss_family == AF_INET6 ? "]" : "", serv);
     else
         snprintf(buf, len, "fd %d", fd);
+}
+
+static peer_key key_of(const struct sockaddr_storage *ss)
+{
+    peer_key k;
+    memset(&k, 0, sizeof k);
+    if (ss->ss_family == AF_INET) {
+        memcpy(k.addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+        k.len = 4;
+    } else if (ss->ss_family == AF_INET6) {
+        memcpy(k.addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+        k.len = 16;
+    }
+    return k;
+}
+
+/* ---- connections per address -------------------------------------------------- */
+
+static size_t key_hash(const peer_key *k)
+{
+    uint64_t h = 1469598103934665603ull;            /* FNV-1a */
+    for (int i = 0; i < k->len; i++)
+        h = (h ^ k->addr[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static int key_eq(const peer_key *a, const peer_key *b)
+{
+    return a->len == b->len && memcmp(a->addr, b->addr, a->len) == 0;
+}
+
+/* The slot of k, or the free slot where it would go. Under peer_lock. The
+ * table never fills: it has twice max_clients slots and holds only
+ * addresses with a connection. */
+static peer_slot *peer_find(struct splitee_cloud *c, const peer_key *k)
+{
+    size_t mask = c->npeers - 1;
+    for (size_t i = key_hash(k) & mask;; i = (i + 1) & mask)
+        if (c->peers[i].key.len == 0 || key_eq(&c->peers[i].key, k))
+            return &c->peers[i];
+}
+
+/* Forgets one connection of k; removes the address when it has none left
+ * (backward-shift deletion, so probes stay unbroken). */
+static void peer_release(struct splitee_cloud *c, const peer_key *k)
+{
+    if (k->len == 0)
+        return;
+    pthread_mutex_lock(&c->peer_lock);
+    peer_slot *p = peer_find(c, k);
+    if (p->key.len && --p->count <= 0) {
+        size_t mask = c->npeers - 1, i = (size_t)(p - c->peers);
+        for (size_t j = (i + 1) & mask; c->peers[j].key.len; j = (j + 1) & mask) {
+            size_t home = key_hash(&c->peers[j].key) & mask;
+            /* move j back into the hole at i unless its home lies in (i, j] */
+            if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+                c->peers[i] = c->peers[j];
+                i = j;
+            }
+        }
+        memset(&c->peers[i], 0, sizeof c->peers[i]);
+    }
+    pthread_mutex_unlock(&c->peer_lock);
 }
 
 /* ---- one connection --------------------------------------------------------- */
@@ -128,17 +228,24 @@ static void conn_close(worker *w, conn *k, const char *why)
         w->conns = k->next;
     if (k->next)
         k->next->prev = k->prev;
+    if (k->ready) {
+        conn **pp = &w->ready;
+        while (*pp != k)
+            pp = &(*pp)->ready_next;
+        *pp = k->ready_next;
+    }
+    peer_release(w->c, &k->key);
     splitee_wire_parser_free(k->parser);
     free(k);
     __atomic_fetch_sub(&w->active, 1, __ATOMIC_RELAXED);
 }
 
-static int set_events(worker *w, conn *k, int want_out)
+static int set_events(worker *w, conn *k, uint32_t events)
 {
-    if (k->want_out == want_out)
+    if (k->events == events)
         return 0;
-    struct epoll_event ev = { .events = want_out ? EPOLLOUT : EPOLLIN, .data.ptr = k };
-    k->want_out = want_out;
+    struct epoll_event ev = { .events = events, .data.ptr = k };
+    k->events = events;
     return epoll_ctl(w->epfd, EPOLL_CTL_MOD, k->fd, &ev);
 }
 
@@ -171,6 +278,12 @@ static void out_compact(conn *k)
     }
 }
 
+/* Room for one more answer in the output buffer. */
+static int out_room(conn *k)
+{
+    out_compact(k);
+    return OUT_CAP - k->out_end >= OUT_ROOM;
+}
 /* "max-softmax or entropy": the measures in mask, into buf. */
 static void measure_list(unsigned mask, char *buf, size_t len)
 {
@@ -239,78 +352,55 @@ static void answer(worker *w, conn *k, const splitee_wire_frame *f)
     k->out_end += n;
 }
 
-/* Answers every whole frame buffered while there is room for the answers.
- * Returns -1 after closing the connection on a protocol error. */
-static int process(worker *w, conn *k)
+/* One turn of a connection: sends what is buffered, reads what arrived and
+ * answers at most cfg.batch whole requests while the output buffer has
+ * room, then registers what it waits for: input while answers have room
+ * and the peer has not closed, output while answers wait, or the ready
+ * list when the batch bound ended the turn. A peer that closed is closed
+ * here once every whole request is answered and sent (a frame cut short
+ * is logged). */
+static void turn(worker *w, conn *k, double now)
 {
-    for (;;) {
-        out_compact(k);
-        if (OUT_CAP - k->out_end < OUT_ROOM)
-            return 0;                      /* resume once the answers are sent */
-        splitee_wire_frame f;
-        splitee_error e;
-        int rc = splitee_wire_parser_next(k->parser, &f, &e);
-        if (rc == 0)
-            return 0;
-        if (rc < 0) {
-            __atomic_fetch_add(&w->dropped, 1, __ATOMIC_RELAXED);
-            conn_close(w, k, e.msg);
-            return -1;
-        }
-        if (f.hdr.type != SPLITEE_WIRE_TYPE_REQUEST) {
-            char why[128];
-            snprintf(why, sizeof why, "wire: unexpected %s frame from a device",
-                     splitee_wire_type_name(f.hdr.type));
-            __atomic_fetch_add(&w->dropped, 1, __ATOMIC_RELAXED);
-            conn_close(w, k, why);
-            return -1;
-        }
-        answer(w, k, &f);
-    }
-}
-
-/* The peer closed its side: answer the whole frames still buffered (as
- * output room allows), then close, logging a frame cut short. */
-static void finish(worker *w, conn *k)
-{
-    if (process(w, k) < 0)
-        return;
+    k->turn_at = w->iteration;
+    int budget = w->c->cfg.batch;
     if (flush_out(k) < 0) {
         conn_close(w, k, "send: connection lost");
         return;
     }
-    if (k->out_end > k->out_start) {
-        set_events(w, k, 1);               /* on_writable comes back here */
-        return;
-    }
-    splitee_error e;
-    int rc = splitee_wire_parser_next(k->parser, &(splitee_wire_frame){ 0 }, &e);
-    if (rc == 1) {                         /* cannot happen: process took every frame */
-        conn_close(w, k, NULL);
-        return;
-    }
-    if (rc < 0 || splitee_wire_parser_eof(k->parser, &e) < 0) {
-        __atomic_fetch_add(&w->dropped, 1, __ATOMIC_RELAXED);
-        conn_close(w, k, e.msg);
-        return;
-    }
-    conn_close(w, k, NULL);                /* a clean goodbye is not logged */
-}
-
-static void on_readable(worker *w, conn *k)
-{
     for (;;) {
+        while (budget > 0 && out_room(k)) {
+            splitee_wire_frame f;
+            splitee_error e;
+            int rc = splitee_wire_parser_next(k->parser, &f, &e);
+            if (rc == 0)
+                break;
+            if (rc < 0) {
+                __atomic_fetch_add(&w->dropped, 1, __ATOMIC_RELAXED);
+                conn_close(w, k, e.msg);
+                return;
+            }
+            if (f.hdr.type != SPLITEE_WIRE_TYPE_REQUEST) {
+                char why[128];
+                snprintf(why, sizeof why, "wire: unexpected %s frame from a device",
+                         splitee_wire_type_name(f.hdr.type));
+                __atomic_fetch_add(&w->dropped, 1, __ATOMIC_RELAXED);
+                conn_close(w, k, why);
+                return;
+            }
+            answer(w, k, &f);
+            budget--;
+            k->last_req_s = now;
+            k->frame_s = 0;                /* the next frame starts now */
+        }
+        if (budget == 0 || !out_room(k) || k->eof)
+            break;
         size_t room;
         void *dst = splitee_wire_parser_space(k->parser, &room);
         if (room == 0)
-            break;                         /* a whole frame waits for output room */
+            break;                         /* cannot happen: a whole frame would have been taken */
         ssize_t n = recv(k->fd, dst, room, 0);
         if (n > 0) {
             splitee_wire_parser_commit(k->parser, (size_t)n);
-            if (process(w, k) < 0)
-                return;
-            if (OUT_CAP - k->out_end < OUT_ROOM)
-                break;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -319,8 +409,7 @@ static void on_readable(worker *w, conn *k)
             break;
         if (n == 0) {
             k->eof = 1;
-            finish(w, k);
-            return;
+            continue;                      /* answer what is buffered */
         }
         char why[160];
         snprintf(why, sizeof why, "recv: %s", strerror(errno));
@@ -331,54 +420,88 @@ static void on_readable(worker *w, conn *k)
         conn_close(w, k, "send: connection lost");
         return;
     }
-    set_events(w, k, k->out_end > k->out_start);
+    int waiting = k->out_end > k->out_start;
+    int more = budget == 0;                /* whole frames may still be buffered */
+    if (k->eof && !waiting && !more) {
+        splitee_error e;
+        if (splitee_wire_parser_eof(k->parser, &e) < 0) {
+            __atomic_fetch_add(&w->dropped, 1, __ATOMIC_RELAXED);
+            conn_close(w, k, e.msg);
+        } else {
+            conn_close(w, k, NULL);        /* a clean goodbye is not logged */
+        }
+        return;
+    }
+    int reading = !k->eof && !more && out_room(k);
+    if (reading && k->frame_s == 0 && splitee_wire_parser_pending(k->parser) > 0)
+        k->frame_s = now;                  /* a frame has begun */
+    if (!reading)
+        k->frame_s = 0;                    /* not its fault while it is not read */
+    if (more && !k->ready) {
+        k->ready = 1;
+        k->ready_next = w->ready;
+        w->ready = k;
+    }
+    uint32_t ev = (reading ? EPOLLIN | EPOLLRDHUP : 0) | (waiting ? EPOLLOUT : 0);
+    if (set_events(w, k, ev) < 0) {
+        char why[160];
+        snprintf(why, sizeof why, "epoll: %s", strerror(errno));
+        conn_close(w, k, why);
+    }
 }
 
-static void on_writable(worker *w, conn *k)
+/* Closes the connections past their idle or frame timeout. */
+static void sweep(worker *w, double now)
 {
-    if (k->eof) {
-        finish(w, k);
-        return;
+    const splitee_cloud_config *cfg = &w->c->cfg;
+    for (conn *k = w->conns, *next; k; k = next) {
+        next = k->next;
+        char why[160];
+        if (cfg->frame_timeout_s > 0 && k->frame_s > 0 && now - k->frame_s > cfg->frame_timeout_s)
+            snprintf(why, sizeof why, "timeout: a frame begun %.3f s ago is still incomplete "
+                     "(%zu bytes; frame timeout %g s)", now - k->frame_s,
+                     splitee_wire_parser_pending(k->parser), cfg->frame_timeout_s);
+        else if (cfg->idle_timeout_s > 0 && now - k->last_req_s > cfg->idle_timeout_s)
+            snprintf(why, sizeof why, "timeout: no request for %.3f s (idle timeout %g s)",
+                     now - k->last_req_s, cfg->idle_timeout_s);
+        else
+            continue;
+        __atomic_fetch_add(&w->timed_out, 1, __ATOMIC_RELAXED);
+        conn_close(w, k, why);
     }
-    if (flush_out(k) < 0) {
-        conn_close(w, k, "send: connection lost");
-        return;
-    }
-    if (k->out_end > k->out_start)
-        return;
-    if (process(w, k) < 0)
-        return;
-    if (flush_out(k) < 0) {
-        conn_close(w, k, "send: connection lost");
-        return;
-    }
-    if (k->out_end > k->out_start)
-        return;
-    set_events(w, k, 0);
-    on_readable(w, k);                     /* bytes may have arrived meanwhile */
 }
 
-static void adopt(worker *w, int fd)
+/* An accepted connection handed over by the acceptor (see accept_all). */
+typedef struct handover {
+    int fd;
+    peer_key key;
+    char peer[64];
+} handover;
+
+static void adopt(worker *w, const handover *h)
 {
     conn *k = calloc(1, sizeof *k);
     splitee_error e;
     if (!k || splitee_wire_parser_create(w->c->max_frame, &k->parser, &e) < 0) {
-        char peer[64];
-        peer_name(fd, peer, sizeof peer);
-        logf_(w->c, "%s: closed: out of memory for the connection", peer);
+        logf_(w->c, "%s: closed: out of memory for the connection", h->peer);
         free(k);
-        close(fd);
+        close(h->fd);
+        peer_release(w->c, &h->key);
         __atomic_fetch_sub(&w->active, 1, __ATOMIC_RELAXED);
         return;
     }
-    k->fd = fd;
-    peer_name(fd, k->peer, sizeof k->peer);
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = k };
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    k->fd = h->fd;
+    k->key = h->key;
+    memcpy(k->peer, h->peer, sizeof k->peer);
+    k->last_req_s = now_s();
+    k->events = EPOLLIN | EPOLLRDHUP;
+    struct epoll_event ev = { .events = k->events, .data.ptr = k };
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, k->fd, &ev) < 0) {
         logf_(w->c, "%s: closed: epoll: %s", k->peer, strerror(errno));
         splitee_wire_parser_free(k->parser);
         free(k);
-        close(fd);
+        close(h->fd);
+        peer_release(w->c, &h->key);
         __atomic_fetch_sub(&w->active, 1, __ATOMIC_RELAXED);
         return;
     }
@@ -391,39 +514,72 @@ static void adopt(worker *w, int fd)
 /* Sentinels for epoll data.ptr: the hand-over pipe and the stop eventfd. */
 static char tag_pipe, tag_stop;
 
+/* The loop: wait for events (at most one tick while timeouts are on, not at
+ * all while the ready list has work), give each connection with an event
+ * one turn (those whose peer closed first), then each on the ready list
+ * one turn, then check the
+ * timeouts once per tick. A turn is bounded by cfg.batch requests, so an
+ * iteration is bounded, and a closed connection's slot is freed within
+ * one. */
 static void *worker_main(void *arg)
 {
     worker *w = arg;
+    const double tick = w->c->tick_s;
+    double next_sweep = now_s() + tick;
     struct epoll_event evs[64];
     for (;;) {
-        int n = epoll_wait(w->epfd, evs, 64, -1);
+        int timeout_ms = w->ready ? 0 : tick > 0 ? (int)(tick * 1000) + 1 : -1;
+        int n = epoll_wait(w->epfd, evs, 64, timeout_ms);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             break;
+        w->iteration++;
+        double now = now_s();
         int stop = 0;
-        for (int i = 0; i < n; i++) {
-            void *ptr = evs[i].data.ptr;
-            if (ptr == &tag_stop) {
-                stop = 1;
-            } else if (ptr == &tag_pipe) {
-                int fds[64];
-                ssize_t got = read(w->pipe_rd, fds, sizeof fds);
-                for (ssize_t j = 0; j < got / (ssize_t)sizeof(int); j++)
-                    adopt(w, fds[j]);
-            } else {
-                conn *k = ptr;
-                /* A connection closed earlier in this batch cannot appear
-                 * again: epoll_wait returned before the close, but each fd
-                 * is reported once per call and handled once. */
-                if (evs[i].events & EPOLLOUT)
-                    on_writable(w, k);
-                else
-                    on_readable(w, k);
+        /* Two passes: first the connections whose peer closed or failed
+         * (their slots come back before any other compute of this
+         * iteration), then the rest. A connection closed in the first pass
+         * cannot appear in the second: each fd is reported once per call. */
+        const uint32_t gone = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < n; i++) {
+                void *ptr = evs[i].data.ptr;
+                if (ptr == &tag_stop) {
+                    stop = 1;
+                } else if (ptr == &tag_pipe) {
+                    if (pass == 1) {
+                        handover hs[32];
+                        ssize_t got = read(w->pipe_rd, hs, sizeof hs);
+                        for (ssize_t j = 0; j < got / (ssize_t)sizeof(handover); j++)
+                            adopt(w, &hs[j]);
+                    }
+                } else if ((pass == 0) == !!(evs[i].events & gone)) {
+                    conn *k = ptr;
+                    if (k->turn_at != w->iteration)
+                        turn(w, k, now);
+                }
             }
-        }
         if (stop)
             break;
+        conn *ready = w->ready;
+        w->ready = NULL;
+        while (ready) {
+            conn *k = ready;
+            ready = k->ready_next;
+            k->ready = 0;
+            if (k->turn_at != w->iteration)
+                turn(w, k, now);
+            else if (!k->ready) {          /* it had its turn: next iteration */
+                k->ready = 1;
+                k->ready_next = w->ready;
+                w->ready = k;
+            }
+        }
+        if (tick > 0 && now >= next_sweep) {
+            sweep(w, now);
+            next_sweep = now + tick;
+        }
     }
     while (w->conns)
         conn_close(w, w->conns, NULL);
@@ -487,6 +643,8 @@ void splitee_cloud_free(splitee_cloud *c)
         close(c->listen_fd);
     if (c->stop_fd >= 0)
         close(c->stop_fd);
+    free(c->peers);
+    pthread_mutex_destroy(&c->peer_lock);
     pthread_mutex_destroy(&c->log_lock);
     free(c);
 }
@@ -501,6 +659,16 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
         return splitee__fail(err, SPLITEE_ERR_ARG, "--workers: %d (1..256)", cfg->workers);
     if (cfg->max_clients < 1)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--max-clients: %d (at least 1)", cfg->max_clients);
+    if (cfg->max_per_peer < 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--max-per-peer: %d (at least 1)", cfg->max_per_peer);
+    if (!(cfg->idle_timeout_s >= 0) || !isfinite(cfg->idle_timeout_s))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--idle-timeout: %g (seconds, 0 or more)",
+                             cfg->idle_timeout_s);
+    if (!(cfg->frame_timeout_s >= 0) || !isfinite(cfg->frame_timeout_s))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--frame-timeout: %g (seconds, 0 or more)",
+                             cfg->frame_timeout_s);
+    if (cfg->batch < 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "cloud: batch %d (at least 1)", cfg->batch);
     if (strlen(cfg->host) >= 128)
         return splitee__fail(err, SPLITEE_ERR_ARG, "cloud: address too long");
     if (cfg->port < 0 || cfg->port > 65535)
@@ -513,6 +681,7 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
     if (!c)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "cloud: out of memory");
     pthread_mutex_init(&c->log_lock, NULL);
+    pthread_mutex_init(&c->peer_lock, NULL);
     c->model = model;
     c->cfg = *cfg;
     strcpy(c->host, cfg->host);
@@ -528,6 +697,20 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "cloud: out of memory");
     }
     c->nworkers = cfg->workers;
+    c->npeers = 16;
+    while (c->npeers < 2 * (size_t)cfg->max_clients + 2)
+        c->npeers *= 2;
+    c->peers = calloc(c->npeers, sizeof *c->peers);
+    if (!c->peers) {
+        splitee_cloud_free(c);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "cloud: out of memory");
+    }
+    double shortest = 0;
+    if (cfg->idle_timeout_s > 0)
+        shortest = cfg->idle_timeout_s;
+    if (cfg->frame_timeout_s > 0 && (shortest == 0 || cfg->frame_timeout_s < shortest))
+        shortest = cfg->frame_timeout_s;
+    c->tick_s = shortest > 0 ? fmin(fmax(shortest / 4, 0.005), 0.25) : 0;
     for (int i = 0; i < c->nworkers; i++) {
         worker *w = &c->workers[i];
         w->c = c;
@@ -602,10 +785,47 @@ static int total_active(const splitee_cloud *c, int *least)
     return sum;
 }
 
+/* Counts one more connection from k unless it has max_per_peer already:
+ * 0 counted, -1 refused (with the line to log in `line`, or "" when this
+ * address's refusals were logged less than a second ago). */
+static int peer_admit(splitee_cloud *c, const peer_key *k, const char *peer, char *line, size_t len)
+{
+    line[0] = '\0';
+    if (k->len == 0)
+        return 0;
+    pthread_mutex_lock(&c->peer_lock);
+    peer_slot *p = peer_find(c, k);
+    int rc = 0;
+    if (p->key.len && p->count >= c->cfg.max_per_peer) {
+        double now = now_s();
+        p->refused++;
+        if (p->logged_s == 0 || now - p->logged_s >= 1.0) {
+            if (p->refused > 1)
+                snprintf(line, len, "%s: closed: refused, %d connections from this address already "
+                         "(max-per-peer; %llu refused since the last such line)", peer, p->count,
+                         (unsigned long long)p->refused);
+            else
+                snprintf(line, len, "%s: closed: refused, %d connections from this address already "
+                         "(max-per-peer)", peer, p->count);
+            p->refused = 0;
+            p->logged_s = now;
+        }
+        rc = -1;
+    } else {
+        if (!p->key.len)
+            p->key = *k;
+        p->count++;
+    }
+    pthread_mutex_unlock(&c->peer_lock);
+    return rc;
+}
+
 static void accept_all(splitee_cloud *c)
 {
     for (;;) {
-        int fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(c->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -613,24 +833,37 @@ static void accept_all(splitee_cloud *c)
                 logf_(c, "accept: %s", strerror(errno));
             return;
         }
+        handover h;
+        memset(&h, 0, sizeof h);
+        h.fd = fd;
+        addr_name(&ss, sl, fd, h.peer, sizeof h.peer);
         int least;
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (total_active(c, &least) >= c->cfg.max_clients) {
-            char peer[64];
-            peer_name(fd, peer, sizeof peer);
-            logf_(c, "%s: closed: refused, %d clients already (max-clients)", peer,
+            logf_(c, "%s: closed: refused, %d clients already (max-clients)", h.peer,
                   c->cfg.max_clients);
+            __atomic_fetch_add(&c->rejected, 1, __ATOMIC_RELAXED);   /* counted before the peer sees it */
             close(fd);
-            c->rejected++;
             continue;
         }
+        h.key = key_of(&ss);
+        char line[256];
+        if (peer_admit(c, &h.key, h.peer, line, sizeof line) < 0) {
+            if (line[0])
+                logf_(c, "%s", line);
+            __atomic_fetch_add(&c->rejected_peer, 1, __ATOMIC_RELAXED);
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         worker *w = &c->workers[least];
         __atomic_fetch_add(&w->active, 1, __ATOMIC_RELAXED);
-        c->connections++;
-        if (write(w->pipe_wr, &fd, sizeof fd) != (ssize_t)sizeof fd) {
+        __atomic_fetch_add(&c->connections, 1, __ATOMIC_RELAXED);
+        /* one write of at most PIPE_BUF bytes is atomic: the worker reads whole hand-overs */
+        if (write(w->pipe_wr, &h, sizeof h) != (ssize_t)sizeof h) {
             logf_(c, "accept: cannot hand over a connection: %s", strerror(errno));
             close(fd);
+            peer_release(c, &h.key);
             __atomic_fetch_sub(&w->active, 1, __ATOMIC_RELAXED);
         }
     }
@@ -649,8 +882,9 @@ int splitee_cloud_run(splitee_cloud *c, splitee_error *err)
         }
     }
     if (st == 0)
-        logf_(c, "listening on %s%s%s:%d, %d workers, max %d clients", strchr(c->cfg.host, ':') ? "[" : "",
-              c->cfg.host, strchr(c->cfg.host, ':') ? "]" : "", c->port, c->nworkers, c->cfg.max_clients);
+        logf_(c, "listening on %s%s%s:%d, %d workers, max %d clients, %d per address", strchr(c->cfg.host, ':') ? "[" : "",
+              c->cfg.host, strchr(c->cfg.host, ':') ? "]" : "", c->port, c->nworkers, c->cfg.max_clients,
+              c->cfg.max_per_peer);
     while (st == 0) {
         struct pollfd pf[2] = { { c->listen_fd, POLLIN, 0 }, { c->stop_fd, POLLIN, 0 } };
         int n = poll(pf, 2, -1);
@@ -667,9 +901,11 @@ int splitee_cloud_run(splitee_cloud *c, splitee_error *err)
     if (st == 0) {
         splitee_cloud_stats s;
         splitee_cloud_get_stats(c, &s);
-        logf_(c, "stopped after %llu connections, %llu requests, %llu errors, %llu dropped",
+        logf_(c, "stopped after %llu connections, %llu requests, %llu errors, %llu dropped, "
+              "%llu timed out, %llu refused",
               (unsigned long long)s.connections, (unsigned long long)s.requests,
-              (unsigned long long)s.errors, (unsigned long long)s.dropped);
+              (unsigned long long)s.errors, (unsigned long long)s.dropped,
+              (unsigned long long)s.timed_out, (unsigned long long)(s.rejected + s.rejected_peer));
     }
     return st;
 }
@@ -677,13 +913,16 @@ int splitee_cloud_run(splitee_cloud *c, splitee_error *err)
 void splitee_cloud_get_stats(const splitee_cloud *c, splitee_cloud_stats *st)
 {
     memset(st, 0, sizeof *st);
-    st->connections = c->connections;
-    st->rejected = c->rejected;
+    st->connections = __atomic_load_n(&c->connections, __ATOMIC_RELAXED);
+    st->rejected = __atomic_load_n(&c->rejected, __ATOMIC_RELAXED);
+    st->rejected_peer = __atomic_load_n(&c->rejected_peer, __ATOMIC_RELAXED);
     for (int i = 0; i < c->nworkers; i++) {
         const worker *w = &c->workers[i];
         st->requests += __atomic_load_n(&w->requests, __ATOMIC_RELAXED);
         st->errors += __atomic_load_n(&w->errors, __ATOMIC_RELAXED);
         st->dropped += __atomic_load_n(&w->dropped, __ATOMIC_RELAXED);
+        st->timed_out += __atomic_load_n(&w->timed_out, __ATOMIC_RELAXED);
+        st->clients += (uint64_t)__atomic_load_n(&w->active, __ATOMIC_RELAXED);
         st->compute_us += w->compute_us;
     }
 }

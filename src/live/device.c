@@ -294,13 +294,29 @@ static int connect_cloud(splitee_device *d, double deadline, char *why, size_t l
 
 /* Sends frame[0..n) and waits for the reply to request `id`. 0 with *resp
  * filled; -1 with `why` set (the caller falls back). */
-static int cloud_request(splitee_device *d, size_t n, uint32_t id, splitee_wire_response *resp,
-                         int *reconnects, char *why, size_t len)
+static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_response *resp,
+                        int *reconnects, char *why, size_t len)
 {
     double now = mono_s(), deadline = now + d->cfg.timeout_s;
     if (!d->cfg.host) {
         snprintf(why, len, "no cloud configured");
         return -1;
+    }
+    if (d->fd >= 0) {
+        /* The cloud may have closed the connection while it was idle (its
+         * idle timeout, a restart): then open a new one instead of failing
+         * this request on the dead one. Bytes waiting (a late reply) mean
+         * it is alive. */
+        struct pollfd pf = { d->fd, POLLIN, 0 };
+        char b;
+        ssize_t k = 1;
+        if (poll(&pf, 1, 0) == 1) {
+            k = recv(d->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                k = 1;
+        }
+        if (k <= 0)
+            disconnect(d, 0);
     }
     if (d->fd < 0) {
         if (now < d->next_try_s) {
@@ -388,6 +404,24 @@ static int cloud_request(splitee_device *d, size_t n, uint32_t id, splitee_wire_
         disconnect(d, 1);
         return -1;
     }
+}
+
+/* request_once; when it opened the connection and its first request
+ * failed (refused, reset, timed out, a bad reply), the note says so and
+ * names the peer: such a failure is the cloud turning the device away,
+ * not a connection that went bad after serving it. */
+static int cloud_request(splitee_device *d, size_t n, uint32_t id, splitee_wire_response *resp,
+                         int *reconnects, char *why, size_t len)
+{
+    int before = *reconnects;
+    int rc = request_once(d, n, id, resp, reconnects, why, len);
+    if (rc < 0 && *reconnects > before) {
+        char reason[256];
+        snprintf(reason, sizeof reason, "%s", why);
+        snprintf(why, len, "new connection to %.60s:%d failed its first request: %.130s", d->cfg.host,
+                 d->cfg.port, reason);
+    }
+    return rc;
 }
 
 /* ---- one round --------------------------------------------------------------- */

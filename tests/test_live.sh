@@ -180,8 +180,10 @@ for k in 1 2 3 4; do
     [[ ${s:-0} -eq 48 && ${f:-1} -eq 0 ]] && ok || bad "parallel device $k: ${s:-?} samples, fallback ${f:-?}"
 done
 
-# --- the cloud stops mid-stream, then comes back on the same port
-$bin device $M --cloud 127.0.0.1:$port $I --limit 48 --policy fixed:1 --alpha 0.99 --interval 0.05 \
+# --- the cloud stops mid-stream, then comes back on the same port (48
+# samples at 0.1 s: about 3.6 s of stream after the restart, so the
+# device's reconnect backoff is well inside it even on a loaded machine)
+$bin device $M --cloud 127.0.0.1:$port $I --limit 48 --policy fixed:1 --alpha 0.99 --interval 0.1 \
     --timeout 0.3 --log "$tmp/mid.jsonl" > "$tmp/mid.out" 2> "$tmp/mid.err" &
 dev=$!
 sleep 0.6

@@ -165,6 +165,9 @@ typedef struct splitee_result {
     int repetitions;
     int arms;
     int has_labels;                /* 0: accuracy fields are NaN */
+    int offload_scheduled;         /* 1: o came per round and arm from a
+                                      schedule (a link); setting.reward.offload
+                                      then holds its mean, for reports */
     double arm_mean[SPLITEE_MAX_EXITS]; /* each fixed arm's mean reward over
                                            the stream (segments weighted by
                                            their rounds) */

@@ -802,6 +802,7 @@ static int fill_results(run_ctx *rc, splitee_result *res)
         R->repetitions = rc->reps;
         R->arms = rp->exits;
         R->has_labels = rp->has_labels;
+        R->offload_scheduled = rc->cfg->offload_schedule != NULL;
         memcpy(R->arm_mean, sc->arm_mean, sizeof R->arm_mean);
         R->best_arm = sc->best;
         R->final_accuracy = rp->correct ? 0.0 : NAN;

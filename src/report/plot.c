@@ -616,8 +616,9 @@ static unsigned varying(const splitee_result *res, int nres)
     return m;
 }
 
-/* "α 0.8, λ 0.1, ..." of the parameters in mask, into buf. */
-static void describe(char *buf, size_t len, const splitee_setting *s, unsigned mask)
+/* "α 0.8, λ 0.1, ..." of the parameters in mask, into buf; a scheduled o
+ * (a link) is said to be one, with its mean. */
+static void describe(char *buf, size_t len, const splitee_setting *s, unsigned mask, int scheduled)
 {
     size_t o = 0;
     buf[0] = '\0';
@@ -628,6 +629,8 @@ static void describe(char *buf, size_t len, const splitee_setting *s, unsigned m
         if (per_layer(s, k))
             n = snprintf(buf + o, len - o, "%sper-layer %s costs", o ? ", " : "",
                          k == P_LAMBDA ? "device" : "offload");
+        else if (k == P_OFFLOAD && scheduled)
+            n = snprintf(buf + o, len - o, "%so from the link (mean %.4g)", o ? ", " : "", param(s, k));
         else
             n = snprintf(buf + o, len - o, "%s%s %.4g", o ? ", " : "", PARAM_SYM[k], param(s, k));
         o += n > 0 ? (size_t)n : 0;
@@ -811,7 +814,7 @@ static int regret_prepare(const splitee_result *r, regret_data *d, figure *g, sp
     g->panels = d->pn;
     g->npanels = npanels;
     char params[256];
-    describe(params, sizeof params, &r->setting, (1u << NPARAMS) - 1);
+    describe(params, sizeof params, &r->setting, (1u << NPARAMS) - 1, r->offload_scheduled);
     int o = snprintf(g->title, sizeof g->title, "%s: mean and 95%% CI", params);
     if (r->repetitions > 0 && o > 0 && (size_t)o < sizeof g->title)
         snprintf(g->title + o, sizeof g->title - (size_t)o, " over %d repetitions", r->repetitions);
@@ -976,7 +979,7 @@ int splitee_plot_sweep(const char *prefix, const splitee_result *res, int nres,
             size_t o = strlen(swept);
             snprintf(swept + o, sizeof swept - o, "%s%s", nswept++ ? ", " : "", PARAM_SYM[k]);
         }
-    describe(rest, sizeof rest, &res[0].setting, ((1u << NPARAMS) - 1) & ~mask);
+    describe(rest, sizeof rest, &res[0].setting, ((1u << NPARAMS) - 1) & ~mask, res[0].offload_scheduled);
     int o = snprintf(title, sizeof title, "Accuracy against cost across the sweep");
     if (nswept == 1)
         o += snprintf(title + o, sizeof title - (size_t)o, ", each point labelled with its %s", swept);

@@ -64,6 +64,8 @@ static void table_setting(FILE *f, const splitee_result *r)
     fprintf(f, "mu %.3g  ", s->reward.mu);
     if (s->reward.offload_cost)
         fputs("per-layer offload costs  ", f);
+    else if (r->offload_scheduled)
+        fprintf(f, "offload from the link (mean %.3g)  ", s->reward.offload);
     else
         fprintf(f, "offload %.3g  ", s->reward.offload);
     fprintf(f, "beta %.3g  |  %zu samples x %d repetitions, %d layers\n", s->beta, r->rounds,

@@ -217,6 +217,8 @@ static inline int splitee_exit_accepts(const splitee_exit_rule *r, int i, const 
     return splitee__exit_accepts(r, i, conf, pred);
 }
 
+/* Internal (src/core/exit.c): splitee_exit_first for a rule that is not a
+ * thresholds rule, out of line so the inline fast path stays small. */
 int splitee__exit_first(const splitee_exit_rule *r, int upto, const double *conf,
                         const int32_t *pred);
 

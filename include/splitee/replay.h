@@ -183,7 +183,11 @@ typedef struct splitee_result {
 
 typedef struct splitee_replay splitee_replay; /* prepared table: opaque */
 
+/* Fills *s: the reward model's defaults (alpha .8, lambda .1, mu 1, o .3,
+ * the threshold rule on max-softmax) and beta 1. */
 void splitee_setting_default(splitee_setting *s);
+/* Fills *c: 20 repetitions, seed 1, shuffled order, play-once
+ * initialisation, 1000 curve points, one thread per online CPU, curves on. */
 void splitee_replay_config_default(splitee_replay_config *c);
 
 /* Precomputes every sample's confidences under `kind`, predictions and

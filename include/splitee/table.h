@@ -76,6 +76,7 @@ int splitee_table_from_logits(const char *name, const double *logits,
 /* Frees the table; NULL is a no-op. */
 void splitee_table_free(splitee_table *t);
 
+/* Its shape: samples, exits (arms) and classes, all >= 1 once loaded. */
 size_t splitee_table_samples(const splitee_table *t);
 int splitee_table_exits(const splitee_table *t);
 int splitee_table_classes(const splitee_table *t);

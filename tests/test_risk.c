@@ -205,9 +205,12 @@ Test(risk, naive_and_crc_by_hand_stop_at_the_first_failure)
     cr_assert_eq(r.index, 1);   /* 0, 0.2 pass; 0.4 fails; row 3 never tested */
     cr_assert_eq(r.tested, 3);
     cr_assert_float_eq(r.risk, 0.2, 1e-15);
+    cr_assert_float_eq(r.fail_risk, 0.4, 1e-15);
+    cr_assert_float_eq(r.fail_stat, 0.4, 1e-15);
     cr_assert(isnan(r.threshold)); /* not the standard grid */
     r = calib(SPLITEE_CALIB_NAIVE, 0.5, 0.1, 4);
     cr_assert_eq(r.index, 3);
+    cr_assert(isnan(r.fail_risk) && isnan(r.fail_stat));
     /* CRC: ((5 + 1) 0.3 - 1) / 5 = 0.16: only row 0 passes */
     r = calib(SPLITEE_CALIB_CRC, 0.3, 0.1, 4);
     cr_assert_eq(r.index, 0);
@@ -516,4 +519,31 @@ Test(risk, evaluation_is_deterministic_for_a_seed)
     cr_assert_eq(splitee_risk_evaluate(r, &cc, 100, 0, 5, a, &err), SPLITEE_ERR_VALUE);
     splitee_risk_free(r);
     splitee_table_free(t);
+}
+
+Test(risk, summary_by_hand)
+{
+    splitee_risk_split s[4];
+    memset(s, 0, sizeof s);
+    const double risk[4] = { 0.3, 0.0, 0.1, 0.2 }, ex[4] = { 1, 2, 3, 2 };
+    for (int i = 0; i < 4; i++) {
+        s[i].test_risk = risk[i];
+        s[i].test_exit = ex[i];
+        s[i].cal.index = i == 1 ? -1 : 50;
+        s[i].cal.threshold = i == 1 ? NAN : 0.5;
+    }
+    splitee_risk_summary m;
+    splitee_error err;
+    cr_assert_eq(splitee_risk_summarize(s, 4, 0.15, 4, &m, &err), 0);
+    cr_assert_float_eq(m.test_mean, 0.15, 1e-15);
+    cr_assert_float_eq(m.test_q50, 0.15, 1e-15);   /* between 0.1 and 0.2 */
+    cr_assert_float_eq(m.test_q10, 0.03, 1e-15);   /* 0 + 0.3 (0.1 - 0) */
+    cr_assert_float_eq(m.test_q90, 0.27, 1e-15);   /* 0.2 + 0.7 (0.3 - 0.2) */
+    cr_assert_eq(m.test_max, 0.3);
+    cr_assert_float_eq(m.share_over, 0.5, 1e-15);
+    cr_assert_eq(m.none, 1);
+    cr_assert_float_eq(m.threshold_mean, 0.5, 1e-15);
+    cr_assert_float_eq(m.exit_mean, 2.0, 1e-15);
+    cr_assert_float_eq(m.saved, 0.5, 1e-15);
+    cr_assert_eq(splitee_risk_summarize(s, 0, 0.15, 4, &m, &err), SPLITEE_ERR_VALUE);
 }

@@ -116,6 +116,9 @@ typedef struct splitee_calib_result {
                            crc the cutoff ((n+1)eps - B)/n, ucb the bound
                            (loss units), ltt the p-value; NaN when index is -1 */
     int tested;         /* grid values tested (the failure included) */
+    double fail_risk;   /* R-hat at the grid value that failed (index + 1),
+                           NaN when every grid value passed */
+    double fail_stat;   /* the method's statistic there, NaN likewise */
 } splitee_calib_result;
 
 /* ---- the bounds, for losses in [0, 1] ------------------------------------ */
@@ -208,6 +211,25 @@ typedef struct splitee_risk_split {
 int splitee_risk_evaluate(const splitee_risk *r, const splitee_calib_config *cfg, size_t n_cal,
                           int splits, uint64_t seed, splitee_risk_split *out,
                           splitee_error *err);
+
+/* What the splits of an evaluation show, against epsilon. */
+typedef struct splitee_risk_summary {
+    int splits;
+    double test_mean;      /* mean test risk over the splits */
+    double test_q10, test_q50, test_q90, test_max; /* its quantiles (linear
+                                                      interpolation) and maximum */
+    double share_over;     /* share of splits whose test risk exceeds epsilon */
+    double threshold_mean; /* mean lambda-hat over the splits that found one */
+    int none;              /* splits where even lambda = 1 failed */
+    double exit_mean;      /* mean test exit layer (1-based) */
+    double saved;          /* 1 - exit_mean / exits: the share of layers not
+                              run against always running the last exit */
+} splitee_risk_summary;
+
+/* Summarises s[0..splits-1] (splits >= 1) against epsilon for a table of
+ * `exits` exits. Allocates a sorted copy of the test risks: NOMEM. */
+int splitee_risk_summarize(const splitee_risk_split *s, int splits, double epsilon, int exits,
+                           splitee_risk_summary *out, splitee_error *err);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 
 #include "core/internal.h"
 #include "core/stats.h"
@@ -261,13 +263,16 @@ int splitee_risk_calibrate_losses(const double *loss, size_t stride, const size_
                              n, mname, cfg->epsilon, cfg->delta, ceil(log(cfg->delta) / log1p(-e01) - 1e-9));
     }
     out->index = -1;
-    out->threshold = out->risk = out->stat = NAN;
+    out->threshold = out->risk = out->stat = out->fail_risk = out->fail_stat = NAN;
     out->tested = 0;
     for (int j = 0; j < ngrid; j++) {
         double rhat, stat;
         out->tested = j + 1;
-        if (!passes(loss + (size_t)j * stride, idx, n, lo, hi, cfg, 0, &rhat, &stat))
+        if (!passes(loss + (size_t)j * stride, idx, n, lo, hi, cfg, 0, &rhat, &stat)) {
+            out->fail_risk = rhat;
+            out->fail_stat = stat;
             break;
+        }
         out->index = j;
         out->threshold = ngrid == SPLITEE_RISK_GRID ? splitee_risk_grid_value(j) : NAN;
         out->risk = rhat;
@@ -470,4 +475,40 @@ int splitee_risk_evaluate(const splitee_risk *r, const splitee_calib_config *cfg
     gsl_rng_free(rng);
     free(idx);
     return st;
+}
+
+int splitee_risk_summarize(const splitee_risk_split *s, int splits, double epsilon, int exits,
+                           splitee_risk_summary *out, splitee_error *err)
+{
+    if (splits < 1)
+        return splitee__fail(err, SPLITEE_ERR_VALUE, "summarize: no splits");
+    double *v = malloc((size_t)splits * sizeof *v);
+    if (!v)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "summarize: out of memory");
+    long double sum = 0, ex = 0, th = 0;
+    int over = 0, found = 0;
+    for (int i = 0; i < splits; i++) {
+        v[i] = s[i].test_risk;
+        sum += s[i].test_risk;
+        ex += s[i].test_exit;
+        over += s[i].test_risk > epsilon;
+        if (s[i].cal.index >= 0) {
+            th += s[i].cal.threshold;
+            found++;
+        }
+    }
+    gsl_sort(v, 1, (size_t)splits);
+    out->splits = splits;
+    out->test_mean = (double)(sum / splits);
+    out->test_q10 = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)splits, 0.1);
+    out->test_q50 = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)splits, 0.5);
+    out->test_q90 = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)splits, 0.9);
+    out->test_max = v[splits - 1];
+    out->share_over = (double)over / splits;
+    out->threshold_mean = found ? (double)(th / found) : NAN;
+    out->none = splits - found;
+    out->exit_mean = (double)(ex / splits);
+    out->saved = 1 - out->exit_mean / exits;
+    free(v);
+    return 0;
 }

@@ -565,6 +565,23 @@ refuse calibrate-ncal-alone "--n-cal: only with --splits R" $bin calibrate $T --
 refuse calibrate-splits-alone "--splits: needs --n-cal N" $bin calibrate $T --splits 10 $CJ
 refuse calibrate-shift "--shift: splitee calibrate takes one table" $bin calibrate $T --shift 100:noise $CJ
 refuse calibrate-json-folder "nosuch/c.json: cannot write" $bin calibrate $T --json "$tmp/out/nosuch/c.json"
+# replay --alpha-from: the calibrated threshold and its measure, as if given by hand
+$bin calibrate $T --risk prediction-gap --clamp --confidence entropy --epsilon 0.05 --json "$tmp/cal/h.json" > /dev/null \
+    && grep -q '"threshold": 0.63,' "$tmp/cal/h.json" \
+    && $bin replay $T --reps 2 --policy splitee,final --alpha-from "$tmp/cal/h.json" > "$tmp/cal/r1.txt" \
+    && $bin replay $T --reps 2 --policy splitee,final --alpha 0.63 --confidence entropy > "$tmp/cal/r2.txt" \
+    && cmp -s "$tmp/cal/r1.txt" "$tmp/cal/r2.txt" && ok || bad "replay --alpha-from differs from --alpha 0.63 --confidence entropy"
+$bin replay $T --reps 2 --policy splitee,final --alpha-from "$tmp/cal/h.json" --alpha 0.63 --rule agreement > /dev/null \
+    && ok || bad "a later --alpha lifts --alpha-from's threshold-rule check"
+refuse alpha-from-rule "--alpha-from: a calibrated threshold is for --rule threshold (the rule is patience)" \
+    $bin replay $T --alpha-from "$tmp/cal/h.json" --rule patience $outs
+refuse alpha-from-none "--alpha-from: .*n.json: the calibration found no threshold" $bin replay $T --alpha-from "$tmp/cal/n.json" $outs
+refuse alpha-from-eval "e1.json has no \"threshold\"" $bin replay $T --alpha-from "$tmp/cal/e1.json" $outs
+refuse alpha-from-missing "nosuch.json: cannot open" $bin replay $T --alpha-from "$tmp/cal/nosuch.json" $outs
+echo '[1, 2]' > "$tmp/cal/arr.json"
+refuse alpha-from-array "arr.json is not a JSON object" $bin replay $T --alpha-from "$tmp/cal/arr.json" $outs
+echo '{"threshold": 1.5}' > "$tmp/cal/big.json"
+refuse alpha-from-range "big.json: \"threshold\" must be a number in \[0, 1\]" $bin replay $T --alpha-from "$tmp/cal/big.json" $outs
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

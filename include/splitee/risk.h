@@ -109,7 +109,8 @@ void splitee_calib_config_default(splitee_calib_config *cfg);
 /* The outcome of one calibration. */
 typedef struct splitee_calib_result {
     int index;          /* grid index of lambda-hat; -1: even lambda = 1 failed */
-    double threshold;   /* lambda-hat, NaN when index is -1 */
+    double threshold;   /* lambda-hat, NaN when index is -1 or the grid is
+                           not the standard one (ngrid != SPLITEE_RISK_GRID) */
     double risk;        /* R-hat at lambda-hat on the calibration samples (loss
                            units), NaN when index is -1 */
     double stat;        /* the method's statistic at lambda-hat: naive R-hat,

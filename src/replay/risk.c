@@ -242,6 +242,7 @@ int splitee_risk_calibrate_losses(const double *loss, size_t stride, const size_
     if (!(lo < hi) || !(cfg->epsilon > lo))
         return splitee__fail(err, SPLITEE_ERR_VALUE, "calibrate: loss range [%g, %g] does not fit epsilon %g",
                              lo, hi, cfg->epsilon);
+    splitee__gsl_init(); /* the binomial CDF reports through GSL's handler */
     const char *mname = METHOD_NAMES[cfg->method];
     if (n == 0)
         return splitee__fail(err, SPLITEE_ERR_VALUE, "calibrate: no calibration samples");

@@ -526,5 +526,62 @@ refuse inputs-label-range "y10.npy: label 10 of input 0 is outside the model's c
     $bin logits $C28 --inputs "$tmp/v2/two.npy" --labels "$tmp/v2/y10.npy" $LO
 refuse inputs-labels-out "--labels-out: needs labels" $bin logits $C28 --inputs "$tmp/v2/two.npy" --labels-out "$tmp/out/y.npy" $LO
 
+# --- calibrate: risk control of the early-exit threshold (docs/RISK.md)
+check calibrate-ltt $bin calibrate $T --risk prediction-gap --clamp --method ltt --epsilon 0.05
+check calibrate-wsr $bin calibrate $T --risk prediction-gap --method ucb-wsr --epsilon 0.05
+check calibrate-hb-none $bin calibrate $T --risk prediction-gap --method ucb-hb --epsilon 0.05
+check calibrate-crc-brier $bin calibrate $T --risk brier-gap --clamp --method crc --epsilon 0.05
+check calibrate-naive-entropy $bin calibrate $T --method naive --confidence entropy --epsilon 0.1
+check calibrate-eval $bin calibrate $T --method ltt --epsilon 0.1 --splits 50 --n-cal 200 --seed 3
+check calibrate-eval-crc $bin calibrate $T --risk prediction-gap --clamp --method crc --epsilon 0.1 --splits 50 --n-cal 200
+check help-calibrate $bin calibrate --help
+mkdir -p "$tmp/cal"
+$bin calibrate $T --risk prediction-gap --clamp --epsilon 0.05 --json "$tmp/cal/c.json" > /dev/null \
+    && grep -q '"threshold": 0.87,' "$tmp/cal/c.json" && grep -q '"method": "ltt",' "$tmp/cal/c.json" \
+    && grep -q '"n": 400,' "$tmp/cal/c.json" && grep -q '"empirical_risk": 0.0275,' "$tmp/cal/c.json" && ok \
+    || bad "calibrate --json: threshold, method, n, empirical risk"
+$bin calibrate $T --risk prediction-gap --method ucb-hb --epsilon 0.05 --json "$tmp/cal/n.json" > /dev/null \
+    && grep -q '"threshold": null,' "$tmp/cal/n.json" && ok || bad "calibrate --json: no threshold is null"
+$bin calibrate $T --splits 20 --n-cal 100 --seed 9 --json "$tmp/cal/e1.json" > "$tmp/cal/e1.txt" \
+    && $bin calibrate $T --splits 20 --n-cal 100 --seed 9 --json "$tmp/cal/e2.json" > "$tmp/cal/e2.txt" \
+    && cmp -s "$tmp/cal/e1.txt" "$tmp/cal/e2.txt" && grep -q '"share_over_epsilon": ' "$tmp/cal/e1.json" && ok \
+    || bad "calibrate --splits: the same seed gives the same splits"
+$bin calibrate $T --splits 20 --n-cal 100 --seed 10 > "$tmp/cal/e3.txt" && ! cmp -s "$tmp/cal/e1.txt" "$tmp/cal/e3.txt" \
+    && ok || bad "calibrate --splits: another seed gives other splits"
+CJ="--json $tmp/out/c.json"
+refuse calibrate-eps-zero "--epsilon: expected a number in (0, 1), got '0'" $bin calibrate $T --epsilon 0 $CJ
+refuse calibrate-eps-one "--epsilon: expected a number in (0, 1), got '1'" $bin calibrate $T --epsilon 1 $CJ
+refuse calibrate-delta "--delta: expected a number in (0, 1), got '1.5'" $bin calibrate $T --delta 1.5 $CJ
+refuse calibrate-method "--method: expected one of naive, crc, ucb-hb, ucb-wsr, ltt, got 'ucb'" $bin calibrate $T --method ucb $CJ
+refuse calibrate-risk "--risk: expected one of prediction-gap, consistency, brier-gap, got 'gap'" $bin calibrate $T --risk gap $CJ
+refuse calibrate-no-labels "ref-logits.npy: the prediction-gap risk needs labels, the table has none" \
+    $bin calibrate $T --labels none --risk prediction-gap $CJ
+refuse calibrate-too-small "calibrate: 10 calibration samples are too small for ltt at epsilon 0.05, delta 0.1 (Hoeffding-Bentkus needs at least 45)" \
+    $bin calibrate $T --splits 3 --n-cal 10 $CJ
+refuse calibrate-crc-small "too small for crc at epsilon 0.01 (loss bound 1 needs at least 99)" \
+    $bin calibrate $T --method crc --epsilon 0.01 --splits 2 --n-cal 50 $CJ
+refuse calibrate-no-test "evaluate: 400 calibration samples of 400 leave no test sample" $bin calibrate $T --splits 3 --n-cal 400 $CJ
+refuse calibrate-ncal-alone "--n-cal: only with --splits R" $bin calibrate $T --n-cal 10 $CJ
+refuse calibrate-splits-alone "--splits: needs --n-cal N" $bin calibrate $T --splits 10 $CJ
+refuse calibrate-shift "--shift: splitee calibrate takes one table" $bin calibrate $T --shift 100:noise $CJ
+refuse calibrate-json-folder "nosuch/c.json: cannot write" $bin calibrate $T --json "$tmp/out/nosuch/c.json"
+# replay --alpha-from: the calibrated threshold and its measure, as if given by hand
+$bin calibrate $T --risk prediction-gap --clamp --confidence entropy --epsilon 0.05 --json "$tmp/cal/h.json" > /dev/null \
+    && grep -q '"threshold": 0.63,' "$tmp/cal/h.json" \
+    && $bin replay $T --reps 2 --policy splitee,final --alpha-from "$tmp/cal/h.json" > "$tmp/cal/r1.txt" \
+    && $bin replay $T --reps 2 --policy splitee,final --alpha 0.63 --confidence entropy > "$tmp/cal/r2.txt" \
+    && cmp -s "$tmp/cal/r1.txt" "$tmp/cal/r2.txt" && ok || bad "replay --alpha-from differs from --alpha 0.63 --confidence entropy"
+$bin replay $T --reps 2 --policy splitee,final --alpha-from "$tmp/cal/h.json" --alpha 0.63 --rule agreement > /dev/null \
+    && ok || bad "a later --alpha lifts --alpha-from's threshold-rule check"
+refuse alpha-from-rule "--alpha-from: a calibrated threshold is for --rule threshold (the rule is patience)" \
+    $bin replay $T --alpha-from "$tmp/cal/h.json" --rule patience $outs
+refuse alpha-from-none "--alpha-from: .*n.json: the calibration found no threshold" $bin replay $T --alpha-from "$tmp/cal/n.json" $outs
+refuse alpha-from-eval "e1.json has no \"threshold\"" $bin replay $T --alpha-from "$tmp/cal/e1.json" $outs
+refuse alpha-from-missing "nosuch.json: cannot open" $bin replay $T --alpha-from "$tmp/cal/nosuch.json" $outs
+echo '[1, 2]' > "$tmp/cal/arr.json"
+refuse alpha-from-array "arr.json is not a JSON object" $bin replay $T --alpha-from "$tmp/cal/arr.json" $outs
+echo '{"threshold": 1.5}' > "$tmp/cal/big.json"
+refuse alpha-from-range "big.json: \"threshold\" must be a number in \[0, 1\]" $bin replay $T --alpha-from "$tmp/cal/big.json" $outs
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -62,6 +62,7 @@
 #include "reward.h"
 #include "bandit.h"
 #include "replay.h"
+#include "risk.h"
 #include "report.h"
 #include "plot.h"
 #include "model.h"

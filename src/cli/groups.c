@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/internal.h"
 #include "groups.h"
 
@@ -637,7 +639,51 @@ static int ex_alpha(void *g, const char *v, const cli_ctx *ctx, splitee_error *e
 {
     cli_values *a = &((cli_exit *)g)->alpha;
     (void)ctx;
+    ((cli_exit *)g)->alpha_from = 0;
     return cli_parse_values(v, a, err, "--alpha");   /* its range depends on --rule: exit_finish */
+}
+
+/* --alpha-from FILE: the threshold (and its confidence measure) of a
+ * `splitee calibrate --json` (docs/RISK.md). */
+static int ex_alpha_from(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_exit *e = g;
+    (void)ctx;
+    char *text = NULL;
+    size_t len;
+    int st = splitee__read_file(v, 1 << 20, &text, &len, err);
+    if (st < 0)
+        return st;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return splitee__fail(err, SPLITEE_ERR_FORMAT, "--alpha-from: %s is not a JSON object", v);
+    }
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "threshold");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "confidence");
+    splitee_confidence conf = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
+    if (!t)
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT,
+                           "--alpha-from: %s has no \"threshold\" (not the --json of a splitee calibrate "
+                           "without --splits)", v);
+    else if (cJSON_IsNull(t))
+        st = splitee__fail(err, SPLITEE_ERR_VALUE,
+                           "--alpha-from: %s: the calibration found no threshold (even 1.00 failed its test)", v);
+    else if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0 && t->valuedouble <= 1))
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "--alpha-from: %s: \"threshold\" must be a number in [0, 1]",
+                           v);
+    else if (c && (!cJSON_IsString(c) || splitee_confidence_parse(c->valuestring, &conf) < 0))
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "--alpha-from: %s: \"confidence\" is not a confidence measure",
+                           v);
+    if (st == 0) {
+        e->alpha.n = 1;
+        e->alpha.v[0] = t->valuedouble;
+        e->confidence = (int)conf;
+        e->alpha_from = 1;
+    }
+    cJSON_Delete(j);
+    return st;
 }
 
 static const char *rule_at(int i, const char **desc)
@@ -674,6 +720,9 @@ static int exit_finish(void *g, const char *cmd, splitee_error *err)
     cli_exit *e = g;
     const splitee_exit_info *in = splitee_exit_kind_info((splitee_exit_kind)e->rule);
     int sum = e->rule == SPLITEE_EXIT_KIND_AGREEMENT;
+    if (e->alpha_from && e->rule != SPLITEE_EXIT_KIND_THRESHOLD)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--alpha-from: a calibrated threshold is for --rule threshold (the rule is %s)",
+                             in->name);
     for (int i = 0; i < e->alpha.n; i++)
         if (!(e->alpha.v[i] >= 0 && (sum ? isfinite(e->alpha.v[i]) : e->alpha.v[i] <= 1)))
             return splitee__fail(err, SPLITEE_ERR_ARG, sum ? "--alpha: the agreement rule's sum is a number >= 0, got %g"
@@ -737,8 +786,11 @@ static const cli_opt OPT_ALPHAS = { .name = "alphas", .arg = "LIST|FILE", .kind 
 static const cli_opt OPT_PATIENCE = { .name = "patience", .arg = "P", .kind = CLI_INT,
     .off = offsetof(cli_exit, patience), .lo = 1, .hi = SPLITEE_MAX_EXITS,
     .help = "--rule patience: exit once the prediction held for P more exits", .def = "2" };
-static const cli_opt *const EXIT_OPTS[] = { &OPT_ALPHA, &OPT_CONFIDENCE, &OPT_RULE, &OPT_ALPHAS,
-                                            &OPT_PATIENCE, NULL };
+static const cli_opt OPT_ALPHA_FROM = { .name = "alpha-from", .arg = "FILE", .kind = CLI_FN,
+    .set = ex_alpha_from,
+    .help = "--alpha and --confidence from a splitee calibrate --json (docs/RISK.md)" };
+static const cli_opt *const EXIT_OPTS[] = { &OPT_ALPHA, &OPT_ALPHA_FROM, &OPT_CONFIDENCE, &OPT_RULE,
+                                            &OPT_ALPHAS, &OPT_PATIENCE, NULL };
 const cli_group cli_group_exit = { .title = "exit rule", .opts = EXIT_OPTS, .more = values_note,
                                    .finish = exit_finish };
 /* ------------------------------------------------------------- reward --- */

@@ -9,7 +9,7 @@
  *   input        --images --labels --domain --distort            logits infer device
  *                --noise-seed --limit                            (profile: --images only)
  *   input        --logits --labels --domain --layout --shift     replay (the table input)
- *   exit rule    --alpha --confidence                            replay infer device (cloud: --confidence)
+ *   exit rule    --alpha --alpha-from --confidence               replay infer device (cloud: --confidence)
  *   reward       --lambda --mu --offload --layer-cost            replay device
  *                --offload-cost
  *   policy       --policy --beta --epsilon --prior-sd --window   replay device
@@ -151,6 +151,7 @@ typedef struct cli_exit {
     double alphas[SPLITEE_MAX_EXITS];  /* --alphas: per-exit thresholds */
     int nalphas;
     int patience;                      /* --patience P */
+    int alpha_from;                    /* 1: alpha came from --alpha-from (a later --alpha clears it) */
 } cli_exit;
 extern const cli_group cli_group_exit;   /* --alpha --confidence --rule --alphas --patience */
 

@@ -33,6 +33,7 @@ static const struct command {
     { "cloud", cli_cloud, "serve devices: finish offloaded samples (live split computing)" },
     { "device", cli_device, "learn the split layer live against a cloud" },
     { "link", cli_link, "price offloading per split layer on a link profile" },
+    { "calibrate", cli_calibrate, "pick the exit threshold so the risk of exiting early stays within epsilon" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,375 @@
+/* cmd_calibrate.c -- `splitee calibrate`: picks the threshold of the
+ * early-exit rule (exit at the first exit whose confidence reaches lambda)
+ * on a calibration table so that the risk of exiting early against the
+ * full model is at most epsilon (with probability 1 - delta for ucb-hb,
+ * ucb-wsr and ltt; in expectation for crc), by risk.h. With --splits R
+ * --n-cal N it evaluates instead: R seeded random calibration/test splits,
+ * the test risk at each split's lambda-hat against epsilon, and the exits
+ * it saves. docs/RISK.md. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/internal.h"
+#include "core/numfmt.h"
+#include "groups.h"
+
+typedef struct calib_opts {
+    cli_table tab;
+    cli_progress progress;
+    int risk;          /* splitee_risk_kind */
+    int clamp;
+    int method;        /* splitee_calib_method */
+    int confidence;    /* splitee_confidence */
+    double epsilon, delta;
+    int splits;        /* 0: calibrate once on the whole table */
+    long n_cal;
+    uint64_t seed;
+    char *json;
+} calib_opts;
+
+static const char *risk_at(int i, const char **desc)
+{
+    static const char *const D[] = { "1[early wrong] - 1[full wrong] (labels)",
+                                     "1[early prediction != full prediction]",
+                                     "Brier(early) - Brier(full) (labels)" };
+    if (i < 0 || i >= SPLITEE_RISK_COUNT)
+        return NULL;
+    *desc = D[i];
+    return splitee_risk_kind_name((splitee_risk_kind)i);
+}
+
+static const char *method_at(int i, const char **desc)
+{
+    static const char *const D[] = { "empirical risk <= epsilon (no guarantee)",
+                                     "conformal risk control (expected risk <= epsilon)",
+                                     "Hoeffding-Bentkus upper bound <= epsilon",
+                                     "Waudby-Smith-Ramdas upper bound <= epsilon",
+                                     "Learn then Test, HB p-values, fixed sequence" };
+    if (i < 0 || i >= SPLITEE_CALIB_COUNT)
+        return NULL;
+    *desc = D[i];
+    return splitee_calib_method_name((splitee_calib_method)i);
+}
+
+static const char *conf_at(int i, const char **desc)
+{
+    *desc = NULL;
+    const char *n = splitee_confidence_name((splitee_confidence)i);
+    return strcmp(n, "unknown") == 0 ? NULL : n;
+}
+
+static int set_risk(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    splitee_risk_kind k;
+    if (splitee_risk_kind_parse(v, &k) < 0) {
+        char names[128];
+        cli_list_names(risk_at, names, sizeof names);
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--risk: expected one of %s, got '%s'", names, v);
+    }
+    ((calib_opts *)g)->risk = (int)k;
+    return 0;
+}
+
+static int set_method(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    splitee_calib_method m;
+    if (splitee_calib_method_parse(v, &m) < 0) {
+        char names[128];
+        cli_list_names(method_at, names, sizeof names);
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--method: expected one of %s, got '%s'", names, v);
+    }
+    ((calib_opts *)g)->method = (int)m;
+    return 0;
+}
+
+static int set_conf(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    splitee_confidence c;
+    if (splitee_confidence_parse(v, &c) < 0) {
+        char names[128];
+        cli_list_names(conf_at, names, sizeof names);
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--confidence: expected one of %s, got '%s'", names, v);
+    }
+    ((calib_opts *)g)->confidence = (int)c;
+    return 0;
+}
+
+static const cli_opt OPT_RISK = { .name = "risk", .arg = "R", .kind = CLI_FN, .set = set_risk,
+    .list = risk_at, .help = "the per-sample risk of exiting early", .def = "consistency" };
+static const cli_opt OPT_CLAMP = { .name = "clamp", .kind = CLI_SET, .ival = 1,
+    .off = offsetof(calib_opts, clamp), .help = "clamp every loss at 0 (max(loss, 0))" };
+static const cli_opt OPT_METHOD = { .name = "method", .arg = "M", .kind = CLI_FN, .set = set_method,
+    .list = method_at, .help = "how the threshold is picked", .def = "ltt" };
+static const cli_opt OPT_CONF = { .name = "confidence", .arg = "C", .kind = CLI_FN, .set = set_conf,
+    .list = conf_at, .help = "confidence measure the threshold applies to", .def = "max-softmax" };
+static const cli_opt OPT_EPS = { .name = "epsilon", .arg = "E", .kind = CLI_DOUBLE,
+    .off = offsetof(calib_opts, epsilon), .lo = 0, .hi = 1, .open = CLI_OPEN_LO | CLI_OPEN_HI,
+    .help = "the risk level to stay within", .def = "0.05" };
+static const cli_opt OPT_DELTA = { .name = "delta", .arg = "D", .kind = CLI_DOUBLE,
+    .off = offsetof(calib_opts, delta), .lo = 0, .hi = 1, .open = CLI_OPEN_LO | CLI_OPEN_HI,
+    .help = "the probability the guarantee may fail (ucb-hb, ucb-wsr, ltt)", .def = "0.1" };
+static const cli_opt *const RISK_OPTS[] = { &OPT_RISK, &OPT_CLAMP, &OPT_METHOD, &OPT_CONF, &OPT_EPS,
+                                            &OPT_DELTA, NULL };
+static const cli_group RISK = { .title = "risk control", .opts = RISK_OPTS };
+
+static const cli_opt OPT_SPLITS = { .name = "splits", .arg = "R", .kind = CLI_INT,
+    .off = offsetof(calib_opts, splits), .lo = 1, .hi = 1000000,
+    .help = "evaluate: R random calibration/test splits (with --n-cal)" };
+static const cli_opt OPT_NCAL = { .name = "n-cal", .arg = "N", .kind = CLI_LONG,
+    .off = offsetof(calib_opts, n_cal), .lo = 1, .hi = 2000000000,
+    .help = "evaluate: calibration samples per split, the rest are the test part" };
+static const cli_opt OPT_SEED = { .name = "seed", .arg = "S", .kind = CLI_U64,
+    .off = offsetof(calib_opts, seed), .help = "evaluate: seed of the splits", .def = "1" };
+static const cli_opt *const EVAL_OPTS[] = { &OPT_SPLITS, &OPT_NCAL, &OPT_SEED, NULL };
+static const cli_group EVAL = { .title = "evaluation", .opts = EVAL_OPTS };
+
+static const cli_opt OPT_JSON = { .name = "json", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(calib_opts, json),
+    .help = "write the outcome as JSON: the threshold (or the evaluation's summary)" };
+static const cli_opt *const OUT_OPTS[] = { &OPT_JSON, NULL };
+static const cli_group OUT = { .title = "output", .opts = OUT_OPTS };
+
+static const cli_use GROUPS[] = {
+    { &cli_group_table, offsetof(calib_opts, tab) },
+    { &RISK, 0 },
+    { &EVAL, 0 },
+    { &OUT, 0 },
+    { &cli_group_progress, offsetof(calib_opts, progress) },
+    { NULL, 0 },
+};
+
+static const cli_command CMD = {
+    .name = "calibrate",
+    .synopsis = "splitee calibrate [options]",
+    .about = "Picks the threshold lambda of the early-exit rule (exit at the first exit whose\n"
+             "confidence reaches lambda, else the last) on a calibration table, so that the\n"
+             "risk of exiting early against the full model is at most epsilon: with\n"
+             "probability 1 - delta (ucb-hb, ucb-wsr, ltt) or in expectation (crc). The grid\n"
+             "is lambda = 1.00, 0.99, ..., 0.00, tested from 1 down; lambda-hat is the last\n"
+             "value that passed. With --splits R --n-cal N it evaluates the method instead\n"
+             "on R random calibration/test splits. docs/RISK.md.\n",
+    .groups = GROUPS,
+    .data_note = 1,
+};
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void put_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* A number in its shortest round-trip form; null when not finite. */
+static void put_num(FILE *f, double x)
+{
+    if (isfinite(x))
+        splitee__put_double(f, x);
+    else
+        fputs("null", f);
+}
+
+typedef struct outcome {
+    const calib_opts *o;
+    const char *table, *command;
+    size_t n;
+    int exits;
+    double lo, hi;
+    const splitee_calib_result *res;   /* calibrate */
+    double mean_exit;
+    const splitee_risk_summary *sum;   /* evaluate */
+} outcome;
+
+static void write_json(FILE *f, const outcome *c)
+{
+    const calib_opts *o = c->o;
+    fputs("{\n  \"command\": ", f);
+    put_str(f, c->command);
+    fputs(",\n  \"table\": ", f);
+    put_str(f, c->table);
+    fprintf(f, ",\n  \"samples\": %zu,\n  \"exits\": %d,\n  \"risk\": \"%s\",\n  \"clamp\": %s,\n"
+               "  \"confidence\": \"%s\",\n  \"method\": \"%s\",\n  \"epsilon\": ",
+            c->n, c->exits, splitee_risk_kind_name(o->risk), o->clamp ? "true" : "false",
+            splitee_confidence_name(o->confidence), splitee_calib_method_name(o->method));
+    put_num(f, o->epsilon);
+    fputs(",\n  \"delta\": ", f);
+    put_num(f, o->delta);
+    fputs(",\n  \"loss_range\": [", f);
+    put_num(f, c->lo);
+    fputs(", ", f);
+    put_num(f, c->hi);
+    fputs("]", f);
+    if (c->res) {
+        fprintf(f, ",\n  \"n\": %zu,\n  \"threshold\": ", c->n);
+        put_num(f, c->res->threshold);
+        fputs(",\n  \"empirical_risk\": ", f);
+        put_num(f, c->res->risk);
+        fputs(",\n  \"statistic\": ", f);
+        put_num(f, c->res->stat);
+        fputs(",\n  \"first_failure\": {\"threshold\": ", f);
+        put_num(f, c->res->index + 1 < SPLITEE_RISK_GRID ? splitee_risk_grid_value(c->res->index + 1) : NAN);
+        fputs(", \"empirical_risk\": ", f);
+        put_num(f, c->res->fail_risk);
+        fputs(", \"statistic\": ", f);
+        put_num(f, c->res->fail_stat);
+        fputs("}", f);
+        fprintf(f, ",\n  \"grid_tested\": %d,\n  \"mean_exit\": ", c->res->tested);
+        put_num(f, c->mean_exit);
+        fputs(",\n  \"saved\": ", f);
+        put_num(f, 1 - c->mean_exit / c->exits);
+    } else {
+        const splitee_risk_summary *s = c->sum;
+        fprintf(f, ",\n  \"n\": %ld,\n  \"splits\": %d,\n  \"seed\": %llu,\n  \"test_risk\": {\"mean\": ",
+                o->n_cal, s->splits, (unsigned long long)o->seed);
+        put_num(f, s->test_mean);
+        fputs(", \"q10\": ", f);
+        put_num(f, s->test_q10);
+        fputs(", \"q50\": ", f);
+        put_num(f, s->test_q50);
+        fputs(", \"q90\": ", f);
+        put_num(f, s->test_q90);
+        fputs(", \"max\": ", f);
+        put_num(f, s->test_max);
+        fputs("},\n  \"share_over_epsilon\": ", f);
+        put_num(f, s->share_over);
+        fputs(",\n  \"threshold_mean\": ", f);
+        put_num(f, s->threshold_mean);
+        fprintf(f, ",\n  \"splits_without_threshold\": %d,\n  \"mean_exit\": ", s->none);
+        put_num(f, s->exit_mean);
+        fputs(",\n  \"saved\": ", f);
+        put_num(f, s->saved);
+    }
+    fputs("\n}\n", f);
+}
+
+static const char *stat_name(int method)
+{
+    switch (method) {
+    case SPLITEE_CALIB_NAIVE: return "empirical risk";
+    case SPLITEE_CALIB_CRC: return "crc cutoff";
+    case SPLITEE_CALIB_LTT: return "p-value";
+    default: return "upper bound";
+    }
+}
+
+int cli_calibrate(int argc, char **argv)
+{
+    calib_opts o;
+    memset(&o, 0, sizeof o);
+    splitee_error err = { 0, "" };
+    splitee_table *t = NULL;
+    splitee_risk *r = NULL;
+    splitee_risk_split *sp = NULL;
+    char *cmdline = NULL, *buf = NULL;
+    size_t len = 0;
+    int st = cli_parse(&CMD, &o, argc, argv, &err);
+    if (st == 1) {
+        cli_free(&CMD, &o);
+        return 0;
+    }
+    if (st == 0 && o.tab.nshift > 0)
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--shift: splitee calibrate takes one table");
+    if (st == 0 && (o.splits > 0) != (o.n_cal > 0))
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, o.splits ? "--splits: needs --n-cal N"
+                                                           : "--n-cal: only with --splits R");
+    if (st == 0 && o.json)
+        st = splitee_output_check(o.json, &err);
+    if (st == 0)
+        st = cli_table_load(&o.tab, &t, &err);
+    splitee_risk_config rc = { .risk = (splitee_risk_kind)o.risk, .clamp = o.clamp,
+                               .confidence = (splitee_confidence)o.confidence };
+    if (st == 0)
+        st = splitee_risk_create(t, &rc, &r, &err);
+    splitee_calib_config cc = { .method = (splitee_calib_method)o.method, .epsilon = o.epsilon,
+                                .delta = o.delta };
+    splitee_calib_result res;
+    splitee_risk_summary sum;
+    outcome oc = { .o = &o };
+    if (st == 0) {
+        oc.table = splitee_table_name(t);
+        oc.n = splitee_risk_samples(r);
+        oc.exits = splitee_risk_exits(r);
+        splitee_risk_range(rc.risk, rc.clamp, &oc.lo, &oc.hi);
+        if (o.splits) {
+            if (!(sp = malloc((size_t)o.splits * sizeof *sp)))
+                st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "calibrate: out of memory for %d splits", o.splits);
+            else if ((st = splitee_risk_evaluate(r, &cc, (size_t)o.n_cal, o.splits, o.seed, sp, &err)) == 0)
+                st = splitee_risk_summarize(sp, o.splits, o.epsilon, oc.exits, &sum, &err);
+            oc.sum = &sum;
+        } else if ((st = splitee_risk_calibrate(r, NULL, oc.n, &cc, &res, &err)) == 0) {
+            oc.res = &res;
+            splitee_risk_mean(r, res.index, NULL, oc.n, &oc.mean_exit);
+        }
+    }
+    if (st == 0 && o.json) {
+        cmdline = cli_join_args("calibrate", argc, argv);
+        FILE *m = cmdline ? open_memstream(&buf, &len) : NULL;
+        if (!m) {
+            st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.json);
+        } else {
+            oc.command = cmdline;
+            write_json(m, &oc);
+            if (fclose(m) != 0)
+                st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.json);
+            else
+                st = splitee_file_write_atomic(o.json, buf, len, &err);
+        }
+    }
+    if (st == 0) {
+        printf("table %s: %zu samples, %d exits\n", oc.table, oc.n, oc.exits);
+        printf("risk %s%s (losses in [%g, %g]) on %s; method %s, epsilon %g", splitee_risk_kind_name(rc.risk),
+               o.clamp ? " clamped at 0" : "", oc.lo, oc.hi, splitee_confidence_name(rc.confidence),
+               splitee_calib_method_name(cc.method), o.epsilon);
+        if (cc.method != SPLITEE_CALIB_NAIVE && cc.method != SPLITEE_CALIB_CRC)
+            printf(", delta %g", o.delta);
+        printf("\n");
+        if (oc.res) {
+            if (res.index < 0)
+                printf("no threshold: lambda = 1.00 already fails (risk %.4f, %s %.4f); run the last exit "
+                       "always\n", res.fail_risk, stat_name(cc.method), res.fail_stat);
+            else
+                printf("lambda-hat %.2f (%d grid values tested from 1.00 down)\n"
+                       "calibration risk at lambda-hat %.4f; %s %.4f\n",
+                       res.threshold, res.tested, res.risk, stat_name(cc.method), res.stat);
+            if (res.index >= 0 && res.index + 1 < SPLITEE_RISK_GRID)
+                printf("first failure at %.2f: risk %.4f, %s %.4f\n", splitee_risk_grid_value(res.index + 1),
+                       res.fail_risk, stat_name(cc.method), res.fail_stat);
+            printf("mean exit layer %.3f of %d: %.1f%% of the layers saved\n", oc.mean_exit, oc.exits,
+                   100 * (1 - oc.mean_exit / oc.exits));
+        } else {
+            printf("evaluation: %d splits of %ld calibration / %zu test samples (seed %llu)\n", o.splits,
+                   o.n_cal, oc.n - (size_t)o.n_cal, (unsigned long long)o.seed);
+            printf("test risk: mean %.4f, q10 %.4f, median %.4f, q90 %.4f, max %.4f\n", sum.test_mean,
+                   sum.test_q10, sum.test_q50, sum.test_q90, sum.test_max);
+            printf("splits with test risk > epsilon: %.3f\n", sum.share_over);
+            if (sum.none < sum.splits)
+                printf("lambda-hat: mean %.4f; %d split%s found none\n", sum.threshold_mean, sum.none,
+                       sum.none == 1 ? "" : "s");
+            else
+                printf("lambda-hat: no split found one\n");
+            printf("mean exit layer %.3f of %d: %.1f%% of the layers saved\n", sum.exit_mean, oc.exits,
+                   100 * sum.saved);
+        }
+    }
+    free(buf);
+    free(cmdline);
+    free(sp);
+    splitee_risk_free(r);
+    splitee_table_free(t);
+    cli_free(&CMD, &o);
+    return st == 0 ? 0 : cli_fail(&err, st);
+}

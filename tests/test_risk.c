@@ -547,3 +547,209 @@ Test(risk, summary_by_hand)
     cr_assert_float_eq(m.saved, 0.5, 1e-15);
     cr_assert_eq(splitee_risk_summarize(s, 0, 0.15, 4, &m, &err), SPLITEE_ERR_VALUE);
 }
+
+/* ---- the split form ------------------------------------------------------- */
+
+/* Max-softmax and argmax of z written out. */
+static double msp_ref(const double *z, int K, int *arg)
+{
+    int a = 0;
+    for (int c = 1; c < K; c++)
+        if (z[c] > z[a])
+            a = c;
+    double s = 0;
+    for (int c = 0; c < K; c++)
+        s += exp(z[c] - z[a]);
+    *arg = a;
+    return 1 / s;
+}
+
+static double brier_k(const double *z, int K, int y)
+{
+    double m = z[0], s = 0, b = 0;
+    for (int c = 1; c < K; c++)
+        m = fmax(m, z[c]);
+    for (int c = 0; c < K; c++)
+        s += exp(z[c] - m);
+    for (int c = 0; c < K; c++)
+        b += pow(exp(z[c] - m) / s - (c == y), 2);
+    return b;
+}
+
+Test(risk, split_form_losses_match_a_direct_computation)
+{
+    enum { N = 60, L = 4, K = 3 };
+    double *z = malloc(N * L * K * sizeof *z);
+    int32_t y[N];
+    uint64_t s = 31;
+    for (int k = 0; k < N; k++) {
+        y[k] = (int32_t)(unif(&s) * K);
+        for (int i = 0; i < L * K; i++)
+            z[k * L * K + i] = 3 * unif(&s);
+    }
+    splitee_table *t;
+    splitee_error err;
+    cr_assert_eq(splitee_table_from_logits("rand", z, N, L, K, y, &t, &err), 0);
+    for (int kind = 0; kind < SPLITEE_RISK_COUNT; kind++)
+        for (int clamp = 0; clamp < 2; clamp++) {
+            splitee_risk_config rc;
+            splitee_risk_config_default(&rc);
+            rc.risk = (splitee_risk_kind)kind;
+            rc.clamp = clamp;
+            rc.form = SPLITEE_RISK_FORM_SPLIT;
+            splitee_risk *r;
+            cr_assert_eq(splitee_risk_create(t, &rc, &r, &err), 0, "%s", err.msg);
+            cr_assert_eq(splitee_risk_layers(r), L - 1);
+            cr_assert_null(splitee_risk_layer_losses(r, L - 1));
+            cr_assert_null(splitee_risk_layer_losses(r, -1));
+            for (int l = 0; l < L - 1; l++) {
+                const double *loss = splitee_risk_layer_losses(r, l);
+                const uint8_t *ex = splitee_risk_layer_exit_taken(r, l);
+                for (int j = 0; j < SPLITEE_RISK_GRID; j++) {
+                    double lam = splitee_risk_grid_value(j), sum = 0, esum = 0;
+                    for (int k = 0; k < N; k++) {
+                        const double *zl = z + (k * L + l) * K, *zf = z + (k * L + L - 1) * K;
+                        int pl, pf;
+                        double c = msp_ref(zl, K, &pl);
+                        msp_ref(zf, K, &pf);
+                        int exits = c >= lam;
+                        double want = 0;
+                        if (exits) {
+                            if (kind == SPLITEE_RISK_CONSISTENCY)
+                                want = pl != pf;
+                            else if (kind == SPLITEE_RISK_PREDICTION_GAP)
+                                want = (double)(pl != y[k]) - (double)(pf != y[k]);
+                            else
+                                want = brier_k(zl, K, y[k]) - brier_k(zf, K, y[k]);
+                            if (clamp && want < 0)
+                                want = 0;
+                        }
+                        cr_assert_eq(ex[j * N + k], exits ? l : L - 1, "layer %d j %d sample %d", l, j, k);
+                        cr_assert_float_eq(loss[j * N + k], want, 1e-12, "kind %d layer %d j %d", kind, l, j);
+                        sum += want;
+                        esum += exits ? l + 1 : L;
+                    }
+                    double me;
+                    cr_assert_float_eq(splitee_risk_layer_mean(r, l, j, NULL, N, &me), sum / N, 1e-12);
+                    cr_assert_float_eq(me, esum / N, 1e-12);
+                }
+            }
+            /* calibrating a layer is calibrating its loss matrix */
+            splitee_calib_config cc = { .method = SPLITEE_CALIB_NAIVE, .epsilon = 0.2, .delta = 0.1 };
+            splitee_calib_result a, b;
+            double lo, hi;
+            splitee_risk_range(rc.risk, rc.clamp, &lo, &hi);
+            cr_assert_eq(splitee_risk_layer_calibrate(r, 2, NULL, N, &cc, &a, &err), 0);
+            cr_assert_eq(splitee_risk_calibrate_losses(splitee_risk_layer_losses(r, 2), N, NULL, N,
+                                                       SPLITEE_RISK_GRID, lo, hi, &cc, &b, &err), 0);
+            cr_assert_eq(a.index, b.index);
+            cr_assert_eq(splitee_risk_layer_calibrate(r, 3, NULL, N, &cc, &a, &err), SPLITEE_ERR_ARG);
+            cr_assert_str_eq(err.msg, "calibrate: layer index 3 outside 0..2");
+            splitee_risk_split sp[2];
+            cr_assert_eq(splitee_risk_layer_evaluate(r, -1, &cc, 30, 2, 1, sp, &err), SPLITEE_ERR_ARG);
+            splitee_risk_free(r);
+        }
+    /* the early-exit form holds one matrix, the one splitee_risk_losses returns */
+    splitee_risk_config rc;
+    splitee_risk_config_default(&rc);
+    cr_assert_eq(rc.form, SPLITEE_RISK_FORM_EARLY_EXIT);
+    splitee_risk *r;
+    cr_assert_eq(splitee_risk_create(t, &rc, &r, &err), 0);
+    cr_assert_eq(splitee_risk_layers(r), 1);
+    cr_assert_eq(splitee_risk_layer_losses(r, 0), splitee_risk_losses(r));
+    cr_assert_null(splitee_risk_layer_losses(r, 1));
+    splitee_risk_free(r);
+    splitee_table_free(t);
+    free(z);
+    /* one exit: no split layer */
+    const double z1[2] = { 0, 1 };
+    cr_assert_eq(splitee_table_from_logits("one", z1, 1, 1, 2, NULL, &t, &err), 0);
+    rc.form = SPLITEE_RISK_FORM_SPLIT;
+    cr_assert_eq(splitee_risk_create(t, &rc, &r, &err), SPLITEE_ERR_ARG);
+    cr_assert_str_eq(err.msg, "one: the split form needs at least 2 exits, the table has 1");
+    splitee_table_free(t);
+    splitee_risk_form f;
+    cr_assert_eq(splitee_risk_form_parse("split", &f), 0);
+    cr_assert_eq(f, SPLITEE_RISK_FORM_SPLIT);
+    cr_assert_eq(splitee_risk_form_parse("early-exit", &f), 0);
+    cr_assert_eq(f, SPLITEE_RISK_FORM_EARLY_EXIT);
+    cr_assert_eq(splitee_risk_form_parse("splits", &f), SPLITEE_ERR_ARG);
+    cr_assert_str_eq(splitee_risk_form_name(SPLITEE_RISK_FORM_SPLIT), "split");
+}
+
+/* A synthetic 3-exit, 2-class table with known split-form consistency
+ * curves: exit l's confidence c_l is uniform on (0.5, 1), independently,
+ * and exit l disagrees with the last exit with probability (1 - c_l) / (l + 1),
+ * so R_l(lambda) = (1 - max(lambda, 0.5))^2 / (l + 1): 0.25 and 0.125 at
+ * lambda <= 0.5, so epsilon 0.1 binds at both split layers. */
+static splitee_table *synthetic_split(void)
+{
+    double *z = malloc(SYN_N * 6 * sizeof *z);
+    uint64_t s = 4242;
+    for (int k = 0; k < SYN_N; k++) {
+        int f = unif(&s) < 0.5;
+        for (int l = 0; l < 2; l++) {
+            double c = 0.5 + 0.5 * unif(&s), v = unif(&s);
+            int pred = v < (1 - c) / (l + 1) ? 1 - f : f;
+            z[k * 6 + l * 2 + pred] = log(c / (1 - c));
+            z[k * 6 + l * 2 + 1 - pred] = 0;
+        }
+        z[k * 6 + 4 + f] = 3;
+        z[k * 6 + 4 + 1 - f] = 0;
+    }
+    splitee_table *t;
+    splitee_error err;
+    cr_assert_eq(splitee_table_from_logits("synthetic-split", z, SYN_N, 3, 2, NULL, &t, &err), 0);
+    free(z);
+    return t;
+}
+
+/* Per split layer, over 300 seeded splits of 300 calibration samples: the
+ * share of splits whose population risk at lambda-hat_l exceeds epsilon
+ * 0.1. LTT keeps it within delta + 0.05 (3 binomial s.d., as above) at
+ * every layer; naive does not at either. */
+Test(risk, split_form_keeps_the_guarantee_at_every_layer, .timeout = 600)
+{
+    splitee_table *t = synthetic_split();
+    splitee_risk_config rc;
+    splitee_risk_config_default(&rc);
+    rc.form = SPLITEE_RISK_FORM_SPLIT;
+    splitee_risk *r;
+    splitee_error err;
+    cr_assert_eq(splitee_risk_create(t, &rc, &r, &err), 0);
+    splitee_table_free(t);
+    cr_assert_eq(splitee_risk_layers(r), 2);
+    double pop[2][SPLITEE_RISK_GRID];
+    for (int l = 0; l < 2; l++)
+        for (int j = 0; j < SPLITEE_RISK_GRID; j++) {
+            double lam = splitee_risk_grid_value(j), want = pow(1 - fmax(lam, 0.5), 2) / (l + 1);
+            pop[l][j] = splitee_risk_layer_mean(r, l, j, NULL, SYN_N, NULL);
+            cr_assert(fabs(pop[l][j] - want) < 0.014, "layer %d lambda %g: %g vs %g", l, lam, pop[l][j], want);
+        }
+    splitee_risk_split *out = malloc(SPLITS * sizeof *out);
+    const splitee_calib_method ms[2] = { SPLITEE_CALIB_NAIVE, SPLITEE_CALIB_LTT };
+    for (int m = 0; m < 2; m++)
+        for (int l = 0; l < 2; l++) {
+            splitee_calib_config cc = { .method = ms[m], .epsilon = 0.1, .delta = 0.1 };
+            cr_assert_eq(splitee_risk_layer_evaluate(r, l, &cc, 300, SPLITS, 17, out, &err), 0, "%s", err.msg);
+            int over = 0;
+            double sum = 0;
+            for (int s = 0; s < SPLITS; s++) {
+                double risk = out[s].cal.index < 0 ? 0 : pop[l][out[s].cal.index];
+                over += risk > 0.1;
+                sum += risk;
+            }
+            double share = (double)over / SPLITS;
+            if (getenv("TEST_RISK_VERBOSE"))
+                fprintf(stderr, "split %s layer %d: share over %g, mean risk %g\n", splitee_calib_method_name(ms[m]),
+                        l + 1, share, sum / SPLITS);
+            if (ms[m] == SPLITEE_CALIB_NAIVE) {
+                cr_assert_gt(share, 0.2, "naive layer %d: %g", l + 1, share);
+            } else {
+                cr_assert_leq(share, 0.1 + 0.05, "ltt layer %d: %g", l + 1, share);
+                cr_assert_gt(sum / SPLITS, 0.03, "ltt layer %d is not trivially conservative", l + 1);
+            }
+        }
+    free(out);
+    splitee_risk_free(r);
+}

@@ -28,6 +28,12 @@
  * (splitee_risk_hb_ucb) and the Waudby-Smith-Ramdas betting bound
  * (splitee_risk_wsr_ucb).
  *
+ * The split form (form SPLITEE_RISK_FORM_SPLIT, docs/RISK.md) calibrates
+ * one lambda per split layer k = 1..L-1 instead: a sample split at layer k
+ * takes exit k's prediction when C_k >= lambda_k, else the final exit's
+ * (the cloud's); its loss is the same risk of that prediction against the
+ * final exit. splitee_risk_layer_* work on layer l = k - 1.
+ *
  *     splitee_risk_config rc;
  *     splitee_risk_config_default(&rc);            // consistency, max-softmax
  *     splitee_risk *r;
@@ -88,13 +94,28 @@ const char *splitee_calib_method_name(splitee_calib_method m);
 /* The loss range [*lo, *hi] of a risk, clamped (clamp != 0) or not. */
 void splitee_risk_range(splitee_risk_kind k, int clamp, double *lo, double *hi);
 
+/* The rule whose threshold is calibrated. */
+typedef enum splitee_risk_form {
+    SPLITEE_RISK_FORM_EARLY_EXIT = 0, /* exit at the first exit with C_i >= lambda, else the last */
+    SPLITEE_RISK_FORM_SPLIT,          /* per split layer k (exit k-1, k = 1..L-1): exit k's
+                                         prediction when C_k >= lambda_k, else the last exit's
+                                         (the cloud's); one lambda per layer */
+    SPLITEE_RISK_FORM_COUNT
+} splitee_risk_form;
+
+/* "early-exit" | "split"; 0 or SPLITEE_ERR_ARG. */
+int splitee_risk_form_parse(const char *s, splitee_risk_form *out);
+/* The name splitee_risk_form_parse takes ("unknown" out of range). */
+const char *splitee_risk_form_name(splitee_risk_form f);
+
 typedef struct splitee_risk_config {
     splitee_risk_kind risk;
     int clamp;                     /* 1: losses max(loss, 0) */
     splitee_confidence confidence; /* the measure the rule thresholds */
+    splitee_risk_form form;        /* early-exit: one loss matrix; split: one per split layer */
 } splitee_risk_config;
 
-/* consistency, not clamped, max-softmax. */
+/* consistency, not clamped, max-softmax, early-exit. */
 void splitee_risk_config_default(splitee_risk_config *cfg);
 
 typedef struct splitee_calib_config {
@@ -184,17 +205,39 @@ const uint8_t *splitee_risk_exit_taken(const splitee_risk *r);
 /* The config it was built with. */
 const splitee_risk_config *splitee_risk_config_of(const splitee_risk *r);
 
+/* The loss matrices r holds: 1 for the early-exit form, L - 1 for the
+ * split form (layer index l = 0..L-2 is split layer k = l + 1, exit l). */
+int splitee_risk_layers(const splitee_risk *r);
+/* Layer l's losses and exits taken, as splitee_risk_losses and
+ * splitee_risk_exit_taken (layer 0 is what those return); NULL for l
+ * outside 0..splitee_risk_layers - 1. In the split form a sample's exit
+ * at grid value j is l when C_l >= lambda_j, else L - 1 (loss 0: the
+ * final prediction against itself). */
+const double *splitee_risk_layer_losses(const splitee_risk *r, int l);
+const uint8_t *splitee_risk_layer_exit_taken(const splitee_risk *r, int l);
+
 /* Mean loss and mean exit layer (1-based) at grid value j (-1: the last
  * exit for every sample, loss 0) over samples idx[0..n-1] (idx NULL:
  * 0..n-1); NaN for n = 0. mean_exit may be NULL. */
 double splitee_risk_mean(const splitee_risk *r, int j, const size_t *idx, size_t n,
                          double *mean_exit);
+/* splitee_risk_mean on layer l's losses (0 <= l < splitee_risk_layers;
+ * NaN outside). */
+double splitee_risk_layer_mean(const splitee_risk *r, int l, int j, const size_t *idx, size_t n,
+                               double *mean_exit);
 
 /* splitee_risk_calibrate_losses on r's losses over samples idx[0..n-1]
  * (idx NULL: the first n) with r's loss range. */
 int splitee_risk_calibrate(const splitee_risk *r, const size_t *idx, size_t n,
                            const splitee_calib_config *cfg, splitee_calib_result *out,
                            splitee_error *err);
+/* splitee_risk_calibrate on layer l's losses: ARG for l outside
+ * 0..splitee_risk_layers - 1. Each layer gets its own fixed-sequence test
+ * over the whole grid, so each lambda-hat_l carries the method's guarantee
+ * for its layer alone (whichever layer a policy plays). */
+int splitee_risk_layer_calibrate(const splitee_risk *r, int l, const size_t *idx, size_t n,
+                                 const splitee_calib_config *cfg, splitee_calib_result *out,
+                                 splitee_error *err);
 
 /* One random calibration/test split of the evaluation. */
 typedef struct splitee_risk_split {
@@ -212,6 +255,12 @@ typedef struct splitee_risk_split {
 int splitee_risk_evaluate(const splitee_risk *r, const splitee_calib_config *cfg, size_t n_cal,
                           int splits, uint64_t seed, splitee_risk_split *out,
                           splitee_error *err);
+/* splitee_risk_evaluate on layer l's losses (ARG for l out of range). The
+ * splits depend on the seed only, so every layer of one seed sees the same
+ * calibration/test splits. */
+int splitee_risk_layer_evaluate(const splitee_risk *r, int l, const splitee_calib_config *cfg,
+                                size_t n_cal, int splits, uint64_t seed, splitee_risk_split *out,
+                                splitee_error *err);
 
 /* What the splits of an evaluation show, against epsilon. */
 typedef struct splitee_risk_summary {

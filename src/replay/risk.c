@@ -16,6 +16,7 @@
 
 static const char *const RISK_NAMES[SPLITEE_RISK_COUNT] = { "prediction-gap", "consistency",
                                                             "brier-gap" };
+static const char *const FORM_NAMES[SPLITEE_RISK_FORM_COUNT] = { "early-exit", "split" };
 static const char *const METHOD_NAMES[SPLITEE_CALIB_COUNT] = { "naive", "crc", "ucb-hb",
                                                                "ucb-wsr", "ltt" };
 
@@ -39,6 +40,21 @@ int splitee_risk_kind_parse(const char *s, splitee_risk_kind *out)
 const char *splitee_risk_kind_name(splitee_risk_kind k)
 {
     return (unsigned)k < SPLITEE_RISK_COUNT ? RISK_NAMES[k] : "unknown";
+}
+
+int splitee_risk_form_parse(const char *s, splitee_risk_form *out)
+{
+    for (int i = 0; s && i < SPLITEE_RISK_FORM_COUNT; i++)
+        if (strcmp(s, FORM_NAMES[i]) == 0) {
+            *out = (splitee_risk_form)i;
+            return 0;
+        }
+    return SPLITEE_ERR_ARG;
+}
+
+const char *splitee_risk_form_name(splitee_risk_form f)
+{
+    return (unsigned)f < SPLITEE_RISK_FORM_COUNT ? FORM_NAMES[f] : "unknown";
 }
 
 int splitee_risk_kind_needs_labels(splitee_risk_kind k)
@@ -73,6 +89,7 @@ void splitee_risk_config_default(splitee_risk_config *cfg)
     cfg->risk = SPLITEE_RISK_CONSISTENCY;
     cfg->clamp = 0;
     cfg->confidence = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
+    cfg->form = SPLITEE_RISK_FORM_EARLY_EXIT;
 }
 
 void splitee_calib_config_default(splitee_calib_config *cfg)
@@ -288,9 +305,10 @@ struct splitee_risk {
     splitee_risk_config cfg;
     size_t n;
     int exits;
+    int layers;       /* loss matrices: 1 (early-exit) or exits - 1 (split) */
     double lo, hi;
-    double *loss;     /* (GRID, n) */
-    uint8_t *exit;    /* (GRID, n) */
+    double *loss;     /* (layers, GRID, n) */
+    uint8_t *exit;    /* (layers, GRID, n) */
 };
 
 /* Brier score of softmax(z) (classes) against label y. */
@@ -318,20 +336,27 @@ int splitee_risk_create(const splitee_table *t, const splitee_risk_config *cfg,
     if ((unsigned)cfg->confidence >= SPLITEE_CONFIDENCE_COUNT)
         return splitee__fail(err, SPLITEE_ERR_ARG, "risk: unknown confidence measure %d",
                              (int)cfg->confidence);
+    if ((unsigned)cfg->form >= SPLITEE_RISK_FORM_COUNT)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "risk: unknown rule form %d", (int)cfg->form);
     const int32_t *y = splitee_table_labels(t);
     if (splitee_risk_kind_needs_labels(cfg->risk) && !y)
         return splitee__fail(err, SPLITEE_ERR_ARG, "%s: the %s risk needs labels, the table has none",
                              splitee_table_name(t), RISK_NAMES[cfg->risk]);
     size_t n = splitee_table_samples(t), cells;
     int L = splitee_table_exits(t), K = splitee_table_classes(t);
+    int layers = cfg->form == SPLITEE_RISK_FORM_SPLIT ? L - 1 : 1;
+    if (layers < 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "%s: the split form needs at least 2 exits, the table has %d",
+                             splitee_table_name(t), L);
     splitee_risk *r = calloc(1, sizeof *r);
     double *conf = NULL, *el = NULL;
     int32_t *pred = NULL;
-    if (!r || splitee__mul_size(n, SPLITEE_RISK_GRID, &cells) < 0)
+    if (!r || splitee__mul_size(n, SPLITEE_RISK_GRID * (size_t)layers, &cells) < 0)
         goto nomem;
     r->cfg = *cfg;
     r->n = n;
     r->exits = L;
+    r->layers = layers;
     splitee_risk_range(cfg->risk, cfg->clamp, &r->lo, &r->hi);
     r->loss = malloc(cells * sizeof *r->loss);
     r->exit = malloc(cells);
@@ -356,6 +381,22 @@ int splitee_risk_create(const splitee_table *t, const splitee_risk_config *cfg,
                 v = i == L - 1 ? 0.0 : brier(z + (k * (size_t)L + (size_t)i) * (size_t)K, K, y[k]) - bl;
             el[k * (size_t)L + (size_t)i] = cfg->clamp && v < 0 ? 0.0 : v;
         }
+    }
+    if (cfg->form == SPLITEE_RISK_FORM_SPLIT) {
+        /* C_l >= lambda_j: the comparison of the per-exit rule (exit.h) */
+        for (int l = 0; l < layers; l++)
+            for (int j = 0; j < SPLITEE_RISK_GRID; j++) {
+                double lam = splitee_risk_grid_value(j);
+                size_t base = ((size_t)l * SPLITEE_RISK_GRID + (size_t)j) * n;
+                for (size_t k = 0; k < n; k++) {
+                    int ex = conf[k * (size_t)L + (size_t)l] >= lam;
+                    r->exit[base + k] = (uint8_t)(ex ? l : L - 1);
+                    r->loss[base + k] = ex ? el[k * (size_t)L + (size_t)l] : 0.0;
+                }
+            }
+        free(conf), free(pred), free(el);
+        *out = r;
+        return 0;
     }
     for (int j = 0; j < SPLITEE_RISK_GRID; j++) {
         splitee_exit_config ec;
@@ -401,11 +442,28 @@ int splitee_risk_exits(const splitee_risk *r) { return r->exits; }
 const double *splitee_risk_losses(const splitee_risk *r) { return r->loss; }
 const uint8_t *splitee_risk_exit_taken(const splitee_risk *r) { return r->exit; }
 const splitee_risk_config *splitee_risk_config_of(const splitee_risk *r) { return &r->cfg; }
+int splitee_risk_layers(const splitee_risk *r) { return r->layers; }
+
+const double *splitee_risk_layer_losses(const splitee_risk *r, int l)
+{
+    return l >= 0 && l < r->layers ? r->loss + (size_t)l * SPLITEE_RISK_GRID * r->n : NULL;
+}
+
+const uint8_t *splitee_risk_layer_exit_taken(const splitee_risk *r, int l)
+{
+    return l >= 0 && l < r->layers ? r->exit + (size_t)l * SPLITEE_RISK_GRID * r->n : NULL;
+}
 
 double splitee_risk_mean(const splitee_risk *r, int j, const size_t *idx, size_t n,
                          double *mean_exit)
 {
-    if (n == 0) {
+    return splitee_risk_layer_mean(r, 0, j, idx, n, mean_exit);
+}
+
+double splitee_risk_layer_mean(const splitee_risk *r, int l, int j, const size_t *idx, size_t n,
+                               double *mean_exit)
+{
+    if (n == 0 || l < 0 || l >= r->layers) {
         if (mean_exit)
             *mean_exit = NAN;
         return NAN;
@@ -416,8 +474,8 @@ double splitee_risk_mean(const splitee_risk *r, int j, const size_t *idx, size_t
         return 0.0;
     }
     long double s = 0, e = 0;
-    const double *row = r->loss + (size_t)j * r->n;
-    const uint8_t *ex = r->exit + (size_t)j * r->n;
+    const double *row = splitee_risk_layer_losses(r, l) + (size_t)j * r->n;
+    const uint8_t *ex = splitee_risk_layer_exit_taken(r, l) + (size_t)j * r->n;
     for (size_t m = 0; m < n; m++) {
         size_t k = idx ? idx[m] : m;
         s += row[k];
@@ -432,17 +490,35 @@ int splitee_risk_calibrate(const splitee_risk *r, const size_t *idx, size_t n,
                            const splitee_calib_config *cfg, splitee_calib_result *out,
                            splitee_error *err)
 {
+    return splitee_risk_layer_calibrate(r, 0, idx, n, cfg, out, err);
+}
+
+int splitee_risk_layer_calibrate(const splitee_risk *r, int l, const size_t *idx, size_t n,
+                                 const splitee_calib_config *cfg, splitee_calib_result *out,
+                                 splitee_error *err)
+{
+    if (l < 0 || l >= r->layers)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "calibrate: layer index %d outside 0..%d", l, r->layers - 1);
     if (n > r->n)
         return splitee__fail(err, SPLITEE_ERR_VALUE, "calibrate: %zu calibration samples, the table has %zu",
                              n, r->n);
-    return splitee_risk_calibrate_losses(r->loss, r->n, idx, n, SPLITEE_RISK_GRID, r->lo, r->hi, cfg,
-                                         out, err);
+    return splitee_risk_calibrate_losses(splitee_risk_layer_losses(r, l), r->n, idx, n, SPLITEE_RISK_GRID,
+                                         r->lo, r->hi, cfg, out, err);
 }
 
 int splitee_risk_evaluate(const splitee_risk *r, const splitee_calib_config *cfg, size_t n_cal,
                           int splits, uint64_t seed, splitee_risk_split *out,
                           splitee_error *err)
 {
+    return splitee_risk_layer_evaluate(r, 0, cfg, n_cal, splits, seed, out, err);
+}
+
+int splitee_risk_layer_evaluate(const splitee_risk *r, int l, const splitee_calib_config *cfg,
+                                size_t n_cal, int splits, uint64_t seed, splitee_risk_split *out,
+                                splitee_error *err)
+{
+    if (l < 0 || l >= r->layers)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "evaluate: layer index %d outside 0..%d", l, r->layers - 1);
     if (splits < 1)
         return splitee__fail(err, SPLITEE_ERR_VALUE, "evaluate: splits must be at least 1 (got %d)", splits);
     if (n_cal == 0 || n_cal >= r->n)
@@ -468,10 +544,10 @@ int splitee_risk_evaluate(const splitee_risk *r, const splitee_calib_config *cfg
             idx[k] = idx[m];
             idx[m] = tmp;
         }
-        st = splitee_risk_calibrate(r, idx, n_cal, cfg, &out[s].cal, err);
+        st = splitee_risk_layer_calibrate(r, l, idx, n_cal, cfg, &out[s].cal, err);
         if (st == 0)
-            out[s].test_risk = splitee_risk_mean(r, out[s].cal.index, idx + n_cal, r->n - n_cal,
-                                                 &out[s].test_exit);
+            out[s].test_risk = splitee_risk_layer_mean(r, l, out[s].cal.index, idx + n_cal, r->n - n_cal,
+                                                       &out[s].test_exit);
     }
     gsl_rng_free(rng);
     free(idx);

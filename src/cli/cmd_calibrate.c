@@ -23,6 +23,7 @@ typedef struct calib_opts {
     int clamp;
     int method;        /* splitee_calib_method */
     int confidence;    /* splitee_confidence */
+    int form;          /* splitee_risk_form */
     double epsilon, delta;
     int splits;        /* 0: calibrate once on the whole table */
     long n_cal;
@@ -59,6 +60,29 @@ static const char *conf_at(int i, const char **desc)
     *desc = NULL;
     const char *n = splitee_confidence_name((splitee_confidence)i);
     return strcmp(n, "unknown") == 0 ? NULL : n;
+}
+
+static const char *form_at(int i, const char **desc)
+{
+    static const char *const D[] = { "exit at the first exit with C >= lambda, else the last",
+                                     "per split layer k: exit k if C_k >= lambda_k, else the cloud's final" };
+    if (i < 0 || i >= SPLITEE_RISK_FORM_COUNT)
+        return NULL;
+    *desc = D[i];
+    return splitee_risk_form_name((splitee_risk_form)i);
+}
+
+static int set_form(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    splitee_risk_form f;
+    if (splitee_risk_form_parse(v, &f) < 0) {
+        char names[128];
+        cli_list_names(form_at, names, sizeof names);
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--form: expected one of %s, got '%s'", names, v);
+    }
+    ((calib_opts *)g)->form = (int)f;
+    return 0;
 }
 
 static int set_risk(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
@@ -114,8 +138,10 @@ static const cli_opt OPT_EPS = { .name = "epsilon", .arg = "E", .kind = CLI_DOUB
 static const cli_opt OPT_DELTA = { .name = "delta", .arg = "D", .kind = CLI_DOUBLE,
     .off = offsetof(calib_opts, delta), .lo = 0, .hi = 1, .open = CLI_OPEN_LO | CLI_OPEN_HI,
     .help = "the probability the guarantee may fail (ucb-hb, ucb-wsr, ltt)", .def = "0.1" };
-static const cli_opt *const RISK_OPTS[] = { &OPT_RISK, &OPT_CLAMP, &OPT_METHOD, &OPT_CONF, &OPT_EPS,
-                                            &OPT_DELTA, NULL };
+static const cli_opt OPT_FORM = { .name = "form", .arg = "F", .kind = CLI_FN, .set = set_form,
+    .list = form_at, .help = "the rule calibrated: one threshold, or one per split layer", .def = "early-exit" };
+static const cli_opt *const RISK_OPTS[] = { &OPT_FORM, &OPT_RISK, &OPT_CLAMP, &OPT_METHOD, &OPT_CONF,
+                                            &OPT_EPS, &OPT_DELTA, NULL };
 static const cli_group RISK = { .title = "risk control", .opts = RISK_OPTS };
 
 static const cli_opt OPT_SPLITS = { .name = "splits", .arg = "R", .kind = CLI_INT,
@@ -153,7 +179,9 @@ static const cli_command CMD = {
              "probability 1 - delta (ucb-hb, ucb-wsr, ltt) or in expectation (crc). The grid\n"
              "is lambda = 1.00, 0.99, ..., 0.00, tested from 1 down; lambda-hat is the last\n"
              "value that passed. With --splits R --n-cal N it evaluates the method instead\n"
-             "on R random calibration/test splits. docs/RISK.md.\n",
+             "on R random calibration/test splits. --form split calibrates one threshold per\n"
+             "split layer k = 1..L-1 (exit k when C_k >= lambda_k, else the cloud's final\n"
+             "prediction), each with the guarantee for its layer. docs/RISK.md.\n",
     .groups = GROUPS,
     .data_note = 1,
 };
@@ -256,6 +284,86 @@ static void write_json(FILE *f, const outcome *c)
     fputs("\n}\n", f);
 }
 
+/* One split layer of the split form. */
+typedef struct layer_out {
+    splitee_calib_result res;   /* calibrate */
+    double mean_exit;
+    splitee_risk_summary sum;   /* evaluate */
+} layer_out;
+
+/* The share of samples that exit at layer index l (1-based layer l + 1)
+ * rather than go to the final exit L, from their mean exit layer
+ * (l + 1) p + L (1 - p). */
+static double exit_share(double mean_exit, int l, int L)
+{
+    return (L - mean_exit) / (double)(L - l - 1);
+}
+
+static void write_split_json(FILE *f, const outcome *c, const layer_out *lo, int layers)
+{
+    const calib_opts *o = c->o;
+    fputs("{\n  \"command\": ", f);
+    put_str(f, c->command);
+    fputs(",\n  \"table\": ", f);
+    put_str(f, c->table);
+    fprintf(f, ",\n  \"samples\": %zu,\n  \"exits\": %d,\n  \"form\": \"split\",\n  \"risk\": \"%s\",\n"
+               "  \"clamp\": %s,\n  \"confidence\": \"%s\",\n  \"method\": \"%s\",\n  \"epsilon\": ",
+            c->n, c->exits, splitee_risk_kind_name(o->risk), o->clamp ? "true" : "false",
+            splitee_confidence_name(o->confidence), splitee_calib_method_name(o->method));
+    put_num(f, o->epsilon);
+    fputs(",\n  \"delta\": ", f);
+    put_num(f, o->delta);
+    fputs(",\n  \"loss_range\": [", f);
+    put_num(f, c->lo);
+    fputs(", ", f);
+    put_num(f, c->hi);
+    fputs("]", f);
+    if (!o->splits) {
+        fprintf(f, ",\n  \"n\": %zu,\n  \"alphas\": [", c->n);
+        for (int l = 0; l < layers; l++) {
+            fputs(l ? ", " : "", f);
+            put_num(f, lo[l].res.threshold);
+        }
+        fputs("],\n  \"layers\": [", f);
+        for (int l = 0; l < layers; l++) {
+            const splitee_calib_result *r = &lo[l].res;
+            fprintf(f, "%s\n    {\"layer\": %d, \"threshold\": ", l ? "," : "", l + 1);
+            put_num(f, r->threshold);
+            fputs(", \"empirical_risk\": ", f);
+            put_num(f, r->risk);
+            fputs(", \"statistic\": ", f);
+            put_num(f, r->stat);
+            fprintf(f, ", \"grid_tested\": %d, \"exit_share\": ", r->tested);
+            put_num(f, exit_share(lo[l].mean_exit, l, c->exits));
+            fputs("}", f);
+        }
+    } else {
+        fprintf(f, ",\n  \"n\": %ld,\n  \"splits\": %d,\n  \"seed\": %llu,\n  \"layers\": [", o->n_cal,
+                o->splits, (unsigned long long)o->seed);
+        for (int l = 0; l < layers; l++) {
+            const splitee_risk_summary *s = &lo[l].sum;
+            fprintf(f, "%s\n    {\"layer\": %d, \"test_risk\": {\"mean\": ", l ? "," : "", l + 1);
+            put_num(f, s->test_mean);
+            fputs(", \"q10\": ", f);
+            put_num(f, s->test_q10);
+            fputs(", \"q50\": ", f);
+            put_num(f, s->test_q50);
+            fputs(", \"q90\": ", f);
+            put_num(f, s->test_q90);
+            fputs(", \"max\": ", f);
+            put_num(f, s->test_max);
+            fputs("}, \"share_over_epsilon\": ", f);
+            put_num(f, s->share_over);
+            fputs(", \"threshold_mean\": ", f);
+            put_num(f, s->threshold_mean);
+            fprintf(f, ", \"splits_without_threshold\": %d, \"exit_share\": ", s->none);
+            put_num(f, exit_share(s->exit_mean, l, c->exits));
+            fputs("}", f);
+        }
+    }
+    fputs("\n  ]\n}\n", f);
+}
+
 static const char *stat_name(int method)
 {
     switch (method) {
@@ -291,7 +399,10 @@ int cli_calibrate(int argc, char **argv)
     if (st == 0)
         st = cli_table_load(&o.tab, &t, &err);
     splitee_risk_config rc = { .risk = (splitee_risk_kind)o.risk, .clamp = o.clamp,
-                               .confidence = (splitee_confidence)o.confidence };
+                               .confidence = (splitee_confidence)o.confidence,
+                               .form = (splitee_risk_form)o.form };
+    layer_out *lay = NULL;
+    int layers = 0;
     if (st == 0)
         st = splitee_risk_create(t, &rc, &r, &err);
     splitee_calib_config cc = { .method = (splitee_calib_method)o.method, .epsilon = o.epsilon,
@@ -304,7 +415,21 @@ int cli_calibrate(int argc, char **argv)
         oc.n = splitee_risk_samples(r);
         oc.exits = splitee_risk_exits(r);
         splitee_risk_range(rc.risk, rc.clamp, &oc.lo, &oc.hi);
-        if (o.splits) {
+        layers = splitee_risk_layers(r);
+        if (rc.form == SPLITEE_RISK_FORM_SPLIT) {
+            if (!(lay = calloc((size_t)layers, sizeof *lay)) ||
+                (o.splits && !(sp = malloc((size_t)o.splits * sizeof *sp))))
+                st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "calibrate: out of memory for %d layers", layers);
+            for (int l = 0; l < layers && st == 0; l++) {
+                if (o.splits) {
+                    st = splitee_risk_layer_evaluate(r, l, &cc, (size_t)o.n_cal, o.splits, o.seed, sp, &err);
+                    if (st == 0)
+                        st = splitee_risk_summarize(sp, o.splits, o.epsilon, oc.exits, &lay[l].sum, &err);
+                } else if ((st = splitee_risk_layer_calibrate(r, l, NULL, oc.n, &cc, &lay[l].res, &err)) == 0) {
+                    splitee_risk_layer_mean(r, l, lay[l].res.index, NULL, oc.n, &lay[l].mean_exit);
+                }
+            }
+        } else if (o.splits) {
             if (!(sp = malloc((size_t)o.splits * sizeof *sp)))
                 st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "calibrate: out of memory for %d splits", o.splits);
             else if ((st = splitee_risk_evaluate(r, &cc, (size_t)o.n_cal, o.splits, o.seed, sp, &err)) == 0)
@@ -322,7 +447,10 @@ int cli_calibrate(int argc, char **argv)
             st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.json);
         } else {
             oc.command = cmdline;
-            write_json(m, &oc);
+            if (lay)
+                write_split_json(m, &oc, lay, layers);
+            else
+                write_json(m, &oc);
             if (fclose(m) != 0)
                 st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.json);
             else
@@ -337,7 +465,44 @@ int cli_calibrate(int argc, char **argv)
         if (cc.method != SPLITEE_CALIB_NAIVE && cc.method != SPLITEE_CALIB_CRC)
             printf(", delta %g", o.delta);
         printf("\n");
-        if (oc.res) {
+        if (lay && !o.splits) {
+            printf("form split: per split layer k, exit k when C_k >= lambda_k, else the final exit\n");
+            printf("layer  lambda-hat  cal risk  %-14s  exit share\n", stat_name(cc.method));
+            for (int l = 0; l < layers; l++) {
+                const splitee_calib_result *q = &lay[l].res;
+                if (q->index < 0)
+                    printf("%5d        none         -  %-14s  %9.1f%%\n", l + 1, "-", 0.0);
+                else
+                    printf("%5d  %10.2f  %8.4f  %-14.4f  %9.1f%%\n", l + 1, q->threshold, q->risk, q->stat,
+                           100 * exit_share(lay[l].mean_exit, l, oc.exits));
+            }
+            printf("alphas:");
+            for (int l = 0; l < layers; l++)
+                printf(lay[l].res.index < 0 ? "%snone" : "%s%.2f", l ? "," : " ", lay[l].res.threshold);
+            printf("\n");
+        } else if (lay) {
+            printf("form split: per split layer k, exit k when C_k >= lambda_k, else the final exit\n");
+            printf("evaluation: %d splits of %ld calibration / %zu test samples (seed %llu)\n", o.splits,
+                   o.n_cal, oc.n - (size_t)o.n_cal, (unsigned long long)o.seed);
+            printf("layer  test risk     q90     max  share > eps  mean lambda  none  exit share\n");
+            double worst = -1;
+            int wl = 0;
+            for (int l = 0; l < layers; l++) {
+                const splitee_risk_summary *q = &lay[l].sum;
+                printf("%5d  %9.4f  %6.4f  %6.4f  %11.3f  ", l + 1, q->test_mean, q->test_q90, q->test_max,
+                       q->share_over);
+                if (q->none < q->splits)
+                    printf("%11.4f", q->threshold_mean);
+                else
+                    printf("%11s", "-");
+                printf("  %4d  %9.1f%%\n", q->none, 100 * exit_share(q->exit_mean, l, oc.exits));
+                if (q->share_over > worst) {
+                    worst = q->share_over;
+                    wl = l;
+                }
+            }
+            printf("largest share of splits with test risk > epsilon: %.3f (layer %d)\n", worst, wl + 1);
+        } else if (oc.res) {
             if (res.index < 0)
                 printf("no threshold: lambda = 1.00 already fails (risk %.4f, %s %.4f); run the last exit "
                        "always\n", res.fail_risk, stat_name(cc.method), res.fail_stat);
@@ -368,6 +533,7 @@ int cli_calibrate(int argc, char **argv)
     free(buf);
     free(cmdline);
     free(sp);
+    free(lay);
     splitee_risk_free(r);
     splitee_table_free(t);
     cli_free(&CMD, &o);

@@ -639,12 +639,44 @@ static int ex_alpha(void *g, const char *v, const cli_ctx *ctx, splitee_error *e
 {
     cli_values *a = &((cli_exit *)g)->alpha;
     (void)ctx;
-    ((cli_exit *)g)->alpha_from = 0;
+    if (((cli_exit *)g)->alpha_from == 1)
+        ((cli_exit *)g)->alpha_from = 0;
     return cli_parse_values(v, a, err, "--alpha");   /* its range depends on --rule: exit_finish */
 }
 
+/* The "alphas" of a `splitee calibrate --form split --json` into --alphas
+ * (alpha_from 2: the rule must be per-exit). */
+static int alphas_from(cli_exit *e, const char *v, const cJSON *j, splitee_confidence conf, splitee_error *err)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "alphas"), *x;
+    if (!cJSON_IsArray(a))
+        return splitee__fail(err, SPLITEE_ERR_FORMAT,
+                             "--alpha-from: %s has no \"alphas\" array (not the --json of a splitee calibrate "
+                             "--form split without --splits)", v);
+    int n = 0;
+    cJSON_ArrayForEach(x, a) {
+        if (n == SPLITEE_MAX_EXITS)
+            return splitee__fail(err, SPLITEE_ERR_SHAPE, "--alpha-from: %s: more than %d alphas", v, SPLITEE_MAX_EXITS);
+        if (cJSON_IsNull(x))
+            return splitee__fail(err, SPLITEE_ERR_VALUE,
+                                 "--alpha-from: %s: split layer %d has no threshold (even 1.00 failed its test)", v,
+                                 n + 1);
+        if (!cJSON_IsNumber(x) || !(x->valuedouble >= 0 && x->valuedouble <= 1))
+            return splitee__fail(err, SPLITEE_ERR_FORMAT, "--alpha-from: %s: alpha %d must be a number in [0, 1]", v,
+                                 n + 1);
+        e->alphas[n++] = x->valuedouble;
+    }
+    if (n == 0)
+        return splitee__fail(err, SPLITEE_ERR_SHAPE, "--alpha-from: %s: \"alphas\" is empty", v);
+    e->nalphas = n;
+    e->confidence = (int)conf;
+    e->alpha_from = 2;
+    return 0;
+}
+
 /* --alpha-from FILE: the threshold (and its confidence measure) of a
- * `splitee calibrate --json` (docs/RISK.md). */
+ * `splitee calibrate --json` (docs/RISK.md); of a --form split one, the
+ * per-layer thresholds into --alphas (alpha_from 1: threshold, 2: alphas). */
 static int ex_alpha_from(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
 {
     cli_exit *e = g;
@@ -654,6 +686,8 @@ static int ex_alpha_from(void *g, const char *v, const cli_ctx *ctx, splitee_err
     int st = splitee__read_file(v, 1 << 20, &text, &len, err);
     if (st < 0)
         return st;
+    if (e->alpha_from == 2)
+        e->alpha_from = 0;   /* a later --alpha-from replaces an earlier one */
     cJSON *j = cJSON_Parse(text);
     free(text);
     if (!j || !cJSON_IsObject(j)) {
@@ -662,8 +696,14 @@ static int ex_alpha_from(void *g, const char *v, const cli_ctx *ctx, splitee_err
     }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "threshold");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "confidence");
+    const cJSON *form = cJSON_GetObjectItemCaseSensitive(j, "form");
     splitee_confidence conf = SPLITEE_CONFIDENCE_MAX_SOFTMAX;
-    if (!t)
+    if (c && (!cJSON_IsString(c) || splitee_confidence_parse(c->valuestring, &conf) < 0)) {
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "--alpha-from: %s: \"confidence\" is not a confidence measure",
+                           v);
+    } else if (cJSON_IsString(form) && strcmp(form->valuestring, "split") == 0) {
+        st = alphas_from(e, v, j, conf, err);
+    } else if (!t)
         st = splitee__fail(err, SPLITEE_ERR_FORMAT,
                            "--alpha-from: %s has no \"threshold\" (not the --json of a splitee calibrate "
                            "without --splits)", v);
@@ -673,10 +713,7 @@ static int ex_alpha_from(void *g, const char *v, const cli_ctx *ctx, splitee_err
     else if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0 && t->valuedouble <= 1))
         st = splitee__fail(err, SPLITEE_ERR_FORMAT, "--alpha-from: %s: \"threshold\" must be a number in [0, 1]",
                            v);
-    else if (c && (!cJSON_IsString(c) || splitee_confidence_parse(c->valuestring, &conf) < 0))
-        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "--alpha-from: %s: \"confidence\" is not a confidence measure",
-                           v);
-    if (st == 0) {
+    if (st == 0 && e->alpha_from != 2) {
         e->alpha.n = 1;
         e->alpha.v[0] = t->valuedouble;
         e->confidence = (int)conf;
@@ -710,6 +747,8 @@ static int ex_alphas(void *g, const char *v, const cli_ctx *ctx, splitee_error *
 {
     cli_exit *e = g;
     (void)ctx;
+    if (e->alpha_from == 2)
+        e->alpha_from = 0;   /* a later --alphas replaces --alpha-from's */
     return cli_parse_vector(v, e->alphas, SPLITEE_MAX_EXITS, &e->nalphas, err, "--alphas");
 }
 
@@ -720,7 +759,10 @@ static int exit_finish(void *g, const char *cmd, splitee_error *err)
     cli_exit *e = g;
     const splitee_exit_info *in = splitee_exit_kind_info((splitee_exit_kind)e->rule);
     int sum = e->rule == SPLITEE_EXIT_KIND_AGREEMENT;
-    if (e->alpha_from && e->rule != SPLITEE_EXIT_KIND_THRESHOLD)
+    if (e->alpha_from == 2 && e->rule != SPLITEE_EXIT_KIND_PER_EXIT)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--alpha-from: per-layer thresholds of --form split are for --rule per-exit (the rule is %s)",
+                             in->name);
+    if (e->alpha_from == 1 && e->rule != SPLITEE_EXIT_KIND_THRESHOLD)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--alpha-from: a calibrated threshold is for --rule threshold (the rule is %s)",
                              in->name);
     for (int i = 0; i < e->alpha.n; i++)

@@ -585,5 +585,34 @@ refuse alpha-from-array "arr.json is not a JSON object" $bin replay $T --alpha-f
 echo '{"threshold": 1.5}' > "$tmp/cal/big.json"
 refuse alpha-from-range "big.json: \"threshold\" must be a number in \[0, 1\]" $bin replay $T --alpha-from "$tmp/cal/big.json" $outs
 
+# calibrate --form split: one threshold per split layer, into replay --rule per-exit
+check calibrate-split $bin calibrate $T --form split --risk prediction-gap --clamp --epsilon 0.1
+check calibrate-split-eval $bin calibrate $T --form split --method ltt --epsilon 0.1 --splits 50 --n-cal 200 --seed 3
+$bin calibrate $T --form split --risk prediction-gap --clamp --epsilon 0.1 --json "$tmp/cal/s.json" > /dev/null \
+    && grep -q '"form": "split",' "$tmp/cal/s.json" \
+    && grep -q '"alphas": \[0.66, 0.67, 0.64, 0.57, 0.57, 0.55, 0.49, 0.46, 0.45, 0.35, 0\],' "$tmp/cal/s.json" \
+    && grep -q '{"layer": 11, "threshold": 0,' "$tmp/cal/s.json" && ok || bad "calibrate --form split --json: alphas, layers"
+$bin replay $T --reps 2 --policy splitee,splitee-s --rule per-exit --alpha-from "$tmp/cal/s.json" > "$tmp/cal/s1.txt" \
+    && $bin replay $T --reps 2 --policy splitee,splitee-s --rule per-exit \
+        --alphas 0.66,0.67,0.64,0.57,0.57,0.55,0.49,0.46,0.45,0.35,0 > "$tmp/cal/s2.txt" \
+    && cmp -s "$tmp/cal/s1.txt" "$tmp/cal/s2.txt" && ok || bad "replay --alpha-from (split) differs from --alphas by hand"
+$bin replay $T --reps 2 --policy splitee --alpha-from "$tmp/cal/s.json" --alpha-from "$tmp/cal/h.json" > "$tmp/cal/s3.txt" \
+    && cmp -s "$tmp/cal/s3.txt" <($bin replay $T --reps 2 --policy splitee --alpha 0.63 --confidence entropy) \
+    && ok || bad "a later --alpha-from replaces a split one"
+$bin replay $T --reps 2 --policy splitee --rule per-exit --alpha-from "$tmp/cal/s.json" --alphas 0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5 \
+    > "$tmp/cal/s4.txt" && grep -q "^rule per-exit 0.5,0.5," "$tmp/cal/s4.txt" && ok || bad "a later --alphas replaces --alpha-from's"
+$bin calibrate $T --form split --risk prediction-gap --method ucb-hb --epsilon 0.05 --json "$tmp/cal/sn.json" > /dev/null \
+    && grep -q '"alphas": \[null, null,' "$tmp/cal/sn.json" && ok || bad "calibrate --form split --json: no threshold is null"
+$bin calibrate $T --form split --splits 20 --n-cal 100 --json "$tmp/cal/se.json" > /dev/null \
+    && grep -q '{"layer": 1, "test_risk": {"mean": ' "$tmp/cal/se.json" && ok || bad "calibrate --form split --splits --json: layers"
+refuse calibrate-form "--form: expected one of early-exit, split, got 'splits'" $bin calibrate $T --form splits $CJ
+refuse alpha-from-split-rule "--alpha-from: per-layer thresholds of --form split are for --rule per-exit (the rule is threshold)" \
+    $bin replay $T --alpha-from "$tmp/cal/s.json" $outs
+refuse alpha-from-split-none "sn.json: split layer 1 has no threshold" $bin replay $T --rule per-exit --alpha-from "$tmp/cal/sn.json" $outs
+refuse alpha-from-split-eval "se.json has no \"alphas\" array" $bin replay $T --rule per-exit --alpha-from "$tmp/cal/se.json" $outs
+{ npy_header '<f4' '(2, 2, 2)'; for _ in $(seq 8); do printf '\x00\x00\x80\x3f'; done; } > "$tmp/cal/two.npy"
+refuse alpha-from-split-exits "per-exit: 11 thresholds given for 2 exits" \
+    $bin replay --logits "$tmp/cal/two.npy" --labels none --no-progress --rule per-exit --alpha-from "$tmp/cal/s.json" $outs
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -686,8 +686,10 @@ static int ex_alpha_from(void *g, const char *v, const cli_ctx *ctx, splitee_err
     int st = splitee__read_file(v, 1 << 20, &text, &len, err);
     if (st < 0)
         return st;
-    if (e->alpha_from == 2)
-        e->alpha_from = 0;   /* a later --alpha-from replaces an earlier one */
+    if (e->alpha_from == 2) {   /* a later --alpha-from replaces an earlier one */
+        e->alpha_from = 0;
+        e->nalphas = 0;
+    }
     cJSON *j = cJSON_Parse(text);
     free(text);
     if (!j || !cJSON_IsObject(j)) {

@@ -55,13 +55,6 @@ static const char *method_at(int i, const char **desc)
     return splitee_calib_method_name((splitee_calib_method)i);
 }
 
-static const char *conf_at(int i, const char **desc)
-{
-    *desc = NULL;
-    const char *n = splitee_confidence_name((splitee_confidence)i);
-    return strcmp(n, "unknown") == 0 ? NULL : n;
-}
-
 static const char *form_at(int i, const char **desc)
 {
     static const char *const D[] = { "exit at the first exit with C >= lambda, else the last",
@@ -72,57 +65,13 @@ static const char *form_at(int i, const char **desc)
     return splitee_risk_form_name((splitee_risk_form)i);
 }
 
-static int set_form(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
-{
-    (void)ctx;
-    splitee_risk_form f;
-    if (splitee_risk_form_parse(v, &f) < 0) {
-        char names[128];
-        cli_list_names(form_at, names, sizeof names);
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--form: expected one of %s, got '%s'", names, v);
-    }
-    ((calib_opts *)g)->form = (int)f;
-    return 0;
-}
-
-static int set_risk(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
-{
-    (void)ctx;
-    splitee_risk_kind k;
-    if (splitee_risk_kind_parse(v, &k) < 0) {
-        char names[128];
-        cli_list_names(risk_at, names, sizeof names);
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--risk: expected one of %s, got '%s'", names, v);
-    }
-    ((calib_opts *)g)->risk = (int)k;
-    return 0;
-}
-
-static int set_method(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
-{
-    (void)ctx;
-    splitee_calib_method m;
-    if (splitee_calib_method_parse(v, &m) < 0) {
-        char names[128];
-        cli_list_names(method_at, names, sizeof names);
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--method: expected one of %s, got '%s'", names, v);
-    }
-    ((calib_opts *)g)->method = (int)m;
-    return 0;
-}
-
-static int set_conf(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
-{
-    (void)ctx;
-    splitee_confidence c;
-    if (splitee_confidence_parse(v, &c) < 0) {
-        char names[128];
-        cli_list_names(conf_at, names, sizeof names);
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--confidence: expected one of %s, got '%s'", names, v);
-    }
-    ((calib_opts *)g)->confidence = (int)c;
-    return 0;
-}
+#define PICK_SETTER(fn, field, list, opt) \
+    static int fn(void *g, const char *v, const cli_ctx *ctx, splitee_error *err) \
+    { (void)ctx; return cli_pick_name(list, opt, v, &((calib_opts *)g)->field, err); }
+PICK_SETTER(set_form, form, form_at, "form")
+PICK_SETTER(set_risk, risk, risk_at, "risk")
+PICK_SETTER(set_method, method, method_at, "method")
+PICK_SETTER(set_conf, confidence, cli_confidence_at, "confidence")
 
 static const cli_opt OPT_RISK = { .name = "risk", .arg = "R", .kind = CLI_FN, .set = set_risk,
     .list = risk_at, .help = "the per-sample risk of exiting early", .def = "consistency" };
@@ -131,7 +80,7 @@ static const cli_opt OPT_CLAMP = { .name = "clamp", .kind = CLI_SET, .ival = 1,
 static const cli_opt OPT_METHOD = { .name = "method", .arg = "M", .kind = CLI_FN, .set = set_method,
     .list = method_at, .help = "how the threshold is picked", .def = "ltt" };
 static const cli_opt OPT_CONF = { .name = "confidence", .arg = "C", .kind = CLI_FN, .set = set_conf,
-    .list = conf_at, .help = "confidence measure the threshold applies to", .def = "max-softmax" };
+    .list = cli_confidence_at, .help = "confidence measure the threshold applies to", .def = "max-softmax" };
 static const cli_opt OPT_EPS = { .name = "epsilon", .arg = "E", .kind = CLI_DOUBLE,
     .off = offsetof(calib_opts, epsilon), .lo = 0, .hi = 1, .open = CLI_OPEN_LO | CLI_OPEN_HI,
     .help = "the risk level to stay within", .def = "0.05" };

@@ -793,7 +793,7 @@ void cli_exit_rule(const cli_exit *e, splitee_exit_config *out)
     out->patience = e->patience;
 }
 
-static const char *confidence_at(int i, const char **desc)
+const char *cli_confidence_at(int i, const char **desc)
 {
     *desc = NULL;
     const char *n = splitee_confidence_name((splitee_confidence)i);
@@ -803,14 +803,7 @@ static const char *confidence_at(int i, const char **desc)
 static int ex_confidence(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
 {
     (void)ctx;
-    splitee_confidence c;
-    if (splitee_confidence_parse(v, &c) < 0) {
-        char names[128];
-        cli_list_names(confidence_at, names, sizeof names);
-        return splitee__fail(err, SPLITEE_ERR_ARG, "--confidence: expected one of %s, got '%s'", names, v);
-    }
-    ((cli_exit *)g)->confidence = (int)c;
-    return 0;
+    return cli_pick_name(cli_confidence_at, "confidence", v, &((cli_exit *)g)->confidence, err);
 }
 
 static void values_note(FILE *f)
@@ -821,7 +814,7 @@ static void values_note(FILE *f)
 static const cli_opt OPT_ALPHA = { .name = "alpha", .arg = "V", .kind = CLI_FN, .set = ex_alpha,
     .help = "exit threshold: a sample exits where the confidence reaches it", .def = "0.8" };
 static const cli_opt OPT_CONFIDENCE = { .name = "confidence", .arg = "C", .kind = CLI_FN,
-    .set = ex_confidence, .list = confidence_at, .help = "confidence measure of an exit",
+    .set = ex_confidence, .list = cli_confidence_at, .help = "confidence measure of an exit",
     .def = "max-softmax" };
 static const cli_opt OPT_RULE = { .name = "rule", .arg = "R", .kind = CLI_FN, .set = ex_rule, .list = rule_at,
     .help = "the exit decision (docs/EXIT_RULES.md)", .def = "threshold" };

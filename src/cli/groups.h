@@ -153,6 +153,8 @@ typedef struct cli_exit {
     int patience;                      /* --patience P */
     int alpha_from;                    /* 1: alpha came from --alpha-from (a later --alpha clears it) */
 } cli_exit;
+/* The confidence measures' names by enum value, for option lists. */
+const char *cli_confidence_at(int i, const char **desc);
 extern const cli_group cli_group_exit;   /* --alpha --confidence --rule --alphas --patience */
 
 /* The exit rule the options give, into the reward model's config (alpha

@@ -195,6 +195,19 @@ void cli_list_names(cli_lister list, char *buf, size_t cap)
     }
 }
 
+int cli_pick_name(cli_lister list, const char *opt, const char *v, int *out, splitee_error *err)
+{
+    const char *desc, *name;
+    for (int i = 0; (name = list(i, &desc)) != NULL; i++)
+        if (strcmp(v, name) == 0) {
+            *out = i;
+            return 0;
+        }
+    char names[256];
+    cli_list_names(list, names, sizeof names);
+    return splitee__fail(err, SPLITEE_ERR_ARG, "--%s: expected one of %s, got '%s'", opt, names, v);
+}
+
 char *cli_join_args(const char *cmd, int argc, char **argv)
 {
     size_t len = strlen("splitee ") + strlen(cmd) + 1;

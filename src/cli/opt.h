@@ -173,4 +173,9 @@ int cli_parse_vector(const char *s, double *out, int max, int *n, splitee_error 
 /* "a, b, c" of the values `list` enumerates, into buf. */
 void cli_list_names(cli_lister list, char *buf, size_t cap);
 
+/* The index of v among the names `list` enumerates (for a lister whose
+ * index is the enum value) into *out; otherwise ARG "--OPT: expected one
+ * of a, b, c, got 'v'". */
+int cli_pick_name(cli_lister list, const char *opt, const char *v, int *out, splitee_error *err);
+
 #endif

@@ -292,9 +292,10 @@ static int payload_bytes(const replay_opts *o, const splitee_link *lk, int exits
 
 /* --link: o of every arm at every round, priced by the link simulator for
  * round k at k * arrival_ms (the last arm never offloads). *out is a
- * (samples, exits) matrix the caller frees. */
+ * (samples, exits) matrix the caller frees; the profile's name goes to
+ * name (cap bytes) for the report. */
 static int link_schedule(const replay_opts *o, size_t rounds, int exits, double **out,
-                         splitee_error *err)
+                         char *name, size_t cap, splitee_error *err)
 {
     *out = NULL;
     if (o->rw.offload_given)
@@ -314,6 +315,7 @@ static int link_schedule(const replay_opts *o, size_t rounds, int exits, double 
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory for the offload schedule", o->lk.link);
     }
     splitee_link_schedule(lk, bytes, exits, rounds, 0.0, o->arrival_ms, o->replay.seed, *out);
+    snprintf(name, cap, "%s", splitee_link_get_params(lk)->name);
     splitee_link_free(lk);
     return 0;
 }
@@ -433,6 +435,7 @@ int cli_replay(int argc, char **argv)
     splitee_result *res = NULL;
     char *cmdline = NULL;
     double *sched = NULL;
+    char link_name[sizeof ((splitee_link_params *)0)->name] = "";   /* --link: the profile's name */
     int nset = 0, st;
     cli_meter meter = { 0 };
 
@@ -457,7 +460,7 @@ int cli_replay(int argc, char **argv)
     if (o.lk.link) {
         size_t n = splitee_table_samples(t);
         int L = splitee_table_exits(t);
-        if ((st = link_schedule(&o, n, L, &sched, &err)) < 0)
+        if ((st = link_schedule(&o, n, L, &sched, link_name, sizeof link_name, &err)) < 0)
             goto done;
         o.replay.offload_schedule = sched;
         o.replay.offload_rounds = n;
@@ -497,14 +500,6 @@ int cli_replay(int argc, char **argv)
     }
     cmdline = cli_join_args("replay", argc, argv);
     char date[32];
-    char link_name[sizeof ((splitee_link_params *)0)->name] = "";
-    if (o.lk.link) {   /* loaded once already: only its name is wanted here */
-        splitee_link *lk;
-        if (splitee_link_load(o.lk.link, &lk, NULL) == 0) {
-            snprintf(link_name, sizeof link_name, "%s", splitee_link_get_params(lk)->name);
-            splitee_link_free(lk);
-        }
-    }
     splitee_report_meta meta = {
         .logits_path = o.tab.logits, .labels_path = o.tab.labels,
         .confidence = (splitee_confidence)o.ex.confidence, .replay = &o.replay,

@@ -888,9 +888,7 @@ int cli_reward_one(const cli_exit *e, const cli_reward *r, const char *cmd,
         (st = cli_values_one(&r->mu, "mu", cmd, &out->mu, err)) < 0 ||
         (st = cli_values_one(&r->offload, "offload", cmd, &out->offload, err)) < 0)
         return st;
-    double alpha = out->alpha;
-    cli_exit_rule(e, &out->exit);
-    out->alpha = alpha;
+    cli_exit_rule(e, &out->exit);   /* every field but alpha, set above */
     out->layer_cost = r->nlayer_cost ? r->layer_cost : NULL;
     out->offload_cost = r->noffload_cost ? r->offload_cost : NULL;
     return 0;

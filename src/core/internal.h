@@ -51,14 +51,6 @@ static inline int splitee__mul_size(size_t a, size_t b, size_t *out)
 int splitee__write_file_atomic(const char *path, const void *data, size_t len,
                                splitee_error *err);
 
-/* Writes n outputs all or none: each regular (or new) file is written to a
- * temporary beside it, devices and pipes in place; only when every one is
- * written are the temporaries renamed into place, so a failure (a full
- * disk, /dev/full) leaves every regular file as it was and no temporary
- * behind. IO naming the path that failed. */
-int splitee__write_files(const char *const *paths, const void *const *data, const size_t *lens,
-                         int n, splitee_error *err);
-
 /* Whether splitee__write_file_atomic could write `path`, checked before any
  * work so that a run never computes for an output it cannot write: an
  * existing target (after symlinks) must be writable and not a folder; a

@@ -210,21 +210,23 @@ static int stage(const char *path, const void *data, size_t len, int k, staged *
     return SPLITEE_OK;
 }
 
-int splitee__write_files(const char *const *paths, const void *const *data, const size_t *lens,
-                         int n, splitee_error *err)
+int splitee_file_write_all(const splitee_output *outs, int n, splitee_error *err)
 {
+    if (n < 0 || n > 64)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "outputs: %d files at once (0..64)", n);
     staged one, *sg = n <= 1 ? &one : calloc((size_t)n, sizeof *sg);
     if (!sg)
-        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", n ? paths[0] : "output");
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", outs[0].path);
     int st = 0, staged_n = 0;
     while (staged_n < n && st == 0) {
-        st = stage(paths[staged_n], data[staged_n], lens[staged_n], staged_n, &sg[staged_n], err);
+        const splitee_output *o = &outs[staged_n];
+        st = stage(o->path, o->data, o->len, staged_n, &sg[staged_n], err);
         if (st == 0)
             staged_n++;
     }
     for (int i = 0; st == 0 && i < n; i++) {   /* every output written: put them in place */
         if (sg[i].tmp[0] && rename(sg[i].tmp, sg[i].dest) != 0)
-            st = splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", paths[i], strerror(errno));
+            st = splitee__fail(err, SPLITEE_ERR_IO, "%s: cannot write: %s", outs[i].path, strerror(errno));
         else
             sg[i].tmp[0] = '\0';
     }
@@ -239,7 +241,8 @@ int splitee__write_files(const char *const *paths, const void *const *data, cons
 int splitee__write_file_atomic(const char *path, const void *data, size_t len,
                                splitee_error *err)
 {
-    return splitee__write_files(&path, &data, &len, 1, err);
+    splitee_output one = { path, data, len };
+    return splitee_file_write_all(&one, 1, err);
 }
 
 int splitee__read_stream(FILE *f, const char *path, size_t max, char **out, size_t *len,
@@ -315,17 +318,3 @@ int splitee_output_check(const char *path, splitee_error *err)
     return splitee__output_check(path, err);
 }
 
-int splitee_file_write_all(const splitee_output *outs, int n, splitee_error *err)
-{
-    if (n < 0 || n > 64)
-        return splitee__fail(err, SPLITEE_ERR_ARG, "outputs: %d files at once (0..64)", n);
-    const char *paths[64];
-    const void *data[64];
-    size_t lens[64];
-    for (int i = 0; i < n; i++) {
-        paths[i] = outs[i].path;
-        data[i] = outs[i].data;
-        lens[i] = outs[i].len;
-    }
-    return splitee__write_files(paths, data, lens, n, err);
-}

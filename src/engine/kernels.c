@@ -120,21 +120,6 @@ void splitee__mean_rows(float *restrict y, const float *restrict x, int n, int d
 
 /* ---- convolutional ops ------------------------------------------------------- */
 
-/* The output columns [*lo, *hi) whose input column ox sw - pw + kx dw lies
- * in [0, w), for kernel column kx (likewise for rows). */
-static void valid_range(int wo, int w, int sw, int pw, int off, int *lo, int *hi)
-{
-    /* ix = ox sw + (off - pw) in [0, w): ox >= ceil((pw - off) / sw),
-     * ox <= floor((w - 1 + pw - off) / sw) */
-    long long a = (long long)pw - off, b = (long long)w - 1 + pw - off;
-    long long l = a <= 0 ? 0 : (a + sw - 1) / sw;
-    long long h = b < 0 ? -1 : b / sw;
-    if (h > wo - 1)
-        h = wo - 1;
-    *lo = (int)(l > wo ? wo : l);
-    *hi = (int)(h + 1 < *lo ? *lo : h + 1);
-}
-
 void splitee__conv2d(float *restrict y, const float *restrict x, const float *restrict w,
                      const float *restrict b, const splitee__conv2d_params *p)
 {
@@ -151,11 +136,11 @@ void splitee__conv2d(float *restrict y, const float *restrict x, const float *re
             const float *wc = w + ((size_t)o * (size_t)cg + (size_t)c) * (size_t)p->kh * (size_t)p->kw;
             for (int ky = 0; ky < p->kh; ky++) {
                 int ylo, yhi;
-                valid_range(p->ho, p->h, p->sh, p->ph, ky * p->dh, &ylo, &yhi);
+                splitee__conv_valid_range(p->ho, p->h, p->sh, p->ph, ky * p->dh, &ylo, &yhi);
                 for (int kx = 0; kx < p->kw; kx++) {
                     float wv = wc[ky * p->kw + kx];
                     int xlo, xhi;
-                    valid_range(p->wo, p->w, p->sw, p->pw, kx * p->dw, &xlo, &xhi);
+                    splitee__conv_valid_range(p->wo, p->w, p->sw, p->pw, kx * p->dw, &xlo, &xhi);
                     for (int oy = ylo; oy < yhi; oy++) {
                         const float *xr = xc + (size_t)(oy * p->sh - p->ph + ky * p->dh) * (size_t)p->w;
                         float *yr = yo + (size_t)oy * (size_t)p->wo;

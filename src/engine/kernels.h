@@ -82,6 +82,22 @@ typedef struct splitee__conv2d_params {
     int groups;
 } splitee__conv2d_params;
 
+/* The output columns [*lo, *hi) whose input column ox sw - pw + kx dw lies
+ * in [0, w), for kernel column kx, off = kx dw (likewise for rows); both
+ * kernel sets use it. */
+static inline void splitee__conv_valid_range(int wo, int w, int sw, int pw, int off, int *lo, int *hi)
+{
+    /* ix = ox sw + (off - pw) in [0, w): ox >= ceil((pw - off) / sw),
+     * ox <= floor((w - 1 + pw - off) / sw) */
+    long long a = (long long)pw - off, b = (long long)w - 1 + pw - off;
+    long long l = a <= 0 ? 0 : (a + sw - 1) / sw;
+    long long h = b < 0 ? -1 : b / sw;
+    if (h > wo - 1)
+        h = wo - 1;
+    *lo = (int)(l > wo ? wo : l);
+    *hi = (int)(h + 1 < *lo ? *lo : h + 1);
+}
+
 /* y (out, ho, wo) = conv(x (c, h, w), w (out, c/groups, kh, kw)) + b (out,
  * or NULL). Each output starts from its bias and adds w * x over input
  * channels, then kernel rows, then kernel columns, in increasing order

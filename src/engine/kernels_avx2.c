@@ -422,19 +422,6 @@ AVX2 static void pointwise(float *restrict y, const float *restrict x, const flo
     }
 }
 
-/* The output columns [*lo, *hi) whose input column lies in [0, w) for
- * the kernel offset `off` (as in kernels.c). */
-static void valid_cols(int wo, int w, int sw, int pw, int off, int *lo, int *hi)
-{
-    long long a = (long long)pw - off, b = (long long)w - 1 + pw - off;
-    long long l = a <= 0 ? 0 : (a + sw - 1) / sw;
-    long long h = b < 0 ? -1 : b / sw;
-    if (h > wo - 1)
-        h = wo - 1;
-    *lo = (int)(l > wo ? wo : l);
-    *hi = (int)(h + 1 < *lo ? *lo : h + 1);
-}
-
 /* splitee__conv2d's loops with fused multiply-adds, vectorised along the
  * output row when the stride is 1 or 2 (other strides: scalar fmaf, the
  * same operations). */
@@ -459,11 +446,11 @@ AVX2 static void conv2d_avx2(float *restrict y, const float *restrict x, const f
             const float *wc = w + ((size_t)o * (size_t)cg + (size_t)c) * (size_t)p->kh * (size_t)p->kw;
             for (int ky = 0; ky < p->kh; ky++) {
                 int ylo, yhi;
-                valid_cols(p->ho, p->h, p->sh, p->ph, ky * p->dh, &ylo, &yhi);
+                splitee__conv_valid_range(p->ho, p->h, p->sh, p->ph, ky * p->dh, &ylo, &yhi);
                 for (int kx = 0; kx < p->kw; kx++) {
                     float wv = wc[ky * p->kw + kx];
                     int xlo, xhi;
-                    valid_cols(p->wo, p->w, p->sw, p->pw, kx * p->dw, &xlo, &xhi);
+                    splitee__conv_valid_range(p->wo, p->w, p->sw, p->pw, kx * p->dw, &xlo, &xhi);
                     int ix0 = kx * p->dw - p->pw;
                     for (int oy = ylo; oy < yhi; oy++) {
                         const float *xr = xc + (size_t)(oy * p->sh - p->ph + ky * p->dh) * (size_t)p->w;

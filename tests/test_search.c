@@ -119,6 +119,26 @@ Test(search, mac_accounting_by_hand)
     p.keep = 0;
     cr_assert_eq(splitee_search_evaluate(s, &p, &pt, &err), 0);
     cr_assert_eq(pt.mean_macs, 630.0);
+    /* latency: the device runs everything, or offloads after the last kept early exit */
+    splitee_search_config cfg;
+    splitee_search_config_default(&cfg);
+    cfg.device_macs_per_s = 1000;
+    double off[] = { 5, 7, -1 };
+    p.keep = 3;
+    cr_assert_eq(splitee_search_evaluate(s, &p, &pt, &err), 0);
+    cr_assert_eq(pt.last_early, 1);
+    cr_assert_eq(pt.device_macs, 330.0);
+    cr_assert_eq(splitee_search_latency_ms(&cfg, &pt), 660.0);
+    cfg.offload_ms = off;
+    cfg.offload_raw_ms = 3;
+    cr_assert_eq(splitee_search_latency_ms(&cfg, &pt), 330.0 + 7);
+    p.keep = 1;
+    cr_assert_eq(splitee_search_evaluate(s, &p, &pt, &err), 0);
+    cr_assert_eq(splitee_search_latency_ms(&cfg, &pt), 110.0 + 5);
+    p.keep = 0;
+    cr_assert_eq(splitee_search_evaluate(s, &p, &pt, &err), 0);
+    cr_assert_eq(pt.last_early, -1);
+    cr_assert_eq(splitee_search_latency_ms(&cfg, &pt), 3.0);
     p.keep = 4;   /* past the early exits */
     cr_assert_eq(splitee_search_evaluate(s, &p, &pt, &err), SPLITEE_ERR_ARG);
     splitee_search_free(s);

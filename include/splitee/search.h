@@ -103,7 +103,13 @@ typedef enum splitee_search_thresholds {
 typedef enum splitee_budget_kind {
     SPLITEE_BUDGET_MACS = 0,     /* mean MACs per sample <= limit; the most accurate */
     SPLITEE_BUDGET_ACCURACY,     /* accuracy >= limit (a fraction); the fewest mean MACs */
-    SPLITEE_BUDGET_LATENCY,      /* worst-case MACs / device_macs_per_s <= limit (ms); the most accurate */
+    SPLITEE_BUDGET_LATENCY,      /* worst-case latency <= limit (ms); the most accurate. Without
+                                    offload_ms: worst-case MACs / device_macs_per_s (the
+                                    device runs everything); with it: the device runs the
+                                    kept early exits and offloads what none accepts after
+                                    the last one, device_macs / device_macs_per_s +
+                                    offload_ms[last_early] (offload_raw_ms when no early
+                                    exit is kept) */
     SPLITEE_BUDGET_COUNT
 } splitee_budget_kind;
 
@@ -121,6 +127,8 @@ typedef struct splitee_search_point {
     double mean_macs;   /* MACs per sample, averaged over the table */
     double max_macs;    /* worst-case MACs of one sample (every kept exit passed) */
     double exit_share[SPLITEE_MAX_EXITS]; /* fraction of samples stopping at candidate j */
+    int last_early;     /* the last kept early exit (0-based), -1 when none is kept */
+    double device_macs; /* MACs up to and including it: B + the kept heads (0 when none) */
 } splitee_search_point;
 
 typedef struct splitee_search_config {
@@ -134,6 +142,9 @@ typedef struct splitee_search_config {
     splitee_budget_kind budget;
     double limit;               /* MACs / accuracy fraction / milliseconds, as budget says */
     double device_macs_per_s;   /* LATENCY: the device's MAC rate (> 0) */
+    const double *offload_ms;   /* LATENCY: (C) worst-case ms from offloading after candidate
+                                   j's point to the cloud's answer, or NULL (borrowed) */
+    double offload_raw_ms;      /* LATENCY with offload_ms: the same for the raw input */
     double repair_step;         /* greedy repair: how far a threshold drops per step (> 0) */
     double max_configs;         /* FULL: refuse (ARG) past this many evaluations */
 } splitee_search_config;
@@ -147,8 +158,8 @@ void splitee_search_config_default(splitee_search_config *cfg);
 typedef struct splitee_search_result {
     splitee_search_point chosen;  /* meets the budget (met), else the closest:
                                      MACS: the fewest mean MACs; ACCURACY: the
-                                     most accurate; LATENCY: the fewest
-                                     worst-case MACs */
+                                     most accurate; LATENCY: the lowest
+                                     worst-case latency */
     int met;                      /* 1: chosen meets the budget */
     splitee_search_point *front;  /* (nfront) Pareto front of (accuracy up,
                                      mean MACs down), by increasing mean MACs;
@@ -235,6 +246,10 @@ int splitee_search_run(const splitee_search *s, const splitee_search_config *cfg
  * otherwise. The caller frees both and writes them into one folder. */
 int splitee_search_variant(const char *model_dir, const splitee_search_plan *p, char **out, void **weights,
                            size_t *weights_len, splitee_error *err);
+
+/* The worst-case latency (ms) of point p under cfg's latency model (see
+ * SPLITEE_BUDGET_LATENCY); NaN without a device rate. */
+double splitee_search_latency_ms(const splitee_search_config *cfg, const splitee_search_point *p);
 
 /* Frees res->front; safe on a zeroed or freed result. */
 void splitee_search_result_free(splitee_search_result *res);

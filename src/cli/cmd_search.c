@@ -24,6 +24,7 @@ typedef struct search_opts {
     cli_table tab;
     cli_model model;
     cli_progress progress;
+    cli_link_opts link;
     char *macs, *head_macs;
     double budget_macs, target_acc, max_lat_ms, rate;
     int method, confidence;
@@ -76,8 +77,9 @@ static const cli_opt OPT_TACC = { .name = "target-accuracy", .arg = "A", .kind =
     .help = "budget: accuracy at least A (a fraction); the fewest mean MACs" };
 static const cli_opt OPT_LAT = { .name = "max-latency-ms", .arg = "T", .kind = CLI_DOUBLE,
     .off = offsetof(search_opts, max_lat_ms), .lo = 0, .hi = 1e300, .open = CLI_OPEN_LO,
-    .help = "budget: worst-case device time (every kept exit passed) at most T ms (needs\n"
-            "--device-macs-per-s; the reference's default limit is 500)" };
+    .help = "budget: worst-case latency at most T ms (needs --device-macs-per-s; the\n"
+            "reference's default limit is 500): the device runs every kept exit, or with\n"
+            "--link the kept early exits and offloads what none accepts after the last one" };
 static const cli_opt OPT_RATE = { .name = "device-macs-per-s", .arg = "R", .kind = CLI_DOUBLE,
     .off = offsetof(search_opts, rate), .lo = 0, .hi = 1e300, .open = CLI_OPEN_LO,
     .help = "the device's MAC rate, for --max-latency-ms" };
@@ -132,6 +134,7 @@ static const cli_use GROUPS[] = {
     { &cli_group_table, offsetof(search_opts, tab) },
     { &cli_group_model, offsetof(search_opts, model) },
     { &SEARCH, 0 },
+    { &cli_group_link, offsetof(search_opts, link) },
     { &TEST, 0 },
     { &OUT, 0 },
     { &cli_group_progress, offsetof(search_opts, progress) },
@@ -305,6 +308,19 @@ static void write_json(FILE *f, const report *r)
     if (r->cfg->budget == SPLITEE_BUDGET_LATENCY) {
         fputs(", \"device_macs_per_s\": ", f);
         put_num(f, r->cfg->device_macs_per_s);
+        if (r->o->link.link) {
+            fputs(", \"link\": ", f);
+            put_str(f, r->o->link.link);
+            fputs(", \"offload_ms\": [", f);
+            for (int j = 0; j < r->C - 1; j++) {
+                fputs(j ? ", " : "", f);
+                put_num(f, r->cfg->offload_ms[j]);
+            }
+            fputs("], \"offload_raw_ms\": ", f);
+            put_num(f, r->cfg->offload_raw_ms);
+        }
+        fputs(", \"chosen_latency_ms\": ", f);
+        put_num(f, splitee_search_latency_ms(r->cfg, &res->chosen));
     }
     fputs("},\n  \"grid\": [", f);
     for (int g = 0; g < r->cfg->ngrid; g++) {
@@ -367,6 +383,9 @@ static int write_variant(const char *dir, const char *json, const void *w, size_
         return splitee__fail(err, SPLITEE_ERR_IO, "--out-model: %s: path too long", dir);
     if (!mkdtemp(tmpl))
         return splitee__fail(err, SPLITEE_ERR_IO, "--out-model: %s: %s", dir, strerror(errno));
+    mode_t mask = umask(0);   /* a folder as mkdir would make it, not mkdtemp's 0700 */
+    umask(mask);
+    chmod(tmpl, 0777 & ~mask);
     snprintf(pj, sizeof pj, "%s/model.json", tmpl);
     snprintf(pw, sizeof pw, "%s/model.safetensors", tmpl);
     splitee_output outs[2] = { { pj, json, strlen(json) }, { pw, w, wlen } };
@@ -420,6 +439,8 @@ int cli_search(int argc, char **argv)
         st = splitee__fail(&err, SPLITEE_ERR_ARG, "--max-latency-ms: needs --device-macs-per-s R");
     if (st == 0 && o.rate > 0 && !(o.max_lat_ms > 0))
         st = splitee__fail(&err, SPLITEE_ERR_ARG, "--device-macs-per-s: only with --max-latency-ms");
+    if (st == 0 && o.link.link && !(o.max_lat_ms > 0))
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--link: only with --max-latency-ms (it prices the offloads)");
     if (st == 0 && (o.macs != NULL) != (o.head_macs != NULL))
         st = splitee__fail(&err, SPLITEE_ERR_ARG,
                            o.macs ? "--macs: needs --head-macs (each head's own MACs, to charge the heads "
@@ -525,7 +546,7 @@ int cli_search(int argc, char **argv)
     if (st == 0 && o.macs && ncum != C)
         st = splitee__fail(&err, SPLITEE_ERR_SHAPE, "--macs: %d values, but %s has %d candidate exits", ncum,
                            splitee_table_name(t), C);
-    if (st == 0 && (!o.macs || o.out_model)) {
+    if (st == 0 && (!o.macs || o.out_model || o.link.link)) {
         st = splitee_model_load(o.model.dir, &model, &err);
         if (st == 0 && splitee_model_get_config(model)->layers != C)
             st = splitee__fail(&err, SPLITEE_ERR_SHAPE, "--model: %s has %d exits, but %s has %d candidate exits",
@@ -549,6 +570,31 @@ int cli_search(int argc, char **argv)
         }
         snprintf(macs_from_buf, sizeof macs_from_buf, "model %s", o.model.dir);
         macs_from = macs_from_buf;
+    }
+    splitee_link *lk = NULL;
+    double offload[SPLITEE_MAX_EXITS], offload_raw = 0;
+    if (st == 0 && o.link.link && (st = splitee_link_load(o.link.link, &lk, &err)) == 0) {
+        /* worst case over 1000 loss and jitter draws at t = 0, per split point */
+        for (int j = -1; j < C - 1; j++) {
+            splitee_shape sh;
+            size_t rows, cols;
+            splitee_model_split_shape(model, j + 1, &sh);
+            splitee_shape_payload_dims(&sh, &rows, &cols);
+            size_t bytes = splitee_link_payload_bytes(lk, (splitee_payload_encoding)o.link.encoding, rows, cols);
+            double worst = 0;
+            for (uint64_t key = 0; key < 1000; key++) {
+                splitee_transfer tr;
+                splitee_link_price(lk, bytes, 0, key, &tr);
+                if (tr.latency_ms > worst || isnan(tr.latency_ms))
+                    worst = tr.latency_ms;
+            }
+            if (j < 0)
+                offload_raw = worst;
+            else
+                offload[j] = worst;
+        }
+        cfg.offload_ms = offload;
+        cfg.offload_raw_ms = offload_raw;
     }
     if (st == 0 && o.out_model)
         st = check_out_model(o.out_model, &err);
@@ -690,8 +736,13 @@ int cli_search(int argc, char **argv)
             break;
         case SPLITEE_BUDGET_ACCURACY: printf("budget: accuracy >= %.4f\n", cfg.limit); break;
         default:
-            printf("budget: worst case <= %.6g ms at %.6g MAC/s (%.6g MACs)\n", cfg.limit, cfg.device_macs_per_s,
-                   cfg.limit * 1e-3 * cfg.device_macs_per_s);
+            if (lk)
+                printf("budget: worst case <= %.6g ms at %.6g MAC/s, offloading after the last kept early exit on "
+                       "%s (worst of 1000 draws at t = 0)\n",
+                       cfg.limit, cfg.device_macs_per_s, splitee_link_get_params(lk)->name);
+            else
+                printf("budget: worst case <= %.6g ms at %.6g MAC/s (%.6g MACs, every kept exit on the device)\n",
+                       cfg.limit, cfg.device_macs_per_s, cfg.limit * 1e-3 * cfg.device_macs_per_s);
         }
         if (res.repaired) {
             exits_text(&res.before_repair.plan, ex, sizeof ex);
@@ -701,6 +752,8 @@ int cli_search(int argc, char **argv)
         exits_text(&res.chosen.plan, ex, sizeof ex);
         thr_text(&res.chosen.plan, th, sizeof th);
         printf("chosen: exits %s, thresholds %s\n", ex, th);
+        if (cfg.budget == SPLITEE_BUDGET_LATENCY)
+            printf("worst-case latency %.6g ms\n", splitee_search_latency_ms(&cfg, &res.chosen));
         printf("%-12s %9s %14s %14s %9s\n", "", "accuracy", "mean MACs", "worst MACs", "of final");
         printf("%-12s %9.4f %14.6g %14.6g %8.1f%%\n", "calibration", res.chosen.accuracy, res.chosen.mean_macs,
                res.chosen.max_macs, 100 * res.chosen.mean_macs / base.mean_macs);
@@ -729,6 +782,7 @@ int cli_search(int argc, char **argv)
     splitee_search_free(scal);
     splitee_search_free(stest);
     splitee_model_free(model);
+    splitee_link_free(lk);
     splitee_table_free(t);
     splitee_table_free(cal);
     splitee_table_free(test);

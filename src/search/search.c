@@ -163,6 +163,18 @@ static void finish(const splitee_search *s, const int *k, const double *cost, in
     out->accuracy = (double)right / (double)s->N;
     out->mean_macs = sum / (double)s->N;
     out->max_macs = cost[m];
+    out->last_early = m > 0 ? k[m - 1] : -1;
+    out->device_macs = m > 0 ? cost[m - 1] : 0;
+}
+
+double splitee_search_latency_ms(const splitee_search_config *cfg, const splitee_search_point *p)
+{
+    if (!(cfg->device_macs_per_s > 0))
+        return NAN;
+    if (!cfg->offload_ms)
+        return p->max_macs / cfg->device_macs_per_s * 1e3;
+    return p->device_macs / cfg->device_macs_per_s * 1e3 +
+           (p->last_early >= 0 ? cfg->offload_ms[p->last_early] : cfg->offload_raw_ms);
 }
 
 int splitee_search_evaluate(const splitee_search *s, const splitee_search_plan *p,
@@ -230,7 +242,7 @@ static int meets(const run *r, const splitee_search_point *p)
     switch (c->budget) {
     case SPLITEE_BUDGET_MACS: return p->mean_macs <= c->limit;
     case SPLITEE_BUDGET_ACCURACY: return p->accuracy >= c->limit;
-    default: return p->max_macs / c->device_macs_per_s * 1e3 <= c->limit;
+    default: return splitee_search_latency_ms(c, p) <= c->limit;
     }
 }
 
@@ -253,8 +265,10 @@ static int preferred(const run *r, const splitee_search_point *a, const splitee_
         return a->mean_macs < b->mean_macs || (a->mean_macs == b->mean_macs && a->accuracy > b->accuracy);
     case SPLITEE_BUDGET_ACCURACY:
         return a->accuracy > b->accuracy || (a->accuracy == b->accuracy && a->mean_macs < b->mean_macs);
-    default:
-        return a->max_macs < b->max_macs || (a->max_macs == b->max_macs && a->accuracy > b->accuracy);
+    default: {
+        double la = splitee_search_latency_ms(r->cfg, a), lb = splitee_search_latency_ms(r->cfg, b);
+        return la < lb || (la == lb && a->accuracy > b->accuracy);
+    }
     }
 }
 
@@ -644,6 +658,14 @@ int splitee_search_run(const splitee_search *s, const splitee_search_config *cfg
         return splitee__fail(err, SPLITEE_ERR_ARG, "budget: the limit is NaN");
     if (cfg->budget == SPLITEE_BUDGET_LATENCY && !(cfg->device_macs_per_s > 0 && isfinite(cfg->device_macs_per_s)))
         return splitee__fail(err, SPLITEE_ERR_ARG, "budget: a latency budget needs the device's MAC rate (> 0)");
+    if (cfg->budget == SPLITEE_BUDGET_LATENCY && cfg->offload_ms) {
+        for (int j = 0; j < C - 1; j++)
+            if (!(cfg->offload_ms[j] >= 0))
+                return splitee__fail(err, SPLITEE_ERR_ARG, "budget: offload latency of candidate %d must be >= 0 (got %g)",
+                                     j + 1, cfg->offload_ms[j]);
+        if (!(cfg->offload_raw_ms >= 0))
+            return splitee__fail(err, SPLITEE_ERR_ARG, "budget: raw-input offload latency must be >= 0");
+    }
     int method = cfg->method;
     if (method == SPLITEE_SEARCH_METHOD_AUTO)
         method = C <= SPLITEE_SEARCH_MAX_EXHAUSTIVE ? SPLITEE_SEARCH_METHOD_EXHAUSTIVE : SPLITEE_SEARCH_METHOD_GREEDY;
@@ -740,10 +762,10 @@ int splitee_search_run(const splitee_search *s, const splitee_search_config *cfg
                                  "budget: no configuration reaches accuracy %.4f; the closest: %s", cfg->limit, d);
         default:
             return splitee__fail(err, SPLITEE_ERR_VALUE,
-                                 "budget: no configuration's worst case fits %.6g ms at %.6g MAC/s; the closest "
+                                 "budget: no configuration's worst case fits %.6g ms at %.6g MAC/s%s; the closest "
                                  "takes %.6g ms: %s",
-                                 cfg->limit, cfg->device_macs_per_s,
-                                 res->chosen.max_macs / cfg->device_macs_per_s * 1e3, d);
+                                 cfg->limit, cfg->device_macs_per_s, cfg->offload_ms ? " with offloading" : "",
+                                 splitee_search_latency_ms(cfg, &res->chosen), d);
         }
     }
     return 0;

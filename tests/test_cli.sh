@@ -653,7 +653,18 @@ timeout 60 $bin device --model "$tmp/s/v28" --cloud "127.0.0.1:$cport" --images 
     --labels fixtures/live/labels-48.idx --limit 16 --timeout 20 --no-progress > "$tmp/s/dev.txt" 2>&1 \
     && grep -q '^samples 16: exited' "$tmp/s/dev.txt" && ok || bad "search: device and cloud on the variant: $(cat "$tmp/s/dev.txt")"
 kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+# --test-logits: the calibration table as its own test table measures the same; --macs from a file
+echo '[110, 210, 310, 410, 510, 610, 710, 810, 910, 1010, 1110, 1210]' > "$tmp/s/macs.json"
+$bin search $T --test-logits fixtures/ref-logits.npy --test-labels fixtures/ref-labels.npy --macs "$tmp/s/macs.json" \
+    --head-macs 10,10,10,10,10,10,10,10,10,10,10,10 $SG --budget-macs 600 > "$tmp/s/same.txt" \
+    && cal_row="$(sed -n 's/^calibration  *//p' "$tmp/s/same.txt")" && [[ -n "$cal_row" ]] \
+    && [[ "$cal_row" == "$(sed -n 's/^test  *//p' "$tmp/s/same.txt")" ]] \
+    && grep -q "; test: fixtures/ref-logits.npy, 400 samples;" "$tmp/s/same.txt" \
+    && ok || bad "search --test-logits: the same table measures the same"
 SO="--json $tmp/out/f.json --plot $tmp/out/f.png --out-model $tmp/out/m"
+refuse search-test-shape "--test-logits: .*c28.npy has 3 candidates x 10 classes, the calibration table 12 x 4" \
+    $bin search $T --test-logits "$tmp/s/c28.npy" --test-labels "$tmp/s/c28-labels.npy" $SM $SO
+refuse search-test-labels "--test-logits: needs --test-labels" $bin search $T --test-logits fixtures/ref-logits.npy $SM $SO
 refuse search-macs-shape "--macs: 3 values, but fixtures/ref-logits.npy has 12 candidate exits" \
     $bin search $T --cal-samples 200 --macs 1,2,3 --head-macs 1,1,1 $SO
 refuse search-head-shape "--head-macs: 2 values, --macs has 3" $bin search $T --cal-samples 200 --macs 1,2,3 --head-macs 1,1 $SO

@@ -126,7 +126,7 @@ static const cli_opt OPT_PLOT = { .name = "plot", .arg = "FILE.png", .kind = CLI
 static const cli_opt OPT_OUTM = { .name = "out-model", .arg = "DIR", .kind = CLI_STRING,
     .off = offsetof(search_opts, out_model),
     .help = "write the chosen configuration as a model variant of --model holding only the\n"
-            "kept exits (a new or empty folder; the weights are linked)" };
+            "kept exits (a new or empty folder: model.json and the tensors it reads)" };
 static const cli_opt *const OUT_OPTS[] = { &OPT_JSON, &OPT_PLOT, &OPT_OUTM, NULL };
 static const cli_group OUT = { .title = "output", .opts = OUT_OPTS };
 

@@ -668,6 +668,12 @@ refuse search-test-labels "--test-logits: needs --test-labels" $bin search $T --
 refuse search-macs-shape "--macs: 3 values, but fixtures/ref-logits.npy has 12 candidate exits" \
     $bin search $T --cal-samples 200 --macs 1,2,3 --head-macs 1,1,1 $SO
 refuse search-head-shape "--head-macs: 2 values, --macs has 3" $bin search $T --cal-samples 200 --macs 1,2,3 --head-macs 1,1 $SO
+refuse search-macs-decrease "MACs: backbone MACs must not decrease (candidate 3: 200 after 300)" \
+    $bin search $T --cal-samples 200 --macs 110,310,210,410,510,610,710,810,910,1010,1110,1210 \
+    --head-macs 10,10,10,10,10,10,10,10,10,10,10,10 $SO
+refuse search-head-big "--head-macs: candidate 1's head (200 MACs) exceeds its cumulative MACs (110)" \
+    $bin search $T --cal-samples 200 --macs 110,210,310,410,510,610,710,810,910,1010,1110,1210 \
+    --head-macs 200,10,10,10,10,10,10,10,10,10,10,10 $SO
 refuse search-head-missing "--macs: needs --head-macs" $bin search $T --cal-samples 200 --macs 1,2,3 $SO
 refuse search-model-shape "--model: fixtures/cnn28 has 3 exits, but fixtures/ref-logits.npy has 12 candidate exits" \
     $bin search $T --cal-samples 200 --model fixtures/cnn28 $SO

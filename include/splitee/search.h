@@ -20,9 +20,11 @@
  * samples; its worst-case MACs are those of a sample that passes every kept
  * exit: B_{C-1} + sum of H_j over every kept exit and the final.
  *
- *     splitee_search *s;
+ *     splitee_search *s, *ts;                    // calibration and test tables
  *     if (splitee_search_create(cal, backbone, heads, SPLITEE_CONFIDENCE_MAX_SOFTMAX,
- *                               &s, &err) < 0) die(err.msg);
+ *                               &s, &err) < 0 ||
+ *         splitee_search_create(test, backbone, heads, SPLITEE_CONFIDENCE_MAX_SOFTMAX,
+ *                               &ts, &err) < 0) die(err.msg);
  *     splitee_search_config cfg;
  *     splitee_search_config_default(&cfg);
  *     cfg.budget = SPLITEE_BUDGET_MACS;
@@ -31,10 +33,11 @@
  *     int st = splitee_search_run(s, &cfg, &res, &err);
  *     // st == 0: res.chosen meets the budget; SPLITEE_ERR_VALUE: no
  *     // configuration does, res.chosen is the closest (res.met == 0)
- *     splitee_search_point test;
- *     splitee_search_evaluate(t, &res.chosen.plan, &test);   // on a test table
+ *     splitee_search_point on_test;
+ *     splitee_search_evaluate(ts, &res.chosen.plan, &on_test, &err);
  *     splitee_search_result_free(&res);
  *     splitee_search_free(s);
+ *     splitee_search_free(ts);
  *
  * Methods (splitee_search_method):
  *   exhaustive  every subset of the C-1 early exits (C <= 17: 2^16 subsets)
@@ -228,7 +231,8 @@ int splitee_search_repair(const splitee_search *s, splitee_search_plan *p, doubl
  * closest, res->met = 0, with a message saying what was closest. ARG: a
  * bad config (empty or unsorted grid, no threshold mode, weights out of
  * range, the exhaustive method past SPLITEE_SEARCH_MAX_EXHAUSTIVE
- * candidates, FULL past max_configs, LATENCY without a rate). NOMEM. On
+ * candidates, FULL past max_configs, LATENCY without a rate or with a
+ * negative offload latency, a grid whose DP tables would pass 1 GiB). NOMEM. On
  * ARG or NOMEM nothing is left allocated in *res. */
 int splitee_search_run(const splitee_search *s, const splitee_search_config *cfg,
                        splitee_search_result *res, splitee_error *err);

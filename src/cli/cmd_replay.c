@@ -568,7 +568,7 @@ static int replay_stream(const replay_opts *o, int argc, char **argv, splitee_er
                "saved", "re-runs", "changes");
         for (int k = 0; k < 3; k++) {
             const splitee_temporal_result *r = &rows[k].res;
-            printf("%-46s %8.4f %6.4f %6.2f %8.3f %5.1f%% %7.3f", rows[k].rule, r->accuracy, r->agreement,
+            printf("%-52s %8.4f %6.4f %6.2f %8.3f %5.1f%% %7.3f", rows[k].rule, r->accuracy, r->agreement,
                    r->mean_layers, r->relative_cost, 100 * (1 - r->relative_cost), r->rerun_rate);
             if (isfinite(r->change_recall))
                 printf(" %7.3f\n", r->change_recall);

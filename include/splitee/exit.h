@@ -335,7 +335,7 @@ const char *splitee_exit_kind_name(splitee_exit_kind kind);
 int splitee_exit_kind_parse(const char *s, splitee_exit_kind *out);
 
 /* Writes the kinds' names as a help text does ("threshold, per-exit,
- * patience or agreement") into buf; returns the whole text's length. */
+ * patience, agreement, difference or temporal-patience") into buf; returns the whole text's length. */
 size_t splitee_exit_kind_list(char *buf, size_t len);
 
 /* One line describing a rule, e.g. "threshold 0.8 on max-softmax",

@@ -564,7 +564,7 @@ static int replay_stream(const replay_opts *o, int argc, char **argv, splitee_er
                splitee_table_samples(t), L);
         if (scenes)
             printf(", %ld scene changes (%s)", changes, scenes_path);
-        printf("\n%-46s %8s %6s %6s %8s %6s %7s %7s\n", "rule", "accuracy", "agree", "layers", "rel.cost",
+        printf("\n%-52s %8s %6s %6s %8s %6s %7s %7s\n", "rule", "accuracy", "agree", "layers", "rel.cost",
                "saved", "re-runs", "changes");
         for (int k = 0; k < 3; k++) {
             const splitee_temporal_result *r = &rows[k].res;

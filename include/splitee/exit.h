@@ -14,6 +14,8 @@
  *   agreement  S_i >= alpha, with S_i = C_i + S_{i-1} when y_i = y_{i-1},
  *              else S_i = C_i (confidences summed while consecutive exits
  *              agree)
+ *   difference, temporal-patience  stream rules: decide a frame of a stream
+ *              from its distance to a reference frame ("stream rules" below)
  * The last exit is where a sample that no rule accepts ends; whoever uses a
  * rule (reward.h) treats it so, the rule itself does not.
  *

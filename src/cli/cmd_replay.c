@@ -378,6 +378,8 @@ static int list_tables(splitee_error *err)
         const splitee_shipped_table *t = splitee_catalog_at(c, i);
         printf("  %-10s %s\n  %-10s logits %s\n  %-10s labels %s\n", t->domain, t->description, "",
                t->logits, "", t->labels);
+        if (t->scenes[0])
+            printf("  %-10s scenes %s\n", "", t->scenes);
     }
     return 0;
 }

@@ -450,7 +450,7 @@ check rule-patience $bin replay $T --reps 2 --policy splitee-s,ee-threshold,orac
 check rule-agreement $bin replay $T --reps 2 --policy splitee-s,ee-threshold --rule agreement --alpha 1.5
 refuse rule-per-exit-no-alphas "--rule per-exit: needs --alphas" $bin replay $T --rule per-exit $outs
 refuse rule-alphas-not-per-exit "--alphas: only for --rule per-exit" $bin replay $T --alphas 0.9,0.9 $outs
-refuse rule-bad "--rule: expected threshold, per-exit, patience or agreement" $bin replay $T --rule nope $outs
+refuse rule-bad "--rule: expected threshold, per-exit, patience, agreement, difference or temporal-patience" $bin replay $T --rule nope $outs
 refuse rule-threshold-range "--alpha: a confidence threshold is in" $bin replay $T --alpha 1.5 $outs
 refuse rule-infer "splitee infer applies the threshold rule" $bin infer --split 2 --rule patience
 refuse rule-device-per-exit-count "per-exit: 2 thresholds given for 12 exits" $bin device --cloud none --rule per-exit --alphas 0.9,0.9 --limit 4
@@ -605,7 +605,7 @@ $bin calibrate $T --form split --risk prediction-gap --method ucb-hb --epsilon 0
     && grep -q '"alphas": \[null, null,' "$tmp/cal/sn.json" && ok || bad "calibrate --form split --json: no threshold is null"
 $bin calibrate $T --form split --splits 20 --n-cal 100 --json "$tmp/cal/se.json" > /dev/null \
     && grep -q '{"layer": 1, "test_risk": {"mean": ' "$tmp/cal/se.json" && ok || bad "calibrate --form split --splits --json: layers"
-refuse calibrate-form "--form: expected one of early-exit, split, got 'splits'" $bin calibrate $T --form splits $CJ
+refuse calibrate-form "--form: expected one of early-exit, split, temporal, got 'splits'" $bin calibrate $T --form splits $CJ
 refuse alpha-from-split-rule "--alpha-from: per-layer thresholds of --form split are for --rule per-exit (the rule is threshold)" \
     $bin replay $T --alpha-from "$tmp/cal/s.json" $outs
 refuse alpha-from-split-none "sn.json: split layer 1 has no threshold" $bin replay $T --rule per-exit --alpha-from "$tmp/cal/sn.json" $outs
@@ -700,6 +700,79 @@ refuse search-out-model-full "--out-model: .*full is not empty" $bin search $T -
 skip="^else the installed one. Here: "
 check help-search $bin search --help
 skip=""
+# --- stream rules (docs/TEMPORAL.md): a stream of the 16 fixture images,
+# replayed in order, calibrated, and run live on the device
+mkdir -p "$tmp/st"
+IM="--images fixtures/fmnist16-images-idx3-ubyte.gz --labels fixtures/fmnist16-labels-idx1-ubyte --model ../data/model"
+ST="--logits $tmp/st/s.npy --labels $tmp/st/l.npy --no-progress"
+check stream-build $bin stream $IM --frames 400 --no-progress --out-logits "$tmp/st/s.npy" --out-labels "$tmp/st/l.npy" \
+    --out-scenes "$tmp/st/sc.npy" --out-frames "$tmp/st/f.npy"
+$bin stream $IM --frames 400 --no-progress --threads 1 --out-logits "$tmp/st/s2.npy" --out-scenes "$tmp/st/sc2.npy" > /dev/null \
+    && cmp -s "$tmp/st/s.npy" "$tmp/st/s2.npy" && cmp -s "$tmp/st/sc.npy" "$tmp/st/sc2.npy" && ok \
+    || bad "splitee stream: the same seed gives another stream"
+$bin stream $IM --frames 400 --no-progress --seed 2 --out-logits "$tmp/st/s3.npy" > /dev/null \
+    && ! cmp -s "$tmp/st/s.npy" "$tmp/st/s3.npy" && ok || bad "splitee stream: another seed gives the same stream"
+[[ $(stat -c %s "$tmp/st/s.npy") -eq $((128 + 400 * 12 * 10 * 4)) && $(stat -c %s "$tmp/st/f.npy") -eq $((128 + 400 * 28 * 28 * 4)) \
+   && $(stat -c %s "$tmp/st/sc.npy") -eq $((128 + 400 * 8)) ]] && ok || bad "splitee stream: table, frames or scene ids of the wrong size"
+skip="^stream /"
+check stream-difference $bin replay $ST --scenes "$tmp/st/sc.npy" --rule difference --theta 0.8 --order given
+check stream-temporal-patience $bin replay $ST --scenes "$tmp/st/sc.npy" --rule temporal-patience --theta 0.5 --order given
+skip="^table /"
+check stream-calibrate $bin calibrate --form temporal $ST --scenes "$tmp/st/sc.npy" --rule difference --grid 12
+skip=""
+$bin calibrate --form temporal $ST --scenes "$tmp/st/sc.npy" --grid 12 --json "$tmp/st/cal.json" > /dev/null \
+    && grep -q '"form": "temporal",' "$tmp/st/cal.json" && grep -q '"rule": "difference",' "$tmp/st/cal.json" && ok \
+    || bad "calibrate --form temporal --json: form, rule"
+theta=$(sed -n 's/^  "theta": \(.*\),$/\1/p' "$tmp/st/cal.json")
+$bin replay $ST --rule difference --theta-from "$tmp/st/cal.json" --order given --quiet --json "$tmp/st/r1.json" \
+    && $bin replay $ST --rule difference --theta "$theta" --order given --quiet --json "$tmp/st/r2.json" \
+    && diff <(grep -v '"command"' "$tmp/st/r1.json") <(grep -v '"command"' "$tmp/st/r2.json") > /dev/null && ok \
+    || bad "replay --theta-from differs from --theta $theta"
+# live: device --stream makes the same frames (the stream's defaults), so it
+# decides every frame as the replay of its table does
+$bin stream $IM --frames 400 --no-progress --out-logits "$tmp/st/d.npy" --out-labels "$tmp/st/dl.npy" > /dev/null
+for rule in difference temporal-patience; do
+    $bin replay --logits "$tmp/st/d.npy" --labels "$tmp/st/dl.npy" --no-progress --rule $rule --theta 0.6 --order given \
+        --quiet --json "$tmp/st/rp.json" \
+    && $bin device $IM --cloud none --policy ee-threshold --rule $rule --theta 0.6 --stream 400 --quiet \
+        --json "$tmp/st/dev.json" 2> /dev/null \
+    && rp_acc=$(grep -o '"accuracy": [0-9.]*' "$tmp/st/rp.json" | head -1 | cut -d' ' -f2) \
+    && rp_layers=$(grep -o '"mean_layers": [0-9.]*' "$tmp/st/rp.json" | head -1 | cut -d' ' -f2) \
+    && dev_acc=$(sed -n 's/^\t"accuracy":\t\(.*\),$/\1/p' "$tmp/st/dev.json") \
+    && dev_cost=$(sed -n 's/^\t"avg_cost":\t\(.*\),$/\1/p' "$tmp/st/dev.json") \
+    && awk -v a="$rp_acc" -v b="$dev_acc" -v l="$rp_layers" -v c="$dev_cost" \
+        'BEGIN { exit !(a == b && (l * 0.1 - c) < 1e-9 && (c - l * 0.1) < 1e-9) }' && ok \
+    || bad "device --stream --rule $rule: accuracy $dev_acc cost $dev_cost, replay $rp_acc, layers $rp_layers"
+done
+refuse stream-shuffled "--rule difference keeps state across frames: it needs --order given" \
+    $bin replay $ST --rule difference $outs
+refuse stream-theta-range "--theta: the stream rules' L1 distance threshold is a number in \[0, 2\], got '2.5'" \
+    $bin replay $ST --rule difference --theta 2.5 --order given $outs
+refuse stream-theta-negative "--theta: .* got '-0.1'" $bin replay $ST --rule temporal-patience --theta -0.1 --order given $outs
+refuse stream-no-csv "--rule difference: a stream rule's replay writes its table and --json only" \
+    $bin replay $ST --rule difference --order given $outs
+refuse stream-scenes-plain "--scenes: only for a stream rule" $bin replay $T --scenes "$tmp/st/sc.npy" $outs
+$bin stream $IM --frames 10 --no-progress --out-logits "$tmp/st/s10.npy" --out-scenes "$tmp/st/sc10.npy" > /dev/null
+refuse stream-scenes-shape "sc10.npy: scene ids must have shape (400,)" \
+    $bin replay $ST --rule difference --order given --scenes "$tmp/st/sc10.npy" --json "$tmp/out/r.json"
+refuse stream-calibrate-no-scenes "--form temporal: .*s.npy has no scene ids (give --scenes FILE)" \
+    $bin calibrate --form temporal $ST $CJ
+refuse stream-calibrate-grid "--grid: the theta grid is empty" $bin calibrate --form temporal $ST --scenes "$tmp/st/sc.npy" --grid 0 $CJ
+refuse stream-calibrate-frames "--calib-frames: 500, but .*s.npy has 400 frames" \
+    $bin calibrate --form temporal $ST --scenes "$tmp/st/sc.npy" --calib-frames 500 $CJ
+refuse stream-calibrate-one-scene "no scene change (give more frames)" \
+    $bin calibrate --form temporal $ST --scenes "$tmp/st/sc.npy" --calib-frames 3 $CJ
+refuse stream-theta-from-rule "--theta-from: .*cal.json calibrated theta for --rule difference (the rule is temporal-patience)" \
+    $bin replay $ST --rule temporal-patience --theta-from "$tmp/st/cal.json" --order given --json "$tmp/out/r.json"
+refuse stream-theta-from-other "--theta-from: .*c.json is not the --json of a splitee calibrate --form temporal" \
+    $bin replay $ST --rule difference --theta-from "$tmp/cal/c.json" --order given --json "$tmp/out/r.json"
+refuse stream-device-policy "exit rule difference decides on the device across frames: deploy it with an early-exit policy" \
+    $bin device $IM --cloud none --rule difference --stream 20 --quiet --json "$tmp/out/d.json"
+refuse stream-out-missing "--out-logits: missing" $bin stream $IM --frames 10 --out-labels "$tmp/out/l.npy"
+refuse stream-out-folder "nosuch/s.npy: cannot write" $bin stream $IM --frames 10 --out-labels "$tmp/out/l.npy" \
+    --out-logits "$tmp/out/nosuch/s.npy"
+refuse stream-distort "--distort/--domain: a stream has its own noise" $bin stream $IM --domain noise --frames 10 \
+    --out-logits "$tmp/out/s.npy"
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

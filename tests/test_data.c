@@ -43,7 +43,7 @@ Test(data, build_tree_finds_the_checkouts_data)
     splitee_catalog *c;
     splitee_error e;
     cr_assert_eq(splitee_catalog_load(NULL, &c, &e), 0, "%s", e.msg);
-    cr_assert_str_eq(splitee_catalog_domains(c), "clean, noise, blur, contrast");
+    cr_assert_str_eq(splitee_catalog_domains(c), "clean, noise, blur, contrast, stream");
     cr_assert_str_eq(splitee_catalog_default_table(c)->domain, "clean");
     const splitee_shipped_table *t;
     cr_assert_eq(splitee_catalog_table(c, "noise", &t, &e), 0);
@@ -88,7 +88,7 @@ Test(data, unknown_domain_lists_the_known_ones)
     const splitee_shipped_table *t;
     cr_assert_eq(splitee_catalog_table(c, "fog", &t, &e), SPLITEE_ERR_ARG);
     cr_assert_null(t);
-    cr_assert_str_eq(e.msg, "unknown domain 'fog' (clean, noise, blur, contrast)");
+    cr_assert_str_eq(e.msg, "unknown domain 'fog' (clean, noise, blur, contrast, stream)");
     splitee_catalog_free(c);
 }
 

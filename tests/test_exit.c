@@ -415,11 +415,15 @@ Test(exit, kind_names_traits_and_lists)
         cr_assert_eq(splitee_exit_kind_parse(in->name, &back), 0, "%s", in->name);
         cr_assert_eq((int)back, k);
         cr_assert_str_eq(splitee_exit_kind_name((splitee_exit_kind)k), in->name);
+        cr_assert_neq(in->params, 0u, "%s", in->name);
+        if (in->stream) {   /* a stream rule: theta, and no per-sample decision before the last exit */
+            cr_assert_eq(in->params, (unsigned)SPLITEE_EXIT_PARAM_THETA, "%s", in->name);
+            cr_assert(!in->thresholds && !in->reads_pred && !in->reads_lower, "%s", in->name);
+            continue;
+        }
         /* a thresholds kind reads nothing but C_i; the others read predictions */
         cr_assert_eq(in->thresholds, !in->reads_pred, "%s", in->name);
         cr_assert_eq(in->reads_lower, in->reads_pred, "%s", in->name);
-        cr_assert_eq(in->stream, 0, "%s", in->name);
-        cr_assert_neq(in->params, 0u, "%s", in->name);
     }
     cr_assert_null(splitee_exit_kind_info(SPLITEE_EXIT_KIND_COUNT));
     cr_assert_str_eq(splitee_exit_kind_name(SPLITEE_EXIT_KIND_COUNT), "unknown");
@@ -428,13 +432,13 @@ Test(exit, kind_names_traits_and_lists)
     cr_assert_eq(splitee_exit_kind_parse(NULL, &k), SPLITEE_ERR_ARG);
     cr_assert_eq(k, SPLITEE_EXIT_KIND_AGREEMENT);
     char buf[128];
-    cr_assert_eq(splitee_exit_kind_list(buf, sizeof buf), strlen("threshold, per-exit, patience or agreement"));
-    cr_assert_str_eq(buf, "threshold, per-exit, patience or agreement");
+    cr_assert_eq(splitee_exit_kind_list(buf, sizeof buf), strlen("threshold, per-exit, patience, agreement, difference or temporal-patience"));
+    cr_assert_str_eq(buf, "threshold, per-exit, patience, agreement, difference or temporal-patience");
     cr_assert_eq(splitee_confidence_list(buf, sizeof buf), strlen("max-softmax, entropy or margin"));
     cr_assert_str_eq(buf, "max-softmax, entropy or margin");
     cr_assert_eq(splitee_confidence_list(buf, 8), strlen("max-softmax, entropy or margin"));
     cr_assert_str_eq(buf, "max-sof");
-    cr_assert_eq(splitee_exit_kind_list(NULL, 0), strlen("threshold, per-exit, patience or agreement"));
+    cr_assert_eq(splitee_exit_kind_list(NULL, 0), strlen("threshold, per-exit, patience, agreement, difference or temporal-patience"));
 }
 
 Test(exit, describe_names_the_parameters_it_reads)
@@ -461,4 +465,221 @@ Test(exit, describe_names_the_parameters_it_reads)
     cr_assert_str_eq(buf, "per-exit 0.9,0.3 on margin");
     splitee_exit_rule_describe(&r, buf, 6);
     cr_assert_str_eq(buf, "per-e");
+}
+
+/* ---- stream rules ------------------------------------------------------------ */
+
+/* A synthetic stream: scenes of random length, each a random "true" class
+ * whose logits every exit shows with noise shrinking along the exits, so
+ * that early exits disagree sometimes and distances vary. (n, L, K). */
+static void synthetic_stream(uint64_t seed, int n, int L, int K, double *z)
+{
+    int cls = 0, left = 0;
+    for (int t = 0; t < n; t++) {
+        if (left-- <= 0) {
+            cls = (int)((0.5 * (uniform(&seed) + 1)) * K) % K;
+            left = 1 + (int)((0.5 * (uniform(&seed) + 1)) * 12);
+        }
+        for (int e = 0; e < L; e++)
+            for (int k = 0; k < K; k++)
+                z[((size_t)t * L + e) * K + k] = (k == cls ? 2.0 : 0.0) + (3.0 / (e + 1)) * uniform(&seed);
+    }
+}
+
+static int naive_argmax(const double *z, int K)
+{
+    int m = 0;
+    for (int k = 1; k < K; k++)
+        if (z[k] > z[m])
+            m = k;
+    return m;
+}
+
+/* L1 between softmax vectors, written out in long double. */
+static double naive_l1(const double *a, const double *b, int K)
+{
+    long double sa = 0, sb = 0, d = 0;
+    for (int k = 0; k < K; k++) {
+        sa += expl((long double)a[k]);
+        sb += expl((long double)b[k]);
+    }
+    for (int k = 0; k < K; k++)
+        d += fabsl(expl((long double)a[k]) / sa - expl((long double)b[k]) / sb);
+    return (double)d;
+}
+
+/* The stream rules straight from their definitions (exit.h), frame by
+ * frame: the reference frame index, its probe exit and its label. */
+static void naive_stream(splitee_exit_kind kind, double theta, const double *z, int n, int L, int K,
+                         int32_t *label, int *exit, int *rerun)
+{
+    int ref = -1, probe = 0;
+    int32_t ref_label = -1;
+    for (int t = 0; t < n; t++) {
+        const double *row = z + (size_t)t * L * K;
+        int reuse = 0;
+        if (ref >= 0 && probe < L - 1) {
+            double d = naive_l1(row + (size_t)probe * K, z + ((size_t)ref * L + probe) * K, K);
+            reuse = d < theta && (kind == SPLITEE_EXIT_KIND_DIFFERENCE ||
+                                  naive_argmax(row + (size_t)probe * K, K) == ref_label);
+        }
+        if (reuse) {
+            label[t] = ref_label;
+            exit[t] = probe;
+            rerun[t] = 0;
+            continue;
+        }
+        ref = t;
+        ref_label = naive_argmax(row + (size_t)(L - 1) * K, K);
+        probe = 0;
+        if (kind == SPLITEE_EXIT_KIND_TEMPORAL_PATIENCE) {
+            probe = L - 1;
+            for (int e = L - 2; e >= 0; e--)
+                if (naive_argmax(row + (size_t)e * K, K) == ref_label)
+                    probe = e;
+        }
+        label[t] = ref_label;
+        exit[t] = L - 1;
+        rerun[t] = 1;
+    }
+}
+
+static splitee_exit_rule stream_rule(splitee_exit_kind kind, double theta, int L)
+{
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    c.kind = kind;
+    c.theta = theta;
+    return make_rule(&c, L);
+}
+
+Test(exit, stream_rules_match_naive_reference)
+{
+    enum { N = 600, L = 6, K = 5 };
+    static double z[N * L * K];
+    static int32_t want_label[N];
+    static int want_exit[N], want_rerun[N];
+    const splitee_exit_kind kinds[] = { SPLITEE_EXIT_KIND_DIFFERENCE, SPLITEE_EXIT_KIND_TEMPORAL_PATIENCE };
+    const double thetas[] = { 0.0, 0.2, 0.5, 0.9, 1.4, 2.0 };
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        synthetic_stream(seed * 7919, N, L, K, z);
+        for (size_t ki = 0; ki < 2; ki++)
+            for (size_t ti = 0; ti < sizeof thetas / sizeof *thetas; ti++) {
+                splitee_exit_rule r = stream_rule(kinds[ki], thetas[ti], L);
+                naive_stream(kinds[ki], thetas[ti], z, N, L, K, want_label, want_exit, want_rerun);
+                splitee_exit_stream *st;
+                splitee_error err;
+                cr_assert_eq(splitee_exit_stream_create(&r, K, &st, &err), 0, "%s", err.msg);
+                int reruns = 0;
+                for (int pass = 0; pass < 2; pass++) {   /* reset starts the stream again */
+                    splitee_exit_stream_reset(st);
+                    for (int t = 0; t < N; t++) {
+                        const double *row = z + (size_t)t * L * K;
+                        int probe = splitee_exit_stream_probe(st);
+                        splitee_exit_frame f;
+                        if (pass == 0) {
+                            splitee_exit_stream_frame(st, row, &f);
+                        } else {   /* two-phase, as a device runs it */
+                            int32_t y = -7;
+                            f.rerun = !splitee_exit_stream_check(st, row + (size_t)probe * K, &y);
+                            f.exit = f.rerun ? L - 1 : probe;
+                            f.label = f.rerun ? splitee_exit_stream_update(st, row) : y;
+                        }
+                        cr_assert_eq(f.label, want_label[t], "%s theta %g frame %d",
+                                     splitee_exit_kind_name(kinds[ki]), thetas[ti], t);
+                        cr_assert_eq(f.exit, want_exit[t], "%s theta %g frame %d",
+                                     splitee_exit_kind_name(kinds[ki]), thetas[ti], t);
+                        cr_assert_eq(f.rerun, want_rerun[t]);
+                        reruns += f.rerun;
+                    }
+                }
+                splitee_exit_stream_free(st);
+                if (thetas[ti] == 0.0)   /* theta 0: every frame runs the whole model */
+                    cr_assert_eq(reruns, 2 * N);
+                if (thetas[ti] == 2.0 && kinds[ki] == SPLITEE_EXIT_KIND_DIFFERENCE)
+                    cr_assert_lt(reruns, 2 * N / 10);   /* almost never (L1 < 2 unless disjoint) */
+            }
+    }
+}
+
+Test(exit, stream_distance_is_l1_between_softmax)
+{
+    uint64_t seed = 99;
+    double a[10], b[10];
+    for (int rep = 0; rep < 200; rep++) {
+        for (int k = 0; k < 10; k++) {
+            a[k] = 8 * uniform(&seed);
+            b[k] = 8 * uniform(&seed);
+        }
+        double d = splitee_softmax_l1(a, b, 10);
+        cr_assert_float_eq(d, naive_l1(a, b, 10), 1e-12);
+        cr_assert(d >= 0 && d <= 2);
+        cr_assert_eq(splitee_softmax_l1(a, a, 10), 0.0);
+    }
+    /* large logits: max-subtraction keeps it finite */
+    double big[3] = { 1000, 0, -1000 }, other[3] = { -1000, 0, 1000 };
+    cr_assert_float_eq(splitee_softmax_l1(big, other, 3), 2.0, 1e-12);
+    cr_assert(isnan(splitee_softmax_l1(a, b, 0)));
+}
+
+Test(exit, stream_rules_refuse_bad_theta_and_non_stream_rules)
+{
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    cr_assert_float_eq(c.theta, 0.5, 0);
+    splitee_exit_rule r;
+    splitee_error err;
+    const double bad[] = { -0.1, 2.5, NAN, INFINITY };
+    c.kind = SPLITEE_EXIT_KIND_DIFFERENCE;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        c.theta = bad[i];
+        cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), SPLITEE_ERR_VALUE);
+        cr_assert(strstr(err.msg, "theta (stream distance threshold, L1 between softmax vectors) must be in [0, 2]"),
+                  "%s", err.msg);
+    }
+    c.theta = 2.0;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), 0);
+    char d[96];
+    splitee_exit_rule_describe(&r, d, sizeof d);
+    cr_assert_str_eq(d, "difference theta 2 (L1 on softmax)");
+    splitee_exit_stream *st = (splitee_exit_stream *)&r;
+    cr_assert_eq(splitee_exit_stream_create(&r, 0, &st, &err), SPLITEE_ERR_ARG);
+    cr_assert_null(st);
+    c.kind = SPLITEE_EXIT_KIND_PATIENCE;   /* theta is not checked for a rule that does not read it */
+    c.theta = -5;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, 4, &err), 0);
+    cr_assert_eq(splitee_exit_stream_create(&r, 10, &st, &err), SPLITEE_ERR_ARG);
+    cr_assert_str_eq(err.msg, "exit rule patience keeps no state across samples (not a stream rule)");
+    splitee_exit_stream_free(NULL);
+}
+
+Test(exit, stream_rule_per_sample_runs_the_whole_model)
+{
+    splitee_exit_rule r = stream_rule(SPLITEE_EXIT_KIND_TEMPORAL_PATIENCE, 0.5, 5);
+    double conf[5] = { 1, 1, 1, 1, 1 };
+    int32_t pred[5] = { 2, 2, 2, 2, 2 };
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(splitee_exit_accepts(&r, i, conf, pred), i == 4);
+    cr_assert_eq(splitee_exit_first(&r, 3, conf, pred), -1);
+    cr_assert_eq(splitee_exit_first(&r, 4, conf, pred), 4);
+}
+
+Test(exit, stream_check_without_reference_reruns)
+{
+    splitee_exit_rule r = stream_rule(SPLITEE_EXIT_KIND_DIFFERENCE, 1.0, 3);
+    splitee_exit_stream *st;
+    splitee_error err;
+    cr_assert_eq(splitee_exit_stream_create(&r, 2, &st, &err), 0);
+    double z[3 * 2] = { 5, 0, 0, 5, 1, 0 };   /* exit 0 says 0, the last says 0 */
+    int32_t y = -3;
+    cr_assert_eq(splitee_exit_stream_check(st, z, &y), 0);
+    cr_assert(isnan(splitee_exit_stream_distance(st)));
+    cr_assert_eq(y, -3);
+    cr_assert_eq(splitee_exit_stream_update(st, z), 0);
+    cr_assert_eq(splitee_exit_stream_check(st, z, &y), 1);   /* the same frame: distance 0 */
+    cr_assert_eq(y, 0);
+    cr_assert_eq(splitee_exit_stream_distance(st), 0.0);
+    splitee_exit_stream_reset(st);
+    cr_assert_eq(splitee_exit_stream_check(st, z, NULL), 0);
+    splitee_exit_stream_free(st);
 }

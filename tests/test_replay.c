@@ -726,3 +726,325 @@ Test(replay, the_rules_measure_is_the_replays)
     splitee_replay_free(NULL);
     splitee_table_free(t);
 }
+
+/* ---- stream rules on a stream table (temporal.h) -------------------------- */
+
+#define SN 400
+#define SL 5
+#define SK 4
+
+/* A stream table: scenes of 1..15 frames, each a class every exit shows
+ * with noise shrinking along the exits; labels the scene's class, except
+ * a few frames labelled otherwise (so accuracy is not agreement). */
+static splitee_table *stream_table(uint64_t seed, int32_t *scenes)
+{
+    static double z[SN * SL * SK];
+    static int32_t labels[SN];
+    int cls = 0, left = 0, id = -1;
+    for (int t = 0; t < SN; t++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        if (left-- <= 0) {
+            cls = (int)((seed >> 33) % SK);
+            left = 1 + (int)((seed >> 20) % 15);
+            id++;
+        }
+        scenes[t] = id;
+        labels[t] = t % 17 == 0 ? (cls + 1) % SK : cls;
+        for (int e = 0; e < SL; e++)
+            for (int k = 0; k < SK; k++) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                double u = (double)(seed >> 11) * 0x1p-53;
+                z[((size_t)t * SL + e) * SK + k] = (k == cls ? 1.5 : 0.0) + (2.5 / (e + 1)) * (2 * u - 1);
+            }
+    }
+    splitee_table *t;
+    splitee_error e;
+    cr_assert_eq(splitee_table_from_logits("stream", z, SN, SL, SK, labels, &t, &e), 0, "%s", e.msg);
+    return t;
+}
+
+static int s_argmax(const double *z)
+{
+    int m = 0;
+    for (int k = 1; k < SK; k++)
+        if (z[k] > z[m])
+            m = k;
+    return m;
+}
+
+static double s_l1(const double *a, const double *b)
+{
+    double ea[SK], eb[SK], sa = 0, sb = 0, d = 0;
+    for (int k = 0; k < SK; k++) {
+        sa += ea[k] = exp(a[k]);
+        sb += eb[k] = exp(b[k]);
+    }
+    for (int k = 0; k < SK; k++)
+        d += fabs(ea[k] / sa - eb[k] / sb);
+    return d;
+}
+
+/* A naive replay of a stream rule over frames [from, to): accuracy,
+ * layers, re-runs, scene changes caught. */
+static void naive_temporal(const splitee_table *t, splitee_exit_kind kind, double theta, size_t from, size_t to,
+                           const int32_t *scenes, splitee_temporal_result *out)
+{
+    const double *z = splitee_table_logits(t);
+    const int32_t *y = splitee_table_labels(t);
+    long right = 0, layers = 0, reruns = 0, changes = 0, caught = 0;
+    long ref = -1;
+    int probe = 0, ref_label = -1;
+    for (size_t s = from; s < to; s++) {
+        const double *row = z + s * SL * SK;
+        int label, rerun = 1;
+        if (ref >= 0 && probe < SL - 1 && s_l1(row + probe * SK, z + ((size_t)ref * SL + probe) * SK) < theta &&
+            (kind == SPLITEE_EXIT_KIND_DIFFERENCE || s_argmax(row + probe * SK) == ref_label))
+            rerun = 0;
+        if (rerun) {
+            ref = (long)s;
+            ref_label = s_argmax(row + (SL - 1) * SK);
+            probe = 0;
+            if (kind == SPLITEE_EXIT_KIND_TEMPORAL_PATIENCE) {
+                probe = SL - 1;
+                for (int e = SL - 2; e >= 0; e--)
+                    if (s_argmax(row + e * SK) == ref_label)
+                        probe = e;
+            }
+            layers += SL;
+        } else {
+            layers += probe + 1;
+        }
+        label = ref_label;
+        right += label == y[s];
+        reruns += rerun;
+        if (s > from && scenes[s] != scenes[s - 1]) {
+            changes++;
+            caught += rerun;
+        }
+    }
+    double m = (double)(to - from);
+    out->accuracy = right / m;
+    out->mean_layers = layers / m;
+    out->rerun_rate = reruns / m;
+    out->change_recall = changes ? (double)caught / changes : NAN;
+}
+
+static splitee_exit_rule rule_of(splitee_exit_kind kind, double theta)
+{
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    c.kind = kind;
+    c.theta = theta;
+    splitee_exit_rule r;
+    splitee_error e;
+    cr_assert_eq(splitee_exit_rule_init(&r, &c, SL, &e), 0, "%s", e.msg);
+    return r;
+}
+
+Test(replay, stream_rules_match_naive_replay)
+{
+    static int32_t scenes[SN];
+    splitee_table *t = stream_table(42, scenes);
+    const splitee_exit_kind kinds[] = { SPLITEE_EXIT_KIND_DIFFERENCE, SPLITEE_EXIT_KIND_TEMPORAL_PATIENCE };
+    for (int ki = 0; ki < 2; ki++)
+        for (double theta = 0; theta <= 2.0; theta += 0.25) {
+            splitee_exit_rule r = rule_of(kinds[ki], theta);
+            for (size_t from = 0; from < 300; from += 150) {
+                splitee_temporal_result got, want;
+                splitee_error e;
+                static splitee_exit_frame fr[SN];
+                cr_assert_eq(splitee_temporal_run(t, &r, from, SN, scenes, fr, &got, &e), 0, "%s", e.msg);
+                naive_temporal(t, kinds[ki], theta, from, SN, scenes, &want);
+                cr_assert_float_eq(got.accuracy, want.accuracy, 1e-12, "%s theta %g", splitee_exit_kind_name(kinds[ki]), theta);
+                cr_assert_float_eq(got.mean_layers, want.mean_layers, 1e-12);
+                cr_assert_float_eq(got.relative_cost, want.mean_layers / SL, 1e-12);
+                cr_assert_float_eq(got.rerun_rate, want.rerun_rate, 1e-12);
+                cr_assert_float_eq(got.change_recall, want.change_recall, 1e-12);
+                cr_assert_eq(got.frames, SN - from);
+                double share = 0;
+                for (int e2 = 0; e2 < SL; e2++)
+                    share += got.exit_share[e2];
+                cr_assert_float_eq(share, 1.0, 1e-12);
+                cr_assert_eq(fr[0].rerun, 1);   /* a stream starts with the whole model */
+            }
+        }
+    /* without scene ids, no recall; the threshold rule replays as ee-threshold */
+    splitee_exit_config c;
+    splitee_exit_config_default(&c);
+    c.alpha = 0.6;
+    splitee_exit_rule thr;
+    splitee_error e;
+    cr_assert_eq(splitee_exit_rule_init(&thr, &c, SL, &e), 0);
+    splitee_temporal_result res;
+    cr_assert_eq(splitee_temporal_run(t, &thr, 0, SN, NULL, NULL, &res, &e), 0);
+    cr_assert(isnan(res.change_recall));
+    long layers = 0, right = 0;
+    for (int s = 0; s < SN; s++) {
+        const double *row = splitee_table_logits(t) + (size_t)s * SL * SK;
+        int ex = SL - 1;
+        for (int j = 0; j < SL - 1; j++)
+            if (splitee_confidence_of(row + j * SK, SK, SPLITEE_CONFIDENCE_MAX_SOFTMAX, NULL) >= 0.6) {
+                ex = j;
+                break;
+            }
+        layers += ex + 1;
+        right += s_argmax(row + ex * SK) == splitee_table_labels(t)[s];
+    }
+    cr_assert_float_eq(res.mean_layers, (double)layers / SN, 1e-12);
+    cr_assert_float_eq(res.accuracy, (double)right / SN, 1e-12);
+    /* bad ranges */
+    splitee_exit_rule r = rule_of(SPLITEE_EXIT_KIND_DIFFERENCE, 0.5);
+    cr_assert_eq(splitee_temporal_run(t, &r, 5, 5, NULL, NULL, &res, &e), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_temporal_run(t, &r, 0, SN + 1, NULL, NULL, &res, &e), SPLITEE_ERR_ARG);
+    splitee_table_free(t);
+}
+
+Test(replay, policy_replay_refuses_stream_rules)
+{
+    splitee_table *t = synthetic(1);
+    splitee_replay *rp;
+    splitee_error e;
+    cr_assert_eq(splitee_replay_prepare(t, SPLITEE_CONFIDENCE_MAX_SOFTMAX, &rp, &e), 0);
+    splitee_setting set;
+    splitee_setting_default(&set);
+    set.reward.exit.kind = SPLITEE_EXIT_KIND_TEMPORAL_PATIENCE;
+    splitee_policy_config pc;
+    splitee_policy_config_default(&pc);
+    splitee_replay_config rc;
+    splitee_replay_config_default(&rc);
+    rc.order = SPLITEE_ORDER_GIVEN;
+    splitee_result *res = NULL;
+    cr_assert_eq(splitee_replay_run(rp, &set, 1, &pc, 1, &rc, &res, &e), SPLITEE_ERR_ARG);
+    cr_assert(strstr(e.msg, "exit rule temporal-patience keeps state across frames"), "%s", e.msg);
+    cr_assert_null(res);
+    splitee_replay_free(rp);
+    splitee_table_free(t);
+}
+
+Test(replay, pareto_front_matches_brute_force)
+{
+    uint64_t x = 5;
+    double cost[40], acc[40];
+    int front[40];
+    for (int rep = 0; rep < 50; rep++) {
+        int n = 1 + rep % 40;
+        for (int i = 0; i < n; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            cost[i] = (double)((x >> 40) % 8) / 8;   /* ties on purpose */
+            acc[i] = (double)((x >> 20) % 8) / 8;
+        }
+        int count = splitee_pareto_front(cost, acc, n, front), want_count = 0;
+        for (int i = 0; i < n; i++) {
+            int dominated = 0;
+            for (int j = 0; j < n; j++)
+                dominated |= (cost[j] < cost[i] && acc[j] >= acc[i]) || (cost[j] <= cost[i] && acc[j] > acc[i]);
+            cr_assert_eq(front[i], !dominated, "point %d of %d", i, n);
+            want_count += !dominated;
+        }
+        cr_assert_eq(count, want_count);
+        cr_assert_geq(count, 1);
+    }
+}
+
+Test(replay, temporal_calibration_matches_brute_force)
+{
+    static int32_t scenes[SN];
+    splitee_table *t = stream_table(7, scenes);
+    const splitee_exit_kind kinds[] = { SPLITEE_EXIT_KIND_DIFFERENCE, SPLITEE_EXIT_KIND_TEMPORAL_PATIENCE };
+    const double *z = splitee_table_logits(t);
+    for (int ki = 0; ki < 2; ki++) {
+        const size_t nc = 250;
+        const int grid = 9;
+        splitee_temporal_calibration c;
+        splitee_error e;
+        cr_assert_eq(splitee_temporal_calibrate(t, scenes, nc, kinds[ki], grid, &c, &e), 0, "%s", e.msg);
+        /* the fits: sample mean and sd of each kind of consecutive-frame distance, bounds averaged over exits */
+        int fitted = ki == 0 ? 1 : SL;
+        cr_assert_eq(c.exits_fitted, fitted);
+        double lo = 0, hi = 0;
+        for (int ex = 0; ex < fitted; ex++) {
+            double sw = 0, sc = 0, qw = 0, qc = 0;
+            long nw = 0, ncg = 0;
+            for (size_t s = 1; s < nc; s++) {
+                double d = s_l1(z + ((s - 1) * SL + ex) * SK, z + (s * SL + ex) * SK);
+                if (scenes[s] == scenes[s - 1])
+                    sw += d, qw += d * d, nw++;
+                else
+                    sc += d, qc += d * d, ncg++;
+            }
+            double mw = sw / nw, mc = sc / ncg;
+            double sdw = sqrt((qw - nw * mw * mw) / (nw - 1)), sdc = sqrt((qc - ncg * mc * mc) / (ncg - 1));
+            lo += mw - 2 * sdw;
+            hi += mc - 1.5 * sdc;
+            cr_assert_eq(c.within_n, nw);
+            cr_assert_eq(c.change_n, ncg);
+        }
+        lo = fmin(fmax(lo / fitted, 0), 2);
+        hi = fmin(fmax(hi / fitted, 0), 2);
+        cr_assert_float_eq(c.lo, fmin(lo, hi), 1e-9);
+        cr_assert_float_eq(c.hi, fmax(lo, hi), 1e-9);
+        cr_assert_eq(c.npoints, grid);
+        /* every point is the naive replay at its theta; the front and the pick by brute force */
+        int best = -1;
+        for (int g = 0; g < grid; g++) {
+            double theta = c.lo + (c.hi - c.lo) * g / (grid - 1);
+            cr_assert_float_eq(c.points[g].theta, theta, 1e-12);
+            splitee_temporal_result want;
+            naive_temporal(t, kinds[ki], theta, 0, nc, scenes, &want);
+            cr_assert_float_eq(c.points[g].accuracy, want.accuracy, 1e-12);
+            cr_assert_float_eq(c.points[g].relative_cost, want.mean_layers / SL, 1e-12);
+            int dominated = 0;
+            for (int h = 0; h < grid; h++) {
+                const splitee_temporal_point *p = &c.points[h], *q = &c.points[g];
+                dominated |= (p->relative_cost <= q->relative_cost && p->accuracy >= q->accuracy) &&
+                             (p->relative_cost < q->relative_cost || p->accuracy > q->accuracy);
+            }
+            cr_assert_eq(c.points[g].front, !dominated);
+        }
+        for (int g = 0; g < grid; g++)
+            if (c.points[g].front &&
+                (best < 0 || c.points[g].accuracy / c.points[g].relative_cost >
+                                 c.points[best].accuracy / c.points[best].relative_cost))
+                best = g;
+        cr_assert_eq(c.best, best);
+        splitee_temporal_calibration_free(&c);
+    }
+    splitee_table_free(t);
+}
+
+Test(replay, temporal_calibration_refuses_bad_input)
+{
+    static int32_t scenes[SN];
+    splitee_table *t = stream_table(3, scenes);
+    splitee_temporal_calibration c;
+    splitee_error e;
+    cr_assert_eq(splitee_temporal_calibrate(t, NULL, 100, SPLITEE_EXIT_KIND_DIFFERENCE, 5, &c, &e), SPLITEE_ERR_ARG);
+    cr_assert_str_eq(e.msg, "stream: calibrating theta needs the frames' scene ids");
+    cr_assert_eq(splitee_temporal_calibrate(t, scenes, 100, SPLITEE_EXIT_KIND_DIFFERENCE, 0, &c, &e), SPLITEE_ERR_ARG);
+    cr_assert_str_eq(e.msg, "calibrate: the theta grid is empty (0 points)");
+    cr_assert_eq(splitee_temporal_calibrate(t, scenes, 100, SPLITEE_EXIT_KIND_THRESHOLD, 5, &c, &e), SPLITEE_ERR_ARG);
+    cr_assert_eq(splitee_temporal_calibrate(t, scenes, SN + 1, SPLITEE_EXIT_KIND_DIFFERENCE, 5, &c, &e),
+                 SPLITEE_ERR_ARG);
+    static int32_t one[SN];   /* one scene: no change to fit */
+    cr_assert_eq(splitee_temporal_calibrate(t, one, 100, SPLITEE_EXIT_KIND_DIFFERENCE, 5, &c, &e), SPLITEE_ERR_VALUE);
+    cr_assert_str_eq(e.msg, "stream: the 100 calibration frames hold no scene change (give more frames)");
+    cr_assert_null(c.points);
+    splitee_table_free(t);
+    /* scene ids from a file: shape and type checked */
+    int64_t ids[4] = { 0, 0, 1, 1 };
+    size_t len;
+    unsigned char *img = tu_npy_image("<i8", 0, 1, (size_t[]){ 4 }, ids, sizeof ids, &len);
+    const char *p = tu_write("scenes.npy", img, len);
+    free(img);
+    int32_t *got;
+    cr_assert_eq(splitee_scenes_load(p, 4, &got, &e), 0, "%s", e.msg);
+    cr_assert_eq(got[2], 1);
+    free(got);
+    cr_assert_eq(splitee_scenes_load(p, 5, &got, &e), SPLITEE_ERR_SHAPE);
+    cr_assert_null(got);
+    int64_t neg[2] = { 0, -1 };
+    img = tu_npy_image("<i8", 0, 1, (size_t[]){ 2 }, neg, sizeof neg, &len);
+    p = tu_write("neg.npy", img, len);
+    free(img);
+    cr_assert_eq(splitee_scenes_load(p, 2, &got, &e), SPLITEE_ERR_VALUE);
+}

@@ -57,6 +57,8 @@ typedef struct splitee_shipped_table {
     char distortion[64];               /* the input distortion that made it, as
                                           splitee_distortion_domain() names it */
     char description[160];             /* one line for --help and reports */
+    char scenes[SPLITEE_PATH_MAX];     /* a stream table's scene ids (.npy), or ""
+                                          (optional "scenes" field; docs/TEMPORAL.md) */
 } splitee_shipped_table;
 
 typedef struct splitee_catalog splitee_catalog;   /* opaque */
@@ -68,7 +70,7 @@ typedef struct splitee_catalog splitee_catalog;   /* opaque */
  *   "datasets": folder (optional), "test_set": {"images", "labels",
  *   "package"} relative to the datasets folder (optional),
  *   "tables": [{"domain", "logits", "labels", "distortion",
- *               "description"}, ...] (1..SPLITEE_CATALOG_MAX, domains
+ *               "description", "scenes" (optional)}, ...] (1..SPLITEE_CATALOG_MAX, domains
  *   unique).
  * Fails with IO when the folder or file cannot be read ("DIR/catalog.json:
  * cannot open: ..., set SPLITEE_DATA to splitee's data folder"), FORMAT for

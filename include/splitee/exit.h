@@ -14,6 +14,8 @@
  *   agreement  S_i >= alpha, with S_i = C_i + S_{i-1} when y_i = y_{i-1},
  *              else S_i = C_i (confidences summed while consecutive exits
  *              agree)
+ *   difference, temporal-patience  stream rules: decide a frame of a stream
+ *              from its distance to a reference frame ("stream rules" below)
  * The last exit is where a sample that no rule accepts ends; whoever uses a
  * rule (reward.h) treats it so, the rule itself does not.
  *
@@ -37,14 +39,16 @@
  * else lists kinds: help texts, validation and reports ask
  * splitee_exit_kind_info.
  *
- * State across samples (room for the stream rules of a later step): a
- * temporal rule compares a sample's first exit with a reference frame's
- * and reuses its label, so it must remember things between samples. Such a
- * kind will set splitee_exit_info.stream; its state will live in an opaque
- * splitee_exit_stream handle (_create/_free, allocated once), which seeds
- * splitee_exit_state at splitee_exit_begin and is updated when a sample
- * ends. Harnesses that do not see samples in their true order (a shuffled
- * replay) must refuse such kinds. No kind sets the trait yet.
+ * State across samples: the stream rules (difference, temporal-patience;
+ * src/core/exit_temporal.c, docs/TEMPORAL.md) compare a frame's output at
+ * one exit with a reference frame's and reuse the reference's label, so
+ * they remember things between samples. They set splitee_exit_info.stream
+ * and keep that state in a caller-owned splitee_exit_stream (created once
+ * per stream, reset at its start, never allocating per frame); see
+ * "stream rules" below. Per sample, without a stream, they accept no exit
+ * before the last (the whole model runs, as on a stream's first frame).
+ * Harnesses that do not see samples in their true order (a shuffled
+ * replay) must refuse such kinds.
  */
 #ifndef SPLITEE_EXIT_H
 #define SPLITEE_EXIT_H
@@ -95,6 +99,10 @@ typedef enum splitee_exit_kind {
     SPLITEE_EXIT_KIND_PER_EXIT,      /* C_i >= alpha_i, one threshold per exit */
     SPLITEE_EXIT_KIND_PATIENCE,      /* the prediction unchanged P times in a row (PABEE) */
     SPLITEE_EXIT_KIND_AGREEMENT,     /* confidences summed while consecutive exits agree reach alpha */
+    SPLITEE_EXIT_KIND_DIFFERENCE,    /* stream: reuse the reference frame's label while the first
+                                        exit's output stays within theta of the reference's */
+    SPLITEE_EXIT_KIND_TEMPORAL_PATIENCE, /* stream: the scene's earliest agreeing exit, re-run on a
+                                        distance >= theta or a changed label */
     SPLITEE_EXIT_KIND_COUNT
 } splitee_exit_kind;
 
@@ -102,7 +110,8 @@ typedef enum splitee_exit_kind {
 typedef enum splitee_exit_param {
     SPLITEE_EXIT_PARAM_ALPHA = 1 << 0,    /* alpha */
     SPLITEE_EXIT_PARAM_ALPHAS = 1 << 1,   /* alphas, nalphas */
-    SPLITEE_EXIT_PARAM_PATIENCE = 1 << 2  /* patience */
+    SPLITEE_EXIT_PARAM_PATIENCE = 1 << 2, /* patience */
+    SPLITEE_EXIT_PARAM_THETA = 1 << 3     /* theta */
 } splitee_exit_param;
 
 /* A kind's traits, defined once beside its implementation (src/core/). */
@@ -116,8 +125,8 @@ typedef struct splitee_exit_info {
                              pass them (a NULL pred row accepts nothing) */
     int reads_lower;      /* 1: the decision at exit i reads exits 0..i-1 too,
                              so a device must evaluate every exit on its way */
-    int stream;           /* 1: keeps state across samples (see above); 0 for
-                             every kind so far */
+    int stream;           /* 1: keeps state across samples (the stream rules:
+                             splitee_exit_stream below) */
 } splitee_exit_info;
 
 /* A rule as configured. `alpha` comes first: splitee_reward_config.alpha is
@@ -134,9 +143,12 @@ typedef struct splitee_exit_config {
                                   the last exit, never to the reward model,
                                   where the last exit always ends a sample */
     int patience;              /* patience: P, 1..SPLITEE_MAX_EXITS */
+    double theta;              /* stream rules: the distance (L1 between softmax
+                                  vectors) at which the whole model runs
+                                  again, in [0, 2] */
 } splitee_exit_config;
 
-/* threshold, alpha 0.8, max-softmax, no alphas, patience 2. */
+/* threshold, alpha 0.8, max-softmax, no alphas, patience 2, theta 0.5. */
 void splitee_exit_config_default(splitee_exit_config *cfg);
 
 /* A rule ready to evaluate: plain data, no allocation, copy it freely.
@@ -148,6 +160,7 @@ typedef struct splitee_exit_rule {
     int exits;                      /* L */
     int thresholds;                 /* the kind's trait: decide by thr below */
     int patience;                   /* P (patience) */
+    double theta;                   /* stream rules: distance threshold in [0, 2] */
     double thr[SPLITEE_MAX_EXITS];  /* thresholds kinds: t_i per exit */
 } splitee_exit_rule;
 
@@ -236,6 +249,83 @@ static inline int splitee_exit_first(const splitee_exit_rule *r, int upto, const
     return splitee__exit_first(r, upto, conf, pred);
 }
 
+
+/* ---- stream rules ------------------------------------------------------------ */
+
+/* A stream rule decides per frame of a stream (consecutive samples of a
+ * scene-structured input, docs/TEMPORAL.md), with d(p, q) = sum_k |p_k -
+ * q_k| the L1 distance between softmax vectors (in [0, 2]):
+ *   difference         probe exit 0. Reuse when a reference frame exists and
+ *                      d(softmax z_0, ref) < theta: the frame ends at exit 0
+ *                      with the reference's label. Else the whole model runs,
+ *                      the frame takes the last exit's label and becomes the
+ *                      reference (ref = its softmax z_0).
+ *   temporal-patience  probe exit e (the scene's exit). Reuse when a
+ *                      reference exists, d(softmax z_e, ref) < theta and
+ *                      argmax z_e equals the reference label: the frame ends
+ *                      at exit e with that label. Else the whole model runs,
+ *                      the frame takes the last exit's label y_L, e becomes
+ *                      the earliest exit whose prediction equals y_L (the
+ *                      last exit when none before it does) and ref =
+ *                      softmax z_e of this frame.
+ * The reference moves only when the whole model runs (so distances are
+ * measured from the frame that started the scene as the rule saw it).
+ *
+ *     splitee_exit_stream *st;
+ *     if (splitee_exit_stream_create(&rule, 10, &st, &err) < 0) die(err.msg);
+ *     for (t = 0; t < frames; t++) {              // one frame at a time, in order
+ *         int e = splitee_exit_stream_probe(st);  // run layers 0..e, read exit e: z_e
+ *         int32_t y;
+ *         if (!splitee_exit_stream_check(st, z_e, &y)) {
+ *             ... run the remaining layers, every exit's logits into z (L, K) ...
+ *             y = splitee_exit_stream_update(st, z);
+ *         }
+ *     }
+ *     splitee_exit_stream_free(st);
+ */
+typedef struct splitee_exit_stream splitee_exit_stream; /* opaque, caller-owned */
+
+/* Allocates a stream's state for rule r (a kind with the stream trait) on
+ * `classes` classes (1..65536), reset. ARG for a rule that is not a stream
+ * rule or a bad class count, NOMEM. */
+int splitee_exit_stream_create(const splitee_exit_rule *r, int classes, splitee_exit_stream **out,
+                               splitee_error *err);
+/* Frees the state; NULL is a no-op. */
+void splitee_exit_stream_free(splitee_exit_stream *s);
+/* Starts a new stream: no reference frame, probe exit 0. */
+void splitee_exit_stream_reset(splitee_exit_stream *s);
+/* The exit whose logits the next frame's check reads (0-based). */
+int splitee_exit_stream_probe(const splitee_exit_stream *s);
+/* Decides a frame from its probe exit's logits z (classes): 1 and the
+ * reused label in *label (may be NULL) when the frame ends at the probe
+ * exit; 0 when the whole model must run (then call _update). Stores the
+ * distance (NaN without a reference) for splitee_exit_stream_distance. */
+int splitee_exit_stream_check(splitee_exit_stream *s, const double *z, int32_t *label);
+/* After the whole model ran on the frame: z holds every exit's logits
+ * (exits, classes) row-major. Makes the frame the reference; returns the
+ * last exit's prediction, the frame's label. */
+int32_t splitee_exit_stream_update(splitee_exit_stream *s, const double *z);
+/* The distance the last check measured (NaN when it had no reference). */
+double splitee_exit_stream_distance(const splitee_exit_stream *s);
+
+/* What one frame cost and gave. */
+typedef struct splitee_exit_frame {
+    int32_t label;     /* the frame's prediction */
+    int exit;          /* 0-based last exit computed: the probe exit when
+                          reused, exits-1 when the whole model ran (layers
+                          run = exit + 1) */
+    int rerun;         /* 1: the whole model ran (the frame is the new reference) */
+    double distance;   /* as splitee_exit_stream_distance */
+} splitee_exit_frame;
+
+/* check, then update if needed, for a frame whose every exit's logits z
+ * (exits, classes) are known (a replay). */
+void splitee_exit_stream_frame(splitee_exit_stream *s, const double *z, splitee_exit_frame *out);
+
+/* L1 distance sum_k |softmax(a)_k - softmax(b)_k| of two logit vectors
+ * (classes), in [0, 2]; softmax with max-subtraction in double. */
+double splitee_softmax_l1(const double *a, const double *b, int classes);
+
 /* The traits of `kind`; NULL outside 0..SPLITEE_EXIT_KIND_COUNT-1. Kinds
  * are numbered densely, so help texts list them by iterating. */
 const splitee_exit_info *splitee_exit_kind_info(splitee_exit_kind kind);
@@ -247,7 +337,7 @@ const char *splitee_exit_kind_name(splitee_exit_kind kind);
 int splitee_exit_kind_parse(const char *s, splitee_exit_kind *out);
 
 /* Writes the kinds' names as a help text does ("threshold, per-exit,
- * patience or agreement") into buf; returns the whole text's length. */
+ * patience, agreement, difference or temporal-patience") into buf; returns the whole text's length. */
 size_t splitee_exit_kind_list(char *buf, size_t len);
 
 /* One line describing a rule, e.g. "threshold 0.8 on max-softmax",

@@ -15,6 +15,7 @@
  *   reward.h  the reward model (the contract every policy shares)
  *   bandit.h  policies: SplitEE, SplitEE-S, baselines, other bandits
  *   replay.h  benchmark policies on a table, with CIs and regret curves
+ *   temporal.h stream exit rules on a stream table; calibration of theta
  *   report.h  terminal table, JSON, CSV, curves, traces
  *   plot.h    figures via gnuplot
  *   model.h   the multi-exit model: architecture JSON + safetensors weights
@@ -22,6 +23,7 @@
  *   batch.h   many images through the engine on worker threads
  *   payload.h activation payloads for offloading (f32, f16, int8)
  *   image.h   Fashion-MNIST IDX files and seeded image distortions
+ *   stream.h  scene-structured image streams (the stream exit rules' input)
  *   wire.h    the device <-> cloud wire protocol (framing, parser)
  *   cloud.h   the cloud server that finishes offloaded samples
  *   device.h  the device loop: policy, engine, offload, fallback
@@ -64,6 +66,7 @@
 #include "replay.h"
 #include "risk.h"
 #include "search.h"
+#include "temporal.h"
 #include "report.h"
 #include "plot.h"
 #include "model.h"
@@ -71,6 +74,7 @@
 #include "batch.h"
 #include "payload.h"
 #include "image.h"
+#include "stream.h"
 #include "wire.h"
 #include "cloud.h"
 #include "device.h"

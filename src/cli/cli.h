@@ -13,6 +13,7 @@
 int cli_replay(int argc, char **argv);   /* cmd_replay.c */
 int cli_plot(int argc, char **argv);     /* cmd_plot.c */
 int cli_logits(int argc, char **argv);   /* cmd_logits.c */
+int cli_stream(int argc, char **argv);   /* cmd_stream.c */
 int cli_infer(int argc, char **argv);    /* cmd_infer.c */
 int cli_profile(int argc, char **argv);  /* cmd_profile.c */
 int cli_cloud(int argc, char **argv);    /* cmd_cloud.c */

@@ -29,7 +29,15 @@ typedef struct calib_opts {
     long n_cal;
     uint64_t seed;
     char *json;
+    int rule;          /* --form temporal: splitee_exit_kind (a stream rule) */
+    char *scenes;      /* --form temporal: scene ids */
+    long calib_frames; /* --form temporal: the first N frames calibrate (0: half) */
+    int grid;          /* --form temporal: theta grid points */
 } calib_opts;
+
+/* --form temporal is the CLI's own form after risk.h's: the stream rules'
+ * theta (temporal.h), not a risk-controlled threshold. */
+#define FORM_TEMPORAL SPLITEE_RISK_FORM_COUNT
 
 static const char *risk_at(int i, const char **desc)
 {
@@ -59,10 +67,42 @@ static const char *form_at(int i, const char **desc)
 {
     static const char *const D[] = { "exit at the first exit with C >= lambda, else the last",
                                      "per split layer k: exit k if C_k >= lambda_k, else the cloud's final" };
+    if (i == FORM_TEMPORAL) {
+        *desc = "a stream rule's theta: best accuracy per cost on the Pareto front (docs/TEMPORAL.md)";
+        return "temporal";
+    }
     if (i < 0 || i >= SPLITEE_RISK_FORM_COUNT)
         return NULL;
     *desc = D[i];
     return splitee_risk_form_name((splitee_risk_form)i);
+}
+
+/* The stream rules, for --rule. */
+static const char *stream_rule_at(int i, const char **desc)
+{
+    int seen = 0;
+    for (int k = 0; k < SPLITEE_EXIT_KIND_COUNT; k++) {
+        const splitee_exit_info *in = splitee_exit_kind_info((splitee_exit_kind)k);
+        if (in->stream && seen++ == i) {
+            *desc = in->summary;
+            return in->name;
+        }
+    }
+    return NULL;
+}
+
+static int set_rule(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    int i;
+    int st = cli_pick_name(stream_rule_at, "rule", v, &i, err);
+    if (st == 0) {
+        const char *d;
+        splitee_exit_kind k;
+        splitee_exit_kind_parse(stream_rule_at(i, &d), &k);
+        ((calib_opts *)g)->rule = (int)k;
+    }
+    return st;
 }
 
 #define PICK_SETTER(fn, field, list, opt) \
@@ -104,6 +144,21 @@ static const cli_opt OPT_SEED = { .name = "seed", .arg = "S", .kind = CLI_U64,
 static const cli_opt *const EVAL_OPTS[] = { &OPT_SPLITS, &OPT_NCAL, &OPT_SEED, NULL };
 static const cli_group EVAL = { .title = "evaluation", .opts = EVAL_OPTS };
 
+static const cli_opt OPT_RULE = { .name = "rule", .arg = "R", .kind = CLI_FN, .set = set_rule,
+    .list = stream_rule_at, .help = "--form temporal: the stream rule whose theta is calibrated",
+    .def = "difference" };
+static const cli_opt OPT_SCENES = { .name = "scenes", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(calib_opts, scenes),
+    .help = "--form temporal: the frames' scene ids, integer .npy (a shipped stream\ntable: its own)" };
+static const cli_opt OPT_CALIB_FRAMES = { .name = "calib-frames", .arg = "N", .kind = CLI_LONG,
+    .off = offsetof(calib_opts, calib_frames), .lo = 0, .hi = 2000000000,
+    .help = "--form temporal: the first N frames calibrate, the rest test (0: half)", .def = "0" };
+static const cli_opt OPT_GRID = { .name = "grid", .arg = "N", .kind = CLI_INT,
+    .off = offsetof(calib_opts, grid), .lo = 0, .hi = 100000,
+    .help = "--form temporal: theta values searched between the fitted bounds", .def = "50" };
+static const cli_opt *const TEMPORAL_OPTS[] = { &OPT_RULE, &OPT_SCENES, &OPT_CALIB_FRAMES, &OPT_GRID, NULL };
+static const cli_group TEMPORAL = { .title = "temporal (--form temporal)", .opts = TEMPORAL_OPTS };
+
 static const cli_opt OPT_JSON = { .name = "json", .arg = "FILE", .kind = CLI_STRING,
     .off = offsetof(calib_opts, json),
     .help = "write the outcome as JSON: the threshold (or the evaluation's summary)" };
@@ -114,6 +169,7 @@ static const cli_use GROUPS[] = {
     { &cli_group_table, offsetof(calib_opts, tab) },
     { &RISK, 0 },
     { &EVAL, 0 },
+    { &TEMPORAL, 0 },
     { &OUT, 0 },
     { &cli_group_progress, offsetof(calib_opts, progress) },
     { NULL, 0 },
@@ -130,7 +186,9 @@ static const cli_command CMD = {
              "value that passed. With --splits R --n-cal N it evaluates the method instead\n"
              "on R random calibration/test splits. --form split calibrates one threshold per\n"
              "split layer k = 1..L-1 (exit k when C_k >= lambda_k, else the cloud's final\n"
-             "prediction), each with the guarantee for its layer. docs/RISK.md.\n",
+             "prediction), each with the guarantee for its layer. docs/RISK.md. --form temporal\n"
+             "calibrates the theta of a stream rule on a stream table with scene ids\n"
+             "(docs/TEMPORAL.md).\n",
     .groups = GROUPS,
     .data_note = 1,
 };
@@ -323,6 +381,146 @@ static const char *stat_name(int method)
     }
 }
 
+/* --form temporal: theta of a stream rule on the first --calib-frames
+ * frames (temporal.h), tested on the rest; the table, then --json. */
+static int calibrate_temporal(const calib_opts *o, int argc, char **argv, splitee_error *err)
+{
+    if (o->splits || o->n_cal)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--form temporal: --splits/--n-cal are for the risk forms");
+    if (o->tab.nshift > 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--shift: splitee calibrate takes one table");
+    if (o->grid < 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--grid: the theta grid is empty (give 1 or more points)");
+    int st = o->json ? splitee_output_check(o->json, err) : 0;
+    splitee_table *t = NULL;
+    int32_t *scenes = NULL;
+    char *cmdline = NULL, *buf = NULL;
+    size_t len = 0;
+    if (st == 0)
+        st = cli_table_load(&o->tab, &t, err);
+    const char *sp = st == 0 ? cli_table_scenes(&o->tab, o->scenes) : NULL;
+    if (st == 0 && !sp)
+        st = splitee__fail(err, SPLITEE_ERR_ARG, "--form temporal: %s has no scene ids (give --scenes FILE)",
+                           splitee_table_name(t));
+    if (st == 0)
+        st = splitee_scenes_load(sp, splitee_table_samples(t), &scenes, err);
+    const size_t n = st == 0 ? splitee_table_samples(t) : 0;
+    const size_t nc = o->calib_frames ? (size_t)o->calib_frames : n / 2;
+    if (st == 0 && nc > n)
+        st = splitee__fail(err, SPLITEE_ERR_ARG, "--calib-frames: %zu, but %s has %zu frames", nc,
+                           splitee_table_name(t), n);
+    splitee_temporal_calibration c;
+    memset(&c, 0, sizeof c);
+    splitee_temporal_result test;
+    int has_test = 0;
+    if (st == 0)
+        st = splitee_temporal_calibrate(t, scenes, nc, (splitee_exit_kind)o->rule, o->grid, &c, err);
+    if (st == 0 && nc < n) {
+        splitee_exit_config ec;
+        splitee_exit_config_default(&ec);
+        ec.kind = (splitee_exit_kind)o->rule;
+        ec.theta = c.points[c.best].theta;
+        splitee_exit_rule r;
+        if ((st = splitee_exit_rule_init(&r, &ec, splitee_table_exits(t), err)) == 0 &&
+            (st = splitee_temporal_run(t, &r, nc, n, scenes, NULL, &test, err)) == 0)
+            has_test = 1;
+    }
+    const char *rule = splitee_exit_kind_name((splitee_exit_kind)o->rule);
+    const splitee_temporal_point *b = st == 0 ? &c.points[c.best] : NULL;
+    if (st == 0 && o->json) {
+        cmdline = cli_join_args("calibrate", argc, argv);
+        FILE *m = cmdline ? open_memstream(&buf, &len) : NULL;
+        if (!m) {
+            st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", o->json);
+        } else {
+            fputs("{\n  \"form\": \"temporal\",\n  \"rule\": ", m);
+            put_str(m, rule);
+            fputs(",\n  \"theta\": ", m);
+            put_num(m, b->theta);
+            fputs(",\n  \"distance\": \"L1 between softmax vectors\",\n  \"table\": ", m);
+            put_str(m, splitee_table_name(t));
+            fputs(",\n  \"scenes\": ", m);
+            put_str(m, sp);
+            fprintf(m, ",\n  \"frames\": %zu,\n  \"calibration_frames\": %zu,\n  \"exits_fitted\": %d,\n", n, nc,
+                    c.exits_fitted);
+            fputs("  \"within_scene\": {\"mean\": ", m);
+            put_num(m, c.within_mean);
+            fputs(", \"sd\": ", m);
+            put_num(m, c.within_sd);
+            fprintf(m, ", \"pairs\": %ld},\n  \"scene_change\": {\"mean\": ", c.within_n);
+            put_num(m, c.change_mean);
+            fputs(", \"sd\": ", m);
+            put_num(m, c.change_sd);
+            fprintf(m, ", \"pairs\": %ld},\n  \"grid\": {\"lo\": ", c.change_n);
+            put_num(m, c.lo);
+            fputs(", \"hi\": ", m);
+            put_num(m, c.hi);
+            fprintf(m, ", \"points\": %d},\n  \"points\": [", c.npoints);
+            for (int g = 0; g < c.npoints; g++) {
+                const splitee_temporal_point *p = &c.points[g];
+                fputs(g ? ",\n    {\"theta\": " : "\n    {\"theta\": ", m);
+                put_num(m, p->theta);
+                fputs(", \"accuracy\": ", m);
+                put_num(m, p->accuracy);
+                fputs(", \"relative_cost\": ", m);
+                put_num(m, p->relative_cost);
+                fputs(", \"rerun_rate\": ", m);
+                put_num(m, p->rerun_rate);
+                fprintf(m, ", \"front\": %s}", p->front ? "true" : "false");
+            }
+            fputs("\n  ],\n  \"test\": ", m);
+            if (has_test) {
+                fputs("{\"frames\": ", m);
+                fprintf(m, "%zu, \"accuracy\": ", test.frames);
+                put_num(m, test.accuracy);
+                fputs(", \"final_accuracy\": ", m);
+                put_num(m, test.final_accuracy);
+                fputs(", \"relative_cost\": ", m);
+                put_num(m, test.relative_cost);
+                fputs(", \"rerun_rate\": ", m);
+                put_num(m, test.rerun_rate);
+                fputs(", \"change_recall\": ", m);
+                put_num(m, test.change_recall);
+                fputs("}", m);
+            } else {
+                fputs("null", m);
+            }
+            fputs(",\n  \"command\": ", m);
+            put_str(m, cmdline);
+            fputs("\n}\n", m);
+            st = fclose(m) == 0 ? splitee_file_write_atomic(o->json, buf, len, err)
+                                : splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", o->json);
+        }
+    }
+    if (st == 0) {
+        printf("table %s: %zu frames, %d exits; scene ids %s\n", splitee_table_name(t), n, splitee_table_exits(t), sp);
+        printf("rule %s, L1 distance between softmax vectors; calibration: the first %zu frames\n", rule, nc);
+        printf("distances %s: within scenes mean %.4f sd %.4f (%ld pairs), at scene changes mean %.4f sd %.4f "
+               "(%ld pairs)\n", c.exits_fitted == 1 ? "at exit 1" : "averaged over the exits", c.within_mean,
+               c.within_sd, c.within_n, c.change_mean, c.change_sd, c.change_n);
+        printf("theta grid: %d values in [%.4f, %.4f]; Pareto front (relative cost, accuracy):\n", c.npoints, c.lo,
+               c.hi);
+        printf("%8s %8s %8s %7s\n", "theta", "accuracy", "rel.cost", "re-runs");
+        for (int g = 0; g < c.npoints; g++)
+            if (c.points[g].front)
+                printf("%8.4f %8.4f %8.3f %7.3f%s\n", c.points[g].theta, c.points[g].accuracy,
+                       c.points[g].relative_cost, c.points[g].rerun_rate, g == c.best ? "  <- best accuracy/cost" : "");
+        printf("theta %.4f: calibration accuracy %.4f at relative cost %.3f\n", b->theta, b->accuracy,
+               b->relative_cost);
+        if (has_test)
+            printf("test (frames %zu..%zu): accuracy %.4f (whole model %.4f), relative cost %.3f (%.1f%% of the "
+                   "layers saved), re-runs %.3f, scene changes caught %.3f\n", nc + 1, n, test.accuracy,
+                   test.final_accuracy, test.relative_cost, 100 * (1 - test.relative_cost), test.rerun_rate,
+                   test.change_recall);
+    }
+    splitee_temporal_calibration_free(&c);
+    free(buf);
+    free(cmdline);
+    free(scenes);
+    splitee_table_free(t);
+    return st;
+}
+
 int cli_calibrate(int argc, char **argv)
 {
     calib_opts o;
@@ -338,6 +536,13 @@ int cli_calibrate(int argc, char **argv)
         cli_free(&CMD, &o);
         return 0;
     }
+    if (st == 0 && o.form == FORM_TEMPORAL) {
+        st = calibrate_temporal(&o, argc, argv, &err);
+        cli_free(&CMD, &o);
+        return st == 0 ? 0 : cli_fail(&err, st);
+    }
+    if (st == 0 && o.scenes)
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--scenes: only with --form temporal");
     if (st == 0 && o.tab.nshift > 0)
         st = splitee__fail(&err, SPLITEE_ERR_ARG, "--shift: splitee calibrate takes one table");
     if (st == 0 && (o.splits > 0) != (o.n_cal > 0))

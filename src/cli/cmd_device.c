@@ -42,6 +42,7 @@ typedef struct dev_opts {
     splitee_device_config dev;    /* timeout, eval, sleep straight from the options */
     long limit, save_every;
     double interval;              /* seconds between sample starts (a sensor's rate), 0: none */
+    long stream;                  /* --stream N: the images as an N-frame stream (stream.h), 0: none */
     unsigned long seed;
     int quiet;
     char *log_path, *state_path;  /* --log, --state (owned) */
@@ -79,7 +80,12 @@ static const cli_opt OPT_INTERVAL = { .name = "interval", .arg = "S", .kind = CL
 static const cli_opt OPT_EVAL = { .name = "eval", .kind = CLI_SET, .ival = 1,
     .off = offsetof(dev_opts, dev.eval),
     .help = "also run every exit locally for regret (evaluation only)" };
-static const cli_opt *const LIVE_OPTS[] = { &OPT_CLOUD, &OPT_TIMEOUT, &OPT_INTERVAL, &OPT_EVAL, NULL };
+static const cli_opt OPT_STREAM = { .name = "stream", .arg = "N", .kind = CLI_LONG,
+    .off = offsetof(dev_opts, stream), .lo = 0, .hi = 1 << 26,
+    .help = "the samples are an N-frame stream of the images, as `splitee stream`\n"
+            "makes it with its defaults (scenes of mean 25 frames, +-2 px, sigma 0.1,\n"
+            "seed 1): the input of --rule difference|temporal-patience; 0: the images", .def = "0" };
+static const cli_opt *const LIVE_OPTS[] = { &OPT_CLOUD, &OPT_TIMEOUT, &OPT_INTERVAL, &OPT_EVAL, &OPT_STREAM, NULL };
 static const cli_group LIVE = { .title = "live", .opts = LIVE_OPTS };
 
 static const cli_opt OPT_SLEEP = { .name = "sleep", .kind = CLI_SET, .ival = 1,
@@ -246,7 +252,8 @@ int cli_device(int argc, char **argv)
     char *log_tmp = NULL, *cmdline = NULL, *state_before = NULL;
     size_t state_len = 0;
     int wrote_state = 0, wrote_json = 0;   /* what a failure must take back */
-    float *px = NULL;
+    float *px = NULL, *frames = NULL;   /* --stream: (N, rows, cols) */
+    int32_t *source = NULL, *scene = NULL;
     cli_meter meter = { 0 };
     int st = parse(&o, argc, argv, &err);
     if (st != 0)
@@ -296,6 +303,25 @@ int cli_device(int argc, char **argv)
     if ((st = splitee_distorter_create(&o.in.distort, im.rows, im.cols, &dist, &err)) < 0)
         goto done;
     long total = (long)im.count;
+    if (o.stream) {   /* the frames of `splitee stream --frames N` with its defaults */
+        splitee_stream_config sc;
+        splitee_stream_config_default(&sc);
+        sc.frames = (size_t)o.stream;
+        size_t n = im.rows * im.cols;
+        if (o.in.distort.kind != SPLITEE_DISTORTION_KIND_NONE)
+            st = splitee__fail(&err, SPLITEE_ERR_ARG, "--stream: a stream has its own noise (no --domain/--distort)");
+        else if (!(frames = malloc(sc.frames * n * sizeof *frames)) || !(source = malloc(sc.frames * sizeof *source)) ||
+                 !(scene = malloc(sc.frames * sizeof *scene)))
+            st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "--stream: out of memory for %zu frames", sc.frames);
+        else
+            st = splitee_stream_generate(&im, &sc, frames, source, scene, &err);
+        if (st < 0)
+            goto done;
+        total = o.stream;
+    } else if (splitee_exit_kind_info(o.reward.exit.kind)->stream) {
+        cli_note("--rule %s: the images are not a stream (--stream N makes one)",
+                 splitee_exit_kind_name(o.reward.exit.kind));
+    }
     o.dev.rounds = (size_t)total;
     if (o.has_cloud) {
         o.dev.host = o.host;
@@ -363,9 +389,13 @@ int cli_device(int argc, char **argv)
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR && !stop_asked) {
             }
         }
-        splitee_distorter_apply(dist, im.pixels + (size_t)k * im.rows * im.cols, (uint64_t)k, px);
+        size_t img = frames ? (size_t)source[k] : (size_t)k;
+        if (frames)
+            memcpy(px, frames + (size_t)k * im.rows * im.cols, im.rows * im.cols * sizeof *px);
+        else
+            splitee_distorter_apply(dist, im.pixels + (size_t)k * im.rows * im.cols, (uint64_t)k, px);
         splitee_round r;
-        int label = im.labels ? im.labels[k] : -1;
+        int label = im.labels ? im.labels[img] : -1;
         if ((st = splitee_device_step(d, px, label, rng, &r, &err)) < 0)
             goto done;
         const splitee_transfer *tr = clk ? splitee_link_clock_take(clk) : NULL;
@@ -449,6 +479,9 @@ done:
     free(state_before);
     free(cmdline);
     free(px);
+    free(frames);
+    free(source);
+    free(scene);
     gsl_rng_free(rng);
     splitee_device_free(d);
     splitee_distorter_free(dist);

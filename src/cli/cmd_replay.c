@@ -2,6 +2,7 @@
  * sweep, print the table, then write the requested reports and figures.
  * Every report is rendered in memory before any file is touched, so bad
  * input or a failed run leaves no output behind. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "cli.h"
 #include "core/internal.h"
+#include "core/numfmt.h"
 #include "groups.h"
 
 /* ---- options ------------------------------------------------------------ */
@@ -27,6 +29,7 @@ typedef struct replay_opts {
     int payload_tokens, payload_dim; /* --payload-shape: one activation shape for every split */
     char *model_dir;               /* --model: price each split point's activation of this model */
     char *csv, *curves, *trace, *plot;
+    char *scenes;       /* --scenes: a stream table's scene ids (stream rules) */
     int plot_setting;   /* --plot-setting: 1-based setting of a sweep, 0 = every one */
     int list_tables;    /* --list-tables: print the shipped tables and stop */
 } replay_opts;
@@ -72,8 +75,12 @@ static const cli_opt OPT_REFERENCE = { .name = "reference", .kind = CLI_FN, .set
 static const cli_opt OPT_LIST_TABLES = { .name = "list-tables", .kind = CLI_SET, .ival = 1,
     .off = offsetof(replay_opts, list_tables),
     .help = "print the shipped tables (--domain/--table NAME) with their files, and stop" };
+static const cli_opt OPT_SCENES = { .name = "scenes", .arg = "FILE", .kind = CLI_STRING,
+    .off = offsetof(replay_opts, scenes),
+    .help = "--rule difference|temporal-patience: the frames' scene ids (integer .npy),\n"
+            "for the share of scene changes that re-ran (a shipped stream table: its own)" };
 static const cli_opt *const RUN_OPTS[] = { &OPT_REPS, &OPT_ORDER, &OPT_INIT, &OPT_REFERENCE, &OPT_LIST_TABLES,
-                                           NULL };
+                                           &OPT_SCENES, NULL };
 static const cli_group RUN = { .title = "replay", .opts = RUN_OPTS };
 
 static const cli_opt OPT_ARRIVAL = { .name = "arrival-ms", .arg = "MS", .kind = CLI_DOUBLE,
@@ -371,6 +378,8 @@ static int list_tables(splitee_error *err)
         const splitee_shipped_table *t = splitee_catalog_at(c, i);
         printf("  %-10s %s\n  %-10s logits %s\n  %-10s labels %s\n", t->domain, t->description, "",
                t->logits, "", t->labels);
+        if (t->scenes[0])
+            printf("  %-10s scenes %s\n", "", t->scenes);
     }
     return 0;
 }
@@ -425,6 +434,159 @@ static int write_outputs(const replay_opts *o, const report_ctx *ctx, splitee_er
     return st;
 }
 
+/* ---- stream rules -------------------------------------------------------- */
+
+/* One row of the stream table. */
+typedef struct stream_row {
+    char rule[96];
+    splitee_temporal_result res;
+} stream_row;
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void put_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void put_num(FILE *f, double x)
+{
+    if (isfinite(x))
+        splitee__put_double(f, x);
+    else
+        fputs("null", f);
+}
+
+static void stream_json(FILE *f, const char *table, const char *scenes, const stream_row *rows, int n,
+                        const char *cmdline)
+{
+    fputs("{\n  \"form\": \"temporal-replay\",\n  \"table\": ", f);
+    put_str(f, table);
+    fputs(",\n  \"scenes\": ", f);
+    if (scenes)
+        put_str(f, scenes);
+    else
+        fputs("null", f);
+    fprintf(f, ",\n  \"frames\": %zu,\n  \"exits\": %d,\n  \"order\": \"given\",\n  \"command\": ",
+            rows[0].res.frames, rows[0].res.exits);
+    put_str(f, cmdline ? cmdline : "");
+    fputs(",\n  \"rows\": [", f);
+    for (int i = 0; i < n; i++) {
+        const splitee_temporal_result *r = &rows[i].res;
+        fputs(i ? ",\n    {\"rule\": " : "\n    {\"rule\": ", f);
+        put_str(f, rows[i].rule);
+        struct { const char *k; double v; } kv[] = {
+            { "accuracy", r->accuracy }, { "agreement", r->agreement }, { "mean_layers", r->mean_layers },
+            { "relative_cost", r->relative_cost }, { "rerun_rate", r->rerun_rate },
+            { "change_recall", r->change_recall }, { "final_accuracy", r->final_accuracy } };
+        for (size_t k = 0; k < sizeof kv / sizeof *kv; k++) {
+            fprintf(f, ", \"%s\": ", kv[k].k);
+            put_num(f, kv[k].v);
+        }
+        fputs("}", f);
+    }
+    fputs("\n  ]\n}\n", f);
+}
+
+/* replay --rule difference|temporal-patience: the rule over the table in
+ * its order, beside the early-exit deployment of the threshold rule at
+ * --alpha and the whole model (temporal.h); the table, then --json. */
+static int replay_stream(const replay_opts *o, int argc, char **argv, splitee_error *err)
+{
+    const char *name = splitee_exit_kind_name((splitee_exit_kind)o->ex.rule);
+    if (o->replay.order != SPLITEE_ORDER_GIVEN)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--rule %s keeps state across frames: it needs --order given "
+                             "(a shuffled order is no stream)", name);
+    if (o->lk.link || o->tab.nshift || o->csv || o->curves || o->trace || o->plot)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--rule %s: a stream rule's replay writes its table and --json "
+                             "only (no --link, --shift, --csv, --curves, --trace or --plot)", name);
+    if (o->ex.alpha.n != 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--rule %s: one --alpha (the threshold rule it is compared "
+                             "with), not a sweep", name);
+    splitee_table *t = NULL;
+    int32_t *scenes = NULL;
+    char *cmdline = NULL, *buf = NULL;
+    size_t len = 0;
+    int st = cli_table_load(&o->tab, &t, err);
+    const char *scenes_path = cli_table_scenes(&o->tab, o->scenes);
+    if (st == 0 && scenes_path)
+        st = splitee_scenes_load(scenes_path, splitee_table_samples(t), &scenes, err);
+    stream_row rows[3];
+    memset(rows, 0, sizeof rows);
+    const int L = st == 0 ? splitee_table_exits(t) : 0;
+    for (int k = 0; k < 3 && st == 0; k++) {
+        splitee_exit_config ec;
+        splitee_exit_config_default(&ec);
+        cli_exit_rule(&o->ex, &ec);
+        ec.alpha = o->ex.alpha.v[0];
+        if (k == 1)
+            ec.kind = SPLITEE_EXIT_KIND_THRESHOLD;
+        if (k == 2) {   /* the whole model: patience 64 accepts no exit of at most 64 */
+            ec.kind = SPLITEE_EXIT_KIND_PATIENCE;
+            ec.patience = SPLITEE_MAX_EXITS;
+        }
+        splitee_exit_rule r;
+        if ((st = splitee_exit_rule_init(&r, &ec, L, err)) < 0 ||
+            (st = splitee_temporal_run(t, &r, 0, splitee_table_samples(t), scenes, NULL, &rows[k].res, err)) < 0)
+            break;
+        if (k == 0)
+            splitee_exit_rule_describe(&r, rows[k].rule, sizeof rows[k].rule);
+        else if (k == 1) {
+            char d[80];
+            splitee_exit_rule_describe(&r, d, sizeof d);
+            snprintf(rows[k].rule, sizeof rows[k].rule, "ee-threshold: %s", d);
+        } else
+            snprintf(rows[k].rule, sizeof rows[k].rule, "final (whole model)");
+    }
+    if (st == 0 && o->out.json) {
+        cmdline = cli_join_args("replay", argc, argv);
+        FILE *m = cmdline ? open_memstream(&buf, &len) : NULL;
+        if (!m)
+            st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", o->out.json);
+        else {
+            stream_json(m, splitee_table_name(t), scenes_path, rows, 3, cmdline);
+            st = fclose(m) == 0 ? splitee_file_write_atomic(o->out.json, buf, len, err)
+                                : splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", o->out.json);
+        }
+    }
+    if (st == 0 && !o->out.quiet) {
+        long changes = 0;
+        for (size_t s = 1; scenes && s < splitee_table_samples(t); s++)
+            changes += scenes[s] != scenes[s - 1];
+        printf("stream %s: %zu frames in the given order, %d exits", splitee_table_name(t),
+               splitee_table_samples(t), L);
+        if (scenes)
+            printf(", %ld scene changes (%s)", changes, scenes_path);
+        printf("\n%-52s %8s %6s %6s %8s %6s %7s %7s\n", "rule", "accuracy", "agree", "layers", "rel.cost",
+               "saved", "re-runs", "changes");
+        for (int k = 0; k < 3; k++) {
+            const splitee_temporal_result *r = &rows[k].res;
+            printf("%-52s %8.4f %6.4f %6.2f %8.3f %5.1f%% %7.3f", rows[k].rule, r->accuracy, r->agreement,
+                   r->mean_layers, r->relative_cost, 100 * (1 - r->relative_cost), r->rerun_rate);
+            if (isfinite(r->change_recall))
+                printf(" %7.3f\n", r->change_recall);
+            else
+                printf(" %7s\n", "-");
+        }
+        printf("layers: run per frame (of %d); saved: 1 - rel.cost; changes: share of scene changes that re-ran\n",
+               L);
+    }
+    free(buf);
+    free(cmdline);
+    free(scenes);
+    splitee_table_free(t);
+    return st;
+}
+
 int cli_replay(int argc, char **argv)
 {
     replay_opts o;
@@ -450,6 +612,15 @@ int cli_replay(int argc, char **argv)
     }
     if ((st = check_outputs(&o, &err)) < 0)
         goto done;
+    if (splitee_exit_kind_info((splitee_exit_kind)o.ex.rule)->stream) {
+        st = replay_stream(&o, argc, argv, &err);
+        goto done;
+    }
+    if (o.scenes) {
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--scenes: only for a stream rule (--rule difference or "
+                           "temporal-patience)");
+        goto done;
+    }
     o.replay.seed = o.pol.seed;
     o.replay.checkpoints = o.out.checkpoints;
     o.replay.threads = o.thr.n;

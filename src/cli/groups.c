@@ -628,6 +628,15 @@ int cli_table_load(const cli_table *tab, splitee_table **out, splitee_error *err
     return st;
 }
 
+const char *cli_table_scenes(const cli_table *tab, const char *given)
+{
+    if (given)
+        return given;
+    const splitee_catalog *cat = cli_catalog(NULL);
+    const splitee_shipped_table *t = cat && tab->logits ? splitee_catalog_table_of_file(cat, tab->logits) : NULL;
+    return t && t->scenes[0] ? t->scenes : NULL;
+}
+
 int cli_table_load_shift(const cli_table *tab, int i, splitee_table **out, splitee_error *err)
 {
     return load_one(tab, tab->shift[i].table, tab->shift[i].labels, out, err);
@@ -725,6 +734,56 @@ static int ex_alpha_from(void *g, const char *v, const cli_ctx *ctx, splitee_err
     return st;
 }
 
+/* --theta-from FILE: the theta of a `splitee calibrate --form temporal
+ * --json`, and the rule it was calibrated for (checked in exit_finish). */
+static int ex_theta_from(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_exit *e = g;
+    (void)ctx;
+    char *text = NULL;
+    size_t len;
+    int st = splitee__read_file(v, 1 << 20, &text, &len, err);
+    if (st < 0)
+        return st;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    const cJSON *form = j ? cJSON_GetObjectItemCaseSensitive(j, "form") : NULL;
+    const cJSON *rule = j ? cJSON_GetObjectItemCaseSensitive(j, "rule") : NULL;
+    const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "theta") : NULL;
+    splitee_exit_kind k;
+    if (!j || !cJSON_IsObject(j))
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "--theta-from: %s is not a JSON object", v);
+    else if (!cJSON_IsString(form) || strcmp(form->valuestring, "temporal") != 0)
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "--theta-from: %s is not the --json of a splitee calibrate "
+                           "--form temporal", v);
+    else if (!cJSON_IsString(rule) || splitee_exit_kind_parse(rule->valuestring, &k) < 0 ||
+             !splitee_exit_kind_info(k)->stream)
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "--theta-from: %s: \"rule\" is not a stream rule", v);
+    else if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0 && t->valuedouble <= 2))
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "--theta-from: %s: \"theta\" must be a number in [0, 2]", v);
+    if (st == 0) {
+        snprintf(e->theta_path, sizeof e->theta_path, "%s", v);
+        e->theta = t->valuedouble;
+        e->theta_rule = 1 + (int)k;
+    }
+    cJSON_Delete(j);
+    return st;
+}
+
+static int ex_theta(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_exit *e = g;
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !(x >= 0 && x <= 2))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--theta: the stream rules' L1 distance threshold is a "
+                             "number in [0, 2], got '%s'", v);
+    if (ctx->source != CLI_DEFAULT)
+        e->theta_rule = 0;   /* a later --theta replaces --theta-from's */
+    e->theta = x;
+    return 0;
+}
+
 static const char *rule_at(int i, const char **desc)
 {
     const splitee_exit_info *in = splitee_exit_kind_info((splitee_exit_kind)i);
@@ -767,6 +826,9 @@ static int exit_finish(void *g, const char *cmd, splitee_error *err)
     if (e->alpha_from == 1 && e->rule != SPLITEE_EXIT_KIND_THRESHOLD)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--alpha-from: a calibrated threshold is for --rule threshold (the rule is %s)",
                              in->name);
+    if (e->theta_rule && e->theta_rule - 1 != e->rule)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--theta-from: %s calibrated theta for --rule %s (the rule is %s)",
+                             e->theta_path, splitee_exit_kind_name((splitee_exit_kind)(e->theta_rule - 1)), in->name);
     for (int i = 0; i < e->alpha.n; i++)
         if (!(e->alpha.v[i] >= 0 && (sum ? isfinite(e->alpha.v[i]) : e->alpha.v[i] <= 1)))
             return splitee__fail(err, SPLITEE_ERR_ARG, sum ? "--alpha: the agreement rule's sum is a number >= 0, got %g"
@@ -791,6 +853,7 @@ void cli_exit_rule(const cli_exit *e, splitee_exit_config *out)
     out->alphas = e->nalphas ? e->alphas : NULL;
     out->nalphas = e->nalphas;
     out->patience = e->patience;
+    out->theta = e->theta;
 }
 
 const char *cli_confidence_at(int i, const char **desc)
@@ -826,8 +889,13 @@ static const cli_opt OPT_PATIENCE = { .name = "patience", .arg = "P", .kind = CL
 static const cli_opt OPT_ALPHA_FROM = { .name = "alpha-from", .arg = "FILE", .kind = CLI_FN,
     .set = ex_alpha_from,
     .help = "--alpha and --confidence from a splitee calibrate --json (docs/RISK.md)" };
+static const cli_opt OPT_THETA = { .name = "theta", .arg = "V", .kind = CLI_FN, .set = ex_theta,
+    .help = "--rule difference|temporal-patience: re-run the whole model when the L1\n"
+            "distance between softmax outputs reaches V, in [0, 2] (docs/TEMPORAL.md)", .def = "0.5" };
+static const cli_opt OPT_THETA_FROM = { .name = "theta-from", .arg = "FILE", .kind = CLI_FN,
+    .set = ex_theta_from, .help = "--theta from a splitee calibrate --form temporal --json" };
 static const cli_opt *const EXIT_OPTS[] = { &OPT_ALPHA, &OPT_ALPHA_FROM, &OPT_CONFIDENCE, &OPT_RULE,
-                                            &OPT_ALPHAS, &OPT_PATIENCE, NULL };
+                                            &OPT_ALPHAS, &OPT_PATIENCE, &OPT_THETA, &OPT_THETA_FROM, NULL };
 const cli_group cli_group_exit = { .title = "exit rule", .opts = EXIT_OPTS, .more = values_note,
                                    .finish = exit_finish };
 /* ------------------------------------------------------------- reward --- */

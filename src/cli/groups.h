@@ -139,6 +139,9 @@ extern const cli_group cli_group_table;
  * notes on stderr once when it has no labels and --labels none was not
  * given. */
 int cli_table_load(const cli_table *tab, splitee_table **out, splitee_error *err);
+/* The scene ids of a stream table: `given` (--scenes) if not NULL, else
+ * the catalogue's for a shipped table that has them, else NULL. */
+const char *cli_table_scenes(const cli_table *tab, const char *given);
 /* Loads shift i's table. */
 int cli_table_load_shift(const cli_table *tab, int i, splitee_table **out, splitee_error *err);
 
@@ -152,6 +155,9 @@ typedef struct cli_exit {
     int nalphas;
     int patience;                      /* --patience P */
     int alpha_from;                    /* 1: alpha came from --alpha-from (a later --alpha clears it) */
+    double theta;                      /* --theta: stream rules' distance threshold */
+    int theta_rule;                    /* --theta-from: 1 + the splitee_exit_kind it was calibrated for */
+    char theta_path[256];              /* --theta-from FILE, for messages */
 } cli_exit;
 /* The confidence measures' names by enum value, for option lists. */
 const char *cli_confidence_at(int i, const char **desc);

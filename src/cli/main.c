@@ -28,6 +28,7 @@ static const struct command {
     { "replay", cli_replay, "benchmark split-layer policies on a precomputed exit-logit table" },
     { "plot", cli_plot, "draw figures from the CSV files replay writes" },
     { "logits", cli_logits, "run images through the C inference engine: the exit-logit table" },
+    { "stream", cli_stream, "a scene-structured stream of test images: its exit-logit table and scene ids" },
     { "infer", cli_infer, "run images with a fixed split: exit on the device or offload a payload" },
     { "profile", cli_profile, "measure per-layer latency: a device profile for replay --layer-cost" },
     { "cloud", cli_cloud, "serve devices: finish offloaded samples (live split computing)" },

@@ -1,6 +1,7 @@
 /* exit.c -- the exit rule (include/splitee/exit.h), defined once for every
  * module: the confidence measures, the registry of decision kinds (their
- * traits and operations live in exit_threshold.c and exit_agreement.c),
+ * traits and operations live in exit_threshold.c, exit_agreement.c and
+ * exit_temporal.c),
  * building a rule, the out-of-line evaluation and the names. */
 #include <math.h>
 #include <stdio.h>
@@ -106,7 +107,11 @@ static const splitee__exit_kind *const kinds[SPLITEE_EXIT_KIND_COUNT] = {
     [SPLITEE_EXIT_KIND_PER_EXIT] = &splitee__exit_per_exit,
     [SPLITEE_EXIT_KIND_PATIENCE] = &splitee__exit_patience,
     [SPLITEE_EXIT_KIND_AGREEMENT] = &splitee__exit_agreement,
+    [SPLITEE_EXIT_KIND_DIFFERENCE] = &splitee__exit_difference,
+    [SPLITEE_EXIT_KIND_TEMPORAL_PATIENCE] = &splitee__exit_temporal_patience,
 };
+
+const splitee__exit_kind *splitee__exit_kind_of(splitee_exit_kind k) { return kinds[k]; }
 
 void splitee_exit_config_default(splitee_exit_config *cfg)
 {
@@ -117,6 +122,7 @@ void splitee_exit_config_default(splitee_exit_config *cfg)
     cfg->alphas = NULL;
     cfg->nalphas = 0;
     cfg->patience = 2;
+    cfg->theta = 0.5;
 }
 
 int splitee__exit_check_unit(double v, const char *what, splitee_error *err)
@@ -147,6 +153,7 @@ int splitee_exit_rule_init(splitee_exit_rule *r, const splitee_exit_config *cfg,
     r->exits = exits;
     r->thresholds = k->info.thresholds;
     r->patience = cfg->patience;
+    r->theta = cfg->theta;
     return k->ops->init(r, cfg, err);
 }
 
@@ -241,6 +248,11 @@ void splitee_exit_rule_describe(const splitee_exit_rule *r, char *buf, size_t le
                                  splitee__fmt_double(num, sizeof num, r->alpha));
     if (k->info.params & SPLITEE_EXIT_PARAM_PATIENCE && used < len)
         used += (size_t)snprintf(buf + used, len - used, " %d", r->patience);
+    if (k->info.params & SPLITEE_EXIT_PARAM_THETA && used < len) {   /* reads no measure */
+        snprintf(buf + used, len - used, " theta %s (L1 on softmax)",
+                 splitee__fmt_double(num, sizeof num, r->theta));
+        return;
+    }
     if (k->info.params & SPLITEE_EXIT_PARAM_ALPHAS)
         for (int i = 0; i < r->exits - 1 && used < len; i++)
             used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : " ",

@@ -119,7 +119,7 @@ static int field(const cJSON *obj, const char *name, int optional, char *out, si
 static int parse_table(splitee_catalog *c, const cJSON *t, int i, const char *path,
                        splitee_error *err)
 {
-    char where[48], logits[SPLITEE_PATH_MAX], labels[SPLITEE_PATH_MAX];
+    char where[48], logits[SPLITEE_PATH_MAX], labels[SPLITEE_PATH_MAX], scenes[SPLITEE_PATH_MAX];
     snprintf(where, sizeof where, "tables[%d]: ", i);
     if (!cJSON_IsObject(t))
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: tables[%d] is not an object", path, i);
@@ -129,10 +129,13 @@ static int parse_table(splitee_catalog *c, const cJSON *t, int i, const char *pa
         (st = field(t, "logits", 0, logits, sizeof logits, path, where, err)) < 0 ||
         (st = field(t, "labels", 0, labels, sizeof labels, path, where, err)) < 0 ||
         (st = field(t, "distortion", 0, s->distortion, sizeof s->distortion, path, where, err)) < 0 ||
-        (st = field(t, "description", 1, s->description, sizeof s->description, path, where, err)) < 0)
+        (st = field(t, "description", 1, s->description, sizeof s->description, path, where, err)) < 0 ||
+        (st = field(t, "scenes", 1, scenes, sizeof scenes, path, where, err)) < 0)
         return st;
+    s->scenes[0] = '\0';
     if (join(s->logits, sizeof s->logits, c->dir, logits) < 0 ||
-        join(s->labels, sizeof s->labels, c->dir, labels) < 0)
+        join(s->labels, sizeof s->labels, c->dir, labels) < 0 ||
+        (scenes[0] && join(s->scenes, sizeof s->scenes, c->dir, scenes) < 0))
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: %spath too long", path, where);
     for (int k = 0; k < i; k++)
         if (strcmp(c->tables[k].domain, s->domain) == 0)

@@ -32,6 +32,8 @@ struct splitee_device {
     splitee_reward rw;             /* with the exit rule (rw.exit) and its measure */
     splitee_policy *policy;
     int early_exit;                /* the policy is an early-exit deployment of the rule */
+    splitee_exit_stream *stream;   /* a stream rule's state across frames, or NULL */
+    double *zrow;                  /* stream rule: (layers, classes) this frame's exit logits */
     splitee_engine_state *s;       /* the policy's forward pass */
     splitee_engine_state *es;      /* eval only: every exit, never shown to the policy */
     float *logits;                 /* (classes) */
@@ -109,6 +111,8 @@ void splitee_device_free(splitee_device *d)
     splitee_engine_state_free(d->s);
     splitee_engine_state_free(d->es);
     splitee_wire_parser_free(d->parser);
+    splitee_exit_stream_free(d->stream);
+    free(d->zrow);
     free(d->logits);
     free(d->logits_d);
     free(d->eval_logits);
@@ -165,6 +169,16 @@ int splitee_device_create(const splitee_model *model, const splitee_policy_confi
         st = splitee_policy_create(pc, &d->rw, &d->policy, err);
     if (st == 0)
         d->early_exit = splitee_policy_kind_info(pc->kind)->early_exit;
+    if (st == 0 && splitee_exit_kind_info(d->rw.exit.kind)->stream) {
+        /* a stream rule decides every frame on the device: an early-exit deployment */
+        if (!d->early_exit)
+            st = splitee__fail(err, SPLITEE_ERR_ARG, "exit rule %s decides on the device across frames: deploy it "
+                               "with an early-exit policy (--policy ee-threshold)",
+                               splitee_exit_kind_name(d->rw.exit.kind));
+        else if ((st = splitee_exit_stream_create(&d->rw.exit, d->classes, &d->stream, err)) == 0 &&
+                 !(d->zrow = malloc((size_t)d->layers * (size_t)d->classes * sizeof *d->zrow)))
+            st = splitee__fail(err, SPLITEE_ERR_NOMEM, "device: out of memory");
+    }
     if (st == 0)
         st = splitee_engine_state_create(model, &d->s, err);
     if (st == 0 && dc->eval)
@@ -436,6 +450,30 @@ static double exit_conf(splitee_device *d, int exit, int32_t *pred, splitee_erro
     return splitee_confidence_of(d->logits_d, d->classes, d->rw.exit.confidence, pred);
 }
 
+/* A stream rule's frame (exit.h "stream rules"): layers up to the probe
+ * exit, reading every exit on the way into zrow; if the rule does not
+ * reuse the reference's label, the remaining layers and a new reference.
+ * *stop gets the last exit run, *label the frame's prediction. */
+static int stream_share(splitee_device *d, int *stop, int32_t *label, splitee_error *err)
+{
+    const int L = d->layers, K = d->classes, probe = splitee_exit_stream_probe(d->stream);
+    int st = 0;
+    for (int j = 0; j < L && st == 0; j++) {
+        if ((st = splitee_engine_run_layer(d->s, j, err)) < 0)
+            return st;
+        d->conf[j] = exit_conf(d, j, &d->pred[j], err);
+        for (int c = 0; c < K; c++)
+            d->zrow[(size_t)j * K + c] = d->logits_d[c];
+        if (j == probe && splitee_exit_stream_check(d->stream, d->zrow + (size_t)j * K, label)) {
+            *stop = j;
+            return 0;
+        }
+    }
+    *stop = L - 1;
+    *label = splitee_exit_stream_update(d->stream, d->zrow);
+    return st;
+}
+
 /* Eval: every exit's confidence on a second state, and every arm's reward
  * and the early-exit deployment's on this sample into rewards[n]. */
 static int eval_sample(splitee_device *d, const float *pixels, splitee_error *err)
@@ -484,7 +522,11 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
     splitee_exit_state es;
     splitee_exit_begin(&d->rw.exit, &es);
     int stop = arm, accepted = 0;
-    for (int j = 0; j <= arm; j++) {
+    int32_t stream_label = -1;
+    if (d->stream && (st = stream_share(d, &stop, &stream_label, err)) < 0)
+        return st;
+    accepted = d->stream != NULL;
+    for (int j = 0; !d->stream && j <= arm; j++) {
         if ((st = splitee_engine_run_layer(d->s, j, err)) < 0)
             return st;
         d->conf[j] = exit_conf(d, j, &d->pred[j], err);
@@ -495,7 +537,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
         }
     }
     double c_stop = d->conf[stop];
-    int32_t pred = d->pred[stop];
+    int32_t pred = d->stream ? stream_label : d->pred[stop];
     r->arm = arm;
     r->conf_arm = c_stop;
     splitee_obs ob = { stop, d->conf, 0, 0, NAN, d->pred };

@@ -714,6 +714,10 @@ static int check_args(const splitee_replay *rp, const splitee_setting *settings,
         /* the confidences were computed at prepare: the rule uses their measure */
         splitee_reward_config rcfg = settings[si].reward;
         rcfg.exit.confidence = rp->kind;
+        const splitee_exit_info *ei = splitee_exit_kind_info(rcfg.exit.kind);
+        if (ei && ei->stream)   /* its state spans samples: splitee_temporal_run (temporal.h) */
+            return splitee__fail(err, SPLITEE_ERR_ARG, "exit rule %s keeps state across frames: a policy replay "
+                                 "cannot run it (splitee_temporal_run replays it in the table's order)", ei->name);
         int st = splitee_reward_init(&sets[si].rw, &rcfg, rp->exits, err);
         if (st < 0)
             return st;

@@ -152,12 +152,31 @@ static int tls_status(splitee__transport *t, int ret, const char *what)
     return SPLITEE__IO_ERROR;
 }
 
+/* A client's handshake ends once the server has accepted its certificate:
+ * in TLS 1.3 the client finishes first and the server's verdict (a
+ * session ticket, which the server sends only after verifying the client,
+ * or an alert) comes after. Waiting for it makes a refusal a handshake
+ * error with the server's reason ("tlsv13 alert certificate required"),
+ * not a reset on the first request. The ticket itself is never used. */
 static int tls_handshake(splitee__transport *t)
 {
+    SSL *ssl = t->ssl;
     ERR_clear_error();
-    int r = SSL_do_handshake(t->ssl);
-    if (r == 1)
+    int r = SSL_do_handshake(ssl);
+    if (r != 1)
+        return tls_status(t, r, "tls handshake");
+    if (SSL_is_server(ssl) || SSL_SESSION_has_ticket(SSL_get0_session(ssl)))
         return 1;
+    char b;
+    r = SSL_peek(ssl, &b, 1);
+    if (r > 0 || SSL_SESSION_has_ticket(SSL_get0_session(ssl)))
+        return 1;                              /* data came first: accepted too */
+    if (SSL_get_error(ssl, r) == SSL_ERROR_ZERO_RETURN) {
+        ERR_clear_error();
+        t->failed = 1;
+        snprintf(t->why, sizeof t->why, "tls handshake: the server closed the connection");
+        return SPLITEE__IO_ERROR;
+    }
     return tls_status(t, r, "tls handshake");
 }
 
@@ -289,13 +308,16 @@ int splitee__tls_ctx_create(int server, const char *cert, const char *key, const
      * compacted between a write that would block and its retry. */
     SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(c, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    if (server)
-        SSL_CTX_set_num_tickets(c, 0);
+    SSL_CTX_set_options(c, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* one stateless ticket: the client's sign that its certificate was
+     * accepted (tls_handshake); never resumed from */
+    SSL_CTX_set_num_tickets(c, server ? 1 : 0);
     if (cert && SSL_CTX_use_certificate_chain_file(c, cert) != 1)
         st = ssl_fail(err, "--tls-cert", cert, "not a PEM certificate");
     else if (key && SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1)
-        st = ssl_fail(err, "--tls-key", key, "not a PEM private key");
+        st = ssl_fail(err, "--tls-key", key,
+                      ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
+                          ? "does not match --tls-cert" : "not a PEM private key");
     else if (key && SSL_CTX_check_private_key(c) != 1)
         st = ssl_fail(err, "--tls-key", key, "does not match --tls-cert");
     else if (SSL_CTX_load_verify_locations(c, ca, NULL) != 1)

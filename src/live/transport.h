@@ -8,8 +8,11 @@
  * its CA (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT); a client
  * context verifies the server's certificate against its CA and the name or
  * IP address it dialled (SSL_set1_host / X509_VERIFY_PARAM_set1_ip_asc),
- * and presents its own certificate when it has one. TLS 1.3 only; no
- * session tickets (a reconnect does a full handshake: nothing is cached). */
+ * and presents its own certificate when it has one. TLS 1.3 only. The
+ * server sends one session ticket after verifying the client, and a
+ * client's handshake completes only when it arrives, so a refused client
+ * certificate is a handshake error on the client too; tickets are never
+ * used to resume (a reconnect does a full handshake: nothing is cached). */
 #ifndef SPLITEE_LIVE_TRANSPORT_H
 #define SPLITEE_LIVE_TRANSPORT_H
 

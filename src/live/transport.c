@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,48 @@ static const splitee__transport_ops tls_ops = {
     "tls", tls_handshake, tls_read, tls_write, tls_pending, tls_alive, tls_close,
 };
 
+/* ---- a socket BIO that never raises SIGPIPE ------------------------------------------- */
+
+/* OpenSSL's socket BIO writes with send(fd, ..., 0): a write to a peer
+ * that has gone would kill a process that does not ignore SIGPIPE (a
+ * library user's). This one is the same BIO with MSG_NOSIGNAL. */
+static BIO_METHOD *nosig_method;
+static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
+
+static int nosig_write(BIO *b, const char *buf, int n)
+{
+    int fd = -1;
+    BIO_get_fd(b, &fd);
+    errno = 0;
+    ssize_t k = send(fd, buf, (size_t)n, MSG_NOSIGNAL);
+    BIO_clear_retry_flags(b);
+    if (k <= 0 && BIO_sock_should_retry((int)k))
+        BIO_set_retry_write(b);
+    return (int)k;
+}
+
+static void nosig_free(void)
+{
+    BIO_meth_free(nosig_method);
+}
+
+static void nosig_init(void)
+{
+    const BIO_METHOD *sock = BIO_s_socket();
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                 "splitee socket");
+    if (!m)
+        return;
+    BIO_meth_set_write(m, nosig_write);
+    BIO_meth_set_read(m, BIO_meth_get_read(sock));
+    BIO_meth_set_puts(m, BIO_meth_get_puts(sock));
+    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock));
+    BIO_meth_set_create(m, BIO_meth_get_create(sock));
+    BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock));
+    nosig_method = m;
+    atexit(nosig_free);
+}
+
 /* ---- contexts --------------------------------------------------------------------- */
 
 /* ARG naming the option when path cannot be read. */
@@ -348,8 +391,14 @@ int splitee__transport_open(splitee__transport *t, int fd, splitee__tls_ctx *tls
     if (!tls)
         return 0;
     ERR_clear_error();
+    pthread_once(&nosig_once, nosig_init);
     SSL *ssl = SSL_new(tls->ctx);
-    if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+    BIO *bio = ssl && nosig_method ? BIO_new(nosig_method) : NULL;
+    if (bio) {
+        BIO_set_fd(bio, fd, BIO_NOCLOSE);
+        SSL_set_bio(ssl, bio, bio);            /* the session owns the BIO */
+    }
+    if (!bio) {
         SSL_free(ssl);
         ERR_clear_error();
         plain_close(t);

@@ -7,7 +7,8 @@
 # the reason; the device falls back and says why); a plaintext device is
 # refused by a TLS cloud; a device refuses a cloud whose certificate
 # another CA signed or that names another host; a handshake that never
-# completes is closed by the frame timeout while others are served;
+# completes is closed by the frame timeout while others are served; a
+# device reconnects after the cloud closed its idle TLS connection;
 # plaintext to or on an address that is not loopback is refused at
 # startup; bad TLS options exit 2 with one line. Runs from tests/ with the
 # binary as $1; ports are ephemeral.
@@ -135,6 +136,16 @@ read -r s e o f < <(counts "$tmp/slowdev.out")
 wait_log "$tmp/slow.log" "127\.0\.0\.1:[0-9]+: closed: timeout: the TLS handshake begun [0-9.]+ s ago is still incomplete \(frame timeout 1 s\)" \
     && ok || bad "stalled handshake: $(cat "$tmp/slow.log")"
 exec 3<&-
+stop_cloud
+
+# --- the cloud closes an idle TLS connection (close_notify): the device
+# sees it before its next offload and reconnects instead of falling back
+start_cloud "$tmp/idle.log" $CLOUD_TLS --idle-timeout 0.3 || exit 1
+$bin device $M --cloud 127.0.0.1:$port $I $W --limit 4 --interval 0.7 --policy fixed:1 --alpha 1 $DEV_TLS \
+    > "$tmp/idle.out" 2>&1
+read -r s e o f < <(counts "$tmp/idle.out")
+[[ ${o:-0} -eq 4 && ${f:-1} -eq 0 ]] && ok || bad "TLS after idle timeouts: $(cat "$tmp/idle.out")"
+[[ $(grep -c "closed: timeout: no request for" "$tmp/idle.log") -ge 3 ]] && ok || bad "idle: $(cat "$tmp/idle.log")"
 stop_cloud
 
 # --- a device refuses a cloud that is not its own

@@ -45,7 +45,7 @@ start_cloud() {
     pids+=("$cloud_pid")
     port=""
     for _ in $(seq 200); do
-        port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$log")
+        port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$log" 2>/dev/null)
         [[ -n "$port" ]] && return 0
         sleep 0.05
     done
@@ -121,8 +121,12 @@ refused expired "127\.0\.0\.1:$tls_port: tls handshake: sslv3 alert certificate 
     --tls-cert "$P/expired-device.pem" --tls-key "$P/expired-device.key" --tls-ca "$P/ca.pem"
 refused plaintext "new connection to 127\.0\.0\.1:$tls_port failed its first request" \
     "tls handshake: wrong version number" --plaintext
-# every refusal is a single line
-[[ $(grep -c "closed: tls handshake" "$tmp/tls.log") -eq 4 ]] && ok || bad "refusal lines: $(cat "$tmp/tls.log")"
+# every refusal is a single line (a slow build may see a device retry
+# after its backoff: one line per attempt)
+sleep 0.5   # the last attempt's line may follow its alert by a moment
+refusals=$(grep -c "closed: tls handshake" "$tmp/tls.log")
+[[ $refusals -ge 4 ]] && ! grep -qvE '^[0-9T:-]+Z splitee cloud: ' "$tmp/tls.log" && ok \
+    || bad "refusal lines: $(cat "$tmp/tls.log")"
 
 # --- a handshake that never completes is closed by the frame timeout, and
 # does not hold up a device meanwhile
@@ -209,7 +213,7 @@ startup_refused cert-is-key "^splitee: --tls-cert $P/cloud\.key: not a PEM certi
 # --- the TLS cloud stops cleanly and counted the refusals as dropped
 kill -TERM "$tls_pid"
 wait "$tls_pid" 2>/dev/null
-grep -qE "stopped after [0-9]+ connections, [0-9]+ requests, 0 errors, 4 dropped" "$tmp/tls.log" && ok \
+grep -qE "stopped after [0-9]+ connections, [0-9]+ requests, 0 errors, $refusals dropped" "$tmp/tls.log" && ok \
     || bad "TLS cloud stop line: $(tail -1 "$tmp/tls.log")"
 kill "$plain_pid" 2>/dev/null
 wait "$plain_pid" 2>/dev/null

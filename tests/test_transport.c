@@ -1,13 +1,14 @@
 /* test_transport.c -- Criterion tests for the transport under the wire
  * protocol (src/live/transport.h) with the test PKI of tools/certs.sh:
- * a mutual TLS 1.3 handshake between non-blocking ends completes; 1 MiB
- * written in partial writes whose unsent bytes move between retries (what
- * the cloud's output buffer does when it compacts) arrives intact and in
- * order; a client without a certificate fails the handshake on both sides
- * with the reason; a client refuses a server certificate for another
- * address; bad certificate files are refused naming the option; the
- * loopback test used for the plaintext rule; a cloud refuses plaintext on
- * an address that is not loopback unless insecure_plaintext. */
+ * a mutual TLS 1.3 handshake between non-blocking ends completes; a
+ * record read in part leaves the rest pending; 1 MiB written in partial
+ * writes whose unsent bytes move between retries (what the cloud's output
+ * buffer does when it compacts) arrives intact and in order; a client
+ * without a certificate fails the handshake on both sides with the
+ * reason; a client refuses a server certificate for another address; bad
+ * certificate files are refused naming the option; the loopback test used
+ * for the plaintext rule; a cloud refuses plaintext on an address that is
+ * not loopback unless insecure_plaintext. */
 #include <criterion/criterion.h>
 #include <poll.h>
 #include <stdio.h>
@@ -85,6 +86,17 @@ Test(transport, mutual_tls_moves_1_MiB_through_partial_writes_of_a_moving_buffer
     handshake(&p, &sr, &cr);
     cr_assert_eq(sr, 1, "server: %s", p.s.why);
     cr_assert_eq(cr, 1, "client: %s", p.c.why);
+    /* a record read in part: the rest is pending, readable without the socket */
+    unsigned char small[100], back[100];
+    memset(small, 7, sizeof small);
+    cr_assert_eq(p.s.ops->write(&p.s, small, sizeof small), 100);
+    struct pollfd pw = { p.c.fd, POLLIN, 0 };
+    poll(&pw, 1, 1000);
+    cr_assert_eq(p.c.ops->read(&p.c, back, 10), 10);
+    cr_assert_eq(p.c.ops->pending(&p.c), 90);
+    cr_assert_eq(p.c.ops->read(&p.c, back + 10, 90), 90);
+    cr_assert_eq(p.c.ops->pending(&p.c), 0);
+    cr_assert(memcmp(small, back, 100) == 0);
     const size_t total = 1 << 20;
     unsigned char *src = malloc(total), *dst = malloc(total), *out = malloc(8192);
     for (size_t i = 0; i < total; i++)

@@ -16,8 +16,10 @@
  * costs, plaintext and TLS side by side in one run against two clouds in
  * this process: connection setup (TCP connect, plus the mutual handshake
  * under TLS), throughput with 1 and 8 devices at split layers 1 and 6, and
- * device end-to-end latency p50/p99 at layers 1 and 6. Every client, plain
- * or not, goes through the same transport (src/live/transport.h).
+ * device end-to-end latency p50/p99 at layers 1 and 6; with the process's
+ * CPU time per connection and per request (clients and cloud together),
+ * which a loaded machine distorts far less than wall time. Every client,
+ * plain or not, goes through the same transport (src/live/transport.h).
  *
  * The cloud runs in this process (N worker threads, default 2) and so do
  * the clients: on a 2-core machine they share the cores, which is what a
@@ -34,6 +36,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +108,15 @@ static void *client_main(void *arg)
     }
     close(fd);
     return NULL;
+}
+
+/* CPU seconds this process has used (every thread: clients and cloud). */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
 }
 
 /* A blocking loopback connection through the transport (plaintext or
@@ -207,7 +219,7 @@ static unsigned char *make_frames(const splitee_model *m, const splitee_images *
 }
 
 static double throughput_via(int port, splitee__tls_ctx *tls, int transport, const unsigned char *frames,
-                             size_t nframes, size_t frame_len, int nclients, double seconds)
+                             size_t nframes, size_t frame_len, int nclients, double seconds, double *cpu_us)
 {
     client *cs = calloc((size_t)nclients, sizeof *cs);
     pthread_t *th = calloc((size_t)nclients, sizeof *th);
@@ -220,13 +232,15 @@ static double throughput_via(int port, splitee__tls_ctx *tls, int transport, con
         pthread_create(&th[i], NULL, transport ? tclient_main : client_main, &cs[i]);
     }
     pthread_barrier_wait(&start);
-    double begin = now();
+    double begin = now(), cpu0 = cpu_s();
     long total = 0;
     for (int i = 0; i < nclients; i++) {
         pthread_join(th[i], NULL);
         total += cs[i].done;
     }
     double dt = now() - begin;
+    if (cpu_us)
+        *cpu_us = total ? (cpu_s() - cpu0) * 1e6 / (double)total : NAN;
     pthread_barrier_destroy(&start);
     free(cs);
     free(th);
@@ -236,7 +250,7 @@ static double throughput_via(int port, splitee__tls_ctx *tls, int transport, con
 static double throughput(int port, const unsigned char *frames, size_t nframes, size_t frame_len, int nclients,
                          double seconds)
 {
-    return throughput_via(port, NULL, 0, frames, nframes, frame_len, nclients, seconds);
+    return throughput_via(port, NULL, 0, frames, nframes, frame_len, nclients, seconds, NULL);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -341,10 +355,11 @@ static int tls_compare(splitee_model *m, const splitee_images *im, const char *d
            "clients in the same process; %.0f s per throughput point\n\n", workers, seconds);
     printf("%-44s %12s %12s %10s\n", "", "plaintext", "TLS 1.3", "TLS/plain");
 
-    /* connection setup: connect (+ handshake), p50 of 200 */
-    double setup[2];
+    /* connection setup: connect (+ handshake), p50 of 200, and the CPU
+     * time both ends spent per connection (robust to a loaded machine) */
+    double setup[2], setup_cpu[2];
     for (int i = 0; i < 2; i++) {
-        double v[200];
+        double v[200], c0 = cpu_s();
         for (int k = 0; k < 200; k++) {
             splitee__transport t;
             double t0 = now();
@@ -352,23 +367,27 @@ static int tls_compare(splitee_model *m, const splitee_images *im, const char *d
             v[k] = (now() - t0) * 1e6;
             t.ops->close(&t);
         }
+        setup_cpu[i] = (cpu_s() - c0) * 1e6 / 200;
         qsort(v, 200, sizeof *v, cmp_double);
         setup[i] = pct(v, 200, 0.5);
     }
     printf("%-44s %12.0f %12.0f %9.2fx\n", "connection setup p50 (us)", setup[0], setup[1], setup[1] / setup[0]);
+    printf("%-44s %12.0f %12.0f %9.2fx\n", "  CPU per connection, both ends (us)", setup_cpu[0], setup_cpu[1],
+           setup_cpu[1] / setup_cpu[0]);
 
     int splits[2] = { 1, 6 }, ncl[2] = { 1, 8 };
     for (int s = 0; s < 2; s++) {
         size_t flen;
         unsigned char *frames = make_frames(m, im, 48, splits[s], &flen);
         for (int c = 0; c < 2; c++) {
-            double r[2];
+            double r[2], cpu[2];
             for (int i = 0; i < 2; i++)
-                r[i] = throughput_via(ports[i], ctxs[i], 1, frames, 48, flen, ncl[c], seconds);
+                r[i] = throughput_via(ports[i], ctxs[i], 1, frames, 48, flen, ncl[c], seconds, &cpu[i]);
             char label[64];
             snprintf(label, sizeof label, "requests/s, layer %d, %d device%s (%zu B)", splits[s], ncl[c],
                      ncl[c] > 1 ? "s" : "", flen);
             printf("%-44s %12.0f %12.0f %9.2fx\n", label, r[0], r[1], r[1] / r[0]);
+            printf("%-44s %12.1f %12.1f %9.2fx\n", "  CPU per request, both ends (us)", cpu[0], cpu[1], cpu[1] / cpu[0]);
             fflush(stdout);
         }
         free(frames);

@@ -74,6 +74,17 @@ typedef struct splitee_cloud_config {
     unsigned confidences; /* measures it answers: bit k for splitee_confidence k
                              (default SPLITEE_CLOUD_ALL_CONFIDENCES); a request
                              asking for another gets an error frame naming both */
+    /* TLS 1.3 (docs/LIVE.md), PEM file paths: all three, or none for
+     * plaintext. With them every device must present a certificate signed
+     * by tls_ca (mutual authentication: only enrolled devices offload); a
+     * connection whose handshake fails is closed and logged with the
+     * reason, and a handshake counts against frame_timeout_s like a frame. */
+    const char *tls_cert;   /* this cloud's certificate (chain) */
+    const char *tls_key;    /* its private key */
+    const char *tls_ca;     /* the CA that signs the devices' certificates */
+    int insecure_plaintext; /* 1: plaintext on a non-loopback host too; 0
+                               (default): create refuses plaintext unless host
+                               is a loopback address */
     /* Receives one line (no newline) per event: start, connection
      * closed with a reason, shutdown. Called from any thread, one call
      * at a time. NULL: silent. */
@@ -97,13 +108,17 @@ typedef struct splitee_cloud_stats {
 typedef struct splitee_cloud splitee_cloud; /* opaque */
 
 /* host 127.0.0.1, port 0, workers 2, max_clients 1024, max_per_peer 64,
- * idle_timeout_s 30, frame_timeout_s 5, batch 8, every measure, no log. */
+ * idle_timeout_s 30, frame_timeout_s 5, batch 8, every measure, plaintext
+ * (loopback only), no log. */
 void splitee_cloud_config_default(splitee_cloud_config *cfg);
 
 /* Creates the server: one run state per worker and a table of per-address
  * connection counts (about 40 bytes per max_clients), binds and listens.
  * The model must outlive the server. ARG (bad config or address: a
- * negative or non-finite timeout, max_per_peer or batch below 1), IO (bind,
+ * negative or non-finite timeout, max_per_peer or batch below 1; some but
+ * not all TLS files, or one that cannot be read; plaintext on a
+ * non-loopback host without insecure_plaintext), FORMAT (a TLS file that
+ * is not PEM, a key that does not match the certificate), IO (bind,
  * listen), NOMEM; *out is NULL on failure. */
 int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config *cfg,
                          splitee_cloud **out, splitee_error *err);

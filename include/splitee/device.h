@@ -84,6 +84,16 @@ typedef struct splitee_device_config {
     splitee_link_fn link;         /* NULL: the reward model's o */
     void *link_ctx;
     int sleep;                    /* 1: sleep the link's simulated latency per offload */
+    /* TLS 1.3 to the cloud (docs/LIVE.md), PEM file paths. tls_ca set: TLS,
+     * the cloud's certificate must be signed by it and name host (its DNS
+     * name or IP address); NULL: plaintext. tls_cert and tls_key, both or
+     * neither: the device's own certificate, which a TLS cloud requires. */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_ca;
+    int insecure_plaintext;       /* 1: plaintext to a non-loopback cloud too; 0
+                                     (default): create refuses plaintext unless host
+                                     resolves to loopback addresses only */
 } splitee_device_config;
 
 typedef enum splitee_round_outcome {
@@ -144,13 +154,17 @@ typedef struct splitee_device_summary {
 typedef struct splitee_device splitee_device; /* opaque */
 
 /* host NULL, port 0, f32, timeout 1 s, backoff 0.05..2 s, rounds 0 (must
- * be set), no eval, 100 checkpoints, no link, no sleep. */
+ * be set), no eval, 100 checkpoints, no link, no sleep, plaintext
+ * (loopback only). */
 void splitee_device_config_default(splitee_device_config *cfg);
 
 /* Creates a device: a run state (two with eval), the policy and the
  * reward model for the model's L layers, every per-round buffer. Does not
- * connect yet. ARG/VALUE for bad parameters, NOMEM. The model must
- * outlive the device. */
+ * connect yet (a TLS handshake failure at connect is a fallback whose
+ * note gives the reason). ARG/VALUE for bad parameters (also: a TLS file
+ * that cannot be read, tls_cert without tls_key, plaintext to a host that
+ * is not loopback without insecure_plaintext), FORMAT (a TLS file that is
+ * not PEM), NOMEM. The model must outlive the device. */
 int splitee_device_create(const splitee_model *model, const splitee_policy_config *pc,
                           const splitee_reward_config *rc, const splitee_device_config *dc,
                           splitee_device **out, splitee_error *err);

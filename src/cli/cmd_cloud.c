@@ -77,6 +77,7 @@ typedef struct cloud_opts {
     char *listen;
     int workers, max_clients, max_per_peer;
     double idle_timeout, frame_timeout;
+    cli_tls tls;
 } cloud_opts;
 
 static const cli_opt OPT_LISTEN = { .name = "listen", .arg = "HOST:PORT", .kind = CLI_STRING,
@@ -130,6 +131,7 @@ static const cli_group SERVE = { .title = "serve", .opts = SERVE_OPTS };
 static const cli_use GROUPS[] = {
     { &cli_group_model, offsetof(cloud_opts, model) },
     { &SERVE, 0 },
+    { &cli_group_tls, offsetof(cloud_opts, tls) },
     { &cli_group_progress, offsetof(cloud_opts, prog) },
     { NULL, 0 },
 };
@@ -139,8 +141,9 @@ static const cli_command CMD = {
     .synopsis = "splitee cloud [options]",
     .about = "Serves devices over TCP: each request is an activation payload after some\n"
              "layer; the cloud runs the remaining layers and answers with the final exit's\n"
-             "prediction, confidence and compute time (docs/LIVE.md). Logs to stderr;\n"
-             "SIGINT/SIGTERM stop it cleanly.\n",
+             "prediction, confidence and compute time (docs/LIVE.md). With --tls-*, TLS 1.3\n"
+             "and only devices with a certificate from --tls-ca; plaintext on loopback only.\n"
+             "Logs to stderr; SIGINT/SIGTERM stop it cleanly.\n",
     .groups = GROUPS,
     .data_note = 1,
 };
@@ -166,6 +169,10 @@ int cli_cloud(int argc, char **argv)
     cc.idle_timeout_s = o.idle_timeout;
     cc.frame_timeout_s = o.frame_timeout;
     cc.host = host;
+    cc.tls_cert = o.tls.cert;
+    cc.tls_key = o.tls.key;
+    cc.tls_ca = o.tls.ca;
+    cc.insecure_plaintext = o.tls.insecure;
     cc.log = cloud_log;
     splitee_model *m = NULL;
     splitee_cloud *c = NULL;

@@ -31,6 +31,7 @@ typedef struct dev_opts {
     cli_link_opts lk;
     cli_output out;
     cli_progress prog;
+    cli_tls tls;
     /* what the rest of this file uses, from them (dev_finish) */
     const char *model, *images, *labels, *log, *json, *state, *link;
     char host[256];
@@ -109,6 +110,7 @@ static const cli_use GROUPS[] = {
     { &cli_group_model, offsetof(dev_opts, mo) },
     { &cli_group_input, offsetof(dev_opts, in) },
     { &LIVE, 0 },
+    { &cli_group_tls, offsetof(dev_opts, tls) },
     { &cli_group_exit, offsetof(dev_opts, ex) },
     { &cli_group_reward, offsetof(dev_opts, rw) },
     { &cli_group_policy, offsetof(dev_opts, pol) },
@@ -165,6 +167,10 @@ static int parse(dev_opts *o, int argc, char **argv, splitee_error *err)
     o->log = o->log_path;
     o->state = o->state_path;
     o->seed = (unsigned long)o->pol.seed;
+    o->dev.tls_cert = o->tls.cert;
+    o->dev.tls_key = o->tls.key;
+    o->dev.tls_ca = o->tls.ca;
+    o->dev.insecure_plaintext = o->tls.insecure;
     memcpy(o->layer_cost, o->rw.layer_cost, sizeof o->layer_cost);
     memcpy(o->offload_cost, o->rw.offload_cost, sizeof o->offload_cost);
     o->nlayer_cost = o->rw.nlayer_cost;

@@ -1133,3 +1133,53 @@ static const cli_opt *const OUTPUT_OPTS[] = { &OPT_JSON, &OPT_QUIET, &OPT_CHECKP
 static const cli_opt *const OUTPUT_JSON_OPTS[] = { &OPT_JSON, NULL };
 const cli_group cli_group_output = { .title = "output", .opts = OUTPUT_OPTS };
 const cli_group cli_group_output_json = { .title = "output", .opts = OUTPUT_JSON_OPTS };
+
+/* ---------------------------------------------------------------- tls --- */
+
+static const cli_opt OPT_TLS_CERT = { .name = "tls-cert", .arg = "FILE", .kind = CLI_STRING,
+    .off = FIELD(cli_tls, cert),
+    .help = "TLS 1.3: this side's certificate (PEM, signed by the peer's CA;\n"
+            "tools/certs.sh makes a test set)" };
+static const cli_opt OPT_TLS_KEY = { .name = "tls-key", .arg = "FILE", .kind = CLI_STRING,
+    .off = FIELD(cli_tls, key), .help = "the private key of --tls-cert (PEM)" };
+static const cli_opt OPT_TLS_CA = { .name = "tls-ca", .arg = "FILE", .kind = CLI_STRING,
+    .off = FIELD(cli_tls, ca),
+    .help = "the CA (PEM) the peer's certificate must be signed by: the cloud's\n"
+            "enrolment CA for devices, a device's CA for its cloud" };
+static const cli_opt OPT_PLAINTEXT = { .name = "plaintext", .kind = CLI_SET, .ival = 1,
+    .off = FIELD(cli_tls, plaintext),
+    .help = "no TLS (the default without --tls-*); on a loopback address only" };
+static const cli_opt OPT_INSECURE_PLAINTEXT = { .name = "insecure-plaintext", .kind = CLI_SET,
+    .ival = 1, .off = FIELD(cli_tls, insecure),
+    .help = "no TLS even on an address that is not loopback: no encryption and\n"
+            "no authentication of either side" };
+static const cli_opt *const TLS_OPTS[] = { &OPT_TLS_CERT, &OPT_TLS_KEY, &OPT_TLS_CA, &OPT_PLAINTEXT,
+                                           &OPT_INSECURE_PLAINTEXT, NULL };
+
+static int tls_finish(void *g, const char *cmd, splitee_error *err)
+{
+    cli_tls *t = g;
+    int any = t->cert || t->key || t->ca;
+    if (any && (t->plaintext || t->insecure))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--%s with --tls-%s: choose TLS or plaintext",
+                             t->insecure ? "insecure-plaintext" : "plaintext",
+                             t->cert ? "cert" : t->key ? "key" : "ca");
+    if (!t->cert != !t->key)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--%s without --%s", t->cert ? "tls-cert" : "tls-key",
+                             t->cert ? "tls-key" : "tls-cert");
+    if (any && !t->ca)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--tls-cert without --tls-ca (the CA of the %s's "
+                             "certificate)", strcmp(cmd, "cloud") == 0 ? "devices" : "cloud");
+    if (t->ca && !t->cert && strcmp(cmd, "cloud") == 0)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--tls-ca without --tls-cert and --tls-key (the "
+                             "cloud's own certificate)");
+    return 0;
+}
+
+static void tls_more(FILE *f)
+{
+    fputs("  Without --tls-*: plaintext, refused on an address that is not loopback\n"
+          "  unless --insecure-plaintext (docs/LIVE.md, \"TLS and enrolment\").\n", f);
+}
+const cli_group cli_group_tls = { .title = "tls", .opts = TLS_OPTS, .finish = tls_finish,
+                                  .more = tls_more };

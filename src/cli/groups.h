@@ -17,6 +17,8 @@
  *   link         --link --encoding                               replay device link (infer: --encoding)
  *   output       --json --quiet --checkpoints                    replay device (infer: --json)
  *   threads      --threads                                       replay logits
+ *   tls          --tls-cert --tls-key --tls-ca --plaintext       cloud device
+ *                --insecure-plaintext
  *   progress     --progress --no-progress                        every command
  *   old spellings  --seed for --noise-seed                       logits infer
  */
@@ -218,5 +220,17 @@ typedef struct cli_output {
 } cli_output;
 extern const cli_group cli_group_output;       /* --json --quiet --checkpoints */
 extern const cli_group cli_group_output_json;  /* --json alone (infer) */
+
+/* ---- tls ------------------------------------------------------------------- */
+
+/* TLS 1.3 between a device and its cloud (docs/LIVE.md). After parsing:
+ * the cloud has cert, key and ca, or none; a device has ca (and cert with
+ * key, or neither), or none; --plaintext/--insecure-plaintext with none. */
+typedef struct cli_tls {
+    char *cert, *key, *ca;   /* PEM paths, or NULL */
+    int plaintext;           /* --plaintext: no TLS, loopback only (the default without --tls-*) */
+    int insecure;            /* --insecure-plaintext: no TLS on any address */
+} cli_tls;
+extern const cli_group cli_group_tls;
 
 #endif

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "live/transport.h"
 #include "splitee/cloud.h"
 #include "splitee/engine.h"
 #include "splitee/exit.h"
@@ -48,7 +49,10 @@ typedef struct peer_slot {
 } peer_slot;
 
 typedef struct conn {
-    int fd;
+    int fd;                          /* tr.fd, for epoll */
+    splitee__transport tr;           /* plaintext or TLS over fd */
+    int handshaking;                 /* TLS handshake not complete yet */
+    short io_want;                   /* the last AGAIN's direction (POLLIN/POLLOUT) */
     char peer[64];                   /* "address:port" for log lines */
     peer_key key;
     splitee_wire_parser *parser;
@@ -96,6 +100,7 @@ struct splitee_cloud {
     size_t npeers;                   /* a power of two, at least twice max_clients */
     pthread_mutex_t peer_lock;       /* the table: the acceptor adds, workers remove */
     pthread_mutex_t log_lock;
+    splitee__tls_ctx *tls;           /* NULL: plaintext */
 };
 
 static void logf_(struct splitee_cloud *c, const char *fmt, ...) SPLITEE__PRINTF(2, 3);
@@ -221,7 +226,7 @@ static void conn_close(worker *w, conn *k, const char *why)
     if (why)
         logf_(w->c, "%s: closed: %s", k->peer, why);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, k->fd, NULL);
-    close(k->fd);
+    k->tr.ops->close(&k->tr);
     if (k->prev)
         k->prev->next = k->next;
     else
@@ -253,12 +258,11 @@ static int set_events(worker *w, conn *k, uint32_t events)
 static int flush_out(conn *k)
 {
     while (k->out_start < k->out_end) {
-        ssize_t n = send(k->fd, k->out + k->out_start, k->out_end - k->out_start, MSG_NOSIGNAL);
+        ssize_t n = k->tr.ops->write(&k->tr, k->out + k->out_start, k->out_end - k->out_start);
         if (n > 0) {
             k->out_start += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        } else if (n == SPLITEE__IO_AGAIN) {
+            k->io_want = k->tr.want;
             return 0;
         } else {
             return -1;
@@ -363,8 +367,29 @@ static void turn(worker *w, conn *k, double now)
 {
     k->turn_at = w->iteration;
     int budget = w->c->cfg.batch;
+    k->io_want = 0;
+    if (k->handshaking) {
+        /* TLS: one step of the handshake, never blocking the others; its
+         * time counts as a frame's (sweep) */
+        int h = k->tr.ops->handshake(&k->tr);
+        if (h == SPLITEE__IO_ERROR) {
+            __atomic_fetch_add(&w->dropped, 1, __ATOMIC_RELAXED);
+            conn_close(w, k, k->tr.why);
+            return;
+        }
+        if (h == SPLITEE__IO_AGAIN) {
+            if (set_events(w, k, (k->tr.want == POLLOUT ? EPOLLOUT : EPOLLIN) | EPOLLRDHUP) < 0) {
+                char why[160];
+                snprintf(why, sizeof why, "epoll: %s", strerror(errno));
+                conn_close(w, k, why);
+            }
+            return;
+        }
+        k->handshaking = 0;
+        k->frame_s = 0;
+    }
     if (flush_out(k) < 0) {
-        conn_close(w, k, "send: connection lost");
+        conn_close(w, k, k->tr.failed && k->tr.ssl ? k->tr.why : "send: connection lost");
         return;
     }
     for (;;) {
@@ -398,26 +423,24 @@ static void turn(worker *w, conn *k, double now)
         void *dst = splitee_wire_parser_space(k->parser, &room);
         if (room == 0)
             break;                         /* cannot happen: a whole frame would have been taken */
-        ssize_t n = recv(k->fd, dst, room, 0);
+        ssize_t n = k->tr.ops->read(&k->tr, dst, room);
         if (n > 0) {
             splitee_wire_parser_commit(k->parser, (size_t)n);
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n == SPLITEE__IO_AGAIN) {
+            k->io_want |= k->tr.want;
             break;
+        }
         if (n == 0) {
             k->eof = 1;
             continue;                      /* answer what is buffered */
         }
-        char why[160];
-        snprintf(why, sizeof why, "recv: %s", strerror(errno));
-        conn_close(w, k, why);
+        conn_close(w, k, k->tr.why);
         return;
     }
     if (flush_out(k) < 0) {
-        conn_close(w, k, "send: connection lost");
+        conn_close(w, k, k->tr.failed && k->tr.ssl ? k->tr.why : "send: connection lost");
         return;
     }
     int waiting = k->out_end > k->out_start;
@@ -442,7 +465,9 @@ static void turn(worker *w, conn *k, double now)
         k->ready_next = w->ready;
         w->ready = k;
     }
-    uint32_t ev = (reading ? EPOLLIN | EPOLLRDHUP : 0) | (waiting ? EPOLLOUT : 0);
+    /* TLS may need the other direction for a read or a write (a key update) */
+    uint32_t ev = (reading || (k->io_want & POLLIN) ? EPOLLIN | EPOLLRDHUP : 0) |
+                  (waiting || (k->io_want & POLLOUT) ? EPOLLOUT : 0);
     if (set_events(w, k, ev) < 0) {
         char why[160];
         snprintf(why, sizeof why, "epoll: %s", strerror(errno));
@@ -457,7 +482,10 @@ static void sweep(worker *w, double now)
     for (conn *k = w->conns, *next; k; k = next) {
         next = k->next;
         char why[160];
-        if (cfg->frame_timeout_s > 0 && k->frame_s > 0 && now - k->frame_s > cfg->frame_timeout_s)
+        if (cfg->frame_timeout_s > 0 && k->handshaking && now - k->frame_s > cfg->frame_timeout_s)
+            snprintf(why, sizeof why, "timeout: the TLS handshake begun %.3f s ago is still "
+                     "incomplete (frame timeout %g s)", now - k->frame_s, cfg->frame_timeout_s);
+        else if (cfg->frame_timeout_s > 0 && k->frame_s > 0 && now - k->frame_s > cfg->frame_timeout_s)
             snprintf(why, sizeof why, "timeout: a frame begun %.3f s ago is still incomplete "
                      "(%zu bytes; frame timeout %g s)", now - k->frame_s,
                      splitee_wire_parser_pending(k->parser), cfg->frame_timeout_s);
@@ -490,17 +518,27 @@ static void adopt(worker *w, const handover *h)
         __atomic_fetch_sub(&w->active, 1, __ATOMIC_RELAXED);
         return;
     }
+    if (splitee__transport_open(&k->tr, h->fd, w->c->tls, 1, NULL, &e) < 0) {   /* closes fd */
+        logf_(w->c, "%s: closed: %s", h->peer, e.msg);
+        splitee_wire_parser_free(k->parser);
+        free(k);
+        peer_release(w->c, &h->key);
+        __atomic_fetch_sub(&w->active, 1, __ATOMIC_RELAXED);
+        return;
+    }
     k->fd = h->fd;
     k->key = h->key;
     memcpy(k->peer, h->peer, sizeof k->peer);
     k->last_req_s = now_s();
+    k->handshaking = w->c->tls != NULL;
+    k->frame_s = k->handshaking ? k->last_req_s : 0;   /* the handshake is timed like a frame */
     k->events = EPOLLIN | EPOLLRDHUP;
     struct epoll_event ev = { .events = k->events, .data.ptr = k };
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, k->fd, &ev) < 0) {
         logf_(w->c, "%s: closed: epoll: %s", k->peer, strerror(errno));
         splitee_wire_parser_free(k->parser);
+        k->tr.ops->close(&k->tr);
         free(k);
-        close(h->fd);
         peer_release(w->c, &h->key);
         __atomic_fetch_sub(&w->active, 1, __ATOMIC_RELAXED);
         return;
@@ -644,6 +682,7 @@ void splitee_cloud_free(splitee_cloud *c)
     if (c->stop_fd >= 0)
         close(c->stop_fd);
     free(c->peers);
+    splitee__tls_ctx_free(c->tls);
     pthread_mutex_destroy(&c->peer_lock);
     pthread_mutex_destroy(&c->log_lock);
     free(c);
@@ -677,15 +716,29 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
         return splitee__fail(err, SPLITEE_ERR_ARG,
                              "--confidence: the cloud must answer at least one known measure "
                              "(mask 0x%x)", cfg->confidences);
+    int tls = cfg->tls_cert || cfg->tls_key || cfg->tls_ca;
+    if (!tls && !cfg->insecure_plaintext && !splitee__host_is_loopback(cfg->host))
+        return splitee__fail(err, SPLITEE_ERR_ARG,
+                             "--listen %s: plaintext on an address that is not loopback; give "
+                             "--tls-cert, --tls-key and --tls-ca (docs/LIVE.md), or "
+                             "--insecure-plaintext", cfg->host);
     splitee_cloud *c = calloc(1, sizeof *c);
     if (!c)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "cloud: out of memory");
+    if (tls) {
+        int ts = splitee__tls_ctx_create(1, cfg->tls_cert, cfg->tls_key, cfg->tls_ca, &c->tls, err);
+        if (ts < 0) {
+            free(c);
+            return ts;
+        }
+    }
     pthread_mutex_init(&c->log_lock, NULL);
     pthread_mutex_init(&c->peer_lock, NULL);
     c->model = model;
     c->cfg = *cfg;
     strcpy(c->host, cfg->host);
     c->cfg.host = c->host;
+    c->cfg.tls_cert = c->cfg.tls_key = c->cfg.tls_ca = NULL;   /* loaded; not kept */
     c->listen_fd = c->stop_fd = -1;
     const splitee_model_config *mc = splitee_model_get_config(model);
     size_t f32 = splitee_model_max_payload_size(model, SPLITEE_PAYLOAD_ENCODING_F32);
@@ -882,9 +935,9 @@ int splitee_cloud_run(splitee_cloud *c, splitee_error *err)
         }
     }
     if (st == 0)
-        logf_(c, "listening on %s%s%s:%d, %d workers, max %d clients, %d per address", strchr(c->cfg.host, ':') ? "[" : "",
+        logf_(c, "listening on %s%s%s:%d, %d workers, max %d clients, %d per address%s", strchr(c->cfg.host, ':') ? "[" : "",
               c->cfg.host, strchr(c->cfg.host, ':') ? "]" : "", c->port, c->nworkers, c->cfg.max_clients,
-              c->cfg.max_per_peer);
+              c->cfg.max_per_peer, c->tls ? ", TLS 1.3 with device certificates" : "");
     while (st == 0) {
         struct pollfd pf[2] = { { c->listen_fd, POLLIN, 0 }, { c->stop_fd, POLLIN, 0 } };
         int n = poll(pf, 2, -1);

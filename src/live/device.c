@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "live/transport.h"
 #include "splitee/device.h"
 #include "splitee/engine.h"
 #include "splitee/exit.h"
@@ -48,7 +49,9 @@ struct splitee_device {
     size_t frame_cap;
     splitee_wire_parser *parser;   /* replies */
     /* connection */
-    int fd;
+    int fd;                        /* tr.fd while connected, else -1 */
+    splitee__transport tr;         /* plaintext or TLS over fd */
+    splitee__tls_ctx *tls;         /* NULL: plaintext */
     double next_try_s;             /* monotonic seconds before which no reconnect is tried */
     double backoff_s;
     uint32_t next_id;
@@ -106,7 +109,8 @@ void splitee_device_free(splitee_device *d)
     if (!d)
         return;
     if (d->fd >= 0)
-        close(d->fd);
+        d->tr.ops->close(&d->tr);
+    splitee__tls_ctx_free(d->tls);
     splitee_policy_free(d->policy);
     splitee_engine_state_free(d->s);
     splitee_engine_state_free(d->es);
@@ -146,13 +150,27 @@ int splitee_device_create(const splitee_model *model, const splitee_policy_confi
         return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud: host name too long");
     if (dc->host && (dc->port < 1 || dc->port > 65535))
         return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud: port %d (1..65535)", dc->port);
+    int tls = dc->tls_cert || dc->tls_key || dc->tls_ca;
+    if (dc->host && !tls && !dc->insecure_plaintext && !splitee__host_is_loopback(dc->host))
+        return splitee__fail(err, SPLITEE_ERR_ARG,
+                             "--cloud %s: plaintext to a cloud that is not on loopback; give "
+                             "--tls-ca (and --tls-cert, --tls-key; docs/LIVE.md), or "
+                             "--insecure-plaintext", dc->host);
     const splitee_model_config *mc = splitee_model_get_config(model);
     splitee_device *d = calloc(1, sizeof *d);
     if (!d)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "device: out of memory");
     d->fd = -1;
+    if (tls && dc->host) {
+        int ts = splitee__tls_ctx_create(0, dc->tls_cert, dc->tls_key, dc->tls_ca, &d->tls, err);
+        if (ts < 0) {
+            free(d);
+            return ts;
+        }
+    }
     d->model = model;
     d->cfg = *dc;
+    d->cfg.tls_cert = d->cfg.tls_key = d->cfg.tls_ca = NULL;   /* loaded; not kept */
     if (d->cfg.checkpoints < 1)
         d->cfg.checkpoints = 1;
     if ((size_t)d->cfg.checkpoints > dc->rounds)
@@ -232,7 +250,7 @@ const splitee_reward *splitee_device_reward(const splitee_device *d)
 static void disconnect(splitee_device *d, int backoff)
 {
     if (d->fd >= 0)
-        close(d->fd);
+        d->tr.ops->close(&d->tr);
     d->fd = -1;
     splitee_wire_parser_reset(d->parser);
     if (backoff) {
@@ -279,6 +297,13 @@ static int connect_cloud(splitee_device *d, double deadline, char *why, size_t l
         fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
             continue;
+        if (!d->tls && !d->cfg.insecure_plaintext && !splitee__addr_is_loopback(a->ai_addr)) {
+            snprintf(why, len, "%s:%d: refusing plaintext to an address that is not loopback",
+                     d->cfg.host, d->cfg.port);
+            close(fd);
+            fd = -1;
+            continue;
+        }
         int rc = connect(fd, a->ai_addr, a->ai_addrlen);
         if (rc < 0 && errno == EINPROGRESS) {
             int soerr = 0;
@@ -302,8 +327,26 @@ static int connect_cloud(splitee_device *d, double deadline, char *why, size_t l
         return -1;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    splitee_error e;
+    if (splitee__transport_open(&d->tr, fd, d->tls, 0, d->cfg.host, &e) < 0) {   /* closes fd */
+        snprintf(why, len, "%.200s", e.msg);
+        return -1;
+    }
     d->fd = fd;
-    return 0;
+    for (;;) {                             /* TLS: the handshake, within the same deadline */
+        int h = d->tr.ops->handshake(&d->tr);
+        if (h == 1)
+            return 0;
+        int w = h == SPLITEE__IO_AGAIN ? wait_fd(fd, d->tr.want, deadline) : -1;
+        if (w == 1)
+            continue;
+        if (h == SPLITEE__IO_ERROR)
+            snprintf(why, len, "%.60s:%d: %.180s", d->cfg.host, d->cfg.port, d->tr.why);
+        else
+            snprintf(why, len, "%.60s:%d: tls handshake: no answer within %.3f s", d->cfg.host,
+                     d->cfg.port, d->cfg.timeout_s);
+        return -1;                         /* the caller disconnects */
+    }
 }
 
 /* Sends frame[0..n) and waits for the reply to request `id`. 0 with *resp
@@ -321,15 +364,7 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
          * idle timeout, a restart): then open a new one instead of failing
          * this request on the dead one. Bytes waiting (a late reply) mean
          * it is alive. */
-        struct pollfd pf = { d->fd, POLLIN, 0 };
-        char b;
-        ssize_t k = 1;
-        if (poll(&pf, 1, 0) == 1) {
-            k = recv(d->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-            if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-                k = 1;
-        }
-        if (k <= 0)
+        if (!d->tr.ops->alive(&d->tr))
             disconnect(d, 0);
     }
     if (d->fd < 0) {
@@ -345,17 +380,17 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
     }
     size_t off = 0;
     while (off < n) {
-        ssize_t k = send(d->fd, d->frame + off, n - off, MSG_NOSIGNAL);
+        ssize_t k = d->tr.ops->write(&d->tr, d->frame + off, n - off);
         if (k > 0) {
             off += (size_t)k;
             continue;
         }
-        if (k < 0 && errno == EINTR)
+        if (k == SPLITEE__IO_AGAIN && wait_fd(d->fd, d->tr.want, deadline) == 1)
             continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(d->fd, POLLOUT, deadline) == 1)
-            continue;
-        snprintf(why, len, "send to %s:%d: %s", d->cfg.host, d->cfg.port,
-                 k < 0 && errno != EAGAIN ? strerror(errno) : "timed out");
+        /* the transport's message is "send: ..." (plaintext) or "tls: ..." */
+        const char *m = k == SPLITEE__IO_AGAIN ? "timed out"
+                        : strncmp(d->tr.why, "send: ", 6) == 0 ? d->tr.why + 6 : d->tr.why;
+        snprintf(why, len, "send to %.60s:%d: %.150s", d->cfg.host, d->cfg.port, m);
         disconnect(d, 1);
         return -1;
     }
@@ -398,22 +433,22 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
         }
         size_t room;
         void *dst = splitee_wire_parser_space(d->parser, &room);
-        ssize_t k = recv(d->fd, dst, room, 0);
+        ssize_t k = d->tr.ops->read(&d->tr, dst, room);
         if (k > 0) {
             splitee_wire_parser_commit(d->parser, (size_t)k);
             continue;
         }
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int w = wait_fd(d->fd, POLLIN, deadline);
+        if (k == SPLITEE__IO_AGAIN) {
+            int w = wait_fd(d->fd, d->tr.want, deadline);
             if (w == 1)
                 continue;
             snprintf(why, len, "no reply from %s:%d within %.3f s", d->cfg.host, d->cfg.port,
                      d->cfg.timeout_s);
         } else {
-            snprintf(why, len, "%s:%d closed the connection%s%s", d->cfg.host, d->cfg.port,
-                     k < 0 ? ": " : "", k < 0 ? strerror(errno) : "");
+            /* plaintext: "recv: <errno text>"; TLS: "tls: <alert>" */
+            const char *m = strncmp(d->tr.why, "recv: ", 6) == 0 ? d->tr.why + 6 : d->tr.why;
+            snprintf(why, len, "%.60s:%d closed the connection%s%.150s", d->cfg.host, d->cfg.port,
+                     k < 0 ? ": " : "", k < 0 ? m : "");
         }
         disconnect(d, 1);
         return -1;

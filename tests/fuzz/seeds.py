@@ -282,7 +282,33 @@ def catalog_seeds():
     return {"shipped": shipped, "minimal": minimal}
 
 
+def tls_seeds():
+    """fuzz_tls input: byte 0 even, then raw bytes for the server's
+    handshake (a real TLS 1.3 ClientHello from Python's ssl module when it
+    is there, a bare record header); byte 0 odd, byte 1 the client's write
+    size - 1, then application data (wire frames as in frame_seeds)."""
+    seeds = {"record-header": bytes([0]) + b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",
+             "plaintext-frame": bytes([0]) + frame(1, 0, 1, 1, b"\x00" * 8)}
+    try:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        seeds["client-hello"] = bytes([0]) + out.read()
+    except (ImportError, AttributeError, OSError):   # ssl.SSLError is an OSError
+        pass
+    for name, data in frame_seeds().items():
+        seeds["data-" + name] = bytes([1]) + data[:1] + data[2:]
+    return seeds
+
+
 SEEDS = {
+    "tls": tls_seeds,
     "catalog": catalog_seeds,
     "state": state_seeds,
     "link": link_seeds,

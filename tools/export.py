@@ -40,7 +40,9 @@ Exit status: 0 exported (and checked), 1 the check failed (nothing
 written), 2 refused or bad input (nothing written).
 """
 import argparse
+import contextlib
 import ctypes
+import io
 import importlib.util
 import json
 import math
@@ -96,6 +98,19 @@ class _Tracer(torch.fx.Tracer):
         else:
             node.meta["owner"] = self.stack[-1] if self.stack else ""
         return node
+
+
+def _user_line(e):
+    """FILE:LINE of the deepest frame of e's traceback outside torch."""
+    where = "?"
+    tb = e.__traceback__
+    while tb is not None:
+        f = tb.tb_frame.f_code.co_filename
+        if os.sep + "torch" + os.sep not in f and f != __file__:
+            r = os.path.relpath(f)
+            where = f"{f if r.startswith('..') else r}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def _where(node):
@@ -461,15 +476,30 @@ class _Graph:
             graph = tracer.trace(model)
         except Exception as e:   # control flow on values, unsupported Python, ...
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            tb = e.__traceback__
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            if tb is not None and tb.tb_frame.f_code.co_name == "__iter__" and \
+                    tb.tb_frame.f_code.co_filename.endswith(os.path.join("fx", "proxy.py")):
+                msg = (f"unpacking a traced value (a, b = ...) at {_user_line(e)}; torch.fx "
+                       f"{torch.__version__} cannot trace it on Python "
+                       f"{sys.version_info[0]}.{sys.version_info[1]}: index it ([0]) instead")
             raise ExportError(f"torch.fx could not trace {type(model).__name__}.forward: {msg}")
         self.gm = torch.fx.GraphModule(tracer.root, graph, type(model).__name__)
         self.modules = dict(self.gm.named_modules())
         try:
-            with torch.no_grad():
+            with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
                 ShapeProp(self.gm).propagate(example)
         except Exception as e:
-            raise ExportError(f"the traced module does not run on the example input "
-                              f"{tuple(example.shape)}: {str(e).strip().splitlines()[0]}")
+            cause = e
+            while cause.__cause__ is not None or cause.__context__ is not None:
+                cause = cause.__cause__ or cause.__context__
+            bad = [n for n in self.gm.graph.nodes if "tensor_meta" not in n.meta
+                   and n.op != "output"]
+            at = f" at {_where(bad[0])}" if bad else ""
+            raise ExportError(f"the module does not run on the example input "
+                              f"{tuple(example.shape)}{at}: "
+                              f"{' '.join(str(cause).split())[:300]}")
         self.nodes = list(self.gm.graph.nodes)
         self.index = {n: i for i, n in enumerate(self.nodes)}
         placeholders = [n for n in self.nodes if n.op == "placeholder"]
@@ -1016,9 +1046,16 @@ def check_split_points(g, splits, folder, inputs, lib, tol=1e-4):
 
 
 def find_lib(splitee):
-    """libsplitee.so beside the splitee binary (a build tree), or None."""
+    """libsplitee.so beside the splitee binary (a build tree), or None; and
+    why not, when there is one that ctypes cannot load: AddressSanitizer's
+    runtime must come first in a process, which a Python process is not."""
     cand = os.path.join(os.path.dirname(os.path.abspath(splitee)), "libsplitee.so")
-    return cand if os.path.exists(cand) else None
+    if not os.path.exists(cand):
+        return None, f"no {cand}"
+    with open(cand, "rb") as f:
+        if b"__asan_init" in f.read():
+            return None, f"{cand} is built with AddressSanitizer"
+    return cand, ""
 
 
 def export(model, example_input, out_dir, name=None, mean=0.0, std=1.0, splitee=None,
@@ -1048,9 +1085,11 @@ def export(model, example_input, out_dir, name=None, mean=0.0, std=1.0, splitee=
             more = torch.randn((max(0, check_inputs - 1),) + tuple(x.shape[1:]), generator=gen)
             inputs = torch.cat([x, more])
             diffs = check(model, tmp, inputs, exe, tol)
-            lib = find_lib(exe)
+            lib, why = find_lib(exe)
             if lib:
                 split_diffs = check_split_points(g, splits, tmp, inputs, lib, tol)
+            else:
+                log(f"export.py: split points not checked ({why}); the exits are")
         os.makedirs(out_dir, exist_ok=True)
         for f in ("model.safetensors", "model.json"):
             os.replace(os.path.join(tmp, f), os.path.join(out_dir, f))
@@ -1082,11 +1121,22 @@ def load_module(spec, weights=None):
     sp = importlib.util.spec_from_file_location(modname, path)
     mod = importlib.util.module_from_spec(sp)
     sys.modules[modname] = mod
-    sp.loader.exec_module(mod)
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder not in sys.path:   # its own imports, as when it runs as a script
+        sys.path.insert(0, folder)
+    try:
+        sp.loader.exec_module(mod)
+    except Exception as e:
+        raise ExportError(f"--module {path}: {type(e).__name__} while importing it at "
+                          f"{_user_line(e)}: {' '.join(str(e).split())[:300]}")
     fn = getattr(mod, factory, None)
     if not callable(fn):
         raise ExportError(f"--module {path}: no factory '{factory}'")
-    model = fn()
+    try:
+        model = fn()
+    except Exception as e:
+        raise ExportError(f"--module {spec}: the factory raised {type(e).__name__} at "
+                          f"{_user_line(e)}: {' '.join(str(e).split())[:300]}")
     if not isinstance(model, nn.Module):
         raise ExportError(f"--module {spec}: the factory returned {type(model).__name__}, "
                           "not an nn.Module")

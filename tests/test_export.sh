@@ -66,6 +66,7 @@ done <<'LIST'
 tiny_mbv2 tiny_mbv2.py:make 1,28,28 3
 ops zoo.py:make_ops 2,20,20 3
 tokens zoo.py:make_tokens 6,16 3
+siblings zoo.py:make_siblings 1,12,12 3
 LIST
 
 # What the exporter wrote for the tiny MobileNetV2: its stage boundaries.
@@ -79,6 +80,21 @@ want = [("stem+stage1", 21, ["global_avgpool", "linear"]),
 assert got == want, got
 assert cfg["input"] == {"shape": [1, 28, 28], "mean": 0.25, "std": 0.5}, cfg["input"]
 assert sum(o["op"] == "add" for s in cfg["stages"] for o in s["ops"]) == 4   # the four stride-1 blocks
+PY
+# The other stage-boundary rules: splitee_exit_heads (ops), the sibling rule
+# (siblings: the last head is exits.2, a conv first), the mirror rule (tokens).
+"$py" - "$tmp" <<'PY' || bad "stage boundaries"
+import json, sys
+def heads(name):
+    cfg = json.load(open(f"{sys.argv[1]}/{name}/model.json"))
+    return [[o["op"] for o in s["exit"]] for s in cfg["stages"]], cfg["metadata"]["split_points"]
+h, sp = heads("siblings")
+assert h[2] == ["conv2d", "batchnorm", "relu6", "global_avgpool", "linear"], h
+assert sp == ["stages_0_2", "stages_1_2", "stages_2_1"], sp
+h, sp = heads("ops")
+assert h[2][0] == "conv2d" and sp == ["pool1", "pool2", "drop"], (h, sp)
+h, sp = heads("tokens")
+assert h == [["layernorm", "token_mean", "linear"]] * 3 and sp == ["add_1", "add_2", "add_3"], h
 PY
 
 # --- a failing check writes nothing ----------------------------------------

@@ -487,6 +487,7 @@ class _Graph:
             raise ExportError(f"torch.fx could not trace {type(model).__name__}.forward: {msg}")
         self.gm = torch.fx.GraphModule(tracer.root, graph, type(model).__name__)
         self.modules = dict(self.gm.named_modules())
+        self.user_modules = dict(model.named_modules())   # the containers, as written
         try:
             with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
                 ShapeProp(self.gm).propagate(example)
@@ -616,7 +617,17 @@ def _split_points(g, override):
     prev = splits[-1] if splits else g.input
     chain = sorted(_tensor_candidates(g, g.anc[e] - g.anc[prev]), key=g.index.get)
     chosen = None
-    if splits:
+    if splits:   # the sibling rule: exit L-1's head is module P.i, exit L's is P.(i+1)
+        hm = _head_module(g, g.head_from(L - 2, splits[-1]))
+        base, _, idx = hm.rpartition(".")
+        if base and idx.isdigit() and f"{base}.{int(idx) + 1}" in g.user_modules:
+            try:
+                cand = _split_points_override(g, [f"{base}.{int(idx) + 1}"], [L - 1])[0]
+                g.head_from(L - 1, cand)
+                chosen = cand
+            except ExportError:
+                chosen = None
+    if chosen is None and splits:   # the mirror rule
         want = g.opkinds(g.head_from(L - 2, splits[-1]))
         n = len(want)
         if 0 < n < len(chain) and g.opkinds(chain[-n:]) == want:
@@ -626,10 +637,11 @@ def _split_points(g, override):
                 chosen = cand
             except ExportError:
                 chosen = None
-    if chosen is None:
+    if chosen is None:   # the rank rule
         rank = len(_tshape(prev))
         for cand in reversed(chain[:-1]):
-            if g.kind[cand][0] == "alias":
+            k = g.kind[cand]
+            if k[0] in ("alias", "view") or (k[0] == "op" and k[2]["op"] == "global_avgpool"):
                 continue
             if len(_tshape(cand)) == rank:
                 try:
@@ -646,14 +658,33 @@ def _split_points(g, override):
     return splits
 
 
-def _split_points_override(g, heads):
-    if not isinstance(heads, (list, tuple)) or len(heads) != len(g.exits) or \
-            not all(isinstance(h, str) for h in heads):
-        raise ExportError(f"splitee_exit_heads must list {len(g.exits)} qualified module "
-                          f"names, one per exit, got {heads!r}")
+def _head_module(g, head):
+    """The deepest module that every op of a head comes from ('' if none)."""
+    owners = [n.meta.get("owner", "") for n in head
+              if g.kind.get(n, ("",))[0] in ("op", "add", "pos")]
+    if not owners or not all(owners):
+        return ""
+    parts = [o.split(".") for o in owners]
+    common = []
+    for level in zip(*parts):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return ".".join(common)
+
+
+def _split_points_override(g, heads, exits=None):
+    """The split points of the exits (all, or those listed) whose heads begin
+    with the named modules: each module's one outside input."""
+    if exits is None:
+        if not isinstance(heads, (list, tuple)) or len(heads) != len(g.exits) or \
+                not all(isinstance(h, str) for h in heads):
+            raise ExportError(f"splitee_exit_heads must list {len(g.exits)} qualified module "
+                              f"names, one per exit, got {heads!r}")
+        exits = range(len(heads))
     splits = []
-    for k, h in enumerate(heads):
-        if h not in g.modules:
+    for k, h in zip(exits, heads):
+        if h not in g.user_modules:
             raise ExportError(f"splitee_exit_heads[{k}]: no submodule '{h}'")
         inside = [n for n in g.nodes if (n.meta.get("owner", "") + ".").startswith(h + ".")]
         inside = [n for n in inside if n in g.anc[g.exits[k]]]
@@ -704,11 +735,7 @@ class _Emitter:
                 if src is not current:
                     self.chain_error(n, src)
                 shapes[n] = shapes[src]
-                emitted_alias = emitted.get(src)
-                if emitted_alias is not None:
-                    emitted[n] = emitted_alias
-                current = n
-                continue
+                continue      # n is src: later readers of n resolve to src
             if k[0] == "view":
                 src = self.resolve(k[1], start, emitted)
                 if src is not current:
@@ -717,11 +744,9 @@ class _Emitter:
                 if len(t) != 2 or t[0] != 1:
                     _refuse(n, mods, f"reshapes to {t}: only flattening every dimension but "
                             "the batch (flatten(x, 1), x.view(x.size(0), -1))")
-                if len(shapes[src]) == 1:
+                if len(shapes[src]) == 1:   # already a vector: nothing to do
                     shapes[n] = shapes[src]
-                    if src in emitted:
-                        emitted[n] = emitted[src]
-                    current = n
+                    g.kind[n] = ("alias", src)
                     continue
                 k = ("op", src, {"op": "flatten"}, {})
             if k[0] == "add":
@@ -813,12 +838,27 @@ class _Emitter:
         return out
 
 
+def _top_name(g, owner):
+    """The owner's path down to its first index or first non-list module:
+    'stages.3' for 'stages.3.body.0', 'stem' for 'stem.0'."""
+    if not owner:
+        return ""
+    parts = owner.split(".")
+    out = []
+    for p in parts:
+        out.append(p)
+        m = g.user_modules.get(".".join(out))
+        if p.isdigit() or not isinstance(m, (nn.ModuleList, nn.ModuleDict)):
+            break
+    return ".".join(out)
+
+
 def _stage_name(g, nodes, k):
     """The top-level modules the stage's ops come from, in order: "stem+stage1"."""
     tops = []
     for n in nodes:
         o = n.meta.get("owner", "") if g.kind.get(n, ("",))[0] in ("op", "add", "pos") else ""
-        t = o.split(".")[0]
+        t = _top_name(g, o)
         if t and t not in tops:
             tops.append(t)
     return "+".join(tops) if tops else f"stage{k + 1}"

@@ -97,6 +97,20 @@ h, sp = heads("tokens")
 assert h == [["layernorm", "token_mean", "linear"]] * 3 and sp == ["add_1", "add_2", "add_3"], h
 PY
 
+# --- tools/parity.py --module on the test set (when it is installed) ------
+if [[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]]; then
+    lib="$(dirname "$splitee")/libsplitee.so"
+    [[ "$sanitize" == none ]] || lib=none   # ctypes cannot load an ASan library
+    "$py" "$here/../tools/parity.py" --module "$fx/tiny_mbv2.py:make" --model "$tmp/tiny_mbv2" \
+        --limit 200 --domain clean,noise,blur,contrast --splitee "$splitee" --lib "$lib" \
+        >"$tmp/parity.log" 2>&1 || bad "parity.py --module: $(tail -n 3 "$tmp/parity.log")"
+    grep -q "^PASS: max |C - PyTorch| over all domains" "$tmp/parity.log" ||
+        bad "parity.py --module: no PASS line"
+    grep "^PASS" "$tmp/parity.log"
+else
+    echo "parity.py --module: not run (no Fashion-MNIST test set; tools/setup.sh --dataset)"
+fi
+
 # --- a failing check writes nothing ----------------------------------------
 "$py" "$exporter" --module "$fx/tiny_mbv2.py:make" --input-shape 1,28,28 --out "$tmp/strict" \
     --tol 1e-12 --splitee "$splitee" >"$tmp/strict.log" 2>&1

@@ -517,19 +517,24 @@ class _Graph:
         self.exits = list(res)
         if len(set(self.exits)) != len(self.exits):
             raise ExportError("forward returns the same tensor for two exits")
-        self.kind = {}
-        for n in self.nodes:
-            if n.op in ("call_module", "call_function", "call_method"):
-                self.kind[n] = _map_node(n, self.modules)
-            elif n.op == "get_attr":
-                self.kind[n] = ("const",)
-        self._check_pos_embeds()
         self.anc = {}
         for n in self.nodes:   # topological order: inputs come first
             s = {n}
             for i in n.all_input_nodes:
                 s |= self.anc[i]
             self.anc[n] = s
+        live = set()           # what some exit needs (dead code is not mapped)
+        for e in self.exits:
+            live |= self.anc[e]
+        self.kind = {}
+        for n in self.nodes:
+            if n not in live:
+                continue
+            if n.op in ("call_module", "call_function", "call_method"):
+                self.kind[n] = _map_node(n, self.modules)
+            elif n.op == "get_attr":
+                self.kind[n] = ("const",)
+        self._check_pos_embeds()
 
     def _check_pos_embeds(self):
         """An add of a parameter (1, T, D) to a (1, T, D) tensor is pos_embed."""
@@ -886,8 +891,10 @@ def build(model, example_input, name=None, mean=0.0, std=1.0):
     for k, s in enumerate(splits):
         if s is prev or (prev is not g.input and s in g.anc[prev]) or \
                 (s is not g.input and prev not in g.anc[s]):
-            raise ExportError(f"exits {k} and {k + 1} branch off the trunk at the same point "
-                              f"({s.name}) or in the wrong order: a stage needs at least one op")
+            what = ("exit 1 branches off at the input" if k == 0 else
+                    f"exits {k} and {k + 1} branch off the trunk at the same point ({s.name}) "
+                    "or in the wrong order")
+            raise ExportError(f"{what}: stage {k + 1} needs at least one op")
         nodes = sorted(g.anc[s] - g.anc[prev], key=g.index.get)
         for n in nodes:   # a stage reads only its own nodes and the previous split point
             for i in g.tensor_inputs(n):
@@ -1241,6 +1248,9 @@ def main(argv=None):
     except CheckError as e:
         print(f"export.py: check failed, nothing written: {e}", file=sys.stderr)
         return 1
+    except OSError as e:
+        print(f"export.py: {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
     return 0
 
 

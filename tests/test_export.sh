@@ -67,6 +67,7 @@ tiny_mbv2 tiny_mbv2.py:make 1,28,28 3
 ops zoo.py:make_ops 2,20,20 3
 tokens zoo.py:make_tokens 6,16 3
 siblings zoo.py:make_siblings 1,12,12 3
+vit zoo.py:make_vit 1,28,28 3
 LIST
 
 # What the exporter wrote for the tiny MobileNetV2: its stage boundaries.
@@ -95,6 +96,11 @@ h, sp = heads("ops")
 assert h[2][0] == "conv2d" and sp == ["pool1", "pool2", "drop"], (h, sp)
 h, sp = heads("tokens")
 assert h == [["layernorm", "token_mean", "linear"]] * 3 and sp == ["add_1", "add_2", "add_3"], h
+cfg = json.load(open(f"{sys.argv[1]}/vit/model.json"))
+ops = [[o["op"] for o in s["ops"]] for s in cfg["stages"]]
+layer = ["layernorm", "linear", "attention", "linear", "add", "layernorm", "linear", "gelu",
+         "linear", "add"]
+assert ops == [["patch_embed", "pos_embed"] + layer, layer, layer], ops
 PY
 
 # --- tools/parity.py --module on the test set (when it is installed) ------

@@ -215,7 +215,41 @@ def _mean_dims(node, rank):
     return sorted(x % rank for x in d), a["keepdim"]
 
 
+def _map_mha(node, m, modules):
+    """nn.MultiheadAttention(x, x, x): checked here; its output [0] is mapped
+    by _map_mha_output (linear in_proj, attention, linear out_proj)."""
+    a = _bind(node, ["query", "key", "value", "key_padding_mask", "need_weights",
+                     "attn_mask", "average_attn_weights"],
+              {"key_padding_mask": None, "attn_mask": None})
+    q, k, v = a.get("query"), a.get("key"), a.get("value")
+    if not (isinstance(q, torch.fx.Node) and q is k and k is v):
+        _refuse(node, modules, "only self-attention: query, key and value the same tensor")
+    if a["key_padding_mask"] is not None or a["attn_mask"] is not None:
+        _refuse(node, modules, "attention masks")
+    if not m.batch_first:
+        _refuse(node, modules, "batch_first=False (only (N, T, D) inputs)")
+    if not m._qkv_same_embed_dim or m.in_proj_bias is None or m.bias_k is not None or \
+            m.out_proj.bias is None:
+        _refuse(node, modules, "kdim/vdim, add_bias_kv or bias=False")
+    return ("meta",)
+
+
+def _map_mha_output(node, mha, m, modules):
+    name = mha.target
+    x = mha.args[0] if mha.args else mha.kwargs["query"]
+    d = m.embed_dim
+    ops = [{"op": "linear", "param": name + ".in_proj", "out": 3 * d},
+           {"op": "attention", "heads": m.num_heads},
+           {"op": "linear", "param": name + ".out_proj", "out": d}]
+    return ("ops", x, ops, {name + ".in_proj.weight": m.in_proj_weight,
+                            name + ".in_proj.bias": m.in_proj_bias,
+                            name + ".out_proj.weight": m.out_proj.weight,
+                            name + ".out_proj.bias": m.out_proj.bias})
+
+
 def _map_module(node, m, name, modules):
+    if type(m) is nn.MultiheadAttention:
+        return _map_mha(node, m, modules)
     src = node.args[0] if node.args else None
     if len(node.args) != 1 or node.kwargs or not isinstance(src, torch.fx.Node):
         _refuse(node, modules, "called with more than one tensor argument")
@@ -414,6 +448,11 @@ def _map_function(node, modules):
         return _map_mean(node, src, modules)
     if f is getattr and len(args) == 2 and args[1] == "shape":
         return ("meta",)
+    if f is operator.getitem and isinstance(src, torch.fx.Node) and \
+            src.op == "call_module" and type(modules[src.target]) is nn.MultiheadAttention:
+        if args[1] != 0:
+            _refuse(node, modules, "only the attention output ([0]), not its weights")
+        return _map_mha_output(node, src, modules[src.target], modules)
     if f is operator.getitem and isinstance(src, torch.fx.Node) and not _is_tensor_node(src):
         return ("meta",)
     _refuse(node, modules, "no splitee op for this function")
@@ -444,6 +483,8 @@ def _map_method(node, modules):
         return ("alias", src)
     if name in _VIEW_METHOD:
         return ("view", src)
+    if name == "transpose":
+        return ("transpose", src)
     if name == "add":
         if len(node.args) != 2 or node.kwargs or not isinstance(node.args[1], torch.fx.Node):
             _refuse(node, modules, "only x.add(y) of two tensors")
@@ -534,7 +575,38 @@ class _Graph:
                 self.kind[n] = _map_node(n, self.modules)
             elif n.op == "get_attr":
                 self.kind[n] = ("const",)
+        self._patch_embeds()
         self._check_pos_embeds()
+
+    def _patch_embeds(self):
+        """conv (kernel = stride = p, no padding) -> flatten(2) -> transpose(1, 2)
+        is patch_embed; any other transpose is refused."""
+        for t, k in list(self.kind.items()):
+            if k[0] != "transpose":
+                continue
+            dims = sorted(d % 3 for d in t.args[1:3]) if len(t.args) == 3 else None
+            f = k[1]
+            fk = self.kind.get(f, ("",))
+            conv = fk[1] if fk[0] == "view" else None
+            start = (f.args[1] if len(f.args) > 1 else f.kwargs.get("start_dim", 0)) \
+                if conv is not None else None
+            m = self.modules.get(conv.target) if conv is not None and \
+                conv.op == "call_module" else None
+            ok = (dims == [1, 2] and start == 2 and isinstance(m, nn.Conv2d) and
+                  len(f.users) == 1 and len(conv.users) == 1 and
+                  m.kernel_size[0] == m.kernel_size[1] and m.stride == m.kernel_size and
+                  m.padding in ((0, 0), "valid") and m.dilation == (1, 1) and m.groups == 1)
+            if not ok:
+                _refuse(t, self.modules, "only x.flatten(2).transpose(1, 2) of a patch "
+                        "embedding (a Conv2d with kernel = stride, no padding, groups 1)")
+            name, p = conv.target, m.kernel_size[0]
+            w = m.weight.reshape(m.out_channels, -1)
+            b = m.bias if m.bias is not None else torch.zeros(m.out_channels)
+            self.kind[conv] = ("op", conv.args[0], {"op": "patch_embed", "param": name,
+                                                    "patch": p, "dim": m.out_channels},
+                               {name + ".weight": w, name + ".bias": b})
+            self.kind[f] = ("alias", conv)
+            self.kind[t] = ("alias", f)
 
     def _check_pos_embeds(self):
         """An add of a parameter (1, T, D) to a (1, T, D) tensor is pos_embed."""
@@ -562,7 +634,7 @@ class _Graph:
         k = self.kind.get(n)
         if k is None:
             return []
-        if k[0] in ("alias", "op", "view", "pos"):
+        if k[0] in ("alias", "op", "ops", "view", "pos", "transpose"):
             return [k[1]]
         if k[0] == "add":
             return [k[1], k[2]]
@@ -597,6 +669,8 @@ class _Graph:
                 out.append(k[2]["op"])
             elif k[0] in ("add", "pos"):
                 out.append(k[0])
+            elif k[0] == "ops":
+                out += [o["op"] for o in k[2]]
         return out
 
 
@@ -666,7 +740,7 @@ def _split_points(g, override):
 def _head_module(g, head):
     """The deepest module that every op of a head comes from ('' if none)."""
     owners = [n.meta.get("owner", "") for n in head
-              if g.kind.get(n, ("",))[0] in ("op", "add", "pos")]
+              if g.kind.get(n, ("",))[0] in ("op", "ops", "add", "pos")]
     if not owners or not all(owners):
         return ""
     parts = [o.split(".") for o in owners]
@@ -774,6 +848,17 @@ class _Emitter:
                     _refuse(n, mods, f"adds {shapes[b]} to {shapes[a]}")
                 op = {"op": "add", "from": frm}
                 shapes[n] = shapes[a]
+            elif k[0] == "ops":   # one PyTorch call, several splitee ops (attention)
+                src = self.resolve(k[1], start, emitted)
+                if src is not current:
+                    self.chain_error(n, src)
+                if len(shapes[src]) != 2 or shapes[src] != _tshape(n):
+                    _refuse(n, mods, f"needs a (T, D) tensor, got {shapes[src]}")
+                for name, t in k[3].items():
+                    self.add_tensor(n, name, t)
+                ops.extend(dict(o) for o in k[2][:-1])
+                op = dict(k[2][-1])
+                shapes[n] = shapes[src]
             elif k[0] == "pos":
                 src = self.resolve(k[1], start, emitted)
                 if src is not current:
@@ -826,7 +911,13 @@ class _Emitter:
             _refuse(n, mods, f"needs a (C, H, W) or (N) tensor, got {ins}")
         if kind == "token_mean" and len(ins) != 2:
             _refuse(n, mods, f"needs a (T, D) tensor, got {ins}")
-        if kind == "global_avgpool":
+        if kind == "patch_embed":
+            p = op["patch"]
+            if len(ins) != 3 or ins[1] % p or ins[2] % p:
+                _refuse(n, mods, f"patches of {p}x{p} do not tile {ins}")
+            out = ((ins[1] // p) * (ins[2] // p), op["dim"])
+            torch_shape = out   # PyTorch's (dim, H/p, W/p) before its flatten/transpose
+        elif kind == "global_avgpool":
             out = (ins[0],)
         elif kind == "flatten":
             out = (int(np.prod(ins)),)
@@ -862,7 +953,7 @@ def _stage_name(g, nodes, k):
     """The top-level modules the stage's ops come from, in order: "stem+stage1"."""
     tops = []
     for n in nodes:
-        o = n.meta.get("owner", "") if g.kind.get(n, ("",))[0] in ("op", "add", "pos") else ""
+        o = n.meta.get("owner", "") if g.kind.get(n, ("",))[0] in ("op", "ops", "add", "pos") else ""
         t = _top_name(g, o)
         if t and t not in tops:
             tops.append(t)

@@ -15,11 +15,13 @@ propagated on the example input, and the graph is cut at split points:
   * exit k < L: its split point is the latest node (in the traced order)
     that exit k's output shares with a later exit's output -- the last
     trunk tensor the head reads;
-  * the last exit L: if the last ops before its output are the same kinds,
-    in the same order, as exit L-1's head, its head is those ops (the
-    "mirror" rule); otherwise its split point is the latest node on the way
-    to it with the rank of split point L-1 ((C, H, W) for a CNN) that the
-    rest of the head reads alone;
+  * the last exit L, in this order: if exit L-1's head is submodule P.i
+    and P.(i+1) leads to exit L, its head is P.(i+1) (the "sibling" rule);
+    if the last ops before its output are the same kinds, in the same
+    order, as exit L-1's head, its head is those ops (the "mirror" rule);
+    otherwise its split point is the latest node on the way to it with the
+    rank of split point L-1 ((C, H, W) for a CNN), not a global pool's
+    output, that the rest of the head reads alone (the "rank" rule);
   * override: a module attribute `splitee_exit_heads` listing, per exit,
     the qualified name of the submodule that begins its head; the split
     point is that submodule's input.

@@ -1229,7 +1229,7 @@ def export(model, example_input, out_dir, name=None, mean=0.0, std=1.0, splitee=
             if lib:
                 split_diffs = check_split_points(g, splits, tmp, inputs, lib, tol)
             else:
-                log(f"export.py: split points not checked ({why}); the exits are")
+                log(f"export.py: split points not checked ({why})")
         os.makedirs(out_dir, exist_ok=True)
         for f in ("model.safetensors", "model.json"):
             os.replace(os.path.join(tmp, f), os.path.join(out_dir, f))

@@ -20,7 +20,8 @@ post-training exit augmentation starts from (its early heads stay untrained).
 Usage (Debian's PyTorch lives in /usr/bin/python3):
   /usr/bin/python3 tools/train_cnn.py --out build/cnn-train [--epochs 8]
   /usr/bin/python3 tools/export.py --module tools/models/mobilenet_ee.py:make \
-      --weights build/cnn-train/weights.pt --input-shape 1,28,28 --out data/cnn
+      --weights build/cnn-train/weights.pt --input-shape 1,28,28 \
+      --mean 0.2860 --std 0.3530 --out data/cnn   (the training normalisation)
 """
 import argparse
 import json

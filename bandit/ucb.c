@@ -6,43 +6,15 @@
 
 #include "policy_impl.h"
 
-/* UCB1: argmax of mean_a + beta*sqrt(ln t / n_a), t = rounds + 1, lowest
- * arm on ties. Every index that can win is evaluated exactly as the
- * authors' numpy expression, so the choices match theirs bit for bit; the
- * division and square root are skipped only for an arm whose index is
- * provably below the best index found so far, b:
- *
- *   d = (b - mean_a) - tau > 0  and  beta^2 ln t < d^2 n_a,
- *   tau = 1e-9 (1 + 2|b| + |b - mean_a|)   (>= 1e-9 (1 + |b| + |mean_a|))
- *
- * imply mean_a + beta*sqrt(ln t/n_a) <= b - tau + (a few ulps) < b, since
- * every rounding error involved is far below tau. The scan starts from the
- * arm chosen last round, which usually wins again, so most rounds cost one
- * division and square root instead of one per arm. */
+/* UCB1 (splitee__ucb1_scan, policy_impl.h, says how the scan is exact and
+ * why it is fast). */
 static int ucb1_choose(splitee_policy *p, gsl_rng *rng)
 {
     (void)rng;
     if (p->untried)
         return splitee__policy_first_untried(p);
-    const int arms = p->arms;
-    const double beta = p->cfg.beta;
-    const double lt = log((double)(p->rounds + 1));
-    const double b2lt = beta * beta * lt;
-    int best = p->hint < arms ? p->hint : 0;
-    double best_idx = p->mean[best] + beta * sqrt(lt / p->n[best]);
-    double tau0 = 1e-9 * (1.0 + 2.0 * fabs(best_idx));
-    for (int a = 0; a < arms; a++) {
-        const double gap = best_idx - p->mean[a];
-        const double d = gap * (1.0 - 1e-9) - tau0; /* gap - tau, gap > 0 */
-        if (d > 0 && b2lt < d * d * p->n[a])
-            continue;
-        const double idx = p->mean[a] + beta * sqrt(lt / p->n[a]);
-        if (idx > best_idx || (idx == best_idx && a < best)) {
-            best_idx = idx;
-            best = a;
-            tau0 = 1e-9 * (1.0 + 2.0 * fabs(best_idx));
-        }
-    }
+    const int best = splitee__ucb1_scan(p->mean, p->n, p->arms, p->cfg.beta,
+                                        log((double)(p->rounds + 1)), p->hint);
     p->hint = best;
     return best;
 }

@@ -455,6 +455,33 @@ refuse rule-threshold-range "--alpha: a confidence threshold is in" $bin replay 
 refuse rule-infer "splitee infer applies the threshold rule" $bin infer --split 2 --rule patience
 refuse rule-device-per-exit-count "per-exit: 2 thresholds given for 12 exits" $bin device --cloud none --rule per-exit --alphas 0.9,0.9 --limit 4
 
+# --- splitee-alpha (docs/ADAPTIVE.md): learns alpha with the layer, in replay and device.
+# With a one-value grid it is splitee-s (honest) at that alpha, whatever --alpha says:
+# the same rounds in replay's trace and the same device summary, so both use the alpha it chose.
+check policy-splitee-alpha $bin replay $T --reps 2 --policy splitee,splitee-s,splitee-alpha --alpha-grid 0.5:0.9:0.1
+$bin replay $T --reps 1 --policy splitee-alpha --alpha-grid 0.6 --alpha 0.99 --quiet --trace "$tmp/la1.csv" \
+    && $bin replay $T --reps 1 --policy splitee-s --alpha 0.6 --quiet --trace "$tmp/la2.csv" \
+    && cmp -s <(cut -d, -f2- "$tmp/la1.csv") <(cut -d, -f2- "$tmp/la2.csv") \
+    && ok || bad "replay: splitee-alpha with a one-value grid differs from splitee-s at that alpha"
+DV="--cloud none --images fixtures/fmnist16-images-idx3-ubyte.gz --labels fixtures/fmnist16-labels-idx1-ubyte --model ../data/model"
+$bin device $DV --policy splitee-alpha --alpha-grid 0.6 --alpha 0.99 2> /dev/null | grep -v '^controller' > "$tmp/la1.txt" \
+    && $bin device $DV --policy splitee-s --alpha 0.6 2> /dev/null | grep -v '^controller' > "$tmp/la2.txt" \
+    && grep -q '^samples 16: exited' "$tmp/la1.txt" && cmp -s "$tmp/la1.txt" "$tmp/la2.txt" \
+    && ok || bad "device: splitee-alpha with a one-value grid differs from splitee-s at that alpha"
+skip="^controller"
+check device-splitee-alpha $bin device $DV --policy splitee-alpha --alpha-grid 0.5:1:0.1
+check device-rule-patience $bin device $DV --policy splitee-s --rule patience --patience 2
+check device-rule-agreement $bin device $DV --policy splitee-s --rule agreement --alpha 1.5
+skip=""
+refuse alpha-grid-range "alpha grid (splitee-alpha): thresholds must be in \[0, 1\] (got 1.5)" \
+    $bin replay $T --policy splitee-alpha --alpha-grid 0.5,1.5 $outs
+refuse alpha-grid-twice "alpha grid (splitee-alpha): 0.7 appears twice" $bin replay $T --policy splitee-alpha --alpha-grid 0.7,0.8,0.7 $outs
+refuse alpha-grid-empty "--alpha-grid: no value given" $bin replay $T --policy splitee-alpha --alpha-grid , $outs
+refuse alpha-grid-rule "splitee-alpha learns the threshold of the threshold rule; the rule is patience" \
+    $bin replay $T --policy splitee-alpha --rule patience $outs
+refuse device-alpha-grid-rule "splitee-alpha learns the threshold of the threshold rule; the rule is agreement" \
+    $bin device --cloud none --policy splitee-alpha --rule agreement --alpha 1.5 --limit 4
+
 # --- a version 2 model through the CLI: fixtures/cnn28 (tests/tiny_models.h,
 # tm_cnn28: random weights, so its accuracy means nothing; a (1, 28, 28)
 # input, payloads that shrink with depth)

@@ -177,6 +177,11 @@ void splitee_policy_reset(splitee_policy *p)
     p->rounds = 0;
     p->hint = 0;
     p->untried = p->arms;
+    for (int a = 0; a <= SPLITEE_MAX_EXITS; a++) {   /* kl-ucb's cache: empty */
+        p->kl_tau[a] = -INFINITY;
+        p->kl_q[a] = -1;
+        p->kl_hx[a] = -1;
+    }
     for (int a = 0; a <= SPLITEE_MAX_EXITS; a++) {
         p->sum[a] = p->sumsq[a] = p->mean[a] = 0.0;
         p->n[a] = a < p->arms ? 0.0 : 1.0;   /* padding: see policy_impl.h */

@@ -95,7 +95,28 @@ struct splitee_policy {
     double *pair_mean;   /* (arms * grid_n) pair_sum / pair_n, 0 if unplayed */
     int pair_untried;    /* pairs with pair_n == 0 */
     int cur_pair;        /* the pair chosen last; -1 before the first */
+    /* kl-ucb (ucb.c), per arm: kl_q its last computed index (a warm start
+     * only), and a crossing-time cache keyed by value: while its count and
+     * mean stay kl_n, kl_mean and the reward bounds kl_lo, kl_hi, its index
+     * is below kl_Y for every round with ln t < kl_tau. kl_tau -INFINITY:
+     * empty. */
+    double kl_q[SPLITEE_MAX_EXITS + 1];
+    double kl_Y[SPLITEE_MAX_EXITS + 1];
+    double kl_tau[SPLITEE_MAX_EXITS + 1];
+    double kl_n[SPLITEE_MAX_EXITS + 1];
+    double kl_mean[SPLITEE_MAX_EXITS + 1];
+    double kl_hx[SPLITEE_MAX_EXITS + 1];   /* x whose h(x) is kl_h (-1: none) */
+    double kl_h[SPLITEE_MAX_EXITS + 1];
+    double kl_lo, kl_hi;
 };
+
+/* The KL-UCB index of an arm with rescaled mean m in [0, 1] and n > 0
+ * plays at bound lt = ln t: max{q in [m, 1] : n kl(m, q) <= lt}, kl
+ * clamped into [1e-15, 1 - 1e-15], by safeguarded Newton steps (ucb.c)
+ * started at `start` (any value; outside (m, 1) Pinsker's bound is used),
+ * within about 1e-14 of the root. Internal; tested against a
+ * high-precision bisection (test_bandit.c). */
+double splitee__kl_ucb_index(double m, double n, double lt, double start);
 
 /* Reward of arm j on a sample whose exit j has confidence cj and whose last
  * exit has confidence cl, given whether the sample ends at exit j (`exits`):

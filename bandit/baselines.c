@@ -38,13 +38,13 @@ static const splitee__policy_ops random_ops = { .choose = random_choose, .observ
 static const splitee__policy_ops fixed_ops = { .choose = fixed_choose, .observe = splitee__observe_played };
 
 const splitee__policy_kind splitee__kind_final = {
-    { "final", "always the last layer, on the device", 0, 0, 0, 0, NULL }, &last_ops };
+    { "final", "always the last layer, on the device", 0, 0, 0, 0, NULL, 0 }, &last_ops };
 const splitee__policy_kind splitee__kind_random = {
-    { "random", "a uniformly random layer", 0, 0, 0, 0, NULL }, &random_ops };
+    { "random", "a uniformly random layer", 0, 0, 0, 0, NULL, 0 }, &random_ops };
 const splitee__policy_kind splitee__kind_fixed = {
-    { "fixed", "always layer K (1-based)", SPLITEE_POLICY_PARAM_LAYER, 0, 0, 0, "fixed:K" }, &fixed_ops };
+    { "fixed", "always layer K (1-based)", SPLITEE_POLICY_PARAM_LAYER, 0, 0, 0, "fixed:K", 0 }, &fixed_ops };
 const splitee__policy_kind splitee__kind_oracle = {
-    { "oracle", "the best fixed layer in hindsight (replay only)", 0, 0, 1, 0, NULL }, &fixed_ops };
+    { "oracle", "the best fixed layer in hindsight (replay only)", 0, 0, 1, 0, NULL, 0 }, &fixed_ops };
 const splitee__policy_kind splitee__kind_ee_threshold = {
     { "ee-threshold", "early exit on the device at the first exit the exit rule accepts, never offloads",
-      0, 0, 0, 1, NULL }, &last_ops };
+      0, 0, 0, 1, NULL, 0 }, &last_ops };

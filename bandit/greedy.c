@@ -24,4 +24,4 @@ static const splitee__policy_ops epsilon_greedy_ops = {
 
 const splitee__policy_kind splitee__kind_epsilon_greedy = {
     { "epsilon-greedy", "the best mean so far, a random layer with probability epsilon",
-      SPLITEE_POLICY_PARAM_EPSILON, 1, 0, 0, NULL }, &epsilon_greedy_ops };
+      SPLITEE_POLICY_PARAM_EPSILON, 1, 0, 0, NULL, 0 }, &epsilon_greedy_ops };

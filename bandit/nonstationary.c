@@ -462,10 +462,10 @@ static const splitee__policy_ops d_ucb_s_ops = {
 #define D SPLITEE_POLICY_PARAM_BETA | SPLITEE_POLICY_PARAM_DISCOUNT
 #define SIDE SPLITEE_POLICY_PARAM_SIDE_INFO
 const splitee__policy_kind splitee__kind_sw_ucb = {
-    { "sw-ucb", "sliding-window UCB: only the last W rounds count", SW, 1, 0, 0, NULL }, &sw_ucb_ops };
+    { "sw-ucb", "sliding-window UCB: only the last W rounds count", SW, 1, 0, 0, NULL, 0 }, &sw_ucb_ops };
 const splitee__policy_kind splitee__kind_d_ucb = {
-    { "d-ucb", "discounted UCB: a round's weight decays by gamma per round", D, 1, 0, 0, NULL }, &d_ucb_ops };
+    { "d-ucb", "discounted UCB: a round's weight decays by gamma per round", D, 1, 0, 0, NULL, 0 }, &d_ucb_ops };
 const splitee__policy_kind splitee__kind_sw_ucb_s = {
-    { "sw-ucb-s", "sw-ucb with SplitEE-S side observations", SW | SIDE, 1, 0, 0, NULL }, &sw_ucb_s_ops };
+    { "sw-ucb-s", "sw-ucb with SplitEE-S side observations", SW | SIDE, 1, 0, 0, NULL, 0 }, &sw_ucb_s_ops };
 const splitee__policy_kind splitee__kind_d_ucb_s = {
-    { "d-ucb-s", "d-ucb with SplitEE-S side observations", D | SIDE, 1, 0, 0, NULL }, &d_ucb_s_ops };
+    { "d-ucb-s", "d-ucb with SplitEE-S side observations", D | SIDE, 1, 0, 0, NULL, 0 }, &d_ucb_s_ops };

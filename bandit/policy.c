@@ -34,6 +34,7 @@ static const splitee__policy_kind *const kinds[SPLITEE_POLICY_KIND_COUNT] = {
     [SPLITEE_POLICY_KIND_D_UCB] = &splitee__kind_d_ucb,
     [SPLITEE_POLICY_KIND_SW_UCB_S] = &splitee__kind_sw_ucb_s,
     [SPLITEE_POLICY_KIND_D_UCB_S] = &splitee__kind_d_ucb_s,
+    [SPLITEE_POLICY_KIND_SPLITEE_ALPHA] = &splitee__kind_splitee_alpha,
 };
 
 static const char *kind_name(splitee_policy_kind k)
@@ -42,7 +43,7 @@ static const char *kind_name(splitee_policy_kind k)
 }
 
 /* Defaults of bandit.h: splitee, beta 1, epsilon .05, prior_sd .5, arm 0,
- * honest, window 1000, discount 0.999. */
+ * honest, window 1000, discount 0.999, the default alpha grid. */
 void splitee_policy_config_default(splitee_policy_config *cfg)
 {
     cfg->kind = SPLITEE_POLICY_KIND_SPLITEE;
@@ -53,6 +54,8 @@ void splitee_policy_config_default(splitee_policy_config *cfg)
     cfg->side_info = SPLITEE_SIDE_INFO_HONEST;
     cfg->window = 1000;
     cfg->discount = 0.999;
+    cfg->alpha_grid = NULL;
+    cfg->alpha_grid_n = 0;
 }
 
 /* Checks a configuration against a reward model; 0 or SPLITEE_ERR_ARG. */
@@ -174,6 +177,11 @@ void splitee_policy_reset(splitee_policy *p)
     p->rounds = 0;
     p->hint = 0;
     p->untried = p->arms;
+    for (int a = 0; a <= SPLITEE_MAX_EXITS; a++) {   /* kl-ucb's cache: empty */
+        p->kl_tau[a] = -INFINITY;
+        p->kl_q[a] = -1;
+        p->kl_hx[a] = -1;
+    }
     for (int a = 0; a <= SPLITEE_MAX_EXITS; a++) {
         p->sum[a] = p->sumsq[a] = p->mean[a] = 0.0;
         p->n[a] = a < p->arms ? 0.0 : 1.0;   /* padding: see policy_impl.h */
@@ -246,6 +254,14 @@ void splitee_policy_set_offload(splitee_policy *p, const double *o)
     reward_bounds(&p->rw, &lo, &hi);
     p->lo = fmin(p->lo, lo);
     p->hi = fmax(p->hi, hi);
+}
+
+/* The chosen pair's alpha (splitee-alpha), else the reward model's. */
+double splitee_policy_alpha(const splitee_policy *p)
+{
+    if (p->grid && p->cur_pair >= 0)
+        return p->grid[p->cur_pair % p->grid_n];
+    return p->rw.alpha;
 }
 
 /* Number of arms L. */

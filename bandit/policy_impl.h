@@ -5,6 +5,7 @@
 #ifndef SPLITEE_POLICY_IMPL_H
 #define SPLITEE_POLICY_IMPL_H
 
+#include <math.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include <gsl/gsl_rng.h>
@@ -83,7 +84,39 @@ struct splitee_policy {
     double fresh_n[SPLITEE_MAX_EXITS + 1];
     double fresh_sum[SPLITEE_MAX_EXITS + 1];
     double fresh_sumsq[SPLITEE_MAX_EXITS + 1];
+    /* splitee-alpha (alpha.c): the threshold grid, ascending, and the
+     * statistics of the (layer, alpha) pairs, pair = layer * grid_n + g,
+     * allocated at create; NULL for other kinds. n/sum/mean above then
+     * hold the played layers' rewards, whatever their alpha. */
+    int grid_n;
+    double *grid;        /* (grid_n) */
+    double *pair_n;      /* (arms * grid_n) plays incl. side observations */
+    double *pair_sum;    /* (arms * grid_n) */
+    double *pair_mean;   /* (arms * grid_n) pair_sum / pair_n, 0 if unplayed */
+    int pair_untried;    /* pairs with pair_n == 0 */
+    int cur_pair;        /* the pair chosen last; -1 before the first */
+    /* kl-ucb (ucb.c), per arm: kl_q its last computed index (a warm start
+     * only), and a crossing-time cache keyed by value: while its count and
+     * mean stay kl_n, kl_mean and the reward bounds kl_lo, kl_hi, its index
+     * is below kl_Y for every round with ln t < kl_tau. kl_tau -INFINITY:
+     * empty. */
+    double kl_q[SPLITEE_MAX_EXITS + 1];
+    double kl_Y[SPLITEE_MAX_EXITS + 1];
+    double kl_tau[SPLITEE_MAX_EXITS + 1];
+    double kl_n[SPLITEE_MAX_EXITS + 1];
+    double kl_mean[SPLITEE_MAX_EXITS + 1];
+    double kl_hx[SPLITEE_MAX_EXITS + 1];   /* x whose h(x) is kl_h (-1: none) */
+    double kl_h[SPLITEE_MAX_EXITS + 1];
+    double kl_lo, kl_hi;
 };
+
+/* The KL-UCB index of an arm with rescaled mean m in [0, 1] and n > 0
+ * plays at bound lt = ln t: max{q in [m, 1] : n kl(m, q) <= lt}, kl
+ * clamped into [1e-15, 1 - 1e-15], by safeguarded Newton steps (ucb.c)
+ * started at `start` (any value; outside (m, 1) Pinsker's bound is used),
+ * within about 1e-14 of the root. Internal; tested against a
+ * high-precision bisection (test_bandit.c). */
+double splitee__kl_ucb_index(double m, double n, double lt, double start);
 
 /* Reward of arm j on a sample whose exit j has confidence cj and whose last
  * exit has confidence cl, given whether the sample ends at exit j (`exits`):
@@ -136,6 +169,42 @@ static inline int splitee__policy_argmax_mean(const splitee_policy *p)
     return best;
 }
 
+/* UCB1: argmax over a of mean[a] + beta*sqrt(lt / n[a]) (every n[a] > 0),
+ * lowest a on ties. Every index that can win is evaluated exactly as the
+ * authors' numpy expression, so the choices match theirs bit for bit; the
+ * division and square root are skipped only for an arm whose index is
+ * provably below the best index found so far, b:
+ *
+ *   d = (b - mean_a) - tau > 0  and  beta^2 lt < d^2 n_a,
+ *   tau = 1e-9 (1 + 2|b| + |b - mean_a|)   (>= 1e-9 (1 + |b| + |mean_a|))
+ *
+ * imply mean_a + beta*sqrt(lt/n_a) <= b - tau + (a few ulps) < b, since
+ * every rounding error involved is far below tau. The scan starts from
+ * `hint` (the arm chosen last round, which usually wins again; any value
+ * gives the same answer), so most rounds cost one division and square root
+ * instead of one per arm. */
+static inline int splitee__ucb1_scan(const double *mean, const double *n, int count,
+                                     double beta, double lt, int hint)
+{
+    const double b2lt = beta * beta * lt;
+    int best = hint >= 0 && hint < count ? hint : 0;
+    double best_idx = mean[best] + beta * sqrt(lt / n[best]);
+    double tau0 = 1e-9 * (1.0 + 2.0 * fabs(best_idx));
+    for (int a = 0; a < count; a++) {
+        const double gap = best_idx - mean[a];
+        const double d = gap * (1.0 - 1e-9) - tau0; /* gap - tau, gap > 0 */
+        if (d > 0 && b2lt < d * d * n[a])
+            continue;
+        const double idx = mean[a] + beta * sqrt(lt / n[a]);
+        if (idx > best_idx || (idx == best_idx && a < best)) {
+            best_idx = idx;
+            best = a;
+            tau0 = 1e-9 * (1.0 + 2.0 * fabs(best_idx));
+        }
+    }
+    return best;
+}
+
 /* splitee__side_rewards for a rule that is not a thresholds rule (policy.c,
  * out of line so that the common case stays small). */
 void splitee__side_rewards_stepped(splitee_policy *p, const splitee_obs *ob, int use_final,
@@ -184,5 +253,6 @@ extern const splitee__policy_kind splitee__kind_epsilon_greedy;       /* greedy.
 extern const splitee__policy_kind splitee__kind_thompson;             /* thompson.c */
 extern const splitee__policy_kind splitee__kind_sw_ucb, splitee__kind_d_ucb,
     splitee__kind_sw_ucb_s, splitee__kind_d_ucb_s;                    /* nonstationary.c */
+extern const splitee__policy_kind splitee__kind_splitee_alpha;        /* alpha.c */
 
 #endif

@@ -32,4 +32,4 @@ static int thompson_choose(splitee_policy *p, gsl_rng *rng)
 static const splitee__policy_ops thompson_ops = { .choose = thompson_choose, .observe = splitee__observe_played };
 
 const splitee__policy_kind splitee__kind_thompson = {
-    { "thompson", "Gaussian Thompson sampling", SPLITEE_POLICY_PARAM_PRIOR_SD, 1, 0, 0, NULL }, &thompson_ops };
+    { "thompson", "Gaussian Thompson sampling", SPLITEE_POLICY_PARAM_PRIOR_SD, 1, 0, 0, NULL, 0 }, &thompson_ops };

@@ -2,8 +2,10 @@
  * and all threads) and the time of the paper's full grid (11 offloading
  * costs x 20 repetitions x {splitee, splitee-s}) on the shipped table.
  *
- *   build/bench_replay [LOGITS.npy [LABELS.npy]]
+ *   build/bench_replay [LOGITS.npy [LABELS.npy [POLICY,...]]]
  *
+ * A third argument times only the policies named (and skips the grid), for
+ * a quick look at one policy on a busy machine.
  * Each figure is the best of 5 runs (wall clock, CLOCK_MONOTONIC), so that a
  * busy machine's noise is not reported as the code's speed. Curves are off,
  * as they would be for a sweep that only wants the table. */
@@ -74,9 +76,19 @@ int main(int argc, char **argv)
 
     static const char *names[] = { "splitee", "splitee-s", "final", "random", "oracle",
                                    "ee-threshold", "epsilon-greedy", "thompson", "kl-ucb", "ucb-v",
-                                   "sw-ucb", "d-ucb", "sw-ucb-s", "d-ucb-s" };
+                                   "sw-ucb", "d-ucb", "sw-ucb-s", "d-ucb-s", "splitee-alpha" };
+    const char *only = argc > 3 ? argv[3] : NULL;
     printf("%-16s %18s %18s\n", "policy", "Mrounds/s 1 thread", "Mrounds/s all");
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (only) {   /* a comma list: names[i] must be one of its items */
+            size_t len = strlen(names[i]);
+            const char *hit = only;
+            while ((hit = strstr(hit, names[i])) &&
+                   !((hit == only || hit[-1] == ',') && (hit[len] == ',' || hit[len] == '\0')))
+                hit += len;
+            if (!hit)
+                continue;
+        }
         splitee_policy_config pc;
         splitee_policy_config_default(&pc);
         splitee_policy_parse(names[i], &pc);
@@ -88,6 +100,11 @@ int main(int argc, char **argv)
         printf("%-16s %18.1f %18.1f\n", names[i], rounds / t1 / 1e6, rounds / ta / 1e6);
     }
 
+    if (only) {
+        splitee_replay_free(rp);
+        splitee_table_free(t);
+        return 0;
+    }
     splitee_setting grid[11];
     for (int k = 0; k < 11; k++) {
         splitee_setting_default(&grid[k]);

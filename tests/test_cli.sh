@@ -455,6 +455,33 @@ refuse rule-threshold-range "--alpha: a confidence threshold is in" $bin replay 
 refuse rule-infer "splitee infer applies the threshold rule" $bin infer --split 2 --rule patience
 refuse rule-device-per-exit-count "per-exit: 2 thresholds given for 12 exits" $bin device --cloud none --rule per-exit --alphas 0.9,0.9 --limit 4
 
+# --- splitee-alpha (docs/ADAPTIVE.md): learns alpha with the layer, in replay and device.
+# With a one-value grid it is splitee-s (honest) at that alpha, whatever --alpha says:
+# the same rounds in replay's trace and the same device summary, so both use the alpha it chose.
+check policy-splitee-alpha $bin replay $T --reps 2 --policy splitee,splitee-s,splitee-alpha --alpha-grid 0.5:0.9:0.1
+$bin replay $T --reps 1 --policy splitee-alpha --alpha-grid 0.6 --alpha 0.99 --quiet --trace "$tmp/la1.csv" \
+    && $bin replay $T --reps 1 --policy splitee-s --alpha 0.6 --quiet --trace "$tmp/la2.csv" \
+    && cmp -s <(cut -d, -f2- "$tmp/la1.csv") <(cut -d, -f2- "$tmp/la2.csv") \
+    && ok || bad "replay: splitee-alpha with a one-value grid differs from splitee-s at that alpha"
+DV="--cloud none --images fixtures/fmnist16-images-idx3-ubyte.gz --labels fixtures/fmnist16-labels-idx1-ubyte --model ../data/model"
+$bin device $DV --policy splitee-alpha --alpha-grid 0.6 --alpha 0.99 2> /dev/null | grep -v '^controller' > "$tmp/la1.txt" \
+    && $bin device $DV --policy splitee-s --alpha 0.6 2> /dev/null | grep -v '^controller' > "$tmp/la2.txt" \
+    && grep -q '^samples 16: exited' "$tmp/la1.txt" && cmp -s "$tmp/la1.txt" "$tmp/la2.txt" \
+    && ok || bad "device: splitee-alpha with a one-value grid differs from splitee-s at that alpha"
+skip="^controller"
+check device-splitee-alpha $bin device $DV --policy splitee-alpha --alpha-grid 0.5:1:0.1
+check device-rule-patience $bin device $DV --policy splitee-s --rule patience --patience 2
+check device-rule-agreement $bin device $DV --policy splitee-s --rule agreement --alpha 1.5
+skip=""
+refuse alpha-grid-range "alpha grid (splitee-alpha): thresholds must be in \[0, 1\] (got 1.5)" \
+    $bin replay $T --policy splitee-alpha --alpha-grid 0.5,1.5 $outs
+refuse alpha-grid-twice "alpha grid (splitee-alpha): 0.7 appears twice" $bin replay $T --policy splitee-alpha --alpha-grid 0.7,0.8,0.7 $outs
+refuse alpha-grid-empty "--alpha-grid: no value given" $bin replay $T --policy splitee-alpha --alpha-grid , $outs
+refuse alpha-grid-rule "splitee-alpha learns the threshold of the threshold rule; the rule is patience" \
+    $bin replay $T --policy splitee-alpha --rule patience $outs
+refuse device-alpha-grid-rule "splitee-alpha learns the threshold of the threshold rule; the rule is agreement" \
+    $bin device --cloud none --policy splitee-alpha --rule agreement --alpha 1.5 --limit 4
+
 # --- a version 2 model through the CLI: fixtures/cnn28 (tests/tiny_models.h,
 # tm_cnn28: random weights, so its accuracy means nothing; a (1, 28, 28)
 # input, payloads that shrink with depth)
@@ -588,6 +615,42 @@ refuse alpha-from-range "big.json: \"threshold\" must be a number in \[0, 1\]" $
 # calibrate --form split: one threshold per split layer, into replay --rule per-exit
 check calibrate-split $bin calibrate $T --form split --risk prediction-gap --clamp --epsilon 0.1
 check calibrate-split-eval $bin calibrate $T --form split --method ltt --epsilon 0.1 --splits 50 --n-cal 200 --seed 3
+# --epsilons: the evaluation at each epsilon (docs/RISK.md), with --plot its figure
+check calibrate-eps-sweep $bin calibrate $T --risk prediction-gap --clamp --method ltt --splits 20 --n-cal 150 --epsilons 0.05:0.2:0.05
+if command -v gnuplot > /dev/null; then
+    mkdir -p "$tmp/calfig"
+    $bin calibrate $T --risk consistency --method ucb-hb --splits 10 --n-cal 150 --epsilons 0.05,0.1,0.2 \
+        --plot "$tmp/calfig/e" > /dev/null && [[ -s "$tmp/calfig/e.png" && -s "$tmp/calfig/e.svg" ]] \
+        && grep -q 'risk = ε' "$tmp/calfig/e.svg" && [[ -z "$(ls "$tmp/calfig" | grep -v '^e\.\(png\|svg\)$')" ]] \
+        && ok || bad "calibrate --epsilons --plot: no figure, or temporaries left"
+fi
+refuse eps-sweep-no-splits "--epsilons: only with --splits R --n-cal N" $bin calibrate $T --epsilons 0.05,0.1 --plot "$tmp/out/e"
+refuse eps-sweep-split "--epsilons: only with --form early-exit" $bin calibrate $T --form split --splits 5 --n-cal 100 --epsilons 0.05,0.1
+refuse eps-sweep-json "--json: not with --epsilons" $bin calibrate $T --splits 5 --n-cal 100 --epsilons 0.05,0.1 $CJ
+refuse eps-sweep-plot-one "--plot: needs --epsilons with at least 2 values" $bin calibrate $T --splits 5 --n-cal 100 --epsilons 0.1 --plot "$tmp/out/e"
+refuse eps-sweep-range "--epsilons: 1.5 is not in (0, 1)" $bin calibrate $T --splits 5 --n-cal 100 --epsilons 0.1,1.5
+refuse eps-sweep-order "--epsilons: the values must increase (0.05 after 0.1)" $bin calibrate $T --splits 5 --n-cal 100 --epsilons 0.1,0.05
+refuse eps-sweep-plot-folder "nosuch/e.svg: cannot write" $bin calibrate $T --splits 5 --n-cal 100 --epsilons 0.05,0.1 --plot "$tmp/out/nosuch/e"
+# --holdout: calibrate on a seeded part, write both parts, replay the threshold on the other
+mkdir -p "$tmp/ho"
+skip="^parts: "
+check calibrate-holdout $bin calibrate $T --risk prediction-gap --clamp --method ltt --epsilon 0.1 --n-cal 150 --seed 4 \
+    --holdout "$tmp/ho/h" --json "$tmp/ho/h.json"
+skip=""
+# the calibration part alone gives the same threshold: it is what was calibrated on
+$bin calibrate --logits "$tmp/ho/h-cal.npy" --labels "$tmp/ho/h-cal-labels.npy" --no-progress --risk prediction-gap \
+    --clamp --method ltt --epsilon 0.1 | grep -q '^lambda-hat 0.85 ' && ok || bad "--holdout: the calibration part gives another threshold"
+grep -q '"holdout": {"seed": 4, "calibration": ".*/ho/h-cal.npy", "test": ".*/ho/h-test.npy", "test_samples": 250, "test_risk": 0.048,' \
+    "$tmp/ho/h.json" && ok || bad "--holdout --json: no holdout record"
+# the test part: 250 samples, and ee-threshold there saves what calibrate reported for it (42.4%)
+$bin replay --logits "$tmp/ho/h-test.npy" --labels "$tmp/ho/h-test-labels.npy" --no-progress --alpha-from "$tmp/ho/h.json" \
+    --policy ee-threshold --reps 1 > "$tmp/ho/r.txt" && grep -q '250 samples x 1 repetitions' "$tmp/ho/r.txt" \
+    && grep -q '^ee-threshold .* 42\.4 ±' "$tmp/ho/r.txt" && ok || bad "replay of the held-out part: $(cat "$tmp/ho/r.txt")"
+refuse holdout-no-ncal "--holdout: needs --n-cal N, the calibration samples" $bin calibrate $T --holdout "$tmp/out/h"
+refuse holdout-splits "--holdout: not with --splits (it calibrates once)" $bin calibrate $T --holdout "$tmp/out/h" --splits 5 --n-cal 100
+refuse holdout-form "--holdout: only with --form early-exit" $bin calibrate $T --form split --holdout "$tmp/out/h" --n-cal 100
+refuse holdout-too-many "--n-cal: 400 calibration samples leave no test sample (the table has 400)" \
+    $bin calibrate $T --holdout "$tmp/out/h" --n-cal 400 $CJ
 $bin calibrate $T --form split --risk prediction-gap --clamp --epsilon 0.1 --json "$tmp/cal/s.json" > /dev/null \
     && grep -q '"form": "split",' "$tmp/cal/s.json" \
     && grep -q '"alphas": \[0.66, 0.67, 0.64, 0.57, 0.57, 0.55, 0.49, 0.46, 0.45, 0.35, 0\],' "$tmp/cal/s.json" \

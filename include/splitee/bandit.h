@@ -56,6 +56,9 @@ typedef enum splitee_policy_kind {
                                      discounted by cfg.discount per round */
     SPLITEE_POLICY_KIND_SW_UCB_S,      /* sw-ucb with SplitEE-S side observations */
     SPLITEE_POLICY_KIND_D_UCB_S,       /* d-ucb with SplitEE-S side observations */
+    SPLITEE_POLICY_KIND_SPLITEE_ALPHA, /* UCB1 over (split layer, threshold alpha)
+                                     pairs from cfg.alpha_grid, with honest side
+                                     observations (docs/ADAPTIVE.md) */
     SPLITEE_POLICY_KIND_COUNT
 } splitee_policy_kind;
 
@@ -82,7 +85,15 @@ typedef struct splitee_policy_config {
                           with side observations, is allocated at create) */
     double discount;   /* d-ucb(-s): gamma in (0, 1], weight of a round per
                           round of age (1 = plain UCB statistics) */
+    const double *alpha_grid; /* splitee-alpha: (alpha_grid_n) thresholds in
+                          [0, 1], distinct, any order (copied at create);
+                          NULL with alpha_grid_n 0: the default grid
+                          0.50, 0.55, ..., 1.00 */
+    int alpha_grid_n;  /* 0..SPLITEE_POLICY_MAX_GRID */
 } splitee_policy_config;
+
+/* Most thresholds in a splitee-alpha grid. */
+#define SPLITEE_POLICY_MAX_GRID 256
 
 /* What the device saw on one round. */
 typedef struct splitee_obs {
@@ -104,8 +115,8 @@ typedef struct splitee_obs {
 typedef struct splitee_policy splitee_policy; /* opaque */
 
 /* Fills *cfg with defaults: kind splitee, beta 1, epsilon 0.05, prior_sd
- * 0.5, fixed_arm 0, honest side information, window 1000, discount 0.999
- * (docs/ADAPTIVE.md says why). */
+ * 0.5, fixed_arm 0, honest side information, window 1000, discount 0.999,
+ * the default alpha grid (docs/ADAPTIVE.md says why). */
 void splitee_policy_config_default(splitee_policy_config *cfg);
 
 /* Creates a policy over rw->arms arms. `rw` is copied. Fails with
@@ -133,6 +144,13 @@ void splitee_policy_reset(splitee_policy *p);
  * add SplitEE-S side observations; d-ucb-s then uses the discounted number
  * of rounds for n_t. */
 int splitee_policy_choose(splitee_policy *p, gsl_rng *rng);
+
+/* The exit threshold the round chosen last (splitee_policy_choose) plays:
+ * for a kind that learns it (splitee_policy_info.learns_alpha), the chosen
+ * pair's alpha, which the caller must decide the exit with (exit iff
+ * C_arm >= it, or arm is the last); for every other kind, and before the
+ * first choose, the reward model's alpha. */
+double splitee_policy_alpha(const splitee_policy *p);
 
 /* Learns from one round. ob->arm must be the arm the device played (for
  * an early_exit kind, the exit it stopped at). The played arm earns the
@@ -190,7 +208,8 @@ typedef enum splitee_policy_param {
     SPLITEE_POLICY_PARAM_LAYER = 1 << 3,     /* fixed_arm */
     SPLITEE_POLICY_PARAM_SIDE_INFO = 1 << 4, /* side_info */
     SPLITEE_POLICY_PARAM_WINDOW = 1 << 5,    /* window */
-    SPLITEE_POLICY_PARAM_DISCOUNT = 1 << 6   /* discount */
+    SPLITEE_POLICY_PARAM_DISCOUNT = 1 << 6,  /* discount */
+    SPLITEE_POLICY_PARAM_ALPHA_GRID = 1 << 7 /* alpha_grid, alpha_grid_n */
 } splitee_policy_param;
 
 /* A policy kind's traits, defined once beside its implementation (bandit/),
@@ -213,6 +232,10 @@ typedef struct splitee_policy_info {
                              both honour it */
     const char *spelling; /* how a user writes it when that differs from the
                              name ("fixed:K"), else NULL */
+    int learns_alpha;     /* 1: chooses the exit threshold too, each round
+                             (splitee_policy_alpha); the reward model's rule
+                             must be the threshold rule, whose alpha it
+                             replaces; replay and device both honour it */
 } splitee_policy_info;
 
 /* The traits of `kind`; NULL for a value outside 0..SPLITEE_POLICY_KIND_COUNT-1.

@@ -102,6 +102,19 @@ int splitee_plot_regret(const char *prefix, const splitee_result *r, splitee_err
 int splitee_plot_sweep(const char *prefix, const splitee_result *res, int nres,
                        splitee_error *err);
 
+/* PREFIX.svg and PREFIX.png: a risk-control evaluation against the target
+ * risk epsilon (splitee calibrate --epsilons --plot), two panels. Left: the
+ * test risk (risk[k], with bars risk_lo[k]..risk_hi[k], e.g. the splits'
+ * 10% and 90% quantiles) against eps[k], and the diagonal risk = epsilon,
+ * which a method that keeps its guarantee stays under. Right: the share of
+ * layers saved (saved[k] in [0, 1], drawn in %) against eps[k]. `name`
+ * (the method) picks the colour and the key; `title` goes over both
+ * panels. n >= 1 points, eps ascending; NaN points are left out. ARG on
+ * empty input; as splitee_plot otherwise. */
+int splitee_plot_calibration(const char *prefix, const char *title, const char *name, size_t n,
+                             const double *eps, const double *risk, const double *risk_lo,
+                             const double *risk_hi, const double *saved, splitee_error *err);
+
 #ifdef __cplusplus
 }
 #endif

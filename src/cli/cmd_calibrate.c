@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "core/internal.h"
 #include "core/numfmt.h"
+#include "core/stats.h"
 #include "groups.h"
 
 typedef struct calib_opts {
@@ -33,6 +34,9 @@ typedef struct calib_opts {
     char *scenes;      /* --form temporal: scene ids */
     long calib_frames; /* --form temporal: the first N frames calibrate (0: half) */
     int grid;          /* --form temporal: theta grid points */
+    cli_values epsilons; /* evaluate: a sweep of epsilon (n 0: --epsilon alone) */
+    char *plot;          /* with --epsilons: PREFIX of the figure */
+    char *holdout;       /* with --n-cal, no --splits: PREFIX of the two parts */
 } calib_opts;
 
 /* --form temporal is the CLI's own form after risk.h's: the stream rules'
@@ -141,7 +145,24 @@ static const cli_opt OPT_NCAL = { .name = "n-cal", .arg = "N", .kind = CLI_LONG,
     .help = "evaluate: calibration samples per split, the rest are the test part" };
 static const cli_opt OPT_SEED = { .name = "seed", .arg = "S", .kind = CLI_U64,
     .off = offsetof(calib_opts, seed), .help = "evaluate: seed of the splits", .def = "1" };
-static const cli_opt *const EVAL_OPTS[] = { &OPT_SPLITS, &OPT_NCAL, &OPT_SEED, NULL };
+static int set_epsilons(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    cli_values *e = &((calib_opts *)g)->epsilons;
+    int st = cli_parse_values(v, e, err, "--epsilons");
+    for (int k = 0; st == 0 && k < e->n; k++)
+        if (!(e->v[k] > 0 && e->v[k] < 1))
+            st = splitee__fail(err, SPLITEE_ERR_ARG, "--epsilons: %g is not in (0, 1)", e->v[k]);
+    for (int k = 1; st == 0 && k < e->n; k++)
+        if (!(e->v[k] > e->v[k - 1]))
+            st = splitee__fail(err, SPLITEE_ERR_ARG, "--epsilons: the values must increase (%g after %g)",
+                               e->v[k], e->v[k - 1]);
+    return st;
+}
+static const cli_opt OPT_EPSILONS = { .name = "epsilons", .arg = "LIST", .kind = CLI_FN,
+    .set = set_epsilons,
+    .help = "evaluate at each epsilon of a sweep, a,b,c or start:stop:step (with --splits)" };
+static const cli_opt *const EVAL_OPTS[] = { &OPT_SPLITS, &OPT_NCAL, &OPT_SEED, &OPT_EPSILONS, NULL };
 static const cli_group EVAL = { .title = "evaluation", .opts = EVAL_OPTS };
 
 static const cli_opt OPT_RULE = { .name = "rule", .arg = "R", .kind = CLI_FN, .set = set_rule,
@@ -162,7 +183,16 @@ static const cli_group TEMPORAL = { .title = "temporal (--form temporal)", .opts
 static const cli_opt OPT_JSON = { .name = "json", .arg = "FILE", .kind = CLI_STRING,
     .off = offsetof(calib_opts, json),
     .help = "write the outcome as JSON: the threshold (or the evaluation's summary)" };
-static const cli_opt *const OUT_OPTS[] = { &OPT_JSON, NULL };
+static const cli_opt OPT_PLOT = { .name = "plot", .arg = "PREFIX", .kind = CLI_STRING,
+    .off = offsetof(calib_opts, plot),
+    .help = "with --epsilons: PREFIX.svg and PREFIX.png, test risk against epsilon (with the\n"
+            "diagonal) and the layers saved against epsilon" };
+static const cli_opt OPT_HOLDOUT = { .name = "holdout", .arg = "PREFIX", .kind = CLI_STRING,
+    .off = offsetof(calib_opts, holdout),
+    .help = "with --n-cal N (no --splits): calibrate on N samples drawn by --seed, and write\n"
+            "them as PREFIX-cal.npy and the others as PREFIX-test.npy (labels beside,\n"
+            "-labels.npy), for an out-of-sample replay of the threshold" };
+static const cli_opt *const OUT_OPTS[] = { &OPT_JSON, &OPT_PLOT, &OPT_HOLDOUT, NULL };
 static const cli_group OUT = { .title = "output", .opts = OUT_OPTS };
 
 static const cli_use GROUPS[] = {
@@ -227,6 +257,9 @@ typedef struct outcome {
     const splitee_calib_result *res;   /* calibrate */
     double mean_exit;
     const splitee_risk_summary *sum;   /* evaluate */
+    size_t n_cal;                      /* calibrate: samples calibrated on (n, or --n-cal) */
+    double test_risk, test_exit;       /* --holdout: at lambda-hat on the other samples */
+    const char *hold_cal, *hold_test;  /* --holdout: the two parts' logits files */
 } outcome;
 
 static void write_json(FILE *f, const outcome *c)
@@ -249,7 +282,7 @@ static void write_json(FILE *f, const outcome *c)
     put_num(f, c->hi);
     fputs("]", f);
     if (c->res) {
-        fprintf(f, ",\n  \"n\": %zu,\n  \"threshold\": ", c->n);
+        fprintf(f, ",\n  \"n\": %zu,\n  \"threshold\": ", c->n_cal);
         put_num(f, c->res->threshold);
         fputs(",\n  \"empirical_risk\": ", f);
         put_num(f, c->res->risk);
@@ -266,6 +299,17 @@ static void write_json(FILE *f, const outcome *c)
         put_num(f, c->mean_exit);
         fputs(",\n  \"saved\": ", f);
         put_num(f, 1 - c->mean_exit / c->exits);
+        if (o->holdout) {
+            fprintf(f, ",\n  \"holdout\": {\"seed\": %llu, \"calibration\": ", (unsigned long long)o->seed);
+            put_str(f, c->hold_cal);
+            fputs(", \"test\": ", f);
+            put_str(f, c->hold_test);
+            fprintf(f, ", \"test_samples\": %zu, \"test_risk\": ", c->n - c->n_cal);
+            put_num(f, c->test_risk);
+            fputs(", \"test_mean_exit\": ", f);
+            put_num(f, c->test_exit);
+            fputs("}", f);
+        }
     } else {
         const splitee_risk_summary *s = c->sum;
         fprintf(f, ",\n  \"n\": %ld,\n  \"splits\": %d,\n  \"seed\": %llu,\n  \"test_risk\": {\"mean\": ",
@@ -521,6 +565,166 @@ static int calibrate_temporal(const calib_opts *o, int argc, char **argv, splite
     return st;
 }
 
+/* A .npy (version 1.0, C order, little-endian) of `count` elements of
+ * `elem` bytes, descr e.g. "<f8", shape (ndim dims), into a malloc'd
+ * buffer (*len bytes); NULL when out of memory. */
+static char *npy_bytes(const char *descr, int ndim, const size_t *shape, const void *data,
+                       size_t elem, size_t count, size_t *len)
+{
+    char dict[256];
+    int k = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
+    for (int d = 0; d < ndim; d++)
+        k += snprintf(dict + k, sizeof dict - (size_t)k, ndim == 1 ? "%zu,), }" : d + 1 < ndim ? "%zu, " : "%zu), }",
+                      shape[d]);
+    size_t hl = (size_t)k + 1;                 /* + '\n' */
+    hl += (64 - (10 + hl) % 64) % 64;          /* 10 + hl a multiple of 64 */
+    *len = 10 + hl + elem * count;
+    char *b = malloc(*len);
+    if (!b)
+        return NULL;
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (char)(hl & 0xff);
+    b[9] = (char)(hl >> 8);
+    memset(b + 10, ' ', hl);
+    memcpy(b + 10, dict, (size_t)k);
+    b[10 + hl - 1] = '\n';
+    memcpy(b + 10 + hl, data, elem * count);
+    return b;
+}
+
+/* --holdout: a seeded draw of n_cal of the n samples (Fisher-Yates on a
+ * generator of its own, so that the draw depends on --seed alone), both
+ * parts in table order: idx[0..n_cal-1] calibration, idx[n_cal..n-1] test. */
+static void holdout_split(size_t n, size_t n_cal, uint64_t seed, size_t *idx, unsigned char *mark)
+{
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = i;
+        mark[i] = 0;
+    }
+    gsl_rng *rng = splitee__rng_alloc(splitee__mix64(seed ^ 0x686f6c64ULL)); /* "hold" */
+    for (size_t i = 0; i < n_cal; i++) {       /* a partial Fisher-Yates */
+        size_t j = i + (rng ? (size_t)gsl_rng_uniform_int(rng, (unsigned long)(n - i)) : 0);
+        size_t t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+        mark[idx[i]] = 1;
+    }
+    gsl_rng_free(rng);
+    size_t c = 0, r = n_cal;
+    for (size_t i = 0; i < n; i++) {
+        if (mark[i])
+            idx[c++] = i;
+        else
+            idx[r++] = i;
+    }
+}
+
+/* The logits (and labels) of samples idx[0..m-1] as .npy buffers: out[0]
+ * logits, out[1] labels (when the table has them). */
+static int part_npy(const splitee_table *t, const size_t *idx, size_t m, const char *path,
+                    const char *lpath, splitee_output *out, int *nout, splitee_error *err)
+{
+    const int E = splitee_table_exits(t), C = splitee_table_classes(t);
+    const size_t row = (size_t)E * (size_t)C;
+    const double *lg = splitee_table_logits(t);
+    const int32_t *lb = splitee_table_labels(t);
+    double *x = malloc(m * row * sizeof *x);
+    int32_t *y = lb ? malloc(m * sizeof *y) : NULL;
+    if (!x || (lb && !y)) {
+        free(x);
+        free(y);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (size_t i = 0; i < m; i++) {
+        memcpy(x + i * row, lg + idx[i] * row, row * sizeof *x);
+        if (y)
+            y[i] = lb[idx[i]];
+    }
+    size_t shape[3] = { m, (size_t)E, (size_t)C }, len;
+    int st = 0;
+    char *bx = npy_bytes("<f8", 3, shape, x, sizeof *x, m * row, &len);
+    if (!bx)
+        st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", path);
+    else
+        out[(*nout)++] = (splitee_output){ path, bx, len };
+    if (st == 0 && y) {
+        char *by = npy_bytes("<i4", 1, shape, y, sizeof *y, m, &len);
+        if (!by)
+            st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", lpath);
+        else
+            out[(*nout)++] = (splitee_output){ lpath, by, len };
+    }
+    free(x);
+    free(y);
+    return st;
+}
+
+/* --epsilons: the evaluation at each epsilon of the sweep (the same seeded
+ * splits for every one), a table on stdout and, with --plot, the figure.
+ * The figure's outputs were checked before. */
+static int run_sweep(const calib_opts *o, const splitee_risk *r, const splitee_calib_config *base,
+                     const outcome *oc, splitee_error *err)
+{
+    const int ne = o->epsilons.n;
+    splitee_risk_split *sp = malloc((size_t)o->splits * sizeof *sp);
+    splitee_risk_summary *sum = malloc((size_t)ne * sizeof *sum);
+    double *col = malloc((size_t)ne * 4 * sizeof *col);
+    int st = sp && sum && col ? 0
+             : splitee__fail(err, SPLITEE_ERR_NOMEM, "calibrate: out of memory for %d splits", o->splits);
+    for (int k = 0; k < ne && st == 0; k++) {
+        splitee_calib_config cc = *base;
+        cc.epsilon = o->epsilons.v[k];
+        if ((st = splitee_risk_evaluate(r, &cc, (size_t)o->n_cal, o->splits, o->seed, sp, err)) == 0)
+            st = splitee_risk_summarize(sp, o->splits, cc.epsilon, oc->exits, &sum[k], err);
+    }
+    const char *method = splitee_calib_method_name(base->method);
+    if (st == 0 && o->plot) {
+        double *mean = col, *q10 = col + ne, *q90 = col + 2 * ne, *saved = col + 3 * ne;
+        for (int k = 0; k < ne; k++) {
+            mean[k] = sum[k].test_mean;
+            q10[k] = sum[k].test_q10;
+            q90[k] = sum[k].test_q90;
+            saved[k] = sum[k].saved;
+        }
+        char title[512];
+        snprintf(title, sizeof title, "%s, %s risk%s, %s on %s: %d splits of %ld calibration samples",
+                 method, splitee_risk_kind_name((splitee_risk_kind)o->risk), o->clamp ? " (clamped)" : "",
+                 splitee_confidence_name((splitee_confidence)o->confidence),
+                 strrchr(oc->table, '/') ? strrchr(oc->table, '/') + 1 : oc->table, o->splits, o->n_cal);
+        if (base->method != SPLITEE_CALIB_NAIVE && base->method != SPLITEE_CALIB_CRC)
+            snprintf(title + strlen(title), sizeof title - strlen(title), ", δ %g", base->delta);
+        st = splitee_plot_calibration(o->plot, title, method, (size_t)ne, o->epsilons.v, mean, q10,
+                                      q90, saved, err);
+    }
+    if (st == 0) {
+        printf("table %s: %zu samples, %d exits\n", oc->table, oc->n, oc->exits);
+        printf("risk %s%s (losses in [%g, %g]) on %s; method %s", splitee_risk_kind_name((splitee_risk_kind)o->risk),
+               o->clamp ? " clamped at 0" : "", oc->lo, oc->hi,
+               splitee_confidence_name((splitee_confidence)o->confidence), method);
+        if (base->method != SPLITEE_CALIB_NAIVE && base->method != SPLITEE_CALIB_CRC)
+            printf(", delta %g", base->delta);
+        printf("\nevaluation: %d splits of %ld calibration / %zu test samples (seed %llu), at each epsilon\n",
+               o->splits, o->n_cal, oc->n - (size_t)o->n_cal, (unsigned long long)o->seed);
+        printf("epsilon  test risk     q10     q90     max  share > eps  mean lambda  none  saved %%\n");
+        for (int k = 0; k < ne; k++) {
+            const splitee_risk_summary *q = &sum[k];
+            printf("%7.4f  %9.4f  %6.4f  %6.4f  %6.4f  %11.3f  ", o->epsilons.v[k], q->test_mean, q->test_q10,
+                   q->test_q90, q->test_max, q->share_over);
+            if (q->none < q->splits)
+                printf("%11.4f", q->threshold_mean);
+            else
+                printf("%11s", "-");
+            printf("  %4d  %7.1f\n", q->none, 100 * q->saved);
+        }
+        if (o->plot)
+            printf("figure: %s.svg, %s.png\n", o->plot, o->plot);
+    }
+    free(col);
+    free(sum);
+    free(sp);
+    return st;
+}
+
 int cli_calibrate(int argc, char **argv)
 {
     calib_opts o;
@@ -545,18 +749,60 @@ int cli_calibrate(int argc, char **argv)
         st = splitee__fail(&err, SPLITEE_ERR_ARG, "--scenes: only with --form temporal");
     if (st == 0 && o.tab.nshift > 0)
         st = splitee__fail(&err, SPLITEE_ERR_ARG, "--shift: splitee calibrate takes one table");
-    if (st == 0 && (o.splits > 0) != (o.n_cal > 0))
+    if (st == 0 && o.holdout && (o.splits || !o.n_cal))
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, o.splits ? "--holdout: not with --splits (it calibrates once)"
+                                                           : "--holdout: needs --n-cal N, the calibration samples");
+    if (st == 0 && o.holdout && o.form == SPLITEE_RISK_FORM_SPLIT)
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--holdout: only with --form early-exit");
+    if (st == 0 && !o.holdout && (o.splits > 0) != (o.n_cal > 0))
         st = splitee__fail(&err, SPLITEE_ERR_ARG, o.splits ? "--splits: needs --n-cal N"
-                                                           : "--n-cal: only with --splits R");
+                                                           : "--n-cal: only with --splits R or --holdout");
+    if (st == 0 && o.epsilons.n && !o.splits)
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--epsilons: only with --splits R --n-cal N (the evaluation)");
+    if (st == 0 && o.epsilons.n && o.form == SPLITEE_RISK_FORM_SPLIT)
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--epsilons: only with --form early-exit");
+    if (st == 0 && o.epsilons.n && o.json)
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--json: not with --epsilons (one --epsilon writes its summary)");
+    if (st == 0 && o.plot && o.epsilons.n < 2)
+        st = splitee__fail(&err, SPLITEE_ERR_ARG, "--plot: needs --epsilons with at least 2 values");
+    if (st == 0 && o.plot) {
+        size_t pl = strlen(o.plot) + 5;
+        char *probe = malloc(pl);
+        if (!probe)
+            st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.plot);
+        for (int k = 0; st == 0 && k < 2; k++) {
+            snprintf(probe, pl, "%s.%s", o.plot, k ? "png" : "svg");
+            st = splitee_output_check(probe, &err);
+        }
+        free(probe);
+    }
+    char *hpath[4] = { NULL, NULL, NULL, NULL };   /* --holdout: cal, cal labels, test, test labels */
+    if (st == 0 && o.holdout) {
+        static const char *const SFX[4] = { "-cal.npy", "-cal-labels.npy", "-test.npy", "-test-labels.npy" };
+        for (int k = 0; st == 0 && k < 4; k++) {
+            size_t hl = strlen(o.holdout) + strlen(SFX[k]) + 1;
+            if (!(hpath[k] = malloc(hl)))
+                st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.holdout);
+            else {
+                snprintf(hpath[k], hl, "%s%s", o.holdout, SFX[k]);
+                st = splitee_output_check(hpath[k], &err);
+            }
+        }
+    }
     if (st == 0 && o.json)
         st = splitee_output_check(o.json, &err);
     if (st == 0)
         st = cli_table_load(&o.tab, &t, &err);
+    if (st == 0 && o.holdout && (size_t)o.n_cal >= splitee_table_samples(t))
+        st = splitee__fail(&err, SPLITEE_ERR_VALUE, "--n-cal: %ld calibration samples leave no test sample (the table has %zu)",
+                           o.n_cal, splitee_table_samples(t));
     splitee_risk_config rc = { .risk = (splitee_risk_kind)o.risk, .clamp = o.clamp,
                                .confidence = (splitee_confidence)o.confidence,
                                .form = (splitee_risk_form)o.form };
     layer_out *lay = NULL;
     int layers = 0;
+    splitee_output hold_outs[5];   /* --holdout's parts, then the JSON */
+    int hold_n = 0;
     if (st == 0)
         st = splitee_risk_create(t, &rc, &r, &err);
     splitee_calib_config cc = { .method = (splitee_calib_method)o.method, .epsilon = o.epsilon,
@@ -570,6 +816,14 @@ int cli_calibrate(int argc, char **argv)
         oc.exits = splitee_risk_exits(r);
         splitee_risk_range(rc.risk, rc.clamp, &oc.lo, &oc.hi);
         layers = splitee_risk_layers(r);
+        if (o.epsilons.n) {
+            st = run_sweep(&o, r, &cc, &oc, &err);
+            free(cmdline);
+            splitee_risk_free(r);
+            splitee_table_free(t);
+            cli_free(&CMD, &o);
+            return st == 0 ? 0 : cli_fail(&err, st);
+        }
         if (rc.form == SPLITEE_RISK_FORM_SPLIT) {
             if (!(lay = calloc((size_t)layers, sizeof *lay)) ||
                 (o.splits && !(sp = malloc((size_t)o.splits * sizeof *sp))))
@@ -589,8 +843,36 @@ int cli_calibrate(int argc, char **argv)
             else if ((st = splitee_risk_evaluate(r, &cc, (size_t)o.n_cal, o.splits, o.seed, sp, &err)) == 0)
                 st = splitee_risk_summarize(sp, o.splits, o.epsilon, oc.exits, &sum, &err);
             oc.sum = &sum;
+        } else if (o.holdout) {
+            size_t *idx = malloc(oc.n * sizeof *idx);
+            unsigned char *mark = malloc(oc.n);
+            oc.n_cal = (size_t)o.n_cal;
+            oc.hold_cal = hpath[0];
+            oc.hold_test = hpath[2];
+            if (!idx || !mark)
+                st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "calibrate: out of memory for %zu samples", oc.n);
+            else {
+                holdout_split(oc.n, oc.n_cal, o.seed, idx, mark);
+                if ((st = splitee_risk_calibrate(r, idx, oc.n_cal, &cc, &res, &err)) == 0) {
+                    oc.res = &res;
+                    splitee_risk_mean(r, res.index, idx, oc.n_cal, &oc.mean_exit);
+                    oc.test_risk = splitee_risk_mean(r, res.index, idx + oc.n_cal, oc.n - oc.n_cal, &oc.test_exit);
+                }
+            }
+            splitee_output outs[4];
+            int nout = 0;
+            if (st == 0)
+                st = part_npy(t, idx, oc.n_cal, hpath[0], hpath[1], outs, &nout, &err);
+            if (st == 0)
+                st = part_npy(t, idx + oc.n_cal, oc.n - oc.n_cal, hpath[2], hpath[3], outs, &nout, &err);
+            /* the parts and the JSON are written together below */
+            hold_n = nout;
+            memcpy(hold_outs, outs, sizeof outs);
+            free(idx);
+            free(mark);
         } else if ((st = splitee_risk_calibrate(r, NULL, oc.n, &cc, &res, &err)) == 0) {
             oc.res = &res;
+            oc.n_cal = oc.n;
             splitee_risk_mean(r, res.index, NULL, oc.n, &oc.mean_exit);
         }
     }
@@ -607,10 +889,14 @@ int cli_calibrate(int argc, char **argv)
                 write_json(m, &oc);
             if (fclose(m) != 0)
                 st = splitee__fail(&err, SPLITEE_ERR_NOMEM, "%s: out of memory", o.json);
+            else if (hold_n)
+                hold_outs[hold_n++] = (splitee_output){ o.json, buf, len };
             else
                 st = splitee_file_write_atomic(o.json, buf, len, &err);
         }
     }
+    if (st == 0 && hold_n)
+        st = splitee_file_write_all(hold_outs, hold_n, &err);
     if (st == 0) {
         printf("table %s: %zu samples, %d exits\n", oc.table, oc.n, oc.exits);
         printf("risk %s%s (losses in [%g, %g]) on %s; method %s, epsilon %g", splitee_risk_kind_name(rc.risk),
@@ -669,6 +955,16 @@ int cli_calibrate(int argc, char **argv)
                        res.fail_risk, stat_name(cc.method), res.fail_stat);
             printf("mean exit layer %.3f of %d: %.1f%% of the layers saved\n", oc.mean_exit, oc.exits,
                    100 * (1 - oc.mean_exit / oc.exits));
+            if (o.holdout) {
+                printf("calibrated on %zu of the %zu samples (seed %llu); held out %zu\n", oc.n_cal, oc.n,
+                       (unsigned long long)o.seed, oc.n - oc.n_cal);
+                printf("held-out risk at lambda-hat %.4f (epsilon %g); mean exit layer %.3f: %.1f%% saved\n",
+                       oc.test_risk, o.epsilon, oc.test_exit, 100 * (1 - oc.test_exit / oc.exits));
+                if (splitee_table_labels(t))
+                    printf("parts: %s (%s), %s (%s)\n", hpath[0], hpath[1], hpath[2], hpath[3]);
+                else
+                    printf("parts: %s, %s\n", hpath[0], hpath[2]);
+            }
         } else {
             printf("evaluation: %d splits of %ld calibration / %zu test samples (seed %llu)\n", o.splits,
                    o.n_cal, oc.n - (size_t)o.n_cal, (unsigned long long)o.seed);
@@ -684,6 +980,11 @@ int cli_calibrate(int argc, char **argv)
                    100 * sum.saved);
         }
     }
+    for (int k = 0; k < hold_n; k++)
+        if (hold_outs[k].data != buf)
+            free((void *)hold_outs[k].data);
+    for (int k = 0; k < 4; k++)
+        free(hpath[k]);
     free(buf);
     free(cmdline);
     free(sp);

@@ -1012,6 +1012,12 @@ static int pol_beta(void *g, const char *v, const cli_ctx *ctx, splitee_error *e
     return cli_parse_values(v, &((cli_policy *)g)->beta, err, "--beta");
 }
 
+static int pol_alpha_grid(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    (void)ctx;
+    return cli_parse_values(v, &((cli_policy *)g)->alpha_grid, err, "--alpha-grid");
+}
+
 static const char *const SIDE_INFO[] = { "honest", "reference", NULL };
 
 static const cli_opt OPT_POLICY = { .name = "policy", .arg = "LIST", .kind = CLI_FN, .set = pol_policy,
@@ -1036,8 +1042,13 @@ static const cli_opt OPT_SIDE_INFO = { .name = "side-info", .arg = "S", .kind = 
 static const cli_opt OPT_SEED = { .name = "seed", .arg = "S", .kind = CLI_U64,
     .off = FIELD(cli_policy, seed), .help = "seed of the policies' random draws (and of a link's)",
     .def = "1" };
+static const cli_opt OPT_ALPHA_GRID = { .name = "alpha-grid", .arg = "LIST", .kind = CLI_FN,
+    .set = pol_alpha_grid,
+    .help = "splitee-alpha: the thresholds it learns among, a,b,c or start:stop:step",
+    .def = "0.5:1:0.05" };
 static const cli_opt *const POLICY_OPTS[] = { &OPT_POLICY, &OPT_BETA, &OPT_EPSILON, &OPT_PRIOR_SD,
-                                              &OPT_WINDOW, &OPT_DISCOUNT, &OPT_SIDE_INFO, &OPT_SEED, NULL };
+                                              &OPT_WINDOW, &OPT_DISCOUNT, &OPT_SIDE_INFO,
+                                              &OPT_ALPHA_GRID, &OPT_SEED, NULL };
 
 static int policy_finish(void *g, const char *cmd, splitee_error *err)
 {
@@ -1052,6 +1063,8 @@ static int policy_finish(void *g, const char *cmd, splitee_error *err)
         pc->side_info = (splitee_side_info)p->side_info;
         pc->window = p->window;
         pc->discount = p->discount;
+        pc->alpha_grid = p->alpha_grid.n ? p->alpha_grid.v : NULL;
+        pc->alpha_grid_n = p->alpha_grid.n;
     }
     return 0;
 }

@@ -196,6 +196,7 @@ typedef struct cli_policy {
     int window;
     int side_info;                     /* splitee_side_info */
     uint64_t seed;                     /* the policies' random draws */
+    cli_values alpha_grid;             /* splitee-alpha's thresholds (n 0: its default) */
 } cli_policy;
 extern const cli_group cli_group_policy;
 

@@ -35,6 +35,7 @@ struct splitee_device {
     int early_exit;                /* the policy is an early-exit deployment of the rule */
     splitee_exit_stream *stream;   /* a stream rule's state across frames, or NULL */
     double *zrow;                  /* stream rule: (layers, classes) this frame's exit logits */
+    int learns_alpha;              /* the policy chooses alpha each round */
     splitee_engine_state *s;       /* the policy's forward pass */
     splitee_engine_state *es;      /* eval only: every exit, never shown to the policy */
     float *logits;                 /* (classes) */
@@ -185,8 +186,10 @@ int splitee_device_create(const splitee_model *model, const splitee_policy_confi
     int st = splitee_reward_init(&d->rw, rc, d->layers, err);
     if (st == 0)
         st = splitee_policy_create(pc, &d->rw, &d->policy, err);
-    if (st == 0)
+    if (st == 0) {
         d->early_exit = splitee_policy_kind_info(pc->kind)->early_exit;
+        d->learns_alpha = splitee_policy_kind_info(pc->kind)->learns_alpha;
+    }
     if (st == 0 && splitee_exit_kind_info(d->rw.exit.kind)->stream) {
         /* a stream rule decides every frame on the device: an early-exit deployment */
         if (!d->early_exit)
@@ -571,6 +574,10 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
             break;
         }
     }
+    /* a policy that learns alpha (splitee-alpha, threshold rule only)
+     * decides the exit with the alpha it chose this round */
+    if (d->learns_alpha && arm != last)
+        accepted = d->conf[arm] >= splitee_policy_alpha(d->policy);
     double c_stop = d->conf[stop];
     int32_t pred = d->stream ? stream_label : d->pred[stop];
     r->arm = arm;

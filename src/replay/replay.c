@@ -394,10 +394,14 @@ typedef struct pass_in {
 
 /* Plays every round of one job and fills in->o. `ee`: the policy is an
  * early-exit deployment of the rule; `thr`: the rule is a thresholds rule,
- * which never reads predictions. run_job calls it with constant flags for
- * the common cases, and always inlined, each call is a loop of its own. */
+ * which never reads predictions; `la`: the policy learns alpha
+ * (splitee_policy_info.learns_alpha), so each round exits iff C_arm >=
+ * the alpha it chose, and its pseudo-regret uses the round's reward in
+ * place of the unknown mean of the pair it played. run_job calls it with
+ * constant flags for the common cases, and always inlined, each call is a
+ * loop of its own. */
 static inline __attribute__((always_inline)) void play_pass(const pass_in *in, const int ee,
-                                                            const int thr)
+                                                            const int thr, const int la)
 {
     const run_ctx *rc = in->rc;
     const splitee_replay *rp = rc->rp;
@@ -442,8 +446,12 @@ static inline __attribute__((always_inline)) void play_pass(const pass_in *in, c
             splitee_policy_set_offload(pol, ot);
             drift = round_drift(sc, rw->mu, ot, sc->best, ee ? -1 : arm);
         }
-        const splitee_outcome oc = ee ? splitee_reward_early_exit(&rwt, arm, row, prow)
-                                      : evaluate(&rwt, arm, row, prow, thr);
+        const splitee_outcome oc =
+            la ? splitee_reward_decided(&rwt, arm,
+                                        arm == L - 1 || row[arm] >= splitee_policy_alpha(pol),
+                                        row[arm], row[L - 1], rwt.offload[arm])
+            : ee ? splitee_reward_early_exit(&rwt, arm, row, prow)
+                 : evaluate(&rwt, arm, row, prow, thr);
         /* what the device saw: an early exit is observed at the exit it took */
         const int seen = ee ? oc.exit : arm;
         const splitee_obs ob = { seen, row, oc.offloaded,
@@ -455,7 +463,7 @@ static inline __attribute__((always_inline)) void play_pass(const pass_in *in, c
         noff += oc.offloaded;
         cost += oc.cost;
         reward += oc.reward;
-        const double mu_arm = ee ? cur.ee : cur.mean[arm];
+        const double mu_arm = la ? oc.reward : ee ? cur.ee : cur.mean[arm];
         /* with a schedule the best arm's reward depends on round t's o (and
          * --link refuses shifts, so the static and dynamic best coincide) */
         const double r_best = sched ? splitee_reward_evaluate(&rwt, sc->best, row, prow).reward
@@ -546,12 +554,14 @@ static int run_job(run_ctx *rc, int si, int p, int r)
         : NULL;
     in.trace = (si == 0 && r == 0 && rc->traces) ? rc->traces[p] : NULL;
     /* one loop per common case, so that none pays for the others' tests */
-    if (rw->exit.thresholds && ee)
-        play_pass(&in, 1, 1);
+    if (splitee_policy_kind_info(pc.kind)->learns_alpha)
+        play_pass(&in, 0, 1, 1);   /* its create refused any rule but the threshold rule */
+    else if (rw->exit.thresholds && ee)
+        play_pass(&in, 1, 1, 0);
     else if (rw->exit.thresholds)
-        play_pass(&in, 0, 1);
+        play_pass(&in, 0, 1, 0);
     else
-        play_pass(&in, ee, 0);
+        play_pass(&in, ee, 0, 0);
     gsl_rng_free(rng);
     splitee_policy_free(pol);
     return SPLITEE_OK;

@@ -35,7 +35,14 @@ static const struct {
     { "kl-ucb", "#7f7f7f", 1 },         { "ucb-v", "#bcbd22", 1 },
     { "sw-ucb", "#9467bd", 1 },         { "sw-ucb-s", "#393b79", 1 },
     { "d-ucb", "#b8860b", 1 },          { "d-ucb-s", "#843c39", 1 },
+    { "splitee-alpha", "#e6550d", 1 },
+    /* reference lines: the diagonal of splitee_plot_calibration */
+    { "risk = ε", "#555555", 2 },
 };
+
+/* The diagonal's series name: drawn as a dashed line whatever the panel's
+ * point style. */
+static const char DIAGONAL[] = "risk = ε";
 #define NPOLICY_STYLE (int)(sizeof POLICY_STYLE / sizeof *POLICY_STYLE)
 
 /* fixed:K by K, and any other name by a hash of it. */
@@ -351,7 +358,9 @@ static void put_panel(FILE *f, int fig, const panel *pn, int p)
         snprintf(d, sizeof d, "$d%d_%d_%d", fig, p, i);
         if (sp->bands)
             fprintf(f, "%s using 1:3:4 with filledcurves lc rgb '%s' notitle, ", d, lc);
-        if (sp->points == 1)
+        if (s->name && strcmp(s->name, DIAGONAL) == 0)
+            fprintf(f, "%s using 1:2 with lines lc rgb '%s' lw 1.5 dt %d title ", d, lc, dt);
+        else if (sp->points == 1)
             fprintf(f, "%s using 1:2:3:4 with yerrorbars lc rgb '%s' pt 7 ps 0.6 notitle, "
                        "%s using 1:2 with lines lc rgb '%s' lw 2 dt %d title ", d, lc, d, lc, dt);
         else if (sp->points == 2)
@@ -565,6 +574,48 @@ int splitee_plot(const char *prefix, const splitee_plot_spec *spec,
     if (st == 0)
         st = commit(&g, 1, err);
     figure_free(&g);
+    return st;
+}
+
+int splitee_plot_calibration(const char *prefix, const char *title, const char *name, size_t n,
+                             const double *eps, const double *risk, const double *risk_lo,
+                             const double *risk_hi, const double *saved, splitee_error *err)
+{
+    if (n < 1)
+        return splitee__fail(err, SPLITEE_ERR_ARG, "%s: nothing to plot", prefix);
+    double *pct = malloc(n * sizeof *pct);
+    char *path = malloc(strlen(prefix) + 1);
+    if (!pct || !path) {
+        free(pct);
+        free(path);
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", prefix);
+    }
+    strcpy(path, prefix);
+    for (size_t k = 0; k < n; k++)
+        pct[k] = 100 * saved[k];
+    /* the diagonal over the plotted range of epsilon */
+    const splitee_plot_series left[2] = { { name, n, eps, risk, risk_lo, risk_hi, NULL },
+                                          { DIAGONAL, n, eps, eps, NULL, NULL, NULL } };
+    const splitee_plot_series right[1] = { { name, n, eps, pct, NULL, NULL, NULL } };
+    const splitee_plot_spec sl = { "Test risk against the target ε", "ε (target risk)",
+                                   "test risk (mean; bars: 10%-90% of the splits)", 0, 1,
+                                   SPLITEE_PLOT_SCALE_LINEAR };
+    const splitee_plot_spec sr = { "Saving against ε", "ε (target risk)",
+                                   "layers saved (% of always running the last exit)", 0, 1,
+                                   SPLITEE_PLOT_SCALE_LINEAR };
+    const panel pn[2] = { { &sl, left, 2, NULL, 0 }, { &sr, right, 1, NULL, 0 } };
+    figure g;
+    int st = figure_open(&g, path, err);
+    if (st == 0) {
+        snprintf(g.title, sizeof g.title, "%s", title ? title : "");
+        g.panels = pn;
+        g.npanels = 2;
+        st = draw_batch(&g, 1, err);
+    }
+    if (st == 0)
+        st = commit(&g, 1, err);
+    figure_free(&g);
+    free(pct);
     return st;
 }
 

@@ -23,7 +23,8 @@ colour(p) = p eq "3g" ? '#c0392b' : (p eq "lte" ? '#2c6fbb' : '#2e8b57')
 label(p) = p eq "3g" ? '3G (1.1 Mbit/s)' : (p eq "lte" ? 'LTE (5.85 / 13 Mbit/s)' : 'Wi-Fi (18.88 Mbit/s)')
 sel(p, m, col) = (strcol(2) eq p && strcol(3) eq m) ? column(col) : 1/0
 
-set title 'measured against predicted offload latency'
+mode = system("awk -F, 'NR == 2 { print $1 }' ".csv)
+set title 'measured against predicted offload latency'.(mode eq 'rate' ? ' (rates only: tbf, no sch_netem)' : ' (netem)')
 set logscale xy
 set xrange [0.02:40]
 set yrange [0.02:40]

@@ -125,13 +125,20 @@ else
 fi
 nsc() { ip netns exec "$ns_c" "$@"; }
 
+has_netem=0
+if nsd tc qdisc add dev "$if_d" root netem delay 1ms 2>"$work/err"; then
+    has_netem=1
+    nsd tc qdisc del dev "$if_d" root
+fi
+[[ "$mode" == netem && $has_netem -eq 0 ]] && die "--mode netem: sch_netem is unavailable here ($(head -1 "$work/err"))"
 if [[ "$mode" == auto ]]; then
-    if nsd tc qdisc add dev "$if_d" root netem delay 1ms 2>"$work/err"; then
-        mode=netem
-        nsd tc qdisc del dev "$if_d" root
-    else
-        mode=rate
+    [[ $has_netem -eq 1 ]] && mode=netem || mode=rate
+fi
+if [[ "$mode" == rate ]]; then
+    if [[ $has_netem -eq 0 ]]; then
         echo "netem.sh: sch_netem is unavailable ($(head -1 "$work/err")): delay, jitter, loss and Gilbert-Elliott loss are SKIPPED; only the rates are emulated (tbf), against a derived profile with RTT 0, no loss, no radio" >&2
+    else
+        echo "netem.sh: --mode rate: delay, jitter, loss and Gilbert-Elliott loss are SKIPPED; only the rates are emulated (tbf), against a derived profile with RTT 0, no loss, no radio" >&2
     fi
 fi
 nsd tc qdisc add dev "$if_d" root tbf rate 1mbit burst 1600 limit 100000 2>"$work/err" ||

@@ -222,7 +222,8 @@ shape() {  # shape FILE|none
     case "${lm:-none}" in
         random) loss=(loss random "$(awk -v p="$(num p "$f")" 'BEGIN { print p * 100 }')%") ;;
         gilbert-elliott)
-            loss=(loss gemodel $(for k in p r 1-h 1-k; do awk -v p="$(num "$k" "$f")" 'BEGIN { printf "%s%% ", p * 100 }'; done)) ;;
+            loss=(loss gemodel)
+            for k in p r 1-h 1-k; do loss+=("$(awk -v p="$(num "$k" "$f")" 'BEGIN { printf "%s%%", p * 100 }')"); done ;;
     esac
     local dl=(delay "${half}ms"); awk -v j="$jit" 'BEGIN { exit !(j > 0) }' && dl+=("${hj}ms")
     # Loss on the uplink only: the simulator loses the payload's segments.
@@ -249,8 +250,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if
 start_cloud() {  # start_cloud MODEL
     ip netns exec "$ns_c" "${rt[@]}" "$bin" cloud --model "$1" --listen "$ip_c:$port" --workers 1 2>"$work/cloud.err" &
     cloud_pid=$!
-    local i
-    for i in $(seq 1 100); do   # at most 10 s
+    local _
+    for _ in $(seq 1 100); do   # at most 10 s
         grep -q "listening" "$work/cloud.err" 2>/dev/null && return 0
         kill -0 "$cloud_pid" 2>/dev/null || die "cloud did not start: $(tail -1 "$work/cloud.err")"
         sleep 0.1

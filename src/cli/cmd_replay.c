@@ -129,7 +129,6 @@ static const cli_use GROUPS[] = {
 
 static const cli_default DEFAULTS[] = {
     { "policy", "splitee,splitee-s,final,random,oracle,ee-threshold,epsilon-greedy,thompson,kl-ucb,ucb-v", NULL },
-    { "lambda", "0.1", "0.1; a shipped table with default layer costs: those (--list-tables)" },
     { NULL, NULL, NULL },
 };
 
@@ -137,7 +136,9 @@ static const cli_command CMD = {
     .name = "replay",
     .synopsis = "splitee replay [options]",
     .about = "Replays an exit-logit table through split-layer policies and reports accuracy,\n"
-             "cost, offload rate, learned layer and regret with 95% confidence intervals.\n",
+             "cost, offload rate, learned layer and regret with 95% confidence intervals.\n"
+             "A shipped table with default per-layer device costs (--list-tables) is replayed\n"
+             "with them unless --lambda or --layer-cost is given.\n",
     .groups = GROUPS,
     .defaults = DEFAULTS,
     .data_note = 1,
@@ -404,7 +405,7 @@ static int list_tables(splitee_error *err)
         else
             snprintf(shape, sizeof shape, "unreadable: %s", e.msg);
         splitee_array_free(&a);
-        printf("  %-13s %s\n", t->domain, t->description);
+        printf(t->description[0] ? "  %-13s %s\n" : "  %s\n", t->domain, t->description);
         printf("  %-13s model  %s (%s)\n", "", t->model, shape);
         printf("  %-13s logits %s\n", "", t->logits);
         printf("  %-13s labels %s\n", "", t->labels);

@@ -40,7 +40,9 @@ Exit status: 0 exported (and checked), 1 the check failed (nothing
 written), 2 refused or bad input (nothing written).
 """
 import argparse
+import contextlib
 import ctypes
+import io
 import importlib.util
 import json
 import math
@@ -96,6 +98,19 @@ class _Tracer(torch.fx.Tracer):
         else:
             node.meta["owner"] = self.stack[-1] if self.stack else ""
         return node
+
+
+def _user_line(e):
+    """FILE:LINE of the deepest frame of e's traceback outside torch."""
+    where = "?"
+    tb = e.__traceback__
+    while tb is not None:
+        f = tb.tb_frame.f_code.co_filename
+        if os.sep + "torch" + os.sep not in f and f != __file__:
+            r = os.path.relpath(f)
+            where = f"{f if r.startswith('..') else r}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def _where(node):
@@ -461,15 +476,31 @@ class _Graph:
             graph = tracer.trace(model)
         except Exception as e:   # control flow on values, unsupported Python, ...
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            tb = e.__traceback__
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            if tb is not None and tb.tb_frame.f_code.co_name == "__iter__" and \
+                    tb.tb_frame.f_code.co_filename.endswith(os.path.join("fx", "proxy.py")):
+                msg = (f"unpacking a traced value (a, b = ...) at {_user_line(e)}; torch.fx "
+                       f"{torch.__version__} cannot trace it on Python "
+                       f"{sys.version_info[0]}.{sys.version_info[1]}: index it ([0]) instead")
             raise ExportError(f"torch.fx could not trace {type(model).__name__}.forward: {msg}")
         self.gm = torch.fx.GraphModule(tracer.root, graph, type(model).__name__)
         self.modules = dict(self.gm.named_modules())
+        self.user_modules = dict(model.named_modules())   # the containers, as written
         try:
-            with torch.no_grad():
+            with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
                 ShapeProp(self.gm).propagate(example)
         except Exception as e:
-            raise ExportError(f"the traced module does not run on the example input "
-                              f"{tuple(example.shape)}: {str(e).strip().splitlines()[0]}")
+            cause = e
+            while cause.__cause__ is not None or cause.__context__ is not None:
+                cause = cause.__cause__ or cause.__context__
+            bad = [n for n in self.gm.graph.nodes if "tensor_meta" not in n.meta
+                   and n.op != "output"]
+            at = f" at {_where(bad[0])}" if bad else ""
+            raise ExportError(f"the module does not run on the example input "
+                              f"{tuple(example.shape)}{at}: "
+                              f"{' '.join(str(cause).split())[:300]}")
         self.nodes = list(self.gm.graph.nodes)
         self.index = {n: i for i, n in enumerate(self.nodes)}
         placeholders = [n for n in self.nodes if n.op == "placeholder"]
@@ -586,7 +617,17 @@ def _split_points(g, override):
     prev = splits[-1] if splits else g.input
     chain = sorted(_tensor_candidates(g, g.anc[e] - g.anc[prev]), key=g.index.get)
     chosen = None
-    if splits:
+    if splits:   # the sibling rule: exit L-1's head is module P.i, exit L's is P.(i+1)
+        hm = _head_module(g, g.head_from(L - 2, splits[-1]))
+        base, _, idx = hm.rpartition(".")
+        if base and idx.isdigit() and f"{base}.{int(idx) + 1}" in g.user_modules:
+            try:
+                cand = _split_points_override(g, [f"{base}.{int(idx) + 1}"], [L - 1])[0]
+                g.head_from(L - 1, cand)
+                chosen = cand
+            except ExportError:
+                chosen = None
+    if chosen is None and splits:   # the mirror rule
         want = g.opkinds(g.head_from(L - 2, splits[-1]))
         n = len(want)
         if 0 < n < len(chain) and g.opkinds(chain[-n:]) == want:
@@ -596,10 +637,11 @@ def _split_points(g, override):
                 chosen = cand
             except ExportError:
                 chosen = None
-    if chosen is None:
+    if chosen is None:   # the rank rule
         rank = len(_tshape(prev))
         for cand in reversed(chain[:-1]):
-            if g.kind[cand][0] == "alias":
+            k = g.kind[cand]
+            if k[0] in ("alias", "view") or (k[0] == "op" and k[2]["op"] == "global_avgpool"):
                 continue
             if len(_tshape(cand)) == rank:
                 try:
@@ -616,14 +658,33 @@ def _split_points(g, override):
     return splits
 
 
-def _split_points_override(g, heads):
-    if not isinstance(heads, (list, tuple)) or len(heads) != len(g.exits) or \
-            not all(isinstance(h, str) for h in heads):
-        raise ExportError(f"splitee_exit_heads must list {len(g.exits)} qualified module "
-                          f"names, one per exit, got {heads!r}")
+def _head_module(g, head):
+    """The deepest module that every op of a head comes from ('' if none)."""
+    owners = [n.meta.get("owner", "") for n in head
+              if g.kind.get(n, ("",))[0] in ("op", "add", "pos")]
+    if not owners or not all(owners):
+        return ""
+    parts = [o.split(".") for o in owners]
+    common = []
+    for level in zip(*parts):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return ".".join(common)
+
+
+def _split_points_override(g, heads, exits=None):
+    """The split points of the exits (all, or those listed) whose heads begin
+    with the named modules: each module's one outside input."""
+    if exits is None:
+        if not isinstance(heads, (list, tuple)) or len(heads) != len(g.exits) or \
+                not all(isinstance(h, str) for h in heads):
+            raise ExportError(f"splitee_exit_heads must list {len(g.exits)} qualified module "
+                              f"names, one per exit, got {heads!r}")
+        exits = range(len(heads))
     splits = []
-    for k, h in enumerate(heads):
-        if h not in g.modules:
+    for k, h in zip(exits, heads):
+        if h not in g.user_modules:
             raise ExportError(f"splitee_exit_heads[{k}]: no submodule '{h}'")
         inside = [n for n in g.nodes if (n.meta.get("owner", "") + ".").startswith(h + ".")]
         inside = [n for n in inside if n in g.anc[g.exits[k]]]
@@ -674,11 +735,7 @@ class _Emitter:
                 if src is not current:
                     self.chain_error(n, src)
                 shapes[n] = shapes[src]
-                emitted_alias = emitted.get(src)
-                if emitted_alias is not None:
-                    emitted[n] = emitted_alias
-                current = n
-                continue
+                continue      # n is src: later readers of n resolve to src
             if k[0] == "view":
                 src = self.resolve(k[1], start, emitted)
                 if src is not current:
@@ -687,11 +744,9 @@ class _Emitter:
                 if len(t) != 2 or t[0] != 1:
                     _refuse(n, mods, f"reshapes to {t}: only flattening every dimension but "
                             "the batch (flatten(x, 1), x.view(x.size(0), -1))")
-                if len(shapes[src]) == 1:
+                if len(shapes[src]) == 1:   # already a vector: nothing to do
                     shapes[n] = shapes[src]
-                    if src in emitted:
-                        emitted[n] = emitted[src]
-                    current = n
+                    g.kind[n] = ("alias", src)
                     continue
                 k = ("op", src, {"op": "flatten"}, {})
             if k[0] == "add":
@@ -783,12 +838,27 @@ class _Emitter:
         return out
 
 
+def _top_name(g, owner):
+    """The owner's path down to its first index or first non-list module:
+    'stages.3' for 'stages.3.body.0', 'stem' for 'stem.0'."""
+    if not owner:
+        return ""
+    parts = owner.split(".")
+    out = []
+    for p in parts:
+        out.append(p)
+        m = g.user_modules.get(".".join(out))
+        if p.isdigit() or not isinstance(m, (nn.ModuleList, nn.ModuleDict)):
+            break
+    return ".".join(out)
+
+
 def _stage_name(g, nodes, k):
     """The top-level modules the stage's ops come from, in order: "stem+stage1"."""
     tops = []
     for n in nodes:
         o = n.meta.get("owner", "") if g.kind.get(n, ("",))[0] in ("op", "add", "pos") else ""
-        t = o.split(".")[0]
+        t = _top_name(g, o)
         if t and t not in tops:
             tops.append(t)
     return "+".join(tops) if tops else f"stage{k + 1}"
@@ -1016,9 +1086,16 @@ def check_split_points(g, splits, folder, inputs, lib, tol=1e-4):
 
 
 def find_lib(splitee):
-    """libsplitee.so beside the splitee binary (a build tree), or None."""
+    """libsplitee.so beside the splitee binary (a build tree), or None; and
+    why not, when there is one that ctypes cannot load: AddressSanitizer's
+    runtime must come first in a process, which a Python process is not."""
     cand = os.path.join(os.path.dirname(os.path.abspath(splitee)), "libsplitee.so")
-    return cand if os.path.exists(cand) else None
+    if not os.path.exists(cand):
+        return None, f"no {cand}"
+    with open(cand, "rb") as f:
+        if b"__asan_init" in f.read():
+            return None, f"{cand} is built with AddressSanitizer"
+    return cand, ""
 
 
 def export(model, example_input, out_dir, name=None, mean=0.0, std=1.0, splitee=None,
@@ -1048,9 +1125,11 @@ def export(model, example_input, out_dir, name=None, mean=0.0, std=1.0, splitee=
             more = torch.randn((max(0, check_inputs - 1),) + tuple(x.shape[1:]), generator=gen)
             inputs = torch.cat([x, more])
             diffs = check(model, tmp, inputs, exe, tol)
-            lib = find_lib(exe)
+            lib, why = find_lib(exe)
             if lib:
                 split_diffs = check_split_points(g, splits, tmp, inputs, lib, tol)
+            else:
+                log(f"export.py: split points not checked ({why}); the exits are")
         os.makedirs(out_dir, exist_ok=True)
         for f in ("model.safetensors", "model.json"):
             os.replace(os.path.join(tmp, f), os.path.join(out_dir, f))
@@ -1082,11 +1161,22 @@ def load_module(spec, weights=None):
     sp = importlib.util.spec_from_file_location(modname, path)
     mod = importlib.util.module_from_spec(sp)
     sys.modules[modname] = mod
-    sp.loader.exec_module(mod)
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder not in sys.path:   # its own imports, as when it runs as a script
+        sys.path.insert(0, folder)
+    try:
+        sp.loader.exec_module(mod)
+    except Exception as e:
+        raise ExportError(f"--module {path}: {type(e).__name__} while importing it at "
+                          f"{_user_line(e)}: {' '.join(str(e).split())[:300]}")
     fn = getattr(mod, factory, None)
     if not callable(fn):
         raise ExportError(f"--module {path}: no factory '{factory}'")
-    model = fn()
+    try:
+        model = fn()
+    except Exception as e:
+        raise ExportError(f"--module {spec}: the factory raised {type(e).__name__} at "
+                          f"{_user_line(e)}: {' '.join(str(e).split())[:300]}")
     if not isinstance(model, nn.Module):
         raise ExportError(f"--module {spec}: the factory returned {type(model).__name__}, "
                           "not an nn.Module")

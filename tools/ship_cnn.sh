@@ -10,11 +10,7 @@
 #                                            (tools/layer_cost.py, from the MACs)
 #   data/cnn/train-summary.json              the trainer's summary, as it wrote it
 #
-#   tools/ship_cnn.sh WEIGHTS.pt TRAIN-SUMMARY.json [--device-mmacs R] [--direct]
-#
-# --direct writes the model folder with tools/cnn_model_json.py (this one
-# network, by hand) instead of tools/export.py; the fixture and the parity
-# check below hold it to PyTorch either way.
+#   tools/ship_cnn.sh WEIGHTS.pt TRAIN-SUMMARY.json [--device-mmacs R]
 # R (default 10) is the device's throughput in million MACs per second that
 # the default costs assume (data/README.md, docs/SPLIT.md). Needs a build
 # (build/), Debian's PyTorch (/usr/bin/python3) and the Fashion-MNIST test
@@ -26,11 +22,10 @@ if [[ $# -lt 2 ]]; then
     echo "usage: tools/ship_cnn.sh WEIGHTS.pt TRAIN-SUMMARY.json [--device-mmacs R]" >&2; exit 2
 fi
 weights="$1" summary="$2"; shift 2
-mmacs=10 direct=0
+mmacs=10
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --device-mmacs) mmacs="$2"; shift 2 ;;
-        --direct) direct=1; shift ;;
         *) echo "ship_cnn.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -40,12 +35,8 @@ tmp=$(mktemp -d data/.ship-cnn.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 # 1. the model (the exporter checks it against PyTorch itself)
-if [[ $direct -eq 1 ]]; then
-    "$py" tools/cnn_model_json.py "$weights" "$tmp/cnn"
-else
-    "$py" tools/export.py --module tools/models/mobilenet_ee.py:make --weights "$weights" \
-        --input-shape 1,28,28 --mean 0.2860 --std 0.3530 --out "$tmp/cnn" --splitee build/splitee
-fi
+"$py" tools/export.py --module tools/models/mobilenet_ee.py:make --weights "$weights" \
+    --input-shape 1,28,28 --mean 0.2860 --std 0.3530 --out "$tmp/cnn" --splitee build/splitee
 
 # 2. the parity fixture: PyTorch's logits of the first 16 clean test images
 mkdir -p "$tmp/cnn/fixture"

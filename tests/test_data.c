@@ -4,6 +4,7 @@
  * malformed catalogue is refused with a message naming the file and field. */
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,8 @@ Test(data, build_tree_finds_the_checkouts_data)
     splitee_catalog *c;
     splitee_error e;
     cr_assert_eq(splitee_catalog_load(NULL, &c, &e), 0, "%s", e.msg);
-    cr_assert_str_eq(splitee_catalog_domains(c), "clean, noise, blur, contrast");
+    cr_assert_str_eq(splitee_catalog_domains(c),
+                     "clean, noise, blur, contrast, cnn-clean, cnn-noise, cnn-blur, cnn-contrast");
     cr_assert_str_eq(splitee_catalog_default_table(c)->domain, "clean");
     const splitee_shipped_table *t;
     cr_assert_eq(splitee_catalog_table(c, "noise", &t, &e), 0);
@@ -52,6 +54,28 @@ Test(data, build_tree_finds_the_checkouts_data)
     char model_json[PATH_MAX + 16];
     snprintf(model_json, sizeof model_json, "%s/model.json", splitee_catalog_model(c));
     cr_assert(tu_exists(model_json), "%s", model_json);
+    /* the ViT's tables: the default model, no default costs (lambda) */
+    cr_assert_str_eq(t->model, splitee_catalog_model(c));
+    cr_assert_eq(t->nlayer_cost, 0);
+    /* the CNN's: their own model and its ten MAC-derived layer costs, the
+     * same for every domain, summing to the 0.38 data/README.md states */
+    const char *cnn[] = { "cnn-clean", "cnn-noise", "cnn-blur", "cnn-contrast" };
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(splitee_catalog_table(c, cnn[i], &t, &e), 0, "%s", e.msg);
+        cr_assert(tu_exists(t->logits), "%s", t->logits);
+        cr_assert(tu_exists(t->labels), "%s", t->labels);
+        snprintf(model_json, sizeof model_json, "%s/model.json", t->model);
+        cr_assert(tu_exists(model_json), "%s", model_json);
+        cr_assert(strstr(t->model, "/cnn"), "%s", t->model);
+        cr_assert_eq(t->nlayer_cost, 10);
+        double sum = 0;
+        for (int k = 0; k < 10; k++) {
+            cr_assert_gt(t->layer_cost[k], 0);
+            sum += t->layer_cost[k];
+        }
+        cr_assert(fabs(sum - 0.3797) < 5e-4, "%s: costs sum to %g", cnn[i], sum);
+    }
+    cr_assert_str_eq(splitee_catalog_table_of_file(c, t->logits)->domain, "cnn-contrast");
     splitee_catalog_free(c);
 }
 
@@ -88,7 +112,8 @@ Test(data, unknown_domain_lists_the_known_ones)
     const splitee_shipped_table *t;
     cr_assert_eq(splitee_catalog_table(c, "fog", &t, &e), SPLITEE_ERR_ARG);
     cr_assert_null(t);
-    cr_assert_str_eq(e.msg, "unknown domain 'fog' (clean, noise, blur, contrast)");
+    cr_assert_str_eq(e.msg, "unknown domain 'fog' (clean, noise, blur, contrast, "
+                            "cnn-clean, cnn-noise, cnn-blur, cnn-contrast)");
     splitee_catalog_free(c);
 }
 

@@ -490,6 +490,36 @@ echo '[0.1, -1]' > "$tmp/cat/cost.json"
 refuse replay-costs-bad "tables\[1\]: \"layer_cost\": $tmp/cat/cost.json: layer_cost\[1\] must be a finite number >= 0" \
     env SPLITEE_DATA="$tmp/cat" $bin replay --table plain $RC $outs
 
+
+# --- the shipped tables as --list-tables shows them (the data folder as DATA)
+check list-tables bash -c "set -o pipefail; '$bin' replay --list-tables | sed 's|$(cd ../data && pwd)|DATA|g'"
+
+# --- the shipped CNN (data/cnn) through infer and link: its payload shrinks
+# with depth, 12,544 values after stage 1 to 1,024 after stages 8-9
+CN="--model ../data/cnn"
+skip="max |final logit"
+check cnn-infer $bin infer $CN $I $Y --split 3
+check cnn-infer-int8 $bin infer $CN $I $Y --split 1 --encoding int8 --domain blur
+skip=""
+check cnn-link-lte $bin link --link ../data/links/lte.json $CN --raw-input
+$bin link --link ../data/links/lte.json $CN | awk '$1 ~ /^[0-9]+$/ && NF == 8 {print $3}' > "$tmp/cnn-bytes"
+[[ "$(tr '\n' ' ' < "$tmp/cnn-bytes")" == "50224 18864 18864 6320 6320 9456 9456 4144 4144 " ]] && ok \
+    || bad "cnn link: payload bytes per split point $(tr '\n' ' ' < "$tmp/cnn-bytes")"
+# replay --link of a CNN table prices the CNN's payloads without --model
+a=$($bin replay --table cnn-clean --link lte --reps 2 --policy splitee,oracle 2> /dev/null)
+b=$($bin replay --table cnn-clean --link lte --reps 2 --policy splitee,oracle $CN 2> /dev/null)
+[[ -n "$a" && "$a" == "$b" ]] && ok || bad "replay --link --table cnn-clean does not price data/cnn's payloads"
+
+# --- the benchmark where the split matters (docs/SPLIT.md): the best fixed
+# layer of the CNN's tables moves with o, with the link and with the domain;
+# on the ViT's it stays at layer 1 except on 3G and the contrast table's
+# dearest offloads. Recorded, and each must take several values.
+check split-bench ../tools/split_bench.sh --splitee "$bin" --model both
+distinct() { sed -n "/^== CNN/,/^== ViT/p" expected/split-bench.txt | sed -n "/$1/,/^--/p" |
+             sed -n 's/.*best fixed layer *\([0-9]*\).*/\1/p' | sort -u | wc -l; }
+[[ $(distinct "cnn-clean over o") -ge 3 ]] && ok || bad "split-bench: the CNN's best layer over o takes < 3 values"
+[[ $(distinct "with --link") -ge 2 ]] && ok || bad "split-bench: the CNN's best layer is the same on every link"
+[[ $(distinct "four domains") -ge 2 ]] && ok || bad "split-bench: the CNN's best layer is the same in every domain"
 # --- exit rules (docs/EXIT_RULES.md): the same options in replay and device
 check rule-patience $bin replay $T --reps 2 --policy splitee-s,ee-threshold,oracle --rule patience --patience 2
 check rule-agreement $bin replay $T --reps 2 --policy splitee-s,ee-threshold --rule agreement --alpha 1.5

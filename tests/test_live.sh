@@ -351,7 +351,7 @@ grep -q 'stopped after' "$tmp/cloud-v2.log" && ok || bad "v2 cloud did not stop 
 # --- the shipped CNN live (data/cnn, 10 stages): a cloud and a device on it,
 # the device learning its split on the simulated LTE link; every offload
 # carries the activation of its split point, 12,544 values after stage 1
-# shrinking to 1,024-1,536 (f32 + 24-byte header)
+# shrinking to 1,024 (f32, a 24-byte payload header and a 24-byte frame header)
 CN="--model ../data/cnn"
 $bin cloud $CN --listen 127.0.0.1:0 --workers 2 2> "$tmp/cloud-cnn.log" &
 cnn_pid=$!; pids+=("$cnn_pid")
@@ -368,8 +368,8 @@ if [[ -n "$cnn_port" ]]; then
     read -r s e o f < <(counts "$tmp/cnn.out")
     [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "cnn splitee-s: offloaded ${o:-?} fallback ${f:-?}"
     # each offload's bytes are its split point's activation
-    want_bytes() { case $1 in 1) echo $((12544 * 4 + 24)) ;; 2|3) echo $((4704 * 4 + 24)) ;;
-        4|5) echo $((1568 * 4 + 24)) ;; 6|7) echo $((2352 * 4 + 24)) ;; 8|9) echo $((1024 * 4 + 24)) ;; esac; }
+    want_bytes() { case $1 in 1) echo $((12544 * 4 + 48)) ;; 2|3) echo $((4704 * 4 + 48)) ;;
+        4|5) echo $((1568 * 4 + 48)) ;; 6|7) echo $((2352 * 4 + 48)) ;; 8|9) echo $((1024 * 4 + 48)) ;; esac; }
     wrong=0
     while read -r l b; do [[ "$b" == "$(want_bytes "$l")" ]] || wrong=$((wrong + 1)); done \
         < <(sed -n 's/.*"layer":\([0-9]*\),"outcome":"offloaded".*"bytes":\([0-9]*\),.*/\1 \2/p' "$tmp/cnn.jsonl")

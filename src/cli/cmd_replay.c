@@ -397,13 +397,16 @@ static int list_tables(splitee_error *err)
     for (int i = 0; i < splitee_catalog_count(c); i++) {
         const splitee_shipped_table *t = splitee_catalog_at(c, i);
         splitee_array a;
-        splitee_error e;
+        splitee_error e = { 0, "" };
         char shape[sizeof e.msg + 64];
-        if (splitee_npy_read(t->logits, &a, &e) == 0 && a.ndim == 3)
+        memset(&a, 0, sizeof a);
+        if (splitee_npy_read(t->logits, &a, &e) < 0)
+            snprintf(shape, sizeof shape, "unreadable: %s", e.msg);
+        else if (a.ndim != 3)
+            snprintf(shape, sizeof shape, "not a (samples, exits, classes) table: %d dimensions", a.ndim);
+        else
             snprintf(shape, sizeof shape, "%zu samples, %zu exits, %zu classes", a.shape[0], a.shape[1],
                      a.shape[2]);
-        else
-            snprintf(shape, sizeof shape, "unreadable: %s", e.msg);
         splitee_array_free(&a);
         printf(t->description[0] ? "  %-13s %s\n" : "  %s\n", t->domain, t->description);
         printf("  %-13s model  %s (%s)\n", "", t->model, shape);

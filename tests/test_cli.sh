@@ -445,6 +445,82 @@ done
 [[ "$($bin replay --table blur --reps 2 --policy oracle,final)" == "$($bin replay --domain blur --reps 2 --policy oracle,final)" ]] \
     && ok || bad "--table blur differs from --domain blur"
 
+# a table's default per-layer device costs (catalogue version 2): they apply
+# when neither --lambda nor --layer-cost is given, as --layer-cost would, and
+# say so on stderr; --lambda or --layer-cost replaces them; a copy of the
+# table (a table of one's own) never gets them
+mkdir -p "$tmp/cat"
+cp fixtures/ref-logits.npy "$tmp/cat/t.npy"; cp fixtures/ref-logits.npy "$tmp/cat/c.npy"; cp fixtures/ref-labels.npy "$tmp/cat/l.npy"
+cp fixtures/ref-logits.npy "$tmp/cat/own.npy"
+echo '{"layer_cost": [0.01, 0.01, 0.02, 0.02, 0.03, 0.03, 0.04, 0.04, 0.05, 0.05, 0.06, 0.06]}' > "$tmp/cat/cost.json"
+cat > "$tmp/cat/catalog.json" <<'JSON'
+{"format": "splitee-catalog", "version": 2, "model": "model", "default_domain": "plain",
+ "tables": [{"domain": "plain", "logits": "t.npy", "labels": "l.npy", "distortion": "clean"},
+            {"domain": "costed", "logits": "c.npy", "labels": "l.npy", "distortion": "clean",
+             "model": "m2", "layer_cost": "cost.json", "description": "with default costs"}]}
+JSON
+RC="--reps 2 --policy splitee,oracle,final --no-progress"
+costs=0.01,0.01,0.02,0.02,0.03,0.03,0.04,0.04,0.05,0.05,0.06,0.06
+a=$(SPLITEE_DATA="$tmp/cat" $bin replay --table costed $RC 2> "$tmp/cat/err.txt")
+b=$(SPLITEE_DATA="$tmp/cat" $bin replay --table plain $RC --layer-cost $costs)
+[[ "$a" == "$b" && "$a" == *"per-layer device costs"* ]] && ok || bad "--table costed is not --layer-cost of its file"
+grep -q "note: table costed: its default per-layer device costs apply ($tmp/cat/cost.json, summing to 0.42)" "$tmp/cat/err.txt" \
+    && ok || bad "default costs not said on stderr: $(cat "$tmp/cat/err.txt")"
+a=$(SPLITEE_DATA="$tmp/cat" $bin replay --table costed $RC --lambda 0.1 2> "$tmp/cat/err.txt")
+b=$(SPLITEE_DATA="$tmp/cat" $bin replay --table plain $RC)
+[[ "$a" == "$b" && ! -s "$tmp/cat/err.txt" && "$a" == *"lambda 0.1 "* ]] && ok || bad "--lambda does not replace the default costs"
+echo '{"lambda": 0.2}' > "$tmp/cat/lam.json"
+a=$(SPLITEE_DATA="$tmp/cat" $bin replay --config "$tmp/cat/lam.json" --table costed $RC 2> "$tmp/cat/err.txt")
+[[ "$a" == *"lambda 0.2 "* && ! -s "$tmp/cat/err.txt" ]] && ok || bad "--config lambda does not replace the default costs"
+a=$(SPLITEE_DATA="$tmp/cat" $bin replay --table costed $RC --layer-cost 0.1 --layer-cost "$(sed 's/0.06/0.5/g' <<< $costs)" 2> "$tmp/cat/err.txt")
+b=$(SPLITEE_DATA="$tmp/cat" $bin replay --table plain $RC --layer-cost "$(sed 's/0.06/0.5/g' <<< $costs)")
+[[ "$a" == "$b" && ! -s "$tmp/cat/err.txt" ]] && ok || bad "--layer-cost does not replace the default costs"
+a=$(SPLITEE_DATA="$tmp/cat" $bin replay --logits "$tmp/cat/own.npy" --labels "$tmp/cat/l.npy" $RC 2> "$tmp/cat/err.txt")
+b=$(SPLITEE_DATA="$tmp/cat" $bin replay --table plain $RC)
+[[ "$a" == "$b" && ! -s "$tmp/cat/err.txt" ]] && ok || bad "a table of one's own picked up default costs"
+# the shipped file by another path is the shipped table, costs included
+a=$(SPLITEE_DATA="$tmp/cat" $bin replay --logits "$tmp/cat/./t.npy" $RC 2> /dev/null)
+b=$(SPLITEE_DATA="$tmp/cat" $bin replay --table plain $RC)
+[[ "$a" == "$b" ]] && ok || bad "the default table by path changed"
+check list-tables-costed bash -c "set -o pipefail; SPLITEE_DATA='$tmp/cat' '$bin' replay --list-tables | sed 's|$tmp/cat|DATA|g'"
+echo '[0.1, 0.2]' > "$tmp/cat/cost.json"
+refuse replay-costs-count "cost.json: 2 default layer costs for the table 'costed' of 12 exits" \
+    env SPLITEE_DATA="$tmp/cat" $bin replay --table costed $RC $outs
+echo '[0.1, -1]' > "$tmp/cat/cost.json"
+refuse replay-costs-bad "tables\[1\]: \"layer_cost\": $tmp/cat/cost.json: layer_cost\[1\] must be a finite number >= 0" \
+    env SPLITEE_DATA="$tmp/cat" $bin replay --table plain $RC $outs
+
+
+# --- the shipped tables as --list-tables shows them (the data folder as DATA)
+dd=$($bin replay --list-tables | sed -n '1s/^shipped tables in \(.*\) (--table NAME.*/\1/p')
+check list-tables bash -c "set -o pipefail; '$bin' replay --list-tables | sed 's|$dd|DATA|g'"
+
+# --- the shipped CNN (data/cnn) through infer and link: its payload shrinks
+# with depth, 12,544 values after stage 1 to 1,024 after stages 8-9
+CN="--model ../data/cnn"
+skip="max |final logit"
+check cnn-infer $bin infer $CN $I $Y --split 3
+check cnn-infer-int8 $bin infer $CN $I $Y --split 1 --encoding int8 --domain blur
+skip=""
+check cnn-link-lte $bin link --link ../data/links/lte.json $CN --raw-input
+$bin link --link ../data/links/lte.json $CN | awk '$1 ~ /^[0-9]+$/ && NF == 8 {print $3}' > "$tmp/cnn-bytes"
+[[ "$(tr '\n' ' ' < "$tmp/cnn-bytes")" == "50224 18864 18864 6320 6320 9456 9456 4144 4144 " ]] && ok \
+    || bad "cnn link: payload bytes per split point $(tr '\n' ' ' < "$tmp/cnn-bytes")"
+# replay --link of a CNN table prices the CNN's payloads without --model
+a=$($bin replay --table cnn-clean --link lte --reps 2 --policy splitee,oracle 2> /dev/null)
+b=$($bin replay --table cnn-clean --link lte --reps 2 --policy splitee,oracle $CN 2> /dev/null)
+[[ -n "$a" && "$a" == "$b" ]] && ok || bad "replay --link --table cnn-clean does not price data/cnn's payloads"
+
+# --- the benchmark where the split matters (docs/SPLIT.md): the best fixed
+# layer of the CNN's tables moves with o, with the link and with the domain;
+# on the ViT's it stays at layer 1 except on 3G and the contrast table's
+# dearest offloads. Recorded, and each must take several values.
+check split-bench ../tools/split_bench.sh --splitee "$bin" --model both
+distinct() { sed -n "/^== CNN/,/^== ViT/p" expected/split-bench.txt | sed -n "/$1/,/^--/p" |
+             sed -n 's/.*best fixed layer *\([0-9]*\).*/\1/p' | sort -u | wc -l; }
+[[ $(distinct "cnn-clean over o") -ge 3 ]] && ok || bad "split-bench: the CNN's best layer over o takes < 3 values"
+[[ $(distinct "with --link") -ge 2 ]] && ok || bad "split-bench: the CNN's best layer is the same on every link"
+[[ $(distinct "four domains") -ge 2 ]] && ok || bad "split-bench: the CNN's best layer is the same in every domain"
 # --- exit rules (docs/EXIT_RULES.md): the same options in replay and device
 check rule-patience $bin replay $T --reps 2 --policy splitee-s,ee-threshold,oracle --rule patience --patience 2
 check rule-agreement $bin replay $T --reps 2 --policy splitee-s,ee-threshold --rule agreement --alpha 1.5

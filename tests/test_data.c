@@ -4,6 +4,7 @@
  * malformed catalogue is refused with a message naming the file and field. */
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,8 @@ Test(data, build_tree_finds_the_checkouts_data)
     splitee_catalog *c;
     splitee_error e;
     cr_assert_eq(splitee_catalog_load(NULL, &c, &e), 0, "%s", e.msg);
-    cr_assert_str_eq(splitee_catalog_domains(c), "clean, noise, blur, contrast, stream");
+    cr_assert_str_eq(splitee_catalog_domains(c),
+                     "clean, noise, blur, contrast, cnn-clean, cnn-noise, cnn-blur, cnn-contrast, stream");
     cr_assert_str_eq(splitee_catalog_default_table(c)->domain, "clean");
     const splitee_shipped_table *t;
     cr_assert_eq(splitee_catalog_table(c, "noise", &t, &e), 0);
@@ -52,6 +54,28 @@ Test(data, build_tree_finds_the_checkouts_data)
     char model_json[PATH_MAX + 16];
     snprintf(model_json, sizeof model_json, "%s/model.json", splitee_catalog_model(c));
     cr_assert(tu_exists(model_json), "%s", model_json);
+    /* the ViT's tables: the default model, no default costs (lambda) */
+    cr_assert_str_eq(t->model, splitee_catalog_model(c));
+    cr_assert_eq(t->nlayer_cost, 0);
+    /* the CNN's: their own model and its ten MAC-derived layer costs, the
+     * same for every domain, summing to the 0.38 data/README.md states */
+    const char *cnn[] = { "cnn-clean", "cnn-noise", "cnn-blur", "cnn-contrast" };
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(splitee_catalog_table(c, cnn[i], &t, &e), 0, "%s", e.msg);
+        cr_assert(tu_exists(t->logits), "%s", t->logits);
+        cr_assert(tu_exists(t->labels), "%s", t->labels);
+        snprintf(model_json, sizeof model_json, "%s/model.json", t->model);
+        cr_assert(tu_exists(model_json), "%s", model_json);
+        cr_assert(strstr(t->model, "/cnn"), "%s", t->model);
+        cr_assert_eq(t->nlayer_cost, 10);
+        double sum = 0;
+        for (int k = 0; k < 10; k++) {
+            cr_assert_gt(t->layer_cost[k], 0);
+            sum += t->layer_cost[k];
+        }
+        cr_assert(fabs(sum - 0.3797) < 5e-4, "%s: costs sum to %g", cnn[i], sum);
+    }
+    cr_assert_str_eq(splitee_catalog_table_of_file(c, t->logits)->domain, "cnn-contrast");
     splitee_catalog_free(c);
 }
 
@@ -88,7 +112,8 @@ Test(data, unknown_domain_lists_the_known_ones)
     const splitee_shipped_table *t;
     cr_assert_eq(splitee_catalog_table(c, "fog", &t, &e), SPLITEE_ERR_ARG);
     cr_assert_null(t);
-    cr_assert_str_eq(e.msg, "unknown domain 'fog' (clean, noise, blur, contrast, stream)");
+    cr_assert_str_eq(e.msg, "unknown domain 'fog' (clean, noise, blur, contrast, "
+                            "cnn-clean, cnn-noise, cnn-blur, cnn-contrast, stream)");
     splitee_catalog_free(c);
 }
 
@@ -145,7 +170,11 @@ static const struct { const char *text, *msg; } BAD[] = {
     { "", "malformed JSON" },
     { "[1]", "not a JSON object" },
     { "{\"format\":\"x\",\"version\":1}", "\"format\" must be \"splitee-catalog\"" },
-    { "{\"format\":\"splitee-catalog\",\"version\":2}", "unsupported \"version\" (this splitee reads 1)" },
+    { "{\"format\":\"splitee-catalog\",\"version\":3}", "unsupported \"version\" (this splitee reads 1 and 2)" },
+    { GOOD_HEAD "\"tables\":[{\"domain\":\"a\",\"logits\":\"a\",\"labels\":\"l\",\"distortion\":\"c\",\"model\":3}]}",
+      "tables[0]: \"model\" must be a non-empty string" },
+    { GOOD_HEAD "\"tables\":[{\"domain\":\"a\",\"logits\":\"a\",\"labels\":\"l\",\"distortion\":\"c\",\"layer_cost\":\"\"}]}",
+      "tables[0]: \"layer_cost\" must be a non-empty string" },
     { "{\"format\":\"splitee-catalog\",\"version\":1,\"default_domain\":\"a\",\"tables\":[]}",
       "\"model\" must be a non-empty string" },
     { GOOD_HEAD "\"tables\":[]}", "\"tables\" must be an array of 1..64 tables" },
@@ -197,4 +226,90 @@ Test(data, missing_catalogue_says_how_to_point_at_one)
     mkdir(sub, 0755);
     cr_assert_lt(splitee_catalog_load(dir, &c, &e), 0);
     cr_assert(strstr(e.msg, "catalog.json"), "%s", e.msg);
+}
+
+/* A version 2 catalogue in folder `name` whose table "a" names model "m2"
+ * and the cost file cost.json holding `cost`. */
+static const char *cost_catalog(const char *name, const char *cost)
+{
+    const char *dir = catalog_dir(name,
+        "{\"format\":\"splitee-catalog\",\"version\":2,\"model\":\"m\",\"default_domain\":\"a\","
+        "\"tables\":[{\"domain\":\"a\",\"logits\":\"a.npy\",\"labels\":\"l.npy\",\"distortion\":\"clean\","
+        "\"model\":\"m2\",\"layer_cost\":\"cost.json\"}," GOOD_TABLE("b") "]}");
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/cost.json", dir);
+    if (cost) {
+        FILE *f = fopen(path, "w");
+        cr_assert(f);
+        fputs(cost, f);
+        fclose(f);
+    } else {
+        unlink(path);
+    }
+    return dir;
+}
+
+Test(data, a_table_carries_its_model_and_default_costs)
+{
+    splitee_catalog *c;
+    splitee_error e;
+    const char *dir = cost_catalog("v2", "{\"layer_cost\": [0.25, 0, 1e-3], \"note\": \"MACs\"}");
+    cr_assert_eq(splitee_catalog_load(dir, &c, &e), 0, "%s", e.msg);
+    const splitee_shipped_table *a, *b;
+    cr_assert_eq(splitee_catalog_table(c, "a", &a, &e), 0);
+    cr_assert_eq(splitee_catalog_table(c, "b", &b, &e), 0);
+    char want[PATH_MAX + 16];
+    snprintf(want, sizeof want, "%s/m2", dir);
+    cr_assert_str_eq(a->model, want);
+    snprintf(want, sizeof want, "%s/cost.json", dir);
+    cr_assert_str_eq(a->layer_cost_file, want);
+    cr_assert_eq(a->nlayer_cost, 3);
+    cr_assert_eq(a->layer_cost[0], 0.25);
+    cr_assert_eq(a->layer_cost[1], 0.0);
+    cr_assert_eq(a->layer_cost[2], 1e-3);
+    /* a table without them: the catalogue's model, no costs */
+    cr_assert_str_eq(b->model, splitee_catalog_model(c));
+    cr_assert_str_eq(b->layer_cost_file, "");
+    cr_assert_eq(b->nlayer_cost, 0);
+    splitee_catalog_free(c);
+    /* a bare array is a cost file too */
+    dir = cost_catalog("v2array", "[1, 2]");
+    cr_assert_eq(splitee_catalog_load(dir, &c, &e), 0, "%s", e.msg);
+    cr_assert_eq(splitee_catalog_at(c, 0)->nlayer_cost, 2);
+    cr_assert_eq(splitee_catalog_at(c, 0)->layer_cost[1], 2.0);
+    splitee_catalog_free(c);
+}
+
+/* Each bad cost file fails the whole catalogue, naming the catalogue, the
+ * table, the cost file and the problem. */
+Test(data, bad_cost_files_are_refused_by_name)
+{
+    static const struct { const char *cost; int status; const char *msg; } CASES[] = {
+        { NULL, SPLITEE_ERR_IO, "cannot open: No such file or directory" },
+        { "[1,", SPLITEE_ERR_FORMAT, "malformed JSON" },
+        { "{\"ms\": [1]}", SPLITEE_ERR_FORMAT, "expected an array of 1..64 layer costs" },
+        { "[]", SPLITEE_ERR_FORMAT, "expected an array of 1..64 layer costs" },
+        { "[0.1, -0.5]", SPLITEE_ERR_FORMAT, "layer_cost[1] must be a finite number >= 0" },
+        { "[0.1, \"x\"]", SPLITEE_ERR_FORMAT, "layer_cost[1] must be a finite number >= 0" },
+        { "[1e999]", SPLITEE_ERR_FORMAT, "layer_cost[0] must be a finite number >= 0" },
+    };
+    char big[1024] = "[";
+    for (int i = 0; i < 65; i++)
+        strcat(big, i ? ",1" : "1");
+    strcat(big, "]");
+    for (size_t i = 0; i <= sizeof CASES / sizeof *CASES; i++) {
+        const char *cost = i < sizeof CASES / sizeof *CASES ? CASES[i].cost : big;
+        const char *msg = i < sizeof CASES / sizeof *CASES ? CASES[i].msg : "expected an array of 1..64";
+        int status = i < sizeof CASES / sizeof *CASES ? CASES[i].status : SPLITEE_ERR_FORMAT;
+        char name[32];
+        snprintf(name, sizeof name, "badcost%zu", i);
+        const char *dir = cost_catalog(name, cost);
+        splitee_catalog *c = (splitee_catalog *)1;
+        splitee_error e;
+        cr_assert_eq(splitee_catalog_load(dir, &c, &e), status, "case %zu: %s", i, e.msg);
+        cr_assert_null(c);
+        char want[PATH_MAX * 2 + 256];
+        snprintf(want, sizeof want, "%s/catalog.json: tables[0]: \"layer_cost\": %s/cost.json: %s", dir, dir, msg);
+        cr_assert(strncmp(e.msg, want, strlen(want)) == 0, "case %zu: %s", i, e.msg);
+    }
 }

@@ -1106,3 +1106,55 @@ Test(engine, v1_model_as_v2_json_gives_identical_logits)
     splitee_model_free(b);
     free(v2);
 }
+
+/* The shipped CNN (../data/cnn, tools/ship_cnn.sh) against PyTorch's logits
+ * of its fixture (data/cnn/fixture: the first 16 clean test images as the
+ * model sees them, (16, 1, 28, 28), and every exit's logits, (16, 10, 10)),
+ * every exit within PARITY_TOL, with the kernels of `portable`; and its
+ * activation shrinking with depth (the payload after the first split point
+ * at least 4x the one after the last). */
+static void shipped_cnn_vs_fixture(int portable)
+{
+    if (portable)
+        setenv("SPLITEE_SIMD", "off", 1);
+    splitee_model *m = NULL;
+    splitee_error err = { 0, "" };
+    cr_assert_eq(splitee_model_load("../data/cnn", &m, &err), 0, "%s", err.msg);
+    unsetenv("SPLITEE_SIMD");
+    const splitee_model_config *c = splitee_model_get_config(m);
+    cr_assert_eq(c->version, 2);
+    cr_assert_eq(c->layers, 10);
+    cr_assert_eq(c->classes, 10);
+    cr_assert_eq(splitee_model_split_elems(m, 0), 28 * 28);
+    cr_assert_geq(splitee_model_split_elems(m, 1), 4 * splitee_model_split_elems(m, 9));
+    splitee_array in, out;
+    cr_assert_eq(splitee_npy_read("../data/cnn/fixture/inputs.npy", &in, &err), 0, "%s", err.msg);
+    cr_assert_eq(splitee_npy_read("../data/cnn/fixture/logits.npy", &out, &err), 0, "%s", err.msg);
+    cr_assert(in.dtype == SPLITEE_DTYPE_F32 && in.ndim == 4 && in.shape[0] == 16 && in.shape[1] == 1 &&
+              in.shape[2] == 28 && in.shape[3] == 28);
+    cr_assert(out.dtype == SPLITEE_DTYPE_F32 && out.ndim == 3 && out.shape[0] == 16 &&
+              out.shape[1] == 10 && out.shape[2] == 10);
+    splitee_engine_state *s = new_state(m);
+    float got[100];
+    double worst = 0.0;
+    for (size_t i = 0; i < 16; i++) {
+        cr_assert_eq(splitee_engine_forward_normalised(s, (const float *)in.data + i * 784, got, &err), 0,
+                     "%s", err.msg);
+        const float *want = (const float *)out.data + i * 100;
+        for (int j = 0; j < 100; j++) {
+            double d = fabs((double)got[j] - (double)want[j]);
+            worst = d > worst ? d : worst;
+            cr_assert(d <= PARITY_TOL, "%s: image %zu exit %d class %d: C %.7g vs PyTorch %.7g",
+                      splitee__model_kernels(m)->name, i, j / 10 + 1, j % 10, (double)got[j], (double)want[j]);
+        }
+    }
+    cr_log_info("shipped CNN, %s kernels: max |C - PyTorch| %.3g over 1600 logits",
+                splitee__model_kernels(m)->name, worst);
+    splitee_array_free(&in);
+    splitee_array_free(&out);
+    splitee_engine_state_free(s);
+    splitee_model_free(m);
+}
+
+Test(engine, shipped_cnn_matches_pytorch_fixture) { shipped_cnn_vs_fixture(0); }
+Test(engine, shipped_cnn_portable_kernels_match_pytorch_fixture) { shipped_cnn_vs_fixture(1); }

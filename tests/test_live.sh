@@ -348,6 +348,44 @@ kill "$v2_pid" 2>/dev/null
 wait "$v2_pid" 2>/dev/null
 grep -q 'stopped after' "$tmp/cloud-v2.log" && ok || bad "v2 cloud did not stop cleanly: $(tail -2 "$tmp/cloud-v2.log")"
 
+# --- the shipped CNN live (data/cnn, 10 stages): a cloud and a device on it,
+# the device learning its split on the simulated LTE link; every offload
+# carries the activation of its split point, 12,544 values after stage 1
+# shrinking to 1,024 (f32, a 24-byte payload header and a 24-byte frame header)
+CN="--model ../data/cnn"
+$bin cloud $CN --listen 127.0.0.1:0 --workers 2 2> "$tmp/cloud-cnn.log" &
+cnn_pid=$!; pids+=("$cnn_pid")
+cnn_port=""
+for _ in $(seq 100); do
+    cnn_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$tmp/cloud-cnn.log")
+    [[ -n "$cnn_port" ]] && break
+    sleep 0.05
+done
+if [[ -n "$cnn_port" ]]; then
+    $bin device $CN --cloud 127.0.0.1:$cnn_port $I $W --limit 48 --policy splitee-s --link ../data/links/lte.json \
+        --eval --log "$tmp/cnn.jsonl" > "$tmp/cnn.out" 2> "$tmp/cnn.err" || bad "cnn device: exit $? $(cat "$tmp/cnn.err")"
+    adds_up cnn-splitee-s "$tmp/cnn.out" 48
+    read -r s e o f < <(counts "$tmp/cnn.out")
+    [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "cnn splitee-s: offloaded ${o:-?} fallback ${f:-?}"
+    # each offload's bytes are its split point's activation
+    want_bytes() { case $1 in 1) echo $((12544 * 4 + 48)) ;; 2|3) echo $((4704 * 4 + 48)) ;;
+        4|5) echo $((1568 * 4 + 48)) ;; 6|7) echo $((2352 * 4 + 48)) ;; 8|9) echo $((1024 * 4 + 48)) ;; esac; }
+    wrong=0
+    while read -r l b; do [[ "$b" == "$(want_bytes "$l")" ]] || wrong=$((wrong + 1)); done \
+        < <(sed -n 's/.*"layer":\([0-9]*\),"outcome":"offloaded".*"bytes":\([0-9]*\),.*/\1 \2/p' "$tmp/cnn.jsonl")
+    [[ $wrong -eq 0 && $(grep -c '"outcome":"offloaded"' "$tmp/cnn.jsonl") -eq ${o:-x} ]] && ok \
+        || bad "cnn: $wrong offloads whose bytes are not their split point's activation: $(grep -m1 offloaded "$tmp/cnn.jsonl")"
+    $bin device $CN --cloud 127.0.0.1:$cnn_port $I $W --limit 20 --policy fixed:1 --alpha 0.99 --encoding int8 \
+        > "$tmp/cnn8.out" 2> "$tmp/cnn8.err" || bad "cnn device (int8): exit $? $(cat "$tmp/cnn8.err")"
+    read -r s e o f < <(counts "$tmp/cnn8.out")
+    [[ ${o:-0} -gt 0 && ${f:-1} -eq 0 ]] && ok || bad "cnn int8: offloaded ${o:-?} fallback ${f:-?}"
+else
+    bad "cnn cloud did not start: $(cat "$tmp/cloud-cnn.log")"
+fi
+kill "$cnn_pid" 2>/dev/null
+wait "$cnn_pid" 2>/dev/null
+grep -q 'stopped after' "$tmp/cloud-cnn.log" && ok || bad "cnn cloud did not stop cleanly: $(tail -2 "$tmp/cloud-cnn.log")"
+
 # --- bad options: exit 2, one line, no output files
 refuse() {
     local name="$1" pattern="$2"; shift 2

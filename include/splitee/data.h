@@ -30,6 +30,7 @@
 #define SPLITEE_DATA_H
 
 #include <stddef.h>
+#include "exit.h"     /* SPLITEE_MAX_EXITS */
 #include "status.h"
 
 #ifdef __cplusplus
@@ -59,19 +60,37 @@ typedef struct splitee_shipped_table {
     char description[160];             /* one line for --help and reports */
     char scenes[SPLITEE_PATH_MAX];     /* a stream table's scene ids (.npy), or ""
                                           (optional "scenes" field; docs/TEMPORAL.md) */
+    char model[SPLITEE_PATH_MAX];      /* the model folder whose exits the table
+                                          holds: the table's "model", else the
+                                          catalogue's */
+    char layer_cost_file[SPLITEE_PATH_MAX]; /* its default per-layer device cost
+                                          file, or "" when it has none */
+    double layer_cost[SPLITEE_MAX_EXITS]; /* (nlayer_cost) that file's costs:
+                                          layer_cost[i] is what layer i+1 adds
+                                          to the device cost (reward.h) */
+    int nlayer_cost;                   /* 0: no default costs (lambda applies) */
 } splitee_shipped_table;
 
 typedef struct splitee_catalog splitee_catalog;   /* opaque */
 
 /* Reads DIR/catalog.json (dir NULL: splitee_data_dir()) into *out (caller
  * frees with splitee_catalog_free). Strict: an object with
- *   "format": "splitee-catalog", "version": 1,
+ *   "format": "splitee-catalog", "version": 1 or 2,
  *   "model": folder name, "default_domain": a table's domain,
  *   "datasets": folder (optional), "test_set": {"images", "labels",
  *   "package"} relative to the datasets folder (optional),
  *   "tables": [{"domain", "logits", "labels", "distortion",
  *               "description", "scenes" (optional)}, ...] (1..SPLITEE_CATALOG_MAX, domains
  *   unique).
+ * Version 2 adds two optional fields to a table:
+ *   "model": the folder of the model that made the table (relative to
+ *            DIR; default the catalogue's "model"),
+ *   "layer_cost": a file (relative to DIR) holding the table's default
+ *            per-layer device cost: a JSON array of 1..SPLITEE_MAX_EXITS
+ *            finite numbers >= 0, or an object whose "layer_cost" is one
+ *            (what `splitee profile --out` writes). It is read here, so a
+ *            bad cost file fails the load, naming the file.
+ * Version 1 catalogues (no such fields) load as before.
  * Fails with IO when the folder or file cannot be read ("DIR/catalog.json:
  * cannot open: ..., set SPLITEE_DATA to splitee's data folder"), FORMAT for
  * anything malformed, naming the file and the field. */
@@ -106,7 +125,8 @@ const splitee_shipped_table *splitee_catalog_at(const splitee_catalog *c, int i)
  * help texts and error messages. Owned by the catalogue. */
 const char *splitee_catalog_domains(const splitee_catalog *c);
 
-/* The shipped model folder (absolute: data folder + "model"). */
+/* The default model folder (absolute: data folder + the catalogue's
+ * "model"); a table's own model is its `model` field. */
 const char *splitee_catalog_model(const splitee_catalog *c);
 
 /* The IDX test set the shipped model was evaluated on, under the datasets

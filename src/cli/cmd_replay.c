@@ -93,7 +93,7 @@ static const cli_opt OPT_PAYLOAD_SHAPE = { .name = "payload-shape", .arg = "TxD"
 static const cli_opt OPT_MODEL = { .name = "model", .arg = "DIR", .kind = CLI_STRING,
     .off = offsetof(replay_opts, model_dir),
     .help = "--link: the model whose activation at each split point is priced\n"
-            "(a shipped table: the shipped model)" };
+            "(a shipped table: its own model, --list-tables)" };
 static const cli_opt *const LINK_OPTS[] = { &OPT_ARRIVAL, &OPT_MODEL, &OPT_PAYLOAD_SHAPE, NULL };
 static const cli_group LINK = { .title = "link", .opts = LINK_OPTS };
 
@@ -143,7 +143,9 @@ static const cli_command CMD = {
     .name = "replay",
     .synopsis = "splitee replay [options]",
     .about = "Replays an exit-logit table through split-layer policies and reports accuracy,\n"
-             "cost, offload rate, learned layer and regret with 95% confidence intervals.\n",
+             "cost, offload rate, learned layer and regret with 95% confidence intervals.\n"
+             "A shipped table with default per-layer device costs (--list-tables) is replayed\n"
+             "with them unless --lambda or --layer-cost is given.\n",
     .groups = GROUPS,
     .defaults = DEFAULTS,
     .data_note = 1,
@@ -252,6 +254,29 @@ static int check_vectors(const replay_opts *o, int exits, splitee_error *err)
     return 0;
 }
 
+/* A shipped table's default per-layer device costs (the catalogue's
+ * "layer_cost" file) as --layer-cost, when neither --lambda nor
+ * --layer-cost was given; said on stderr. A table of one's own has none. */
+static int default_costs(replay_opts *o, int exits, splitee_error *err)
+{
+    if (o->rw.nlayer_cost || o->rw.lambda_given)
+        return 0;
+    const splitee_catalog *cat = cli_catalog(NULL);
+    const splitee_shipped_table *s = cat ? splitee_catalog_table_of_file(cat, o->tab.logits) : NULL;
+    if (!s || !s->nlayer_cost)
+        return 0;
+    if (s->nlayer_cost != exits)
+        return splitee__fail(err, SPLITEE_ERR_SHAPE, "%s: %d default layer costs for the table '%s' of %d exits",
+                             s->layer_cost_file, s->nlayer_cost, s->domain, exits);
+    double sum = 0;
+    for (int i = 0; i < exits; i++)
+        sum += o->rw.layer_cost[i] = s->layer_cost[i];
+    o->rw.nlayer_cost = exits;
+    cli_note("table %s: its default per-layer device costs apply (%s, summing to %.3g); "
+             "--lambda or --layer-cost replaces them", s->domain, s->layer_cost_file, sum);
+    return 0;
+}
+
 /* --link: the bytes an offload after layer a+1 puts on the wire, for every
  * arm but the last: one --payload-shape for all; else the activation at
  * each split point of --model, or of the shipped model for a shipped table.
@@ -272,8 +297,9 @@ static int payload_bytes(const replay_opts *o, const splitee_link *lk, int exits
     const char *dir = o->model_dir;
     if (!dir) {
         const splitee_catalog *cat = cli_catalog(NULL);
-        if (cat && splitee_catalog_table_of_file(cat, o->tab.logits))
-            dir = splitee_catalog_model(cat);
+        const splitee_shipped_table *s = cat ? splitee_catalog_table_of_file(cat, o->tab.logits) : NULL;
+        if (s)
+            dir = s->model;
     }
     if (!dir)
         return splitee__fail(err, SPLITEE_ERR_ARG,
@@ -365,21 +391,45 @@ static int add_shifts(const replay_opts *o, splitee_replay *rp, splitee_error *e
     return 0;
 }
 
-/* --list-tables: the catalogue's tables, one line each, then their files. */
+/* --list-tables: the catalogue's tables, each with its model, shape,
+ * files and device costs. */
 static int list_tables(splitee_error *err)
 {
     const splitee_catalog *c = cli_catalog(err);
     if (!c)
         return err->status;
     const splitee_shipped_table *def = splitee_catalog_default_table(c);
-    printf("shipped tables in %s (--domain NAME or --table NAME; default %s):\n", splitee_catalog_dir(c),
+    printf("shipped tables in %s (--table NAME or --domain NAME; default %s):\n", splitee_catalog_dir(c),
            def->domain);
     for (int i = 0; i < splitee_catalog_count(c); i++) {
         const splitee_shipped_table *t = splitee_catalog_at(c, i);
-        printf("  %-10s %s\n  %-10s logits %s\n  %-10s labels %s\n", t->domain, t->description, "",
-               t->logits, "", t->labels);
+        splitee_array a;
+        splitee_error e = { 0, "" };
+        char shape[sizeof e.msg + 64];
+        memset(&a, 0, sizeof a);
+        if (splitee_npy_read(t->logits, &a, &e) < 0)
+            snprintf(shape, sizeof shape, "unreadable: %s", e.msg);
+        else if (a.ndim != 3)
+            snprintf(shape, sizeof shape, "not a (samples, exits, classes) table: %d dimensions", a.ndim);
+        else
+            snprintf(shape, sizeof shape, "%zu samples, %zu exits, %zu classes", a.shape[0], a.shape[1],
+                     a.shape[2]);
+        splitee_array_free(&a);
+        printf(t->description[0] ? "  %-13s %s\n" : "  %s\n", t->domain, t->description);
+        printf("  %-13s model  %s (%s)\n", "", t->model, shape);
+        printf("  %-13s logits %s\n", "", t->logits);
+        printf("  %-13s labels %s\n", "", t->labels);
+        if (t->nlayer_cost) {
+            double sum = 0;
+            for (int k = 0; k < t->nlayer_cost; k++)
+                sum += t->layer_cost[k];
+            printf("  %-13s costs  %s (per layer, summing to %.3g) unless --lambda or --layer-cost\n", "",
+                   t->layer_cost_file, sum);
+        } else {
+            printf("  %-13s costs  --lambda per layer (default 0.1)\n", "");
+        }
         if (t->scenes[0])
-            printf("  %-10s scenes %s\n", "", t->scenes);
+            printf("  %-13s scenes %s\n", "", t->scenes);
     }
     return 0;
 }
@@ -626,7 +676,8 @@ int cli_replay(int argc, char **argv)
     o.replay.threads = o.thr.n;
     if ((st = cli_table_load(&o.tab, &t, &err)) < 0)
         goto done;
-    if ((st = check_vectors(&o, splitee_table_exits(t), &err)) < 0)
+    if ((st = default_costs(&o, splitee_table_exits(t), &err)) < 0 ||
+        (st = check_vectors(&o, splitee_table_exits(t), &err)) < 0)
         goto done;
     if (o.lk.link) {
         size_t n = splitee_table_samples(t);

@@ -518,7 +518,7 @@ static const cli_opt OPT_TAB_LABELS = { .name = "labels", .arg = "FILE", .kind =
             "integer per line; 'none': no accuracy",
     .def_text = "a shipped table's own; none for any other table" };
 static const cli_opt OPT_TAB_DOMAIN = { .name = "domain", .arg = "NAME", .kind = CLI_FN, .set = tab_domain,
-    .list = domain_at, .help = "a shipped table, with its labels" };
+    .list = domain_at, .help = "a shipped table, with its labels and default costs" };
 static const cli_opt OPT_LAYOUT = { .name = "layout", .arg = "L", .kind = CLI_CHOICE,
     .off = FIELD(cli_table, layout), .choices = LAYOUTS,
     .help = "the .npy's axes: (samples, exits, classes) or (exits, samples, classes)",
@@ -903,8 +903,15 @@ const cli_group cli_group_exit = { .title = "exit rule", .opts = EXIT_OPTS, .mor
 #define VALUES_SETTER(fn, field, opt) \
     static int fn(void *g, const char *v, const cli_ctx *ctx, splitee_error *err) \
     { (void)ctx; return cli_parse_values(v, &((cli_reward *)g)->field, err, "--" opt); }
-VALUES_SETTER(rw_lambda, lambda, "lambda")
 VALUES_SETTER(rw_mu, mu, "mu")
+
+static int rw_lambda(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
+{
+    cli_reward *r = g;
+    if (ctx->source != CLI_DEFAULT)
+        r->lambda_given = 1;
+    return cli_parse_values(v, &r->lambda, err, "--lambda");
+}
 
 static int rw_offload(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
 {

@@ -177,6 +177,7 @@ typedef struct cli_reward {
     double offload_cost[SPLITEE_MAX_EXITS]; /* per-layer o */
     int noffload_cost;                      /* 0: constant offload */
     int offload_given;                      /* --offload or --offload-cost given */
+    int lambda_given;                       /* --lambda given (flag or --config) */
 } cli_reward;
 extern const cli_group cli_group_reward;
 

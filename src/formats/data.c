@@ -2,6 +2,7 @@
  * where the shipped model, tables and link profiles are, and which labels
  * and domain name belong to which table. */
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #endif
 
 #define CATALOG_MAX_BYTES (1u << 20)
+#define COST_MAX_BYTES (1u << 20)
 
 struct splitee_catalog {
     char dir[SPLITEE_PATH_MAX];
@@ -116,10 +118,43 @@ static int field(const cJSON *obj, const char *name, int optional, char *out, si
     return 0;
 }
 
+/* A table's default per-layer device costs from s->layer_cost_file: a
+ * JSON array of numbers, or an object whose "layer_cost" is one. */
+static int read_layer_cost(splitee_shipped_table *s, splitee_error *err)
+{
+    const char *path = s->layer_cost_file;
+    char *text;
+    size_t len;
+    int st = splitee__read_file(path, COST_MAX_BYTES, &text, &len, err);
+    if (st < 0)
+        return st;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *a = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "layer_cost") : j;
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+    if (!j)
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: malformed JSON", path);
+    else if (n < 1 || n > SPLITEE_MAX_EXITS)
+        st = splitee__fail(err, SPLITEE_ERR_FORMAT,
+                           "%s: expected an array of 1..%d layer costs, or an object whose \"layer_cost\" is one",
+                           path, SPLITEE_MAX_EXITS);
+    for (int k = 0; st == 0 && k < n; k++) {
+        const cJSON *x = cJSON_GetArrayItem(a, k);
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble < 0)
+            st = splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: layer_cost[%d] must be a finite number >= 0", path, k);
+        else
+            s->layer_cost[k] = x->valuedouble;
+    }
+    cJSON_Delete(j);
+    s->nlayer_cost = st == 0 ? n : 0;
+    return st;
+}
+
 static int parse_table(splitee_catalog *c, const cJSON *t, int i, const char *path,
                        splitee_error *err)
 {
     char where[48], logits[SPLITEE_PATH_MAX], labels[SPLITEE_PATH_MAX], scenes[SPLITEE_PATH_MAX];
+    char model[SPLITEE_PATH_MAX], cost[SPLITEE_PATH_MAX];
     snprintf(where, sizeof where, "tables[%d]: ", i);
     if (!cJSON_IsObject(t))
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: tables[%d] is not an object", path, i);
@@ -130,13 +165,23 @@ static int parse_table(splitee_catalog *c, const cJSON *t, int i, const char *pa
         (st = field(t, "labels", 0, labels, sizeof labels, path, where, err)) < 0 ||
         (st = field(t, "distortion", 0, s->distortion, sizeof s->distortion, path, where, err)) < 0 ||
         (st = field(t, "description", 1, s->description, sizeof s->description, path, where, err)) < 0 ||
-        (st = field(t, "scenes", 1, scenes, sizeof scenes, path, where, err)) < 0)
+        (st = field(t, "scenes", 1, scenes, sizeof scenes, path, where, err)) < 0 ||
+        (st = field(t, "model", 1, model, sizeof model, path, where, err)) < 0 ||
+        (st = field(t, "layer_cost", 1, cost, sizeof cost, path, where, err)) < 0)
         return st;
     s->scenes[0] = '\0';
     if (join(s->logits, sizeof s->logits, c->dir, logits) < 0 ||
         join(s->labels, sizeof s->labels, c->dir, labels) < 0 ||
-        (scenes[0] && join(s->scenes, sizeof s->scenes, c->dir, scenes) < 0))
+        (scenes[0] && join(s->scenes, sizeof s->scenes, c->dir, scenes) < 0) ||
+        (model[0] ? join(s->model, sizeof s->model, c->dir, model)
+                  : snprintf(s->model, sizeof s->model, "%s", c->model) >= (int)sizeof s->model) ||
+        (cost[0] && join(s->layer_cost_file, sizeof s->layer_cost_file, c->dir, cost) < 0))
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: %spath too long", path, where);
+    if (cost[0] && (st = read_layer_cost(s, err)) < 0) {
+        char inner[sizeof err->msg];
+        snprintf(inner, sizeof inner, "%s", err ? err->msg : "");
+        return splitee__fail(err, st, "%s: %s\"layer_cost\": %s", path, where, inner);
+    }
     for (int k = 0; k < i; k++)
         if (strcmp(c->tables[k].domain, s->domain) == 0)
             return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: domain '%s' appears twice", path, s->domain);
@@ -151,8 +196,9 @@ static int parse_catalog(splitee_catalog *c, const cJSON *j, const char *path, s
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(j, "version");
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "splitee-catalog") != 0)
         return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: \"format\" must be \"splitee-catalog\"", path);
-    if (!cJSON_IsNumber(ver) || ver->valuedouble != 1)
-        return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: unsupported \"version\" (this splitee reads 1)", path);
+    if (!cJSON_IsNumber(ver) || (ver->valuedouble != 1 && ver->valuedouble != 2))
+        return splitee__fail(err, SPLITEE_ERR_FORMAT, "%s: unsupported \"version\" (this splitee reads 1 and 2)",
+                             path);
     char model[SPLITEE_PATH_MAX], datasets[SPLITEE_PATH_MAX], def[32];
     int st;
     if ((st = field(j, "model", 0, model, sizeof model, path, "", err)) < 0 ||

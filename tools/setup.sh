@@ -14,7 +14,7 @@
 set -euo pipefail
 
 pkgs=(gcc libc6-dev libgsl-dev libcjson-dev libcriterion-dev meson ninja-build
-      pkg-config gnuplot-nox zlib1g-dev)
+      pkg-config gnuplot-nox zlib1g-dev haproxy)
 for opt in "$@"; do
     case "$opt" in
         --train) pkgs+=(python3-torch python3-numpy libopenblas0-pthread dataset-fashion-mnist) ;;

@@ -709,8 +709,14 @@ static int http_create(splitee_cloud *c, splitee_error *err)
 
 static void http_close(http_client *h)
 {
-    if (h->fd >= 0)
+    if (h->fd >= 0) {
+        /* unread bytes at close would reset the connection and could lose
+         * the answer on the way: take (a bounded amount of) them first */
+        char sink[4096];
+        for (int i = 0; i < 16 && recv(h->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+        }
         close(h->fd);
+    }
     h->fd = -1;
     h->in_len = h->out_len = h->out_off = 0;
 }
@@ -748,8 +754,9 @@ static void http_accept(splitee_cloud *c)
     }
 }
 
-/* The answer to a whole request head in h->in, into h->out. */
-static void http_answer(splitee_cloud *c, http_client *h)
+/* The answer to the request head in h->in (whole: it ended in a blank
+ * line; else it filled the buffer, 431), into h->out. */
+static void http_answer(splitee_cloud *c, http_client *h, int whole)
 {
     static const char *const reason[] = { "200 OK", "400 Bad Request", "404 Not Found",
                                           "405 Method Not Allowed", "431 Request Header Fields Too Large" };
@@ -762,8 +769,10 @@ static void http_answer(splitee_cloud *c, http_client *h)
     first[line] = '\0';
     if (line > 0 && first[line - 1] == '\r')
         first[line - 1] = '\0';
-    if (!eol)
+    if (!whole)
         code = 4;
+    else if (!eol)
+        code = 1;
     else if (sscanf(first, "%7s %255s %15s", method, target, version) != 3 ||
              (strcmp(version, "HTTP/1.0") != 0 && strcmp(version, "HTTP/1.1") != 0))
         code = 1;
@@ -801,7 +810,6 @@ static void http_answer(splitee_cloud *c, http_client *h)
     }
     h->out_len = len;
     h->out_off = 0;
-    shutdown(h->fd, SHUT_RD);          /* nothing more is read from it */
 }
 
 /* One poll result for a client: read its head, or send its answer; closes
@@ -824,7 +832,7 @@ static void http_step(splitee_cloud *c, http_client *h, short revents, double no
                 whole = (i + 1 < h->in_len && h->in[i] == '\n' && h->in[i + 1] == '\n') ||
                         (i + 3 < h->in_len && memcmp(h->in + i, "\r\n\r\n", 4) == 0);
             if (whole || h->in_len == sizeof h->in)
-                http_answer(c, h);     /* a full buffer without a blank line: 431 */
+                http_answer(c, h, whole);   /* a full buffer without a blank line: 431 */
         }
     }
     if (h->out_len > 0 && (revents & POLLOUT)) {

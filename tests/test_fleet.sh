@@ -30,7 +30,7 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$tmp"
+    [[ -n "${FLEET_KEEP:-}" ]] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
 pass=0
@@ -61,11 +61,16 @@ D="--policy fixed:2 --alpha 0.99 --interval $IV --timeout 10 --quiet"
 
 now() { date +%s.%N; }
 
-# free_port: a loopback port nothing listens on now
+# free_port: a loopback port nothing listens on now, below the ephemeral
+# range: a killed cloud's port cannot be taken meanwhile by another
+# program's port-0 listener or outgoing connection (a health check could
+# then see it "up" again)
+read -r eph_lo _ < /proc/sys/net/ipv4/ip_local_port_range 2> /dev/null || eph_lo=32768
+[[ ${eph_lo:-0} -gt 12000 ]] || eph_lo=32768
 free_port() {
     local p
     for _ in $(seq 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % (eph_lo - 10000)))
         (exec 3<> "/dev/tcp/127.0.0.1/$p") 2> /dev/null || { echo "$p"; return 0; }
     done
     return 1
@@ -82,9 +87,10 @@ start_cloud() {
     pids+=("$!")
     local p="" q=""
     for _ in $(seq 200); do
+        [[ $(grep -c 'metrics on' "$log") -ge ${3:-1} ]] || { sleep 0.05; continue; }
         p=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$log" | tail -1)
         q=$(sed -n 's/.*metrics on http:\/\/127\.0\.0\.1:\([0-9]*\)\/metrics.*/\1/p' "$log" | tail -1)
-        if [[ -n "$p" && -n "$q" && $(grep -c 'metrics on' "$log") -ge ${3:-1} ]]; then
+        if [[ -n "$p" && -n "$q" ]]; then
             cport[$name]=$p
             mport[$name]=$q
             return 0
@@ -106,6 +112,26 @@ scrape() {
 }
 # metric FILE NAME[{labels}]: its value
 metric() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+# answered NAME...: requests_total summed over those clouds (the ones that answer a scrape)
+answered() {
+    local sum=0 n v
+    for n in "$@"; do
+        scrape "${mport[$n]}" "$tmp/poll.txt" 2> /dev/null || continue
+        v=$(metric "$tmp/poll.txt" splitee_cloud_requests_total)
+        sum=$((sum + ${v:-0}))
+    done
+    echo "$sum"
+}
+# wait_answered COUNT NAME...: until those clouds have answered COUNT requests
+# (the devices are mid-stream however slowly they started); at most 120 s
+wait_answered() {
+    local want="$1"; shift
+    for _ in $(seq 1200); do
+        [[ $(answered "$@") -ge $want ]] && return 0
+        sleep 0.1
+    done
+    bad "the clouds $* did not reach $want requests"
+}
 
 # wait_pids SECONDS PID...: waits for them; kills (and fails) what is
 # left; $last_rc is the last one's exit status
@@ -142,21 +168,38 @@ start_devices() {
     done
 }
 
-# served_rate TAG FROM TO: offloaded / (offloaded + fallback) over rounds FROM..TO of every log
+# rounds_now TAG OUT: "device-index rounds-logged-so-far" per running device
+# (its --log temporary, written in stdio blocks: a lower bound, ~10 behind)
+rounds_now() {
+    local i=0 p
+    : > "$2"
+    for p in "${devpids[@]}"; do
+        i=$((i + 1))
+        echo "$i $(cat "$tmp/$1-$i.jsonl.tmp$p" 2> /dev/null | wc -l)" >> "$2"
+    done
+}
+# served_rate TAG AT FROM TO: offloaded / (offloaded + fallback) over the rounds
+# AT_i+FROM .. AT_i+TO of each device i (AT: a rounds_now file), with the
+# counts, and the latest fallback after AT_i in rounds
 served_rate() {
-    cat "$tmp/$1"-*.jsonl | awk -v a="$2" -v b="$3" -F'"round":' '{
-        split($2, r, ","); k = r[1] + 0
-        if (k < a || k > b) next
-        if (index($0, "\"outcome\":\"offloaded\"")) o++
-        else if (index($0, "\"outcome\":\"fallback\"")) f++
-    } END { if (o + f == 0) print "nan"; else printf "%.4f %d %d\n", o / (o + f), o, f }'
+    local i at
+    while read -r i at; do
+        awk -v i="$i" -v a=$((at + $3)) -v b=$((at + $4)) -v at="$at" -F'"round":' '{
+            split($2, r, ","); k = r[1] + 0
+            if (index($0, "\"outcome\":\"fallback\"") && k >= at && k - at > late) late = k - at
+            if (k < a || k > b) next
+            if (index($0, "\"outcome\":\"offloaded\"")) o++
+            else if (index($0, "\"outcome\":\"fallback\"")) f++
+        } END { print o + 0, f + 0, late + 0 }' "$tmp/$1-$i.jsonl"
+    done < "$2" | awk '{ o += $1; f += $2; if ($3 > l) l = $3 }
+        END { if (o + f == 0) printf "nan 0 0 %d\n", l; else printf "%.4f %d %d %d\n", o / (o + f), o, f, l }'
 }
 
 # ---------------------------------------------------------------- metrics
-start_cloud m 127.0.0.1:0 || exit 1
+start_cloud m 127.0.0.1:$(free_port) || exit 1
 mp=${mport[m]}
 start_devices m 8 127.0.0.1:${cport[m]}
-sleep 1
+wait_answered $((8 * N / 5)) m
 scrape "$mp" "$tmp/mid.txt" && ok || bad "metrics: no scrape during the run"
 mid=$(metric "$tmp/mid.txt" splitee_cloud_requests_total)
 grep -q '^# TYPE splitee_cloud_service_seconds histogram$' "$tmp/mid.txt" && \
@@ -202,10 +245,10 @@ say "metrics: $o requests answered by the cloud = the 8 devices' offloads; bucke
 kill -TERM "${cpid[m]}"; wait_pids 20 "${cpid[m]}"
 
 # ---------------------------------------------------------------- device failover
-start_cloud a 127.0.0.1:0 || exit 1
-start_cloud b 127.0.0.1:0 || exit 1
+start_cloud a 127.0.0.1:$(free_port) || exit 1
+start_cloud b 127.0.0.1:$(free_port) || exit 1
 start_devices f 8 "127.0.0.1:${cport[a]},127.0.0.1:${cport[b]}" --backoff-max 0.5
-sleep 1
+wait_answered $((8 * N / 5)) a
 kill -KILL "${cpid[a]}"; wait "${cpid[a]}" 2> /dev/null
 sleep 1
 start_cloud a "127.0.0.1:${cport[a]}" 2 || exit 1    # the same port, a fresh process
@@ -222,19 +265,21 @@ for j in "$tmp"/f-*.json; do
     [[ ${b_off:-0} -ge 1 ]] && ob=$((ob + 1))
 done
 [[ $fa -eq 8 && $ob -eq 8 ]] && ok || bad "failover: A failed on $fa of 8 devices, B answered $ob of 8"
-scrape "${mport[a]}" "$tmp/a.txt"
+scrape "${mport[a]}" "$tmp/a.txt" || bad "failover: no scrape of the restarted first cloud"
 back=$(metric "$tmp/a.txt" splitee_cloud_requests_total)
 [[ ${back:-0} -gt 0 ]] && ok || bad "failover: the restarted first cloud got no request back"
 say "failover: $o offloads, 0 fallbacks; the restarted first cloud answered ${back:-0} of them"
 kill -TERM "${cpid[a]}" "${cpid[b]}"; wait_pids 20 "${cpid[a]}" "${cpid[b]}"
 
 # ---------------------------------------------------------------- HAProxy
-start_cloud 1 127.0.0.1:0 || exit 1
-start_cloud 2 127.0.0.1:0 || exit 1
-start_cloud 3 127.0.0.1:0 || exit 1
+start_cloud 1 127.0.0.1:$(free_port) || exit 1
+start_cloud 2 127.0.0.1:$(free_port) || exit 1
+start_cloud 3 127.0.0.1:$(free_port) || exit 1
 front=$(free_port) && stats=$(free_port) || { bad "no free port"; exit 1; }
 sed -e "s/@FRONT_PORT@/$front/; s/@STATS_PORT@/$stats/; s/@CLOUD1_PORT@/${cport[1]}/" \
-    -e "s/@CLOUD2_PORT@/${cport[2]}/; s/@CLOUD3_PORT@/${cport[3]}/" ../deploy/haproxy.cfg.in > "$tmp/haproxy.cfg"
+    -e "s/@CLOUD2_PORT@/${cport[2]}/; s/@CLOUD3_PORT@/${cport[3]}/" \
+    -e "s/local0 notice/local0 info/; s/^    option dontlognull$/&\n    option tcplog/" \
+    ../deploy/haproxy.cfg.in > "$tmp/haproxy.cfg"   # a line per connection, for a failure
 haproxy -db -f "$tmp/haproxy.cfg" > "$tmp/haproxy.log" 2>&1 &
 hpid=$!; pids+=("$hpid")
 # show_stat: "name status" per cloud, from the runtime API
@@ -251,9 +296,13 @@ done
 
 # (a) SIGKILL one cloud mid-stream
 ND=64
+base=$(answered 1 2 3)
 start_devices a $ND 127.0.0.1:$front
-tstart=$(now)
-sleep 1.5
+# about an eighth of the way on average (most samples offload; the devices
+# started streaming at different times)
+wait_answered $((base + ND * N / 8)) 1 2 3
+at_kill=$(( $(answered 1 2 3) - base ))
+rounds_now a "$tmp/at-kill.txt"
 kill -KILL "${cpid[2]}"; wait "${cpid[2]}" 2> /dev/null
 tkill=$(now)
 down=0
@@ -267,23 +316,28 @@ grep -q 'clouds/c2 is DOWN' "$tmp/haproxy.log" && ok || bad "haproxy: no DOWN li
 wait_pids 180 "${devpids[@]}"
 read -r s e o f < <(tot "$tmp"/a-*.json)
 [[ $s -eq $((ND * N)) && $((e + o + f)) -eq $s ]] && ok || bad "haproxy kill: counts $s $e $o $f"
-# the rounds of each device start every $IV s from its start: the kill
-# fell at about round (tkill - tstart) / IV
-kr=$(awk -v a="$tstart" -v b="$tkill" -v i="$IV" 'BEGIN { printf "%d", (b - a) / i }')
-early=$(served_rate a 0 $((kr - 10)))
-late=$(served_rate a $((N * 3 / 4)) $((N - 1)))
-last_fb=$(cat "$tmp"/a-*.jsonl | grep '"outcome":"fallback"' | sed 's/^{"round":\([0-9]*\),.*/\1/' | sort -n | tail -1)
-awk -v r="${late%% *}" 'BEGIN { exit !(r >= 0.99) }' && ok || bad "haproxy kill: late-window offload rate $late"
-say "haproxy kill: $ND devices, $s samples ($e exited, $o offloaded, $f fallback); kill at round ~$kr;" \
-    "served/(served+fallback) before $early, in rounds $((N * 3 / 4))-$((N - 1)) $late;" \
-    "last fallback round ${last_fb:-none}; c2 DOWN in HAProxy $(awk -v a="$tkill" -v b="$tdown" 'BEGIN { printf "%.2f", b - a }') s after the kill"
+# served / (served + fallback) by window of each device's rounds: the 20
+# before the kill, the 50 from it (1 s), and from 50 after it (plus the
+# ~10 rounds the logged count lags) to the end
+read -r early eo ef _ < <(served_rate a "$tmp/at-kill.txt" -20 -1)
+read -r around ao af last_fb < <(served_rate a "$tmp/at-kill.txt" 0 59)
+read -r late lo lf _ < <(served_rate a "$tmp/at-kill.txt" 60 $N)
+awk -v r="$late" 'BEGIN { exit !(r >= 0.99) }' && [[ $lo -gt $((ND * 10)) ]] && ok \
+    || bad "haproxy kill: late-window offload rate $late ($lo served, $lf fallback)"
+say "haproxy kill: $ND devices, $s samples ($e exited, $o offloaded, $f fallback); killed after $at_kill" \
+    "requests (rounds $(sort -k2n "$tmp/at-kill.txt" | head -1 | cut -d' ' -f2)-$(sort -k2n "$tmp/at-kill.txt" | tail -1 | cut -d' ' -f2));" \
+    "served/(served+fallback): 20 rounds before the kill $early ($eo/$ef), the 60 from it $around ($ao/$af)," \
+    "from 60 after it $late ($lo/$lf); latest fallback $last_fb rounds (x $IV s) after the kill;" \
+    "c2 DOWN in HAProxy $(awk -v a="$tkill" -v b="$tdown" 'BEGIN { printf "%.2f", b - a }') s after the kill"
+[[ $f -gt 0 ]] && say "haproxy kill: the fallbacks: $(grep -ho 'fallback: .*' "$tmp"/a-*.err | sed 's/:[0-9]*:/:PORT:/g' | sort | uniq -c | tr '\n' ';')"
 
 # (b) restart one cloud with SIGTERM (drain) while 64 devices run
 start_cloud 2 "127.0.0.1:${cport[2]}" 2 || exit 1
 for _ in $(seq 100); do show_stat | grep -q '^c2 UP' && break; sleep 0.1; done
 show_stat | grep -q '^c2 UP' && ok || bad "haproxy: restarted c2 not UP"
+base=$(answered 1 2 3)
 start_devices b $ND 127.0.0.1:$front
-sleep 1.5
+wait_answered $((base + ND * N / 5)) 1 2 3
 kill -TERM "${cpid[1]}"
 wait_pids 20 "${cpid[1]}"
 [[ $last_rc -eq 0 ]] && ok || bad "drain: the SIGTERMed cloud exited $last_rc"

@@ -18,8 +18,8 @@
  * delay shortened by a jitter fraction drawn from a generator seeded with
  * cfg.seed (deterministic for a seed; none by default). A connection that
  * the peer closes before any reply (a cloud restarting, a load balancer
- * moving it) is retried at once on a new connection, once: requests are
- * idempotent. Every sample is offloaded to one cloud or falls back with
+ * moving it) is retried at once on a new connection, at most twice:
+ * requests are idempotent. Every sample is offloaded to one cloud or falls back with
  * one reason (splitee_fallback_reason), and the summary counts both.
  *
  * Costs follow the reward model (reward.h, docs/ARCHITECTURE.md): gamma from lambda

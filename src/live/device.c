@@ -526,7 +526,9 @@ static int cloud_request(splitee_device *d, size_t n, uint32_t id, splitee_wire_
 
 /* The failover: tries each healthy cloud in order (one with a connection,
  * or whose backoff has run out) until one answers; a connection closed
- * before its reply is retried once at once on a new one. 0 with *resp and
+ * before its reply is retried at once on a new one, twice at most (behind
+ * a load balancer the first new connection may still reach the cloud that
+ * just went away). 0 with *resp and
  * *cloud; -1 with `why` and *reason (the last attempt's, BACKOFF when
  * every cloud was waiting). A success resets that cloud's backoff and
  * closes the connections to the clouds after it, so traffic goes back to
@@ -553,7 +555,7 @@ static int offload(splitee_device *d, size_t n, uint32_t id, splitee_wire_respon
             continue;
         }
         cloud_ep *e = &d->ep[i];
-        for (int attempt = 0; attempt < 2; attempt++) {
+        for (int attempt = 0; attempt < 3; attempt++) {
             int before = *reconnects;
             double next_try = d->next_try_s, backoff = d->backoff_s;
             d->fail_kind = SPLITEE_FALLBACK_CLOSED;
@@ -574,7 +576,7 @@ static int offload(splitee_device *d, size_t n, uint32_t id, splitee_wire_respon
             e->counts.failures++;
             d->errors_by[d->fail_kind]++;
             *reason = d->fail_kind;
-            if (attempt > 0 || d->fail_kind != SPLITEE_FALLBACK_CLOSED)
+            if (attempt == 2 || d->fail_kind != SPLITEE_FALLBACK_CLOSED)
                 break;
             d->next_try_s = next_try;      /* closed before a reply: once more, now */
             d->backoff_s = backoff;

@@ -6,7 +6,8 @@
 #             run is a valid 0.0.4 page; after it, requests, errors and the
 #             service-time histogram equal the sums of the devices'
 #             summaries; 404/405/431, a silent HTTP client closed after its
-#             deadline, 17 idle clients, none stalls a device
+#             deadline, none stalls a device; a drain waits for half a
+#             frame until --drain-timeout, then exits 0
 #   failover  a device given two clouds (--cloud A,B), A killed (SIGKILL)
 #             mid-stream: every sample accounted for, none falls back, B
 #             takes over; A restarted: the devices go back to it
@@ -82,7 +83,7 @@ declare -A cpid cport mport
 start_cloud() {
     local name="$1" addr="$2" log="$tmp/cloud-$1.log"
     $bin cloud $M --listen "$addr" --workers 1 --max-per-peer 4096 --metrics 127.0.0.1:0 \
-        --drain-timeout 10 2>> "$log" &
+        --drain-timeout "${DT:-10}" 2>> "$log" &
     cpid[$name]=$!
     pids+=("$!")
     local p="" q=""
@@ -196,7 +197,7 @@ served_rate() {
 }
 
 # ---------------------------------------------------------------- metrics
-start_cloud m 127.0.0.1:$(free_port) || exit 1
+DT=1 start_cloud m 127.0.0.1:$(free_port) || exit 1
 mp=${mport[m]}
 start_devices m 8 127.0.0.1:${cport[m]}
 wait_answered $((8 * N / 5)) m
@@ -242,7 +243,18 @@ done
 [[ $(metric "$tmp/end2.txt" splitee_cloud_open_connections) -eq 0 && \
    $(metric "$tmp/end2.txt" splitee_cloud_inflight_requests) -eq 0 ]] && ok || bad "metrics: gauges not back to 0"
 say "metrics: $o requests answered by the cloud = the 8 devices' offloads; buckets $cloud_buckets"
+# a drain waits for a request begun and not finished, up to --drain-timeout
+# (1 s here), then closes it and exits 0
+exec 5<> "/dev/tcp/127.0.0.1/${cport[m]}"
+printf 'SPLW\002\000\001' >&5          # the first 7 bytes of a frame header
+sleep 0.2
+t0=$(now)
 kill -TERM "${cpid[m]}"; wait_pids 20 "${cpid[m]}"
+t1=$(now)
+exec 5>&-
+[[ $last_rc -eq 0 ]] && grep -q 'drained: 0 connections closed once answered, 1 closed at the drain timeout' \
+    "$tmp/cloud-m.log" && awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 0.9 && b - a < 5) }' && ok \
+    || bad "drain timeout: exit $last_rc after $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s: $(grep drain "$tmp/cloud-m.log")"
 
 # ---------------------------------------------------------------- device failover
 start_cloud a 127.0.0.1:$(free_port) || exit 1

@@ -5,7 +5,8 @@
  * happens after a failure. Several clouds: each has its own connection
  * and backoff (cloud_ep); the connection code works on "the current
  * cloud" in d->fd, d->cfg.host/port, d->next_try_s and d->backoff_s, which
- * ep_load and ep_store swap in and out around each attempt (offload). */
+ * ep_load swaps in (saving the previous one's) before each attempt
+ * (offload). */
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>

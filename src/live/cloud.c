@@ -113,6 +113,7 @@ struct splitee_cloud {
     int metrics_fd, metrics_port;    /* the metrics endpoint; -1 / 0 without one */
     char metrics_host[128];
     struct http_client *http;        /* (HTTP_CLIENTS) metrics clients, fd -1: free */
+    char *http_page;                 /* (HTTP_PAGE_MAX) the page being rendered */
     uint64_t scrapes;                /* written by the acceptor only */
 };
 
@@ -678,11 +679,13 @@ static void *worker_main(void *arg)
  * HTTP_DEADLINE_S from accept to the last byte of its answer (else it is
  * closed). Every answer closes the connection (HTTP/1.0 and 1.1 alike):
  * GET or HEAD /metrics is 200 with the page (metrics.h), another path 404,
- * another method 405, a bad request line 400. */
+ * another method 405, a bad request line 400. The page is rendered into a
+ * buffer of the server's (c->http_page), by the acceptor only. */
 
 #define HTTP_CLIENTS 16
 #define HTTP_HEAD_MAX 2048
 #define HTTP_OUT_MAX 16384
+#define HTTP_PAGE_MAX (HTTP_OUT_MAX - 256)   /* room for the response head */
 #define HTTP_DEADLINE_S 2.0
 
 typedef struct http_client {
@@ -697,7 +700,8 @@ typedef struct http_client {
 static int http_create(splitee_cloud *c, splitee_error *err)
 {
     c->http = calloc(HTTP_CLIENTS, sizeof *c->http);
-    if (!c->http)
+    c->http_page = malloc(HTTP_PAGE_MAX);
+    if (!c->http || !c->http_page)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "cloud: out of memory");
     for (int i = 0; i < HTTP_CLIENTS; i++) {
         c->http[i].fd = -1;
@@ -728,7 +732,9 @@ static void http_free(splitee_cloud *c)
         free(c->http[i].out);
     }
     free(c->http);
+    free(c->http_page);
     c->http = NULL;
+    c->http_page = NULL;
 }
 
 static void http_accept(splitee_cloud *c)
@@ -759,7 +765,8 @@ static void http_accept(splitee_cloud *c)
 static void http_answer(splitee_cloud *c, http_client *h, int whole)
 {
     static const char *const reason[] = { "200 OK", "400 Bad Request", "404 Not Found",
-                                          "405 Method Not Allowed", "431 Request Header Fields Too Large" };
+                                          "405 Method Not Allowed", "431 Request Header Fields Too Large",
+                                          "500 Internal Server Error" };
     char method[8] = "", target[256] = "", version[16] = "";
     int code = 0, head_only = 0;
     char *eol = memchr(h->in, '\n', h->in_len);
@@ -785,20 +792,22 @@ static void http_answer(splitee_cloud *c, http_client *h, int whole)
             *q = '\0';
         code = strcmp(target, "/metrics") == 0 ? 0 : 2;
     }
-    static char page[HTTP_OUT_MAX - 256];   /* the acceptor's only: one thread renders */
+    char *page = c->http_page;
+    const size_t cap = HTTP_PAGE_MAX;
     size_t plen = 0;
     const char *type = "text/plain; charset=utf-8";
     if (code == 0) {
         splitee_cloud_stats s;
         splitee_cloud_get_stats(c, &s);
-        if (splitee__cloud_metrics_text(&s, page, sizeof page, &plen) < 0) {
-            plen = (size_t)snprintf(page, sizeof page, "metrics page too large\n");
+        if (splitee__cloud_metrics_text(&s, page, cap, &plen) < 0) {
+            code = 5;                  /* cannot happen: the page is ~2.5 KB */
+            plen = (size_t)snprintf(page, cap, "metrics page too large\n");
         } else {
             type = "text/plain; version=0.0.4; charset=utf-8";
             __atomic_fetch_add(&c->scrapes, 1, __ATOMIC_RELAXED);
         }
     } else {
-        plen = (size_t)snprintf(page, sizeof page, "%s\n", reason[code] + 4);
+        plen = (size_t)snprintf(page, cap, "%s\n", reason[code] + 4);
     }
     int n = snprintf(h->out, HTTP_OUT_MAX,
                      "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"

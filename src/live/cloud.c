@@ -506,21 +506,20 @@ static void sweep(worker *w, double now)
 /* ---- drain -------------------------------------------------------------------
  *
  * The acceptor closes the listening socket first, then wakes the workers
- * (wdrain_fd). From then on each worker, after every iteration, closes the
+ * (wdrain_fd). Each worker then gives every connection a turn, reading
+ * what has arrived, and from then on, after every iteration, closes the
  * connections that hold nothing unanswered: no bytes in the parser, no
- * answer waiting to be sent, not on the ready list, and none unread in the
- * socket (a peek); a connection with a request in part or in whole keeps
- * being served until it is answered. At the drain deadline what is left is
+ * answer waiting to be sent, not on the ready list. A request read in part
+ * or in whole keeps its connection served until it is answered; bytes that
+ * arrive after the answer (a device's next request) are read and dropped
+ * at the close, so the peer sees an orderly end of stream after its last
+ * answer and retries elsewhere. At the drain deadline what is left is
  * closed (logged). A worker with no connection left exits its loop. */
 
-/* 1 when k holds no request bytes anywhere (the peer may have closed). */
-static int conn_idle(conn *k)
+/* 1 when k holds no request bytes it has read and not answered. */
+static int conn_idle(const conn *k)
 {
-    if (k->ready || k->out_end > k->out_start || splitee_wire_parser_pending(k->parser) > 0)
-        return 0;
-    char b;
-    ssize_t n = recv(k->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    return !k->ready && k->out_end == k->out_start && splitee_wire_parser_pending(k->parser) == 0;
 }
 
 static void drain_sweep(worker *w, double now, double deadline)
@@ -528,6 +527,11 @@ static void drain_sweep(worker *w, double now, double deadline)
     for (conn *k = w->conns, *next; k; k = next) {
         next = k->next;
         if (conn_idle(k)) {
+            /* unread bytes at close would reset the connection: take a
+             * bounded amount first (a next request, refused by the close) */
+            char sink[4096];
+            for (int i = 0; i < 16 && recv(k->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+            }
             __atomic_fetch_add(&w->drained, 1, __ATOMIC_RELAXED);
             conn_close(w, k, NULL);
         } else if (now >= deadline) {
@@ -603,7 +607,7 @@ static void *worker_main(void *arg)
             break;
         w->iteration++;
         double now = now_s();
-        int stop = 0;
+        int stop = 0, drain_begins = 0;
         /* Two passes: first the connections whose peer closed or failed
          * (their slots come back before any other compute of this
          * iteration), then the rest. A connection closed in the first pass
@@ -617,6 +621,7 @@ static void *worker_main(void *arg)
                 } else if (ptr == &tag_drain) {
                     if (drain_deadline == 0) {
                         drain_deadline = now + w->c->cfg.drain_timeout_s;
+                        drain_begins = 1;
                         epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->c->wdrain_fd, NULL);
                     }
                 } else if (ptr == &tag_pipe) {
@@ -634,6 +639,13 @@ static void *worker_main(void *arg)
             }
         if (stop)
             break;
+        /* a drain begins: every connection reads what has arrived (after
+         * the passes, which hold pointers to connections a turn may close) */
+        for (conn *k = w->conns, *next; drain_begins && k; k = next) {
+            next = k->next;                /* a turn closes at most k */
+            if (k->turn_at != w->iteration)
+                turn(w, k, now);
+        }
         conn *ready = w->ready;
         w->ready = NULL;
         while (ready) {

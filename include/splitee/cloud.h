@@ -33,9 +33,12 @@
  * Draining (splitee_cloud_drain, SIGTERM in the CLI): the server stops
  * accepting (the listening socket is closed, so new connections are
  * refused and a load balancer or a failing-over device goes elsewhere),
- * answers every request it has received in whole or in part, closes each
- * connection as soon as it holds no unanswered bytes, and returns from
- * run once none is left, or after drain_timeout_s, closing what remains.
+ * reads what has arrived on every connection, answers every request it
+ * has read in whole or in part (reading a begun frame to its end), closes
+ * each connection as soon as that is done (bytes arriving after its last
+ * answer are dropped at an orderly close: the peer retries elsewhere),
+ * and returns from run once none is left, or after drain_timeout_s,
+ * closing what remains.
  *
  * Metrics (metrics_host set): a second listening socket served by the
  * accepting thread's poll loop answers HTTP GET /metrics with the

@@ -196,6 +196,14 @@ served_rate() {
         END { if (o + f == 0) printf "nan 0 0 %d\n", l; else printf "%.4f %d %d %d\n", o / (o + f), o, f, l }'
 }
 
+# ---------------------------------------------------------------- deploy/
+# the shipped configuration is the template filled with its documented
+# ports (only the comment header differs), and HAProxy accepts it
+fill() { sed -e "s/@FRONT_PORT@/$1/; s/@STATS_PORT@/$2/; s/@CLOUD1_PORT@/$3/; s/@CLOUD2_PORT@/$4/; s/@CLOUD3_PORT@/$5/"; }
+diff <(grep -v '^#' ../deploy/haproxy.cfg) <(grep -v '^#' ../deploy/haproxy.cfg.in | fill 7070 7079 7071 7072 7073) \
+    > /dev/null && ok || bad "deploy/haproxy.cfg is not deploy/haproxy.cfg.in filled in"
+haproxy -c -q -f ../deploy/haproxy.cfg > /dev/null 2>&1 && ok || bad "haproxy -c rejects deploy/haproxy.cfg"
+
 # ---------------------------------------------------------------- metrics
 DT=1 start_cloud m 127.0.0.1:$(free_port) || exit 1
 mp=${mport[m]}

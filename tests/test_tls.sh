@@ -8,9 +8,12 @@
 # refused by a TLS cloud; a device refuses a cloud whose certificate
 # another CA signed or that names another host; a handshake that never
 # completes is closed by the frame timeout while others are served; a
-# device reconnects after the cloud closed its idle TLS connection;
-# plaintext to or on an address that is not loopback is refused at
-# startup; bad TLS options exit 2 with one line. Runs from tests/ with the
+# device reconnects after the cloud closed its idle TLS connection; a
+# device given two TLS clouds fails over to the second when the first is
+# killed, without a fallback; the cloud's metrics count the refusals as
+# errors of kind tls; plaintext to or on an address that is not loopback
+# (any cloud of a list) is refused at startup; bad TLS options exit 2 with
+# one line. Runs from tests/ with the
 # binary as $1; ports are ephemeral.
 set -uo pipefail
 bin="$(realpath "$1")"
@@ -36,11 +39,12 @@ P="$tmp/pki"
 CLOUD_TLS="--tls-cert $P/cloud.pem --tls-key $P/cloud.key --tls-ca $P/ca.pem"
 DEV_TLS="--tls-cert $P/device-1.pem --tls-key $P/device-1.key --tls-ca $P/ca.pem"
 
-# start_cloud LOG ARGS...: starts a cloud, sets $cloud_pid and $port
+# start_cloud LOG ARGS...: starts a cloud (on $LISTEN_PORT, else a free
+# port), sets $cloud_pid and $port
 start_cloud() {
     local log="$1"
     shift
-    $bin cloud $M --listen 127.0.0.1:0 --workers 2 "$@" 2> "$log" &
+    $bin cloud $M --listen "127.0.0.1:${LISTEN_PORT:-0}" --workers 2 "$@" 2> "$log" &
     cloud_pid=$!
     pids+=("$cloud_pid")
     port=""
@@ -62,6 +66,19 @@ counts() {
     sed -n 's/^samples \([0-9]*\): exited \([0-9]*\), offloaded \([0-9]*\), fallback \([0-9]*\)$/\1 \2 \3 \4/p' "$1"
 }
 
+# metrics_port LOG: the port of a cloud's --metrics 127.0.0.1:0 from its log
+metrics_port() { sed -n 's/.*metrics on http:\/\/127\.0\.0\.1:\([0-9]*\)\/metrics.*/\1/p' "$1" | tail -1; }
+# scrape PORT OUT: GET /metrics with a bash /dev/tcp client, the body to OUT
+scrape() {
+    timeout 5 bash -c 'exec 3<> "/dev/tcp/127.0.0.1/$1" || exit 1
+        printf "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n" >&3
+        cat <&3' _ "$1" > "$2.raw" 2> /dev/null || return 1
+    head -1 "$2.raw" | grep -q '^HTTP/1.1 200 ' || return 1
+    sed '1,/^\r$/d' "$2.raw" > "$2"
+}
+# metric FILE NAME[{labels}]: its value
+metric() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+
 # wait_log LOG PATTERN: up to 10 s for a line matching PATTERN
 wait_log() {
     for _ in $(seq 200); do
@@ -72,9 +89,10 @@ wait_log() {
 }
 
 # --- an enrolled device over TLS: served, and its rounds are plaintext's
-start_cloud "$tmp/tls.log" $CLOUD_TLS || exit 1
+start_cloud "$tmp/tls.log" $CLOUD_TLS --metrics 127.0.0.1:0 || exit 1
 tls_port=$port
 tls_pid=$cloud_pid
+tls_mport=$(metrics_port "$tmp/tls.log")
 grep -q "TLS 1.3 with device certificates" "$tmp/tls.log" && ok || bad "TLS cloud: start line $(cat "$tmp/tls.log")"
 $bin device $M --cloud 127.0.0.1:$tls_port $I $W --limit 48 $DEV_TLS --log "$tmp/tls.jsonl" \
     > "$tmp/tls.out" 2> "$tmp/tls.err" || bad "TLS device: exit $? $(cat "$tmp/tls.err")"
@@ -209,6 +227,60 @@ startup_refused key-mismatch "^splitee: --tls-key $P/device-1\.key: does not mat
     cloud $M --tls-cert "$P/cloud.pem" --tls-key "$P/device-1.key" --tls-ca "$P/ca.pem"
 startup_refused cert-is-key "^splitee: --tls-cert $P/cloud\.key: not a PEM certificate" \
     cloud $M --tls-cert "$P/cloud.key" --tls-key "$P/cloud.key" --tls-ca "$P/ca.pem"
+
+# --- failover between two TLS clouds (--cloud A,B): A is killed while the
+# device runs, and restarted on its port. Each connection has its own TLS
+# session: the device goes on to B with a full handshake there, falls back
+# on no sample, and goes back to A once it answers again (closing its
+# session with B with a close_notify, which B sees as a clean end); B
+# answered exactly what the device counts for it
+start_cloud "$tmp/fa.log" $CLOUD_TLS --metrics 127.0.0.1:0 || exit 1
+fa_port=$port
+fa_pid=$cloud_pid
+fa_mport=$(metrics_port "$tmp/fa.log")
+start_cloud "$tmp/fb.log" $CLOUD_TLS || exit 1
+fb_port=$port
+fb_pid=$cloud_pid
+$bin device $M --cloud "127.0.0.1:$fa_port,127.0.0.1:$fb_port" $I $W --limit 48 $DEV_TLS \
+    --policy fixed:2 --alpha 0.99 --interval 0.1 --backoff-max 0.2 > "$tmp/fo.out" 2> "$tmp/fo.err" &
+fo_pid=$!
+pids+=("$fo_pid")
+answered=0
+for _ in $(seq 600); do   # until A has answered 8 requests (at most 60 s)
+    scrape "$fa_mport" "$tmp/fa.txt" && answered=$(metric "$tmp/fa.txt" splitee_cloud_requests_total)
+    [[ ${answered:-0} -ge 8 ]] && break
+    sleep 0.1
+done
+kill -KILL "$fa_pid"
+wait "$fa_pid" 2>/dev/null
+sleep 0.5                          # about 5 samples go to B
+LISTEN_PORT=$fa_port start_cloud "$tmp/fa2.log" $CLOUD_TLS || exit 1
+fa2_pid=$cloud_pid
+wait "$fo_pid" && ok || bad "TLS failover: device exit $? $(cat "$tmp/fo.err")"
+read -r s e o f < <(counts "$tmp/fo.out")
+[[ ${answered:-0} -ge 8 && ${s:-0} -eq 48 && ${f:-1} -eq 0 ]] && ok \
+    || bad "TLS failover: A answered ${answered:-0} before the kill; counts ${s:-?} ${e:-?} ${o:-?} ${f:-?} $(grep -m3 fallback "$tmp/fo.err")"
+# clouds: 127.0.0.1:A offloaded N (failures F), 127.0.0.1:B offloaded M (failures G)
+read -r oa fa ob < <(sed -n 's/^clouds: [^ ]* offloaded \([0-9]*\) (failures \([0-9]*\)), [^ ]* offloaded \([0-9]*\) .*/\1 \2 \3/p' "$tmp/fo.out")
+[[ ${oa:-0} -ge 8 && ${fa:-0} -ge 1 && ${ob:-0} -ge 1 && $((${oa:-0} + ${ob:-0})) -eq ${o:--1} ]] && ok \
+    || bad "TLS failover: per cloud: $(grep '^clouds:' "$tmp/fo.out")"
+kill -TERM "$fb_pid" "$fa2_pid"
+wait "$fb_pid" "$fa2_pid" 2>/dev/null
+grep -qE "stopped after [0-9]+ connections, ${ob:-x} requests, 0 errors, 0 dropped" "$tmp/fb.log" \
+    && ! grep -q "closed:" "$tmp/fb.log" && ok || bad "TLS failover: B's log: $(cat "$tmp/fb.log")"
+back=$(sed -n 's/.*stopped after [0-9]* connections, \([0-9]*\) requests, 0 errors, 0 dropped.*/\1/p' "$tmp/fa2.log")
+[[ ${back:-0} -ge 1 ]] && ! grep -q "closed:" "$tmp/fa2.log" && ok || bad "TLS failover: the restarted A: $(cat "$tmp/fa2.log")"
+echo "test_tls: failover: A answered ${answered:-0} when killed, ${back:-0} once restarted; $(grep '^clouds:' "$tmp/fo.out")"
+
+# --- plaintext is checked for every cloud of a list
+startup_refused device-list-remote "^splitee: --cloud 192\.0\.2\.1: plaintext to a cloud that is not on loopback" \
+    device $M $I --limit 2 --cloud 127.0.0.1:7070,192.0.2.1:7070
+
+# --- the TLS cloud's metrics: each refusal is an error of kind tls, none of kind protocol
+scrape "$tls_mport" "$tmp/tls-metrics.txt" \
+    && [[ $(metric "$tmp/tls-metrics.txt" 'splitee_cloud_errors_total{kind="tls"}') -eq $refusals ]] \
+    && [[ $(metric "$tmp/tls-metrics.txt" 'splitee_cloud_errors_total{kind="protocol"}') -eq 0 ]] && ok \
+    || bad "TLS metrics: $(grep errors_total "$tmp/tls-metrics.txt") (refusals $refusals)"
 
 # --- the TLS cloud stops cleanly and counted the refusals as dropped
 kill -TERM "$tls_pid"

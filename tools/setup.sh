@@ -15,7 +15,7 @@
 set -euo pipefail
 
 pkgs=(gcc libc6-dev libgsl-dev libcjson-dev libcriterion-dev meson ninja-build
-      pkg-config gnuplot-nox zlib1g-dev libssl-dev openssl
+      pkg-config gnuplot-nox zlib1g-dev libssl-dev openssl haproxy
       python3-torch python3-numpy libopenblas0-pthread)
 for opt in "$@"; do
     case "$opt" in

@@ -30,6 +30,23 @@
  * worker. More than max_per_peer connections from one address are
  * refused at accept (logged once per second per address).
  *
+ * Draining (splitee_cloud_drain, SIGTERM in the CLI): the server stops
+ * accepting (the listening socket is closed, so new connections are
+ * refused and a load balancer or a failing-over device goes elsewhere),
+ * reads what has arrived on every connection, answers every request it
+ * has read in whole or in part (reading a begun frame to its end), closes
+ * each connection as soon as that is done (bytes arriving after its last
+ * answer are dropped at an orderly close: the peer retries elsewhere),
+ * and returns from run once none is left, or after drain_timeout_s,
+ * closing what remains.
+ *
+ * Metrics (metrics_host set): a second listening socket served by the
+ * accepting thread's poll loop answers HTTP GET /metrics with the
+ * Prometheus text format (docs/LIVE.md, "Metrics"); other paths get 404.
+ * At most 16 HTTP clients at once, a request head of at most 2 KiB, and
+ * 2 s from accept to the last byte of the answer: a slow or hostile
+ * scraper is closed, and never touches the workers' loops.
+ *
  *     splitee_cloud_config cc;
  *     splitee_cloud_config_default(&cc);
  *     cc.port = 0;                              // ephemeral
@@ -37,7 +54,7 @@
  *     splitee_cloud *c;
  *     if (splitee_cloud_create(model, &cc, &c, &err) < 0) die(err.msg);
  *     printf("listening on port %d\n", splitee_cloud_port(c));
- *     // a signal handler may call splitee_cloud_stop(c)
+ *     // a signal handler may call splitee_cloud_stop(c) or splitee_cloud_drain(c)
  *     if (splitee_cloud_run(c, &err) < 0) die(err.msg);   // until stopped
  *     splitee_cloud_free(c);
  */
@@ -54,6 +71,39 @@ extern "C" {
 #endif
 
 /* Every confidence measure (exit.h), as a splitee_cloud_config.confidences mask. */
+
+/* The service-time histogram (the cloud's compute time per answered
+ * request, what a response's compute_us reports), shared by the cloud's
+ * metrics and the device's summary so the two can be compared exactly:
+ * SPLITEE_LATENCY_BUCKETS upper bounds in seconds, ascending (10 us, 25 us,
+ * 50 us, 100 us, 250 us, 500 us, 1 ms, 2.5 ms, 5 ms, 10 ms, 25 ms, 50 ms,
+ * 100 ms, 250 ms), then one bucket above the last (+Inf). */
+#define SPLITEE_LATENCY_BUCKETS 14
+
+/* The bounds above, seconds (SPLITEE_LATENCY_BUCKETS of them). */
+const double *splitee_latency_bounds(void);
+
+/* The bucket of a time in seconds: the first k with seconds <= bound k, or
+ * SPLITEE_LATENCY_BUCKETS (+Inf) above them all (and for NaN). */
+int splitee_latency_bucket(double seconds);
+
+/* Why the cloud turned a request or a connection away (splitee_cloud_stats
+ * errors_by_kind; the metrics' errors_total kind label). */
+typedef enum splitee_cloud_error_kind {
+    SPLITEE_CLOUD_ERR_PAYLOAD = 0,   /* error frame: the payload does not fit the model */
+    SPLITEE_CLOUD_ERR_MEASURE,       /* error frame: a confidence measure it does not answer */
+    SPLITEE_CLOUD_ERR_PROTOCOL,      /* connection closed: malformed, oversized or truncated frame */
+    SPLITEE_CLOUD_ERR_TIMEOUT,       /* connection closed: idle or frame timeout */
+    SPLITEE_CLOUD_ERR_MAX_CLIENTS,   /* refused at accept: over max_clients */
+    SPLITEE_CLOUD_ERR_MAX_PER_PEER,  /* refused at accept: over max_per_peer */
+    SPLITEE_CLOUD_ERR_TLS,           /* connection closed: its TLS handshake failed (no,
+                                        or a refused, device certificate; not TLS) */
+    SPLITEE_CLOUD_ERR_KIND_COUNT
+} splitee_cloud_error_kind;
+
+/* "payload", "measure", "protocol", "timeout", "max_clients", "max_per_peer",
+ * "tls"; NULL otherwise. */
+const char *splitee_cloud_error_kind_name(splitee_cloud_error_kind k);
 #define SPLITEE_CLOUD_ALL_CONFIDENCES ((1u << SPLITEE_CONFIDENCE_COUNT) - 1u)
 
 typedef struct splitee_cloud_config {
@@ -90,6 +140,11 @@ typedef struct splitee_cloud_config {
      * at a time. NULL: silent. */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
+    double drain_timeout_s; /* seconds a drain waits for in-flight requests before
+                               closing what is left (default 5; > 0) */
+    const char *metrics_host; /* numeric address of the metrics HTTP endpoint;
+                                 NULL (default): none */
+    int metrics_port;       /* its port; 0 picks a free one (splitee_cloud_metrics_port) */
 } splitee_cloud_config;
 
 /* Counters since create (read with splitee_cloud_stats). */
@@ -101,15 +156,31 @@ typedef struct splitee_cloud_stats {
     uint64_t timed_out;     /* closed by the idle or the frame timeout */
     uint64_t requests;      /* answered with a response */
     uint64_t errors;        /* answered with an error frame */
-    uint64_t dropped;       /* connections closed for a protocol error */
+    uint64_t dropped;       /* connections closed for a protocol error (a failed
+                               TLS handshake included) */
+    uint64_t tls_failed;    /* of dropped: closed because the TLS handshake failed */
     double compute_us;      /* total compute time of the responses, microseconds */
+    uint64_t errors_by_kind[SPLITEE_CLOUD_ERR_KIND_COUNT]; /* the above, by kind:
+                               payload + measure = errors, protocol + tls =
+                               dropped, tls = tls_failed, timeout = timed_out,
+                               max_clients = rejected, max_per_peer = rejected_peer */
+    uint64_t service_buckets[SPLITEE_LATENCY_BUCKETS + 1]; /* responses per
+                               service-time bucket (not cumulative; the last: +Inf) */
+    double service_s;       /* total service time of the responses, seconds
+                               (the histogram's sum; compute_us in seconds) */
+    uint64_t inflight;      /* connections holding request bytes not yet answered */
+    int draining;           /* 1 once a drain began */
+    uint64_t drained;       /* connections closed by the drain once answered */
+    uint64_t drain_cut;     /* connections still busy at the drain timeout, closed */
+    uint64_t scrapes;       /* metrics requests answered 200 */
+    double start_time_s;    /* Unix time of create, seconds */
 } splitee_cloud_stats;
 
 typedef struct splitee_cloud splitee_cloud; /* opaque */
 
 /* host 127.0.0.1, port 0, workers 2, max_clients 1024, max_per_peer 64,
  * idle_timeout_s 30, frame_timeout_s 5, batch 8, every measure, plaintext
- * (loopback only), no log. */
+ * (loopback only), no log, drain_timeout_s 5, no metrics. */
 void splitee_cloud_config_default(splitee_cloud_config *cfg);
 
 /* Creates the server: one run state per worker and a table of per-address
@@ -127,12 +198,22 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
 int splitee_cloud_port(const splitee_cloud *c);
 
 /* Serves until splitee_cloud_stop, then closes every connection and joins
- * the workers. IO/NOMEM if the workers cannot start. Call once. */
+ * the workers; or until a drain (splitee_cloud_drain) has answered every
+ * in-flight request or timed out. IO/NOMEM if the workers cannot start.
+ * Call once. */
 int splitee_cloud_run(splitee_cloud *c, splitee_error *err);
 
 /* Asks a running (or about to run) server to stop. Async-signal-safe: one
  * write(2) to an eventfd. */
 void splitee_cloud_stop(splitee_cloud *c);
+
+/* Asks a running server to drain: stop accepting, answer what it holds,
+ * then return from run (see the top of this file). A stop during a drain
+ * ends it at once. Async-signal-safe: one write(2) to an eventfd. */
+void splitee_cloud_drain(splitee_cloud *c);
+
+/* The metrics endpoint's port, or 0 without one. */
+int splitee_cloud_metrics_port(const splitee_cloud *c);
 
 /* Copies the counters (consistent after run returns; approximate while it
  * runs). */

@@ -9,6 +9,19 @@
  * in time the sample is finished on the device (the remaining layers run
  * locally) and counted as a fallback: no sample is ever lost.
  *
+ * Several clouds (splitee_device_config.clouds): each offload goes to the
+ * first healthy cloud of the list -- one with a connection, or whose
+ * backoff since its last failure has run out -- and on a failure to the
+ * next healthy one, so a cloud that failed is retried after its backoff
+ * and is preferred again once it answers. Backoff per cloud: backoff_min_s
+ * doubling to backoff_max_s after each failure, reset by a success, each
+ * delay shortened by a jitter fraction drawn from a generator seeded with
+ * cfg.seed (deterministic for a seed; none by default). A connection that
+ * the peer closes before any reply (a cloud restarting, a load balancer
+ * moving it) is retried at once on a new connection, at most twice:
+ * requests are idempotent. Every sample is offloaded to one cloud or falls back with
+ * one reason (splitee_fallback_reason), and the summary counts both.
+ *
  * Costs follow the reward model (reward.h, docs/ARCHITECTURE.md): gamma from lambda
  * or a per-layer cost vector, o constant, per layer, or priced per round
  * by a link hook (the link-cost simulator, link.h). A link-priced offload
@@ -54,6 +67,7 @@
 #include <stdint.h>
 #include <gsl/gsl_rng.h>
 #include "bandit.h"
+#include "cloud.h"
 #include "model.h"
 #include "payload.h"
 #include "reward.h"
@@ -69,10 +83,26 @@ extern "C" {
 typedef int (*splitee_link_fn)(void *ctx, int layer, size_t bytes, double *cost,
                                double *latency_s);
 
+/* The most clouds one device fails over between. */
+#define SPLITEE_DEVICE_MAX_CLOUDS 8
+
+/* One cloud's address. */
+typedef struct splitee_device_endpoint {
+    const char *host;             /* numeric or a name */
+    int port;                     /* TCP port, 1..65535 */
+} splitee_device_endpoint;
+
 typedef struct splitee_device_config {
     const char *host;             /* cloud address (numeric or a name); NULL: no cloud,
-                                     every offload falls back */
+                                     every offload falls back (unless clouds is set) */
     int port;                     /* cloud TCP port */
+    const splitee_device_endpoint *clouds; /* (nclouds) clouds in order of preference,
+                                     failed over between; when nclouds > 0 they are
+                                     used and host/port are not */
+    int nclouds;                  /* 0..SPLITEE_DEVICE_MAX_CLOUDS */
+    double backoff_jitter;        /* 0..1: each backoff delay is multiplied by
+                                     1 - jitter * u, u uniform in [0, 1) (default 0) */
+    unsigned long seed;           /* seeds the jitter's generator (default 1) */
     splitee_payload_encoding encoding; /* payload encoding (default f32) */
     double timeout_s;             /* connect and per-request timeout (default 1 s) */
     double backoff_min_s;         /* first reconnect delay after a failure (0.05 s) */
@@ -84,16 +114,19 @@ typedef struct splitee_device_config {
     splitee_link_fn link;         /* NULL: the reward model's o */
     void *link_ctx;
     int sleep;                    /* 1: sleep the link's simulated latency per offload */
-    /* TLS 1.3 to the cloud (docs/LIVE.md), PEM file paths. tls_ca set: TLS,
-     * the cloud's certificate must be signed by it and name host (its DNS
-     * name or IP address); NULL: plaintext. tls_cert and tls_key, both or
-     * neither: the device's own certificate, which a TLS cloud requires. */
+    /* TLS 1.3 to the cloud (docs/LIVE.md), PEM file paths. tls_ca set: TLS
+     * to every cloud (one context; each connection its own session), each
+     * cloud's certificate must be signed by it and name the host the device
+     * dials (host, or that cloud's of clouds: its DNS name or IP address);
+     * NULL: plaintext. tls_cert and tls_key, both or neither: the device's
+     * own certificate, which a TLS cloud requires. */
     const char *tls_cert;
     const char *tls_key;
     const char *tls_ca;
     int insecure_plaintext;       /* 1: plaintext to a non-loopback cloud too; 0
                                      (default): create refuses plaintext unless host
-                                     resolves to loopback addresses only */
+                                     (every host of clouds) resolves to loopback
+                                     addresses only */
 } splitee_device_config;
 
 typedef enum splitee_round_outcome {
@@ -101,6 +134,34 @@ typedef enum splitee_round_outcome {
     SPLITEE_ROUND_OUTCOME_OFFLOADED,      /* the cloud finished it */
     SPLITEE_ROUND_OUTCOME_FALLBACK        /* the cloud was unreachable: finished on the device */
 } splitee_round_outcome;
+
+/* Why an offload attempt failed, and so why a sample fell back (the last
+ * attempt's reason; BACKOFF when no cloud was tried). */
+typedef enum splitee_fallback_reason {
+    SPLITEE_FALLBACK_NONE = 0,    /* not a fallback */
+    SPLITEE_FALLBACK_NO_CLOUD,    /* no cloud configured */
+    SPLITEE_FALLBACK_BACKOFF,     /* every cloud was waiting out its backoff: none tried */
+    SPLITEE_FALLBACK_CONNECT,     /* connect refused, failed or timed out */
+    SPLITEE_FALLBACK_TIMEOUT,     /* no reply within the timeout */
+    SPLITEE_FALLBACK_CLOSED,      /* the connection was closed or reset, or a send failed */
+    SPLITEE_FALLBACK_REFUSED,     /* the cloud answered with an error frame */
+    SPLITEE_FALLBACK_BAD_REPLY,   /* a malformed reply, or one under another measure */
+    SPLITEE_FALLBACK_PAYLOAD,     /* the activation could not be encoded (f16 range) */
+    SPLITEE_FALLBACK_REASON_COUNT
+} splitee_fallback_reason;
+
+/* "none", "no_cloud", "backoff", "connect", "timeout", "closed", "refused",
+ * "bad_reply", "payload"; NULL otherwise. */
+const char *splitee_fallback_reason_name(splitee_fallback_reason r);
+
+/* One cloud's share of a device's offloads (splitee_device_summary). */
+typedef struct splitee_device_cloud_counts {
+    char address[272];            /* "host:port" ("[v6]:port") */
+    long offloaded;               /* samples it answered */
+    long failures;                /* attempts that failed on it (then the next cloud
+                                     was tried, or the sample fell back) */
+    long connects;                /* connections opened to it */
+} splitee_device_cloud_counts;
 
 /* What happened to one sample. */
 typedef struct splitee_round {
@@ -123,6 +184,8 @@ typedef struct splitee_round {
     double link_s;                /* simulated link latency, seconds (0 without a link) */
     double controller_ns;         /* choose + observe + bookkeeping, nanoseconds */
     int reconnects;               /* connections opened this round */
+    int cloud;                    /* index of the cloud that answered (config order), or -1 */
+    splitee_fallback_reason fallback_reason; /* NONE unless a fallback */
     char note[256];               /* why a fallback happened; "" otherwise */
 } splitee_round;
 
@@ -144,6 +207,16 @@ typedef struct splitee_device_summary {
     int best_arm;                 /* eval: best fixed arm in hindsight */
     double pseudo_regret;         /* eval: sum_t mu* - mu(arm_t) */
     double realized_regret;       /* eval: sum_t r(a*, s_t) - r(arm_t, s_t) */
+    int nclouds;                  /* clouds configured (0: none) */
+    splitee_device_cloud_counts clouds[SPLITEE_DEVICE_MAX_CLOUDS];
+    long fallback_by[SPLITEE_FALLBACK_REASON_COUNT]; /* fallbacks by reason (sum = fallback) */
+    long errors_by[SPLITEE_FALLBACK_REASON_COUNT];   /* failed attempts by reason
+                                     (CONNECT..BAD_REPLY), failovers included */
+    long service_buckets[SPLITEE_LATENCY_BUCKETS + 1]; /* offloads per bucket of the
+                                     cloud's reported compute time (cloud.h; not
+                                     cumulative, the last +Inf): what the clouds'
+                                     metrics histograms count */
+    double service_s;             /* total of those times, seconds */
     int checkpoints;              /* curve rows below */
     const double *curve;          /* (checkpoints, 5): round, running accuracy,
                                      running average cost, pseudo and realized
@@ -153,17 +226,17 @@ typedef struct splitee_device_summary {
 
 typedef struct splitee_device splitee_device; /* opaque */
 
-/* host NULL, port 0, f32, timeout 1 s, backoff 0.05..2 s, rounds 0 (must
- * be set), no eval, 100 checkpoints, no link, no sleep, plaintext
- * (loopback only). */
+/* host NULL, port 0, no clouds list, f32, timeout 1 s, backoff 0.05..2 s
+ * without jitter, seed 1, rounds 0 (must be set), no eval, 100
+ * checkpoints, no link, no sleep, plaintext (loopback only). */
 void splitee_device_config_default(splitee_device_config *cfg);
 
 /* Creates a device: a run state (two with eval), the policy and the
  * reward model for the model's L layers, every per-round buffer. Does not
  * connect yet (a TLS handshake failure at connect is a fallback whose
  * note gives the reason). ARG/VALUE for bad parameters (also: a TLS file
- * that cannot be read, tls_cert without tls_key, plaintext to a host that
- * is not loopback without insecure_plaintext), FORMAT (a TLS file that is
+ * that cannot be read, tls_cert without tls_key, plaintext to a host (any
+ * of clouds) that is not loopback without insecure_plaintext), FORMAT (a TLS file that is
  * not PEM), NOMEM. The model must outlive the device. */
 int splitee_device_create(const splitee_model *model, const splitee_policy_config *pc,
                           const splitee_reward_config *rc, const splitee_device_config *dc,

@@ -1,5 +1,7 @@
 /* cmd_cloud.c -- `splitee cloud`: load the model, listen, serve devices
- * until SIGINT/SIGTERM; one log line per event on stderr. */
+ * until SIGINT (stop) or SIGTERM (drain: answer what is in flight, then
+ * exit; a second SIGTERM stops at once); one log line per event on
+ * stderr; --metrics serves Prometheus metrics over HTTP. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -61,10 +63,15 @@ static void cloud_log(void *ctx, const char *line)
 /* The signal handler's only way to the server (the CLI's one global). */
 static splitee_cloud *volatile running;
 
+static volatile sig_atomic_t terms;
+
 static void on_signal(int sig)
 {
-    (void)sig;
-    if (running)
+    if (!running)
+        return;
+    if (sig == SIGTERM && terms++ == 0)
+        splitee_cloud_drain(running);
+    else
         splitee_cloud_stop(running);
 }
 
@@ -75,8 +82,9 @@ typedef struct cloud_opts {
     int confidence;        /* --confidence: the measure answered, -1 any */
     cli_progress prog;
     char *listen;
+    char *metrics;
     int workers, max_clients, max_per_peer;
-    double idle_timeout, frame_timeout;
+    double idle_timeout, frame_timeout, drain_timeout;
     cli_tls tls;
 } cloud_opts;
 
@@ -101,6 +109,14 @@ static const cli_opt OPT_FRAME_TIMEOUT = { .name = "frame-timeout", .arg = "S", 
     .off = offsetof(cloud_opts, frame_timeout), .lo = 0, .hi = 86400,
     .help = "close a connection whose frame, once begun, is not complete within\n"
             "S seconds (0: never)", .def = "5" };
+static const cli_opt OPT_DRAIN_TIMEOUT = { .name = "drain-timeout", .arg = "S", .kind = CLI_DOUBLE,
+    .off = offsetof(cloud_opts, drain_timeout), .lo = 0, .hi = 86400, .open = CLI_OPEN_LO,
+    .help = "on SIGTERM, stop accepting and answer every request in flight, for\n"
+            "at most S seconds, then exit 0", .def = "5" };
+static const cli_opt OPT_METRICS = { .name = "metrics", .arg = "HOST:PORT", .kind = CLI_STRING,
+    .off = offsetof(cloud_opts, metrics),
+    .help = "serve Prometheus metrics at http://HOST:PORT/metrics (port 0: a free\n"
+            "one, in a log line)" };
 /* --confidence C|any: the measures the cloud answers under. */
 static int set_confidence(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
 {
@@ -125,7 +141,8 @@ static const cli_opt OPT_CONFIDENCE = { .name = "confidence", .arg = "C", .kind 
             "request names), or one of max-softmax, entropy, margin", .def = "any" };
 static const cli_opt *const SERVE_OPTS[] = { &OPT_LISTEN, &OPT_WORKERS, &OPT_MAX_CLIENTS,
                                              &OPT_MAX_PER_PEER, &OPT_IDLE_TIMEOUT,
-                                             &OPT_FRAME_TIMEOUT, &OPT_CONFIDENCE, NULL };
+                                             &OPT_FRAME_TIMEOUT, &OPT_CONFIDENCE,
+                                             &OPT_DRAIN_TIMEOUT, &OPT_METRICS, NULL };
 static const cli_group SERVE = { .title = "serve", .opts = SERVE_OPTS };
 
 static const cli_use GROUPS[] = {
@@ -143,7 +160,8 @@ static const cli_command CMD = {
              "layer; the cloud runs the remaining layers and answers with the final exit's\n"
              "prediction, confidence and compute time (docs/LIVE.md). With --tls-*, TLS 1.3\n"
              "and only devices with a certificate from --tls-ca; plaintext on loopback only.\n"
-             "Logs to stderr; SIGINT/SIGTERM stop it cleanly.\n",
+             "Logs to stderr; SIGINT stops it; SIGTERM drains it (no new connections, every\n"
+             "request in flight answered), then it exits 0.\n",
     .groups = GROUPS,
     .data_note = 1,
 };
@@ -154,13 +172,18 @@ int cli_cloud(int argc, char **argv)
     memset(&o, 0, sizeof o);
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     o.workers = nproc < 1 ? 1 : nproc > 64 ? 64 : (int)nproc;
-    char host[128] = "127.0.0.1";
+    char host[128] = "127.0.0.1", mhost[128] = "";
     splitee_cloud_config cc;
     splitee_cloud_config_default(&cc);
     splitee_error err = { 0, "" };
     int st = cli_parse(&CMD, &o, argc, argv, &err);
     if (st == 0)
         st = cli_parse_hostport(o.listen, host, sizeof host, &cc.port, 1, "--listen", &err);
+    if (st == 0 && o.metrics)
+        st = cli_parse_hostport(o.metrics, mhost, sizeof mhost, &cc.metrics_port, 1, "--metrics", &err);
+    if (st == 0 && o.metrics)
+        cc.metrics_host = mhost;
+    cc.drain_timeout_s = o.drain_timeout;
     if (o.confidence >= 0)
         cc.confidences = 1u << o.confidence;
     cc.workers = o.workers;

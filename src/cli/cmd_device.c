@@ -36,6 +36,9 @@ typedef struct dev_opts {
     const char *model, *images, *labels, *log, *json, *state, *link;
     char host[256];
     int port, has_cloud;
+    char hosts[SPLITEE_DEVICE_MAX_CLOUDS][256]; /* --cloud A,B,...: failover in this order */
+    splitee_device_endpoint clouds[SPLITEE_DEVICE_MAX_CLOUDS];
+    int nclouds;
     splitee_policy_config policy;
     splitee_reward_config reward;
     double layer_cost[SPLITEE_MAX_EXITS], offload_cost[SPLITEE_MAX_EXITS];
@@ -57,21 +60,55 @@ static void on_signal(int sig)
     stop_asked = 1;
 }
 
-/* --cloud HOST:PORT, or none. */
+/* --cloud HOST:PORT[,HOST:PORT...], or none. */
 static int set_cloud(void *g, const char *v, const cli_ctx *ctx, splitee_error *err)
 {
     dev_opts *o = g;
     (void)ctx;
+    o->nclouds = 0;
     if (strcmp(v, "none") == 0) {
         o->has_cloud = 0;
         return 0;
     }
     o->has_cloud = 1;
-    return cli_parse_hostport(v, o->host, sizeof o->host, &o->port, 0, "--cloud", err);
+    for (const char *p = v;; ) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char one[300];
+        if (o->nclouds == SPLITEE_DEVICE_MAX_CLOUDS)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud: at most %d clouds, got more in '%s'",
+                                 SPLITEE_DEVICE_MAX_CLOUDS, v);
+        if (n >= sizeof one)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud: address too long in '%s'", v);
+        memcpy(one, p, n);
+        one[n] = '\0';
+        int st = cli_parse_hostport(one, o->hosts[o->nclouds], sizeof o->hosts[0],
+                                    &o->clouds[o->nclouds].port, 0, "--cloud", err);
+        if (st < 0)
+            return st;
+        o->clouds[o->nclouds].host = o->hosts[o->nclouds];
+        o->nclouds++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    snprintf(o->host, sizeof o->host, "%s", o->hosts[0]);
+    o->port = o->clouds[0].port;
+    return 0;
 }
 
 static const cli_opt OPT_CLOUD = { .name = "cloud", .arg = "HOST:PORT", .kind = CLI_FN, .set = set_cloud,
-    .help = "the cloud (required); none: no cloud, every offload falls back" };
+    .help = "the cloud (required), or several, comma-separated: each offload goes to\n"
+            "the first that is healthy (not backing off after a failure), failing\n"
+            "over to the next; none: no cloud, every offload falls back" };
+static const cli_opt OPT_BACKOFF_MAX = { .name = "backoff-max", .arg = "S", .kind = CLI_DOUBLE,
+    .off = offsetof(dev_opts, dev.backoff_max_s), .lo = 0.05, .hi = 3600,
+    .help = "a failed cloud is retried after 0.05 s, doubling per failure up to S\n"
+            "seconds; a success resets it", .def = "2" };
+static const cli_opt OPT_BACKOFF_JITTER = { .name = "backoff-jitter", .arg = "F", .kind = CLI_DOUBLE,
+    .off = offsetof(dev_opts, dev.backoff_jitter), .lo = 0, .hi = 1,
+    .help = "shorten each backoff by a random fraction of at most F (drawn from\n"
+            "--seed + 2)", .def = "0" };
 static const cli_opt OPT_TIMEOUT = { .name = "timeout", .arg = "S", .kind = CLI_DOUBLE,
     .off = offsetof(dev_opts, dev.timeout_s), .lo = 0, .hi = 3600, .open = CLI_OPEN_LO,
     .help = "connect and request timeout, seconds", .def = "1" };
@@ -86,7 +123,8 @@ static const cli_opt OPT_STREAM = { .name = "stream", .arg = "N", .kind = CLI_LO
     .help = "the samples are an N-frame stream of the images, as `splitee stream`\n"
             "makes it with its defaults (scenes of mean 25 frames, +-2 px, sigma 0.1,\n"
             "seed 1): the input of --rule difference|temporal-patience; 0: the images", .def = "0" };
-static const cli_opt *const LIVE_OPTS[] = { &OPT_CLOUD, &OPT_TIMEOUT, &OPT_INTERVAL, &OPT_EVAL, &OPT_STREAM, NULL };
+static const cli_opt *const LIVE_OPTS[] = { &OPT_CLOUD, &OPT_TIMEOUT, &OPT_BACKOFF_MAX, &OPT_BACKOFF_JITTER,
+                                            &OPT_INTERVAL, &OPT_EVAL, &OPT_STREAM, NULL };
 static const cli_group LIVE = { .title = "live", .opts = LIVE_OPTS };
 
 static const cli_opt OPT_SLEEP = { .name = "sleep", .kind = CLI_SET, .ival = 1,
@@ -129,7 +167,7 @@ static const cli_default DEFAULTS[] = {
 
 static const cli_command CMD = {
     .name = "device",
-    .synopsis = "splitee device --cloud HOST:PORT [options]",
+    .synopsis = "splitee device --cloud HOST:PORT[,HOST:PORT...] [options]",
     .about = "Runs the device side of live split computing: per image, the policy picks\n"
              "the split layer, the engine runs that many layers; the image exits if its\n"
              "exit is confident (>= alpha) or the layer is the last, else the activation\n"
@@ -332,7 +370,10 @@ int cli_device(int argc, char **argv)
     if (o.has_cloud) {
         o.dev.host = o.host;
         o.dev.port = o.port;
+        o.dev.clouds = o.clouds;
+        o.dev.nclouds = o.nclouds;
     }
+    o.dev.seed = o.seed + 2;
     if ((st = splitee_device_create(m, &o.policy, &o.reward, &o.dev, &d, &err)) < 0)
         goto done;
     int loaded = 0;

@@ -5,7 +5,10 @@
  * output buffer, both allocated at accept; nothing allocates per request.
  * Per address: a count of its connections in a fixed table (max_per_peer).
  * Each connection carries monotonic timestamps (its last whole request,
- * the start of an incomplete frame) that its worker checks once per tick. */
+ * the start of an incomplete frame) that its worker checks once per tick.
+ * A drain (splitee_cloud_drain) and the metrics endpoint's HTTP clients
+ * live in the accepting thread's poll loop; see "drain" and "metrics"
+ * below. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -30,6 +33,7 @@
 #include "splitee/engine.h"
 #include "splitee/exit.h"
 #include "splitee/wire.h"
+#include "live/metrics.h"
 
 #define OUT_CAP 4096                 /* bytes of responses waiting to be sent */
 #define OUT_ROOM (SPLITEE_WIRE_HEADER_SIZE + 4 + SPLITEE_WIRE_MAX_ERROR_MSG)
@@ -64,6 +68,7 @@ typedef struct conn {
     uint64_t turn_at;                /* the loop iteration of its last turn */
     double last_req_s;               /* monotonic seconds of the last whole request (or accept) */
     double frame_s;                  /* since when a frame is incomplete; 0: none */
+    int inflight;                    /* counted in its worker's inflight */
     struct conn *prev, *next;        /* the worker's list */
     struct conn *ready_next;         /* the worker's ready list */
 } conn;
@@ -81,6 +86,11 @@ typedef struct worker {
     uint64_t iteration;              /* loop iterations so far */
     int active;                      /* connections owned (atomic) */
     uint64_t requests, errors, dropped, timed_out; /* atomic counters */
+    uint64_t tls_failed;             /* atomic: of dropped, failed TLS handshakes */
+    uint64_t errors_measure;         /* atomic: of errors, for an unanswered measure */
+    uint64_t buckets[SPLITEE_LATENCY_BUCKETS + 1]; /* atomic: responses per service-time bucket */
+    int inflight;                    /* atomic: connections with unanswered request bytes */
+    uint64_t drained, drain_cut;     /* atomic: connections closed by the drain */
     double compute_us;               /* written by the worker only */
 } worker;
 
@@ -101,6 +111,16 @@ struct splitee_cloud {
     pthread_mutex_t peer_lock;       /* the table: the acceptor adds, workers remove */
     pthread_mutex_t log_lock;
     splitee__tls_ctx *tls;           /* NULL: plaintext */
+    int drain_fd;                    /* eventfd: a drain was asked (the acceptor's) */
+    int wdrain_fd;                   /* eventfd: the workers drain (after the listener closed) */
+    int draining;                    /* atomic: 1 once the acceptor began the drain */
+    int workers_done;                /* atomic: workers that finished their drain */
+    double start_time_s;             /* Unix time of create */
+    int metrics_fd, metrics_port;    /* the metrics endpoint; -1 / 0 without one */
+    char metrics_host[128];
+    struct http_client *http;        /* (HTTP_CLIENTS) metrics clients, fd -1: free */
+    char *http_page;                 /* (HTTP_PAGE_MAX) the page being rendered */
+    uint64_t scrapes;                /* written by the acceptor only */
 };
 
 static void logf_(struct splitee_cloud *c, const char *fmt, ...) SPLITEE__PRINTF(2, 3);
@@ -130,6 +150,7 @@ void splitee_cloud_config_default(splitee_cloud_config *cfg)
     cfg->frame_timeout_s = 5;
     cfg->batch = 8;
     cfg->confidences = SPLITEE_CLOUD_ALL_CONFIDENCES;
+    cfg->drain_timeout_s = 5;
 }
 
 static double now_us(void)
@@ -240,6 +261,8 @@ static void conn_close(worker *w, conn *k, const char *why)
         *pp = k->ready_next;
     }
     peer_release(w->c, &k->key);
+    if (k->inflight)
+        __atomic_fetch_sub(&w->inflight, 1, __ATOMIC_RELAXED);
     splitee_wire_parser_free(k->parser);
     free(k);
     __atomic_fetch_sub(&w->active, 1, __ATOMIC_RELAXED);
@@ -324,7 +347,9 @@ static void answer(worker *w, conn *k, const splitee_wire_frame *f)
                            "frame says layer %u encoding %d, payload says layer %d encoding %d",
                            (unsigned)f->hdr.layer, f->hdr.encoding, info.layer, (int)info.encoding);
     const splitee_confidence measure = f->hdr.confidence;
+    int refused_measure = 0;
     if (st == 0 && !(w->c->cfg.confidences & (1u << measure))) {
+        refused_measure = 1;
         char list[128];
         measure_list(w->c->cfg.confidences, list, sizeof list);
         st = splitee__fail(&e, SPLITEE_ERR_UNSUPPORTED,
@@ -340,6 +365,8 @@ static void answer(worker *w, conn *k, const splitee_wire_frame *f)
     if (st < 0) {
         splitee_wire_encode_error(&f->hdr, st, e.msg, dst, cap, &n, NULL);
         __atomic_fetch_add(&w->errors, 1, __ATOMIC_RELAXED);
+        if (refused_measure)
+            __atomic_fetch_add(&w->errors_measure, 1, __ATOMIC_RELAXED);
         logf_(w->c, "%s: request %u refused: %s", k->peer, (unsigned)f->hdr.id, e.msg);
     } else {
         for (int i = 0; i < mc->classes; i++)
@@ -350,6 +377,7 @@ static void answer(worker *w, conn *k, const splitee_wire_frame *f)
         double us = now_us() - t0;
         splitee_wire_response r = { (uint32_t)pred, (uint32_t)(mc->layers - 1), conf, us };
         splitee_wire_encode_response(&f->hdr, &r, dst, cap, &n, NULL);
+        __atomic_fetch_add(&w->buckets[splitee_latency_bucket(us * 1e-6)], 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&w->requests, 1, __ATOMIC_RELAXED);
         w->compute_us += us;
     }
@@ -374,6 +402,7 @@ static void turn(worker *w, conn *k, double now)
         int h = k->tr.ops->handshake(&k->tr);
         if (h == SPLITEE__IO_ERROR) {
             __atomic_fetch_add(&w->dropped, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&w->tls_failed, 1, __ATOMIC_RELAXED);
             conn_close(w, k, k->tr.why);
             return;
         }
@@ -465,6 +494,14 @@ static void turn(worker *w, conn *k, double now)
         k->ready_next = w->ready;
         w->ready = k;
     }
+    /* request bytes read and not answered: in the parser, or decrypted and
+     * waiting in the TLS session */
+    int inflight = more || waiting || splitee_wire_parser_pending(k->parser) > 0 ||
+                   k->tr.ops->pending(&k->tr) > 0;
+    if (inflight != k->inflight) {
+        __atomic_fetch_add(&w->inflight, inflight ? 1 : -1, __ATOMIC_RELAXED);
+        k->inflight = inflight;
+    }
     /* TLS may need the other direction for a read or a write (a key update) */
     uint32_t ev = (reading || (k->io_want & POLLIN) ? EPOLLIN | EPOLLRDHUP : 0) |
                   (waiting || (k->io_want & POLLOUT) ? EPOLLOUT : 0);
@@ -496,6 +533,46 @@ static void sweep(worker *w, double now)
             continue;
         __atomic_fetch_add(&w->timed_out, 1, __ATOMIC_RELAXED);
         conn_close(w, k, why);
+    }
+}
+
+/* ---- drain -------------------------------------------------------------------
+ *
+ * The acceptor closes the listening socket first, then wakes the workers
+ * (wdrain_fd). Each worker then gives every connection a turn, reading
+ * what has arrived, and from then on, after every iteration, closes the
+ * connections that hold nothing unanswered: no bytes in the parser, no
+ * answer waiting to be sent, not on the ready list. A request read in part
+ * or in whole keeps its connection served until it is answered; bytes that
+ * arrive after the answer (a device's next request) are read and dropped
+ * at the close, so the peer sees an orderly end of stream after its last
+ * answer and retries elsewhere. At the drain deadline what is left is
+ * closed (logged). A worker with no connection left exits its loop. */
+
+/* 1 when k holds no request bytes it has read and not answered (TLS: none
+ * decrypted and waiting in the session either). */
+static int conn_idle(conn *k)
+{
+    return !k->ready && k->out_end == k->out_start && splitee_wire_parser_pending(k->parser) == 0 &&
+           k->tr.ops->pending(&k->tr) == 0;
+}
+
+static void drain_sweep(worker *w, double now, double deadline)
+{
+    for (conn *k = w->conns, *next; k; k = next) {
+        next = k->next;
+        if (conn_idle(k)) {
+            /* unread bytes at close would reset the connection: take a
+             * bounded amount first (a next request, refused by the close) */
+            char sink[4096];
+            for (int i = 0; i < 16 && recv(k->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+            }
+            __atomic_fetch_add(&w->drained, 1, __ATOMIC_RELAXED);
+            conn_close(w, k, NULL);
+        } else if (now >= deadline) {
+            __atomic_fetch_add(&w->drain_cut, 1, __ATOMIC_RELAXED);
+            conn_close(w, k, "drain: closed at the drain timeout with a request unanswered");
+        }
     }
 }
 
@@ -549,8 +626,8 @@ static void adopt(worker *w, const handover *h)
     w->conns = k;
 }
 
-/* Sentinels for epoll data.ptr: the hand-over pipe and the stop eventfd. */
-static char tag_pipe, tag_stop;
+/* Sentinels for epoll data.ptr: the hand-over pipe, the stop and drain eventfds. */
+static char tag_pipe, tag_stop, tag_drain;
 
 /* The loop: wait for events (at most one tick while timeouts are on, not at
  * all while the ready list has work), give each connection with an event
@@ -564,9 +641,10 @@ static void *worker_main(void *arg)
     worker *w = arg;
     const double tick = w->c->tick_s;
     double next_sweep = now_s() + tick;
+    double drain_deadline = 0;       /* > 0: draining until then */
     struct epoll_event evs[64];
     for (;;) {
-        int timeout_ms = w->ready ? 0 : tick > 0 ? (int)(tick * 1000) + 1 : -1;
+        int timeout_ms = w->ready ? 0 : drain_deadline > 0 ? 10 : tick > 0 ? (int)(tick * 1000) + 1 : -1;
         int n = epoll_wait(w->epfd, evs, 64, timeout_ms);
         if (n < 0 && errno == EINTR)
             continue;
@@ -574,7 +652,7 @@ static void *worker_main(void *arg)
             break;
         w->iteration++;
         double now = now_s();
-        int stop = 0;
+        int stop = 0, drain_begins = 0;
         /* Two passes: first the connections whose peer closed or failed
          * (their slots come back before any other compute of this
          * iteration), then the rest. A connection closed in the first pass
@@ -585,6 +663,12 @@ static void *worker_main(void *arg)
                 void *ptr = evs[i].data.ptr;
                 if (ptr == &tag_stop) {
                     stop = 1;
+                } else if (ptr == &tag_drain) {
+                    if (drain_deadline == 0) {
+                        drain_deadline = now + w->c->cfg.drain_timeout_s;
+                        drain_begins = 1;
+                        epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->c->wdrain_fd, NULL);
+                    }
                 } else if (ptr == &tag_pipe) {
                     if (pass == 1) {
                         handover hs[32];
@@ -600,6 +684,13 @@ static void *worker_main(void *arg)
             }
         if (stop)
             break;
+        /* a drain begins: every connection reads what has arrived (after
+         * the passes, which hold pointers to connections a turn may close) */
+        for (conn *k = w->conns, *next; drain_begins && k; k = next) {
+            next = k->next;                /* a turn closes at most k */
+            if (k->turn_at != w->iteration)
+                turn(w, k, now);
+        }
         conn *ready = w->ready;
         w->ready = NULL;
         while (ready) {
@@ -618,10 +709,210 @@ static void *worker_main(void *arg)
             sweep(w, now);
             next_sweep = now + tick;
         }
+        if (drain_deadline > 0) {
+            drain_sweep(w, now_s(), drain_deadline);
+            if (!w->conns) {
+                handover hs[32];        /* one accepted just before the listener closed */
+                ssize_t got = read(w->pipe_rd, hs, sizeof hs);
+                for (ssize_t j = 0; j < got / (ssize_t)sizeof(handover); j++)
+                    adopt(w, &hs[j]);
+                if (w->conns)
+                    continue;
+                __atomic_fetch_add(&w->c->workers_done, 1, __ATOMIC_RELEASE);
+                break;
+            }
+        }
     }
     while (w->conns)
         conn_close(w, w->conns, NULL);
     return NULL;
+}
+
+/* ---- metrics ------------------------------------------------------------------
+ *
+ * The metrics endpoint's HTTP clients, served by the acceptor's poll loop
+ * (never by a worker): each gets a slot of HTTP_CLIENTS (more are closed
+ * at accept), a request head of at most HTTP_HEAD_MAX bytes (else 431) and
+ * HTTP_DEADLINE_S from accept to the last byte of its answer (else it is
+ * closed). Every answer closes the connection (HTTP/1.0 and 1.1 alike):
+ * GET or HEAD /metrics is 200 with the page (metrics.h), another path 404,
+ * another method 405, a bad request line 400. The page is rendered into a
+ * buffer of the server's (c->http_page), by the acceptor only. */
+
+#define HTTP_CLIENTS 16
+#define HTTP_HEAD_MAX 2048
+#define HTTP_OUT_MAX 16384
+#define HTTP_PAGE_MAX (HTTP_OUT_MAX - 256)   /* room for the response head */
+#define HTTP_DEADLINE_S 2.0
+
+typedef struct http_client {
+    int fd;                          /* -1: free */
+    size_t in_len;
+    char in[HTTP_HEAD_MAX];
+    char *out;                       /* (HTTP_OUT_MAX), allocated at create */
+    size_t out_len, out_off;         /* out_len > 0: answering */
+    double deadline;                 /* monotonic seconds */
+} http_client;
+
+static int http_create(splitee_cloud *c, splitee_error *err)
+{
+    c->http = calloc(HTTP_CLIENTS, sizeof *c->http);
+    c->http_page = malloc(HTTP_PAGE_MAX);
+    if (!c->http || !c->http_page)
+        return splitee__fail(err, SPLITEE_ERR_NOMEM, "cloud: out of memory");
+    for (int i = 0; i < HTTP_CLIENTS; i++) {
+        c->http[i].fd = -1;
+        if (!(c->http[i].out = malloc(HTTP_OUT_MAX)))
+            return splitee__fail(err, SPLITEE_ERR_NOMEM, "cloud: out of memory");
+    }
+    return 0;
+}
+
+static void http_close(http_client *h)
+{
+    if (h->fd >= 0) {
+        /* unread bytes at close would reset the connection and could lose
+         * the answer on the way: take (a bounded amount of) them first */
+        char sink[4096];
+        for (int i = 0; i < 16 && recv(h->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+        }
+        close(h->fd);
+    }
+    h->fd = -1;
+    h->in_len = h->out_len = h->out_off = 0;
+}
+
+static void http_free(splitee_cloud *c)
+{
+    for (int i = 0; c->http && i < HTTP_CLIENTS; i++) {
+        http_close(&c->http[i]);
+        free(c->http[i].out);
+    }
+    free(c->http);
+    free(c->http_page);
+    c->http = NULL;
+    c->http_page = NULL;
+}
+
+static void http_accept(splitee_cloud *c)
+{
+    for (;;) {
+        int fd = accept4(c->metrics_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return;
+        }
+        http_client *h = NULL;
+        for (int i = 0; i < HTTP_CLIENTS && !h; i++)
+            if (c->http[i].fd < 0)
+                h = &c->http[i];
+        if (!h) {
+            close(fd);                 /* every slot busy: try again later */
+            continue;
+        }
+        h->fd = fd;
+        h->in_len = h->out_len = h->out_off = 0;
+        h->deadline = now_s() + HTTP_DEADLINE_S;
+    }
+}
+
+/* The answer to the request head in h->in (whole: it ended in a blank
+ * line; else it filled the buffer, 431), into h->out. */
+static void http_answer(splitee_cloud *c, http_client *h, int whole)
+{
+    static const char *const reason[] = { "200 OK", "400 Bad Request", "404 Not Found",
+                                          "405 Method Not Allowed", "431 Request Header Fields Too Large",
+                                          "500 Internal Server Error" };
+    char method[8] = "", target[256] = "", version[16] = "";
+    int code = 0, head_only = 0;
+    char *eol = memchr(h->in, '\n', h->in_len);
+    size_t line = eol ? (size_t)(eol - h->in) : h->in_len;
+    char first[HTTP_HEAD_MAX + 1];
+    memcpy(first, h->in, line);
+    first[line] = '\0';
+    if (line > 0 && first[line - 1] == '\r')
+        first[line - 1] = '\0';
+    if (!whole)
+        code = 4;
+    else if (!eol)
+        code = 1;
+    else if (sscanf(first, "%7s %255s %15s", method, target, version) != 3 ||
+             (strcmp(version, "HTTP/1.0") != 0 && strcmp(version, "HTTP/1.1") != 0))
+        code = 1;
+    else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        code = 3;
+    else {
+        head_only = strcmp(method, "HEAD") == 0;
+        char *q = strchr(target, '?');
+        if (q)
+            *q = '\0';
+        code = strcmp(target, "/metrics") == 0 ? 0 : 2;
+    }
+    char *page = c->http_page;
+    const size_t cap = HTTP_PAGE_MAX;
+    size_t plen = 0;
+    const char *type = "text/plain; charset=utf-8";
+    if (code == 0) {
+        splitee_cloud_stats s;
+        splitee_cloud_get_stats(c, &s);
+        if (splitee__cloud_metrics_text(&s, page, cap, &plen) < 0) {
+            code = 5;                  /* cannot happen: the page is ~2.5 KB */
+            plen = (size_t)snprintf(page, cap, "metrics page too large\n");
+        } else {
+            type = "text/plain; version=0.0.4; charset=utf-8";
+            __atomic_fetch_add(&c->scrapes, 1, __ATOMIC_RELAXED);
+        }
+    } else {
+        plen = (size_t)snprintf(page, cap, "%s\n", reason[code] + 4);
+    }
+    int n = snprintf(h->out, HTTP_OUT_MAX,
+                     "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n", reason[code], type, plen);
+    size_t len = (size_t)n;
+    if (!head_only && len + plen <= HTTP_OUT_MAX) {
+        memcpy(h->out + len, page, plen);
+        len += plen;
+    }
+    h->out_len = len;
+    h->out_off = 0;
+}
+
+/* One poll result for a client: read its head, or send its answer; closes
+ * it when done, on error, or past its deadline. */
+static void http_step(splitee_cloud *c, http_client *h, short revents, double now)
+{
+    if (h->fd < 0)
+        return;
+    if (h->out_len == 0 && (revents & (POLLIN | POLLHUP | POLLERR))) {
+        ssize_t n = recv(h->fd, h->in + h->in_len, sizeof h->in - h->in_len, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            http_close(h);
+            return;
+        }
+        if (n > 0) {
+            size_t from = h->in_len > 3 ? h->in_len - 3 : 0;
+            h->in_len += (size_t)n;
+            int whole = 0;
+            for (size_t i = from; i < h->in_len && !whole; i++)
+                whole = (i + 1 < h->in_len && h->in[i] == '\n' && h->in[i + 1] == '\n') ||
+                        (i + 3 < h->in_len && memcmp(h->in + i, "\r\n\r\n", 4) == 0);
+            if (whole || h->in_len == sizeof h->in)
+                http_answer(c, h, whole);   /* a full buffer without a blank line: 431 */
+        }
+    }
+    if (h->out_len > 0 && (revents & POLLOUT)) {
+        ssize_t n = send(h->fd, h->out + h->out_off, h->out_len - h->out_off, MSG_NOSIGNAL);
+        if (n > 0)
+            h->out_off += (size_t)n;
+        if ((n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+            h->out_off == h->out_len) {
+            http_close(h);
+            return;
+        }
+    }
+    if (now >= h->deadline)
+        http_close(h);
 }
 
 /* ---- the server ------------------------------------------------------------- */
@@ -681,6 +972,13 @@ void splitee_cloud_free(splitee_cloud *c)
         close(c->listen_fd);
     if (c->stop_fd >= 0)
         close(c->stop_fd);
+    if (c->drain_fd >= 0)
+        close(c->drain_fd);
+    if (c->wdrain_fd >= 0)
+        close(c->wdrain_fd);
+    if (c->metrics_fd >= 0)
+        close(c->metrics_fd);
+    http_free(c);
     free(c->peers);
     splitee__tls_ctx_free(c->tls);
     pthread_mutex_destroy(&c->peer_lock);
@@ -708,6 +1006,13 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
                              cfg->frame_timeout_s);
     if (cfg->batch < 1)
         return splitee__fail(err, SPLITEE_ERR_ARG, "cloud: batch %d (at least 1)", cfg->batch);
+    if (!(cfg->drain_timeout_s > 0) || !isfinite(cfg->drain_timeout_s))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--drain-timeout: %g (seconds, more than 0)",
+                             cfg->drain_timeout_s);
+    if (cfg->metrics_host && (strlen(cfg->metrics_host) >= 128 || cfg->metrics_port < 0 ||
+                              cfg->metrics_port > 65535))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--metrics: bad address or port %d",
+                             cfg->metrics_port);
     if (strlen(cfg->host) >= 128)
         return splitee__fail(err, SPLITEE_ERR_ARG, "cloud: address too long");
     if (cfg->port < 0 || cfg->port > 65535)
@@ -739,7 +1044,10 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
     strcpy(c->host, cfg->host);
     c->cfg.host = c->host;
     c->cfg.tls_cert = c->cfg.tls_key = c->cfg.tls_ca = NULL;   /* loaded; not kept */
-    c->listen_fd = c->stop_fd = -1;
+    c->listen_fd = c->stop_fd = c->drain_fd = c->wdrain_fd = c->metrics_fd = -1;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    c->start_time_s = (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
     const splitee_model_config *mc = splitee_model_get_config(model);
     size_t f32 = splitee_model_max_payload_size(model, SPLITEE_PAYLOAD_ENCODING_F32);
     size_t i8 = splitee_model_max_payload_size(model, SPLITEE_PAYLOAD_ENCODING_I8);   /* larger for 1 value */
@@ -770,7 +1078,9 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
         w->epfd = w->pipe_rd = w->pipe_wr = -1;
     }
     c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (c->stop_fd < 0) {
+    c->drain_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    c->wdrain_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->stop_fd < 0 || c->drain_fd < 0 || c->wdrain_fd < 0) {
         int e = errno;
         splitee_cloud_free(c);
         return splitee__fail(err, SPLITEE_ERR_IO, "cloud: eventfd: %s", strerror(e));
@@ -799,10 +1109,19 @@ int splitee_cloud_create(const splitee_model *model, const splitee_cloud_config 
         w->pipe_wr = p[1];
         struct epoll_event e1 = { .events = EPOLLIN, .data.ptr = &tag_pipe };
         struct epoll_event e2 = { .events = EPOLLIN, .data.ptr = &tag_stop };
+        struct epoll_event e3 = { .events = EPOLLIN, .data.ptr = &tag_drain };
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->pipe_rd, &e1);
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->stop_fd, &e2);
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->wdrain_fd, &e3);
     }
     int st = listen_on(cfg->host, cfg->port, &c->listen_fd, &c->port, err);
+    if (st == 0 && cfg->metrics_host) {
+        strcpy(c->metrics_host, cfg->metrics_host);
+        c->cfg.metrics_host = c->metrics_host;
+        st = http_create(c, err);
+        if (st == 0)
+            st = listen_on(cfg->metrics_host, cfg->metrics_port, &c->metrics_fd, &c->metrics_port, err);
+    }
     if (st < 0) {
         splitee_cloud_free(c);
         return st;
@@ -821,6 +1140,18 @@ void splitee_cloud_stop(splitee_cloud *c)
     uint64_t one = 1;
     ssize_t r = write(c->stop_fd, &one, sizeof one);
     (void)r;
+}
+
+void splitee_cloud_drain(splitee_cloud *c)
+{
+    uint64_t one = 1;
+    ssize_t r = write(c->drain_fd, &one, sizeof one);
+    (void)r;
+}
+
+int splitee_cloud_metrics_port(const splitee_cloud *c)
+{
+    return c->metrics_fd >= 0 ? c->metrics_port : 0;
 }
 
 static int total_active(const splitee_cloud *c, int *least)
@@ -922,6 +1253,21 @@ static void accept_all(splitee_cloud *c)
     }
 }
 
+/* Closes the listener (new connections are refused from now on), then
+ * wakes the workers into their drain. */
+static void begin_drain(splitee_cloud *c)
+{
+    accept_all(c);                     /* the backlog is served, not reset */
+    close(c->listen_fd);
+    c->listen_fd = -1;
+    __atomic_store_n(&c->draining, 1, __ATOMIC_RELAXED);
+    logf_(c, "draining: not accepting; answering what is in flight (drain timeout %g s)",
+          c->cfg.drain_timeout_s);
+    uint64_t one = 1;
+    ssize_t r = write(c->wdrain_fd, &one, sizeof one);
+    (void)r;
+}
+
 int splitee_cloud_run(splitee_cloud *c, splitee_error *err)
 {
     int started = 0, st = 0;
@@ -938,19 +1284,63 @@ int splitee_cloud_run(splitee_cloud *c, splitee_error *err)
         logf_(c, "listening on %s%s%s:%d, %d workers, max %d clients, %d per address%s", strchr(c->cfg.host, ':') ? "[" : "",
               c->cfg.host, strchr(c->cfg.host, ':') ? "]" : "", c->port, c->nworkers, c->cfg.max_clients,
               c->cfg.max_per_peer, c->tls ? ", TLS 1.3 with device certificates" : "");
+    if (st == 0 && c->metrics_fd >= 0)
+        logf_(c, "metrics on http://%s%s%s:%d/metrics", strchr(c->metrics_host, ':') ? "[" : "",
+              c->metrics_host, strchr(c->metrics_host, ':') ? "]" : "", c->metrics_port);
+    /* the acceptor's poll loop: the listener (until a drain), stop, drain,
+     * the metrics listener and its HTTP clients */
+    struct pollfd pf[4 + HTTP_CLIENTS];
+    http_client *who[4 + HTTP_CLIENTS];
     while (st == 0) {
-        struct pollfd pf[2] = { { c->listen_fd, POLLIN, 0 }, { c->stop_fd, POLLIN, 0 } };
-        int n = poll(pf, 2, -1);
+        int draining = __atomic_load_n(&c->draining, __ATOMIC_RELAXED);
+        if (draining && __atomic_load_n(&c->workers_done, __ATOMIC_ACQUIRE) == c->nworkers)
+            break;
+        int np = 0;
+        pf[np++] = (struct pollfd){ c->stop_fd, POLLIN, 0 };
+        pf[np++] = (struct pollfd){ draining ? -1 : c->drain_fd, POLLIN, 0 };
+        pf[np++] = (struct pollfd){ c->listen_fd, POLLIN, 0 };       /* -1 once drained */
+        pf[np++] = (struct pollfd){ c->metrics_fd, POLLIN, 0 };
+        double now = now_s();
+        int timeout_ms = draining ? 10 : -1;
+        for (int i = 0; c->http && i < HTTP_CLIENTS; i++) {
+            http_client *h = &c->http[i];
+            if (h->fd < 0)
+                continue;
+            who[np] = h;
+            pf[np++] = (struct pollfd){ h->fd, h->out_len ? POLLOUT : POLLIN, 0 };
+            int left = (int)ceil((h->deadline - now) * 1000);
+            if (left < 0)
+                left = 0;
+            if (timeout_ms < 0 || left < timeout_ms)
+                timeout_ms = left;
+        }
+        int n = poll(pf, (nfds_t)np, timeout_ms);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 || (pf[1].revents & POLLIN))
+        if (n < 0 || (pf[0].revents & POLLIN))
             break;
-        if (pf[0].revents & POLLIN)
+        if (pf[1].revents & POLLIN)
+            begin_drain(c);
+        else if (pf[2].revents & POLLIN)
             accept_all(c);
+        if (pf[3].revents & POLLIN)
+            http_accept(c);
+        now = now_s();
+        for (int i = 4; i < np; i++)
+            http_step(c, who[i], pf[i].revents, now);
     }
     splitee_cloud_stop(c);
     for (int i = 0; i < started; i++)
         pthread_join(c->workers[i].thread, NULL);
+    for (int i = 0; c->http && i < HTTP_CLIENTS; i++)
+        http_close(&c->http[i]);
+    if (st == 0 && __atomic_load_n(&c->draining, __ATOMIC_RELAXED)) {
+        splitee_cloud_stats s;
+        splitee_cloud_get_stats(c, &s);
+        logf_(c, "drained: %llu connections closed once answered, %llu closed at the drain "
+              "timeout (%g s)", (unsigned long long)s.drained, (unsigned long long)s.drain_cut,
+              c->cfg.drain_timeout_s);
+    }
     if (st == 0) {
         splitee_cloud_stats s;
         splitee_cloud_get_stats(c, &s);
@@ -969,13 +1359,33 @@ void splitee_cloud_get_stats(const splitee_cloud *c, splitee_cloud_stats *st)
     st->connections = __atomic_load_n(&c->connections, __ATOMIC_RELAXED);
     st->rejected = __atomic_load_n(&c->rejected, __ATOMIC_RELAXED);
     st->rejected_peer = __atomic_load_n(&c->rejected_peer, __ATOMIC_RELAXED);
+    st->draining = __atomic_load_n(&c->draining, __ATOMIC_RELAXED);
+    st->scrapes = __atomic_load_n(&c->scrapes, __ATOMIC_RELAXED);
+    st->start_time_s = c->start_time_s;
+    uint64_t measure = 0;
     for (int i = 0; i < c->nworkers; i++) {
         const worker *w = &c->workers[i];
+        measure += __atomic_load_n(&w->errors_measure, __ATOMIC_RELAXED);
+        st->inflight += (uint64_t)__atomic_load_n(&w->inflight, __ATOMIC_RELAXED);
+        st->drained += __atomic_load_n(&w->drained, __ATOMIC_RELAXED);
+        st->drain_cut += __atomic_load_n(&w->drain_cut, __ATOMIC_RELAXED);
+        for (int k = 0; k <= SPLITEE_LATENCY_BUCKETS; k++)
+            st->service_buckets[k] += __atomic_load_n(&w->buckets[k], __ATOMIC_RELAXED);
         st->requests += __atomic_load_n(&w->requests, __ATOMIC_RELAXED);
         st->errors += __atomic_load_n(&w->errors, __ATOMIC_RELAXED);
         st->dropped += __atomic_load_n(&w->dropped, __ATOMIC_RELAXED);
+        st->tls_failed += __atomic_load_n(&w->tls_failed, __ATOMIC_RELAXED);
         st->timed_out += __atomic_load_n(&w->timed_out, __ATOMIC_RELAXED);
         st->clients += (uint64_t)__atomic_load_n(&w->active, __ATOMIC_RELAXED);
         st->compute_us += w->compute_us;
     }
+    st->service_s = st->compute_us * 1e-6;
+    st->errors_by_kind[SPLITEE_CLOUD_ERR_PAYLOAD] = st->errors - measure;
+    st->errors_by_kind[SPLITEE_CLOUD_ERR_MEASURE] = measure;
+    /* the two counters are read apart while workers count: never below 0 */
+    st->errors_by_kind[SPLITEE_CLOUD_ERR_PROTOCOL] = st->dropped > st->tls_failed ? st->dropped - st->tls_failed : 0;
+    st->errors_by_kind[SPLITEE_CLOUD_ERR_TLS] = st->tls_failed;
+    st->errors_by_kind[SPLITEE_CLOUD_ERR_TIMEOUT] = st->timed_out;
+    st->errors_by_kind[SPLITEE_CLOUD_ERR_MAX_CLIENTS] = st->rejected;
+    st->errors_by_kind[SPLITEE_CLOUD_ERR_MAX_PER_PEER] = st->rejected_peer;
 }

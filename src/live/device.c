@@ -1,8 +1,13 @@
 /* device.c -- the device loop (device.h): policy, engine, offload over
- * TCP with timeouts and reconnect backoff, local fallback, bookkeeping for
- * the summary. Every per-round buffer is allocated in create; a reconnect
- * resolves the cloud's address again (getaddrinfo allocates), which only
- * happens after a failure. */
+ * TCP (plaintext or TLS, transport.h) with timeouts and reconnect backoff,
+ * local fallback, bookkeeping for the summary. Every per-round buffer is
+ * allocated in create; a reconnect resolves the cloud's address again
+ * (getaddrinfo allocates) and makes a new TLS session, which only happens
+ * after a failure. Several clouds: each has its own connection, transport
+ * and backoff (cloud_ep; the one TLS context d->tls serves them all); the
+ * connection code works on "the current cloud" in d->fd, d->tr,
+ * d->cfg.host/port, d->next_try_s and d->backoff_s, which ep_load swaps in
+ * (saving the previous one's) before each attempt (offload). */
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -24,6 +29,16 @@
 #include "splitee/wire.h"
 
 #define REPLY_MAX (SPLITEE_WIRE_HEADER_SIZE + 4 + SPLITEE_WIRE_MAX_ERROR_MSG)
+
+/* One cloud of the failover list: its connection, backoff and counts. */
+typedef struct cloud_ep {
+    char host[256];
+    int port;
+    int fd;                        /* tr.fd while connected, else -1 */
+    splitee__transport tr;         /* its own transport (plaintext or TLS over fd) */
+    double next_try_s, backoff_s;
+    splitee_device_cloud_counts counts;
+} cloud_ep;
 
 struct splitee_device {
     const splitee_model *model;
@@ -56,6 +71,13 @@ struct splitee_device {
     double next_try_s;             /* monotonic seconds before which no reconnect is tried */
     double backoff_s;
     uint32_t next_id;
+    cloud_ep ep[SPLITEE_DEVICE_MAX_CLOUDS]; /* the clouds, in order of preference */
+    int nep, cur;                  /* how many; which one is swapped in (-1: none) */
+    splitee_fallback_reason fail_kind; /* the last failed attempt's reason */
+    uint64_t jitter_state;         /* splitmix64 state of the backoff jitter */
+    long fallback_by[SPLITEE_FALLBACK_REASON_COUNT], errors_by[SPLITEE_FALLBACK_REASON_COUNT];
+    long service_buckets[SPLITEE_LATENCY_BUCKETS + 1];
+    double service_s;
     /* bookkeeping, (rounds) each */
     int16_t *arms_played;
     int8_t *correct;               /* 1, 0, or -1 without a label */
@@ -93,6 +115,15 @@ void splitee_device_config_default(splitee_device_config *cfg)
     cfg->backoff_min_s = 0.05;
     cfg->backoff_max_s = 2.0;
     cfg->checkpoints = 100;
+    cfg->seed = 1;
+}
+
+const char *splitee_fallback_reason_name(splitee_fallback_reason r)
+{
+    static const char *const names[SPLITEE_FALLBACK_REASON_COUNT] = {
+        "none", "no_cloud", "backoff", "connect", "timeout", "closed", "refused", "bad_reply", "payload"
+    };
+    return (int)r >= 0 && r < SPLITEE_FALLBACK_REASON_COUNT ? names[r] : NULL;
 }
 
 const char *splitee_round_outcome_name(splitee_round_outcome o)
@@ -109,9 +140,15 @@ void splitee_device_free(splitee_device *d)
 {
     if (!d)
         return;
-    if (d->fd >= 0)
+    if (d->cur >= 0) {
+        d->ep[d->cur].fd = d->fd;
+        d->ep[d->cur].tr = d->tr;
+    } else if (d->fd >= 0)
         d->tr.ops->close(&d->tr);
-    splitee__tls_ctx_free(d->tls);
+    for (int i = 0; i < d->nep; i++)   /* close_notify on each open connection */
+        if (d->ep[i].fd >= 0)
+            d->ep[i].tr.ops->close(&d->ep[i].tr);
+    splitee__tls_ctx_free(d->tls);     /* after the sessions that use it */
     splitee_policy_free(d->policy);
     splitee_engine_state_free(d->s);
     splitee_engine_state_free(d->es);
@@ -149,20 +186,36 @@ int splitee_device_create(const splitee_model *model, const splitee_policy_confi
         return splitee__fail(err, SPLITEE_ERR_ARG, "--encoding: unknown encoding %d", (int)dc->encoding);
     if (dc->host && strlen(dc->host) >= 256)
         return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud: host name too long");
-    if (dc->host && (dc->port < 1 || dc->port > 65535))
+    if (dc->host && dc->nclouds == 0 && (dc->port < 1 || dc->port > 65535))
         return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud: port %d (1..65535)", dc->port);
+    if (dc->nclouds < 0 || dc->nclouds > SPLITEE_DEVICE_MAX_CLOUDS || (dc->nclouds && !dc->clouds))
+        return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud: %d clouds (0..%d)", dc->nclouds,
+                             SPLITEE_DEVICE_MAX_CLOUDS);
+    for (int i = 0; i < dc->nclouds; i++)
+        if (!dc->clouds[i].host || strlen(dc->clouds[i].host) >= 256 || dc->clouds[i].port < 1 ||
+            dc->clouds[i].port > 65535)
+            return splitee__fail(err, SPLITEE_ERR_ARG, "--cloud: cloud %d: bad host or port %d (1..65535)",
+                                 i + 1, dc->clouds[i].port);
+    if (!(dc->backoff_jitter >= 0 && dc->backoff_jitter <= 1))
+        return splitee__fail(err, SPLITEE_ERR_VALUE, "--backoff-jitter: %g (0..1)", dc->backoff_jitter);
+    /* plaintext is for loopback only: every cloud of the list is checked */
     int tls = dc->tls_cert || dc->tls_key || dc->tls_ca;
-    if (dc->host && !tls && !dc->insecure_plaintext && !splitee__host_is_loopback(dc->host))
-        return splitee__fail(err, SPLITEE_ERR_ARG,
-                             "--cloud %s: plaintext to a cloud that is not on loopback; give "
-                             "--tls-ca (and --tls-cert, --tls-key; docs/LIVE.md), or "
-                             "--insecure-plaintext", dc->host);
+    int nep = dc->nclouds ? dc->nclouds : dc->host ? 1 : 0;
+    for (int i = 0; i < nep && !tls && !dc->insecure_plaintext; i++) {
+        const char *h = dc->nclouds ? dc->clouds[i].host : dc->host;
+        if (!splitee__host_is_loopback(h))
+            return splitee__fail(err, SPLITEE_ERR_ARG,
+                                 "--cloud %s: plaintext to a cloud that is not on loopback; give "
+                                 "--tls-ca (and --tls-cert, --tls-key; docs/LIVE.md), or "
+                                 "--insecure-plaintext", h);
+    }
     const splitee_model_config *mc = splitee_model_get_config(model);
     splitee_device *d = calloc(1, sizeof *d);
     if (!d)
         return splitee__fail(err, SPLITEE_ERR_NOMEM, "device: out of memory");
     d->fd = -1;
-    if (tls && dc->host) {
+    d->cur = -1;
+    if (tls && nep > 0) {   /* one context for every cloud; each connection its own session */
         int ts = splitee__tls_ctx_create(0, dc->tls_cert, dc->tls_key, dc->tls_ca, &d->tls, err);
         if (ts < 0) {
             free(d);
@@ -172,13 +225,29 @@ int splitee_device_create(const splitee_model *model, const splitee_policy_confi
     d->model = model;
     d->cfg = *dc;
     d->cfg.tls_cert = d->cfg.tls_key = d->cfg.tls_ca = NULL;   /* loaded; not kept */
+    d->jitter_state = (uint64_t)dc->seed;
+    /* the clouds: the list, or host/port as a list of one */
+    for (int i = 0; i < nep; i++) {
+        cloud_ep *e = &d->ep[i];
+        const char *h = dc->nclouds ? dc->clouds[i].host : dc->host;
+        e->port = dc->nclouds ? dc->clouds[i].port : dc->port;
+        snprintf(e->host, sizeof e->host, "%s", h);
+        e->fd = -1;
+        e->backoff_s = dc->backoff_min_s;
+        snprintf(e->counts.address, sizeof e->counts.address, "%s%s%s:%d", strchr(h, ':') ? "[" : "", h,
+                 strchr(h, ':') ? "]" : "", e->port);
+    }
+    d->nep = nep;
+    d->cfg.clouds = NULL;
     if (d->cfg.checkpoints < 1)
         d->cfg.checkpoints = 1;
     if ((size_t)d->cfg.checkpoints > dc->rounds)
         d->cfg.checkpoints = (int)dc->rounds;
-    if (dc->host) {
-        strcpy(d->host, dc->host);
+    d->cfg.host = NULL;
+    if (nep > 0) {
+        strcpy(d->host, d->ep[0].host);
         d->cfg.host = d->host;
+        d->cfg.port = d->ep[0].port;
     }
     d->layers = mc->layers;
     d->classes = mc->classes;
@@ -257,9 +326,40 @@ static void disconnect(splitee_device *d, int backoff)
     d->fd = -1;
     splitee_wire_parser_reset(d->parser);
     if (backoff) {
-        d->next_try_s = mono_s() + d->backoff_s;
+        double u = 0;
+        if (d->cfg.backoff_jitter > 0) {   /* splitmix64: deterministic for the seed */
+            uint64_t z = (d->jitter_state += 0x9e3779b97f4a7c15ull);
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+            u = (double)((z ^ (z >> 31)) >> 11) * 0x1p-53;
+        }
+        d->next_try_s = mono_s() + d->backoff_s * (1 - d->cfg.backoff_jitter * u);
         d->backoff_s = fmin(2 * d->backoff_s, d->cfg.backoff_max_s);
     }
+}
+
+/* Swaps cloud i in as the current one (its connection, address, backoff). */
+static void ep_load(splitee_device *d, int i)
+{
+    if (d->cur == i)
+        return;
+    if (d->cur >= 0) {
+        cloud_ep *o = &d->ep[d->cur];
+        o->fd = d->fd;
+        o->tr = d->tr;                 /* the session moves with its socket */
+        o->next_try_s = d->next_try_s;
+        o->backoff_s = d->backoff_s;
+    }
+    cloud_ep *e = &d->ep[i];
+    d->fd = e->fd;
+    d->tr = e->tr;
+    strcpy(d->host, e->host);
+    d->cfg.host = d->host;
+    d->cfg.port = e->port;
+    d->next_try_s = e->next_try_s;
+    d->backoff_s = e->backoff_s;
+    splitee_wire_parser_reset(d->parser);   /* a reply is read whole or the connection dropped */
+    d->cur = i;
 }
 
 /* Waits until fd is ready for `events` or the deadline passes: 1 ready,
@@ -360,6 +460,7 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
     double now = mono_s(), deadline = now + d->cfg.timeout_s;
     if (!d->cfg.host) {
         snprintf(why, len, "no cloud configured");
+        d->fail_kind = SPLITEE_FALLBACK_NO_CLOUD;
         return -1;
     }
     if (d->fd >= 0) {
@@ -373,9 +474,11 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
     if (d->fd < 0) {
         if (now < d->next_try_s) {
             snprintf(why, len, "cloud unreachable, next retry in %.3f s", d->next_try_s - now);
+            d->fail_kind = SPLITEE_FALLBACK_BACKOFF;
             return -1;
         }
         if (connect_cloud(d, deadline, why, len) < 0) {
+            d->fail_kind = SPLITEE_FALLBACK_CONNECT;
             disconnect(d, 1);
             return -1;
         }
@@ -394,6 +497,7 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
         const char *m = k == SPLITEE__IO_AGAIN ? "timed out"
                         : strncmp(d->tr.why, "send: ", 6) == 0 ? d->tr.why + 6 : d->tr.why;
         snprintf(why, len, "send to %.60s:%d: %.150s", d->cfg.host, d->cfg.port, m);
+        d->fail_kind = k == SPLITEE__IO_AGAIN ? SPLITEE_FALLBACK_TIMEOUT : SPLITEE_FALLBACK_CLOSED;
         disconnect(d, 1);
         return -1;
     }
@@ -403,6 +507,7 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
         int rc = splitee_wire_parser_next(d->parser, &f, &e);
         if (rc < 0) {
             snprintf(why, len, "reply from %.40s:%d: %.90s", d->cfg.host, d->cfg.port, e.msg);
+            d->fail_kind = SPLITEE_FALLBACK_BAD_REPLY;
             disconnect(d, 1);
             return -1;
         }
@@ -414,6 +519,7 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
                 char m[SPLITEE_WIRE_MAX_ERROR_MSG + 1];
                 splitee_wire_decode_error(f.body, f.hdr.length, &s, m, sizeof m, NULL);
                 snprintf(why, len, "cloud refused: %.140s", m);
+                d->fail_kind = SPLITEE_FALLBACK_REFUSED;
                 return -1;
             }
             if (f.hdr.type != SPLITEE_WIRE_TYPE_RESPONSE ||
@@ -421,6 +527,7 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
                 (int)resp->prediction >= d->classes) {
                 snprintf(why, len, "reply from %s:%d: malformed %s", d->cfg.host, d->cfg.port,
                          splitee_wire_type_name(f.hdr.type));
+                d->fail_kind = SPLITEE_FALLBACK_BAD_REPLY;
                 disconnect(d, 1);
                 return -1;
             }
@@ -429,6 +536,7 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
                 snprintf(why, len, "reply from %.60s:%d: confidence under %s, the request asked for %s",
                          d->cfg.host, d->cfg.port, splitee_confidence_name(f.hdr.confidence),
                          splitee_confidence_name(d->rw.exit.confidence));
+                d->fail_kind = SPLITEE_FALLBACK_BAD_REPLY;
                 disconnect(d, 1);
                 return -1;
             }
@@ -447,9 +555,11 @@ static int request_once(splitee_device *d, size_t n, uint32_t id, splitee_wire_r
                 continue;
             snprintf(why, len, "no reply from %s:%d within %.3f s", d->cfg.host, d->cfg.port,
                      d->cfg.timeout_s);
+            d->fail_kind = SPLITEE_FALLBACK_TIMEOUT;
         } else {
             /* plaintext: "recv: <errno text>"; TLS: "tls: <alert>" */
             const char *m = strncmp(d->tr.why, "recv: ", 6) == 0 ? d->tr.why + 6 : d->tr.why;
+            d->fail_kind = SPLITEE_FALLBACK_CLOSED;
             snprintf(why, len, "%.60s:%d closed the connection%s%.150s", d->cfg.host, d->cfg.port,
                      k < 0 ? ": " : "", k < 0 ? m : "");
         }
@@ -474,6 +584,71 @@ static int cloud_request(splitee_device *d, size_t n, uint32_t id, splitee_wire_
                  d->cfg.port, reason);
     }
     return rc;
+}
+
+/* The failover: tries each healthy cloud in order (one with a connection,
+ * or whose backoff has run out) until one answers; a connection closed
+ * before its reply is retried at once on a new one, twice at most (behind
+ * a load balancer the first new connection may still reach the cloud that
+ * just went away). 0 with *resp and
+ * *cloud; -1 with `why` and *reason (the last attempt's, BACKOFF when
+ * every cloud was waiting). A success resets that cloud's backoff and
+ * closes the connections to the clouds after it, so traffic goes back to
+ * the preferred one as soon as it answers. */
+static int offload(splitee_device *d, size_t n, uint32_t id, splitee_wire_response *resp,
+                   int *reconnects, char *why, size_t len, int *cloud, splitee_fallback_reason *reason)
+{
+    *cloud = -1;
+    if (d->nep == 0) {
+        snprintf(why, len, "no cloud configured");
+        *reason = SPLITEE_FALLBACK_NO_CLOUD;
+        return -1;
+    }
+    double now = mono_s(), wait = INFINITY;
+    int tried = 0;
+    for (int i = 0; i < d->nep; i++) {
+        if (d->cur != i && d->ep[i].fd < 0 && now < d->ep[i].next_try_s) {
+            wait = fmin(wait, d->ep[i].next_try_s - now);
+            continue;
+        }
+        ep_load(d, i);
+        if (d->fd < 0 && now < d->next_try_s) {
+            wait = fmin(wait, d->next_try_s - now);
+            continue;
+        }
+        cloud_ep *e = &d->ep[i];
+        for (int attempt = 0; attempt < 3; attempt++) {
+            int before = *reconnects;
+            double next_try = d->next_try_s, backoff = d->backoff_s;
+            d->fail_kind = SPLITEE_FALLBACK_CLOSED;
+            int rc = cloud_request(d, n, id, resp, reconnects, why, len);
+            e->counts.connects += *reconnects - before;
+            tried = 1;
+            if (rc == 0) {
+                d->backoff_s = d->cfg.backoff_min_s;
+                e->counts.offloaded++;
+                *cloud = i;
+                for (int j = i + 1; j < d->nep; j++)
+                    if (d->ep[j].fd >= 0) {
+                        d->ep[j].tr.ops->close(&d->ep[j].tr);   /* close_notify first */
+                        d->ep[j].fd = -1;
+                    }
+                return 0;
+            }
+            e->counts.failures++;
+            d->errors_by[d->fail_kind]++;
+            *reason = d->fail_kind;
+            if (attempt == 2 || d->fail_kind != SPLITEE_FALLBACK_CLOSED)
+                break;
+            d->next_try_s = next_try;      /* closed before a reply: once more, now */
+            d->backoff_s = backoff;
+        }
+    }
+    if (!tried) {
+        snprintf(why, len, "cloud unreachable, next retry in %.3f s", wait);
+        *reason = SPLITEE_FALLBACK_BACKOFF;
+    }
+    return -1;
 }
 
 /* ---- one round --------------------------------------------------------------- */
@@ -546,6 +721,7 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
     r->index = d->n;
     r->label = label;
     r->conf_final = NAN;
+    r->cloud = -1;
 
     uint64_t c0 = mono_ns();
     int arm = splitee_policy_choose(d->policy, rng);
@@ -627,7 +803,9 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
         }
         splitee_wire_response resp;
         double t0 = mono_s();
-        int ok = st == 0 ? cloud_request(d, flen, id, &resp, &r->reconnects, r->note, sizeof r->note)
+        splitee_fallback_reason why = SPLITEE_FALLBACK_PAYLOAD;
+        int ok = st == 0 ? offload(d, flen, id, &resp, &r->reconnects, r->note, sizeof r->note,
+                                   &r->cloud, &why)
                          : (snprintf(r->note, sizeof r->note, "%s", pe.msg), -1);
         ob.offloaded = 1;
         ob.final_known = 1;
@@ -644,7 +822,11 @@ int splitee_device_step(splitee_device *d, const float *pixels, int label, gsl_r
             r->offload_cost = o;
             r->cost = oc.cost;
             r->reward = oc.reward;
+            d->service_buckets[splitee_latency_bucket(resp.compute_us * 1e-6)]++;
+            d->service_s += resp.compute_us * 1e-6;
         } else {
+            r->fallback_reason = why;
+            d->fallback_by[why]++;
             /* Fallback: finish here; the round costs what the device spent. */
             if ((st = splitee_engine_run_layers(d->s, arm + 1, L, err)) < 0)
                 return st;
@@ -796,4 +978,11 @@ void splitee_device_summarize(splitee_device *d, splitee_device_summary *s)
     }
     s->checkpoints = K;
     s->curve = d->curve;
+    s->nclouds = d->nep;
+    for (int i = 0; i < d->nep; i++)
+        s->clouds[i] = d->ep[i].counts;
+    memcpy(s->fallback_by, d->fallback_by, sizeof s->fallback_by);
+    memcpy(s->errors_by, d->errors_by, sizeof s->errors_by);
+    memcpy(s->service_buckets, d->service_buckets, sizeof s->service_buckets);
+    s->service_s = d->service_s;
 }

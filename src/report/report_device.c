@@ -211,6 +211,40 @@ static cJSON *summary_json(const splitee_device_summary *s, const splitee_report
     cJSON_AddItemToObject(c, "exited", num((double)s->exited));
     cJSON_AddItemToObject(c, "offloaded", num((double)s->offloaded));
     cJSON_AddItemToObject(c, "fallback", num((double)s->fallback));
+    /* why the fallbacks happened (summing to fallback), and each cloud's share */
+    cJSON *fr = cJSON_AddObjectToObject(j, "fallback_reasons");
+    for (int k = SPLITEE_FALLBACK_NO_CLOUD; k < SPLITEE_FALLBACK_REASON_COUNT; k++)
+        cJSON_AddItemToObject(fr, splitee_fallback_reason_name((splitee_fallback_reason)k),
+                              num((double)s->fallback_by[k]));
+    cJSON *cl = cJSON_AddArrayToObject(j, "clouds");
+    for (int i = 0; i < s->nclouds; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "address", s->clouds[i].address);
+        cJSON_AddItemToObject(o, "offloaded", num((double)s->clouds[i].offloaded));
+        cJSON_AddItemToObject(o, "failures", num((double)s->clouds[i].failures));
+        cJSON_AddItemToObject(o, "connects", num((double)s->clouds[i].connects));
+        cJSON_AddItemToArray(cl, o);
+    }
+    /* what the clouds' metrics count, from this side (docs/LIVE.md, Metrics) */
+    cJSON *mt = cJSON_AddObjectToObject(j, "metrics");
+    cJSON_AddItemToObject(mt, "requests", num((double)s->offloaded));
+    cJSON *er = cJSON_AddObjectToObject(mt, "errors");
+    for (int k = SPLITEE_FALLBACK_CONNECT; k <= SPLITEE_FALLBACK_BAD_REPLY; k++)
+        cJSON_AddItemToObject(er, splitee_fallback_reason_name((splitee_fallback_reason)k),
+                              num((double)s->errors_by[k]));
+    cJSON *hs = cJSON_AddObjectToObject(mt, "service_seconds");
+    double le[SPLITEE_LATENCY_BUCKETS], cum[SPLITEE_LATENCY_BUCKETS + 1];
+    long run = 0;
+    for (int k = 0; k <= SPLITEE_LATENCY_BUCKETS; k++) {
+        if (k < SPLITEE_LATENCY_BUCKETS)
+            le[k] = splitee_latency_bounds()[k];
+        run += s->service_buckets[k];
+        cum[k] = (double)run;
+    }
+    cJSON_AddItemToObject(hs, "le", num_array(le, SPLITEE_LATENCY_BUCKETS, 1));
+    cJSON_AddItemToObject(hs, "buckets", num_array(cum, SPLITEE_LATENCY_BUCKETS + 1, 1));
+    cJSON_AddItemToObject(hs, "sum", num(s->service_s));
+    cJSON_AddItemToObject(hs, "count", num((double)run));
     cJSON_AddItemToObject(j, "accuracy", num(s->accuracy));
     cJSON_AddItemToObject(j, "avg_cost", num(s->avg_cost));
     cJSON_AddItemToObject(j, "avg_reward", num(s->avg_reward));
@@ -281,5 +315,23 @@ int splitee_report_device_text(FILE *f, const splitee_device_summary *s)
     if (isfinite(s->rtt_us_mean))
         fprintf(f, "; offload round trip %.1f us (cloud compute %.1f us)", s->rtt_us_mean, s->cloud_us_mean);
     fputc('\n', f);
+    if (s->nclouds > 1) {
+        fprintf(f, "clouds:");
+        for (int i = 0; i < s->nclouds; i++)
+            fprintf(f, "%s %s offloaded %ld (failures %ld)", i ? "," : "", s->clouds[i].address,
+                    s->clouds[i].offloaded, s->clouds[i].failures);
+        fputc('\n', f);
+    }
+    if (s->nclouds > 0 && s->fallback > 0) {
+        fprintf(f, "fallback reasons:");
+        int first = 1;
+        for (int k = SPLITEE_FALLBACK_NO_CLOUD; k < SPLITEE_FALLBACK_REASON_COUNT; k++)
+            if (s->fallback_by[k]) {
+                fprintf(f, "%s %s %ld", first ? "" : ",",
+                        splitee_fallback_reason_name((splitee_fallback_reason)k), s->fallback_by[k]);
+                first = 0;
+            }
+        fputc('\n', f);
+    }
     return ferror(f) ? SPLITEE_ERR_IO : 0;
 }

@@ -2,19 +2,26 @@
 """Full-test-set parity of the C inference engine with PyTorch.
 
 What this file is for: checking, on all 10,000 Fashion-MNIST test images,
-that `splitee logits` (the C engine) computes the same logits as the
-PyTorch model of tools/train.py at every exit. It loads the shipped model
-(model.json + model.safetensors) into train.py's MultiExitViT class, runs
-the test set through it (clean, and any of the shifted domains, distorted
-by train.py's own distort_* functions), runs `splitee logits` on the same
-IDX files with the same --domain, and reports per exit the largest
-|C - PyTorch| logit difference and how often the two predict the same
-class. Exits 1 if any |diff| exceeds --tol (1e-4, the engine's contract),
-2 if something could not run.
+that `splitee logits` (the C engine) computes the same logits as PyTorch at
+every exit. Two kinds of model:
+  * the shipped ViT (the default): model.json + model.safetensors are
+    loaded into tools/train.py's MultiExitViT class;
+  * any version 2 model with its PyTorch module (--module FILE.py:FACTORY
+    [--weights W.pt], what tools/export.py exported): the factory's module
+    with the weights, fed the images normalised with model.json's input
+    mean/std in float32, as the C engine does.
+It runs the test set through PyTorch (clean, and any of the shifted
+domains, distorted by train.py's own distort_* functions), runs `splitee
+logits` on the same IDX files with the same --domain, and reports per exit
+the largest |C - PyTorch| logit difference and how often the two predict
+the same class. Exits 1 if any |diff| exceeds --tol (1e-4, the engine's
+contract), 2 if something could not run.
 
 Usage (Debian's PyTorch lives in /usr/bin/python3):
   /usr/bin/python3 tools/parity.py [--domain clean,noise,blur,contrast]
       [--model data/model] [--splitee build/splitee] [--limit N] [--threads N]
+  /usr/bin/python3 tools/parity.py --module tools/models/mobilenet_ee.py:make
+      --weights W.pt --model data/cnn [--domain ...]
 """
 import argparse
 import ctypes
@@ -49,6 +56,37 @@ def read_safetensors(path):
         out[name] = np.frombuffer(raw, dtype="<f4", count=(b - a) // 4,
                                   offset=base + a).reshape(t["shape"])
     return out
+
+
+class ModuleModel:
+    """A version 2 model's PyTorch module: images (n, 28, 28) in [0, 1] ->
+    logits (n, exits, classes), normalised with model.json's mean/std."""
+
+    def __init__(self, spec, weights, folder):
+        import export
+        with open(os.path.join(folder, "model.json")) as f:
+            self.cfg = json.load(f)
+        if self.cfg.get("version") != 2:
+            raise ValueError(f"{folder}/model.json: --module needs a version 2 model")
+        inp = self.cfg["input"]
+        if list(inp["shape"]) != [1, 28, 28]:
+            raise ValueError(f"{folder}/model.json: input {inp['shape']} is not the "
+                             "test images' (1, 28, 28)")
+        self.mean = np.float32(inp.get("mean", 0.0))
+        self.std = np.float32(inp.get("std", 1.0))
+        try:
+            self.model = export.load_module(spec, weights)
+        except export.ExportError as e:
+            raise ValueError(str(e))
+
+    def logits(self, px32, batch=500):
+        x = ((px32 - self.mean) / self.std).astype(np.float32)   # the engine's float32 steps
+        outs = []
+        with torch.no_grad():
+            for s in range(0, len(x), batch):
+                ex = self.model(torch.from_numpy(x[s:s + batch, None]))
+                outs.append(torch.stack(list(ex), 1))
+        return torch.cat(outs).numpy().astype(np.float32)
 
 
 def load_model(folder):
@@ -107,6 +145,9 @@ def main():
     ap.add_argument("--keep", default="", help="folder to keep the C tables in")
     ap.add_argument("--lib", default="build/libsplitee.so",
                     help="the C library, for the pixel-level check of the distortions")
+    ap.add_argument("--module", default="",
+                    help="FILE.py:FACTORY: a version 2 model's PyTorch module (tools/export.py)")
+    ap.add_argument("--weights", default="", help="its state_dict (torch.save) [the factory's]")
     args = ap.parse_args()
 
     domains = {stem: fn for stem, _, fn in train.DOMAINS}
@@ -116,7 +157,14 @@ def main():
             print(f"parity.py: unknown domain '{d}' ({', '.join(domains)})", file=sys.stderr)
             return 2
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    model, cfg = load_model(args.model)
+    try:
+        if args.module:
+            user = ModuleModel(args.module, args.weights, args.model)
+        else:
+            model, cfg = load_model(args.model)
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        print(f"parity.py: {e}", file=sys.stderr)
+        return 2
     images = os.path.join(train.DATASET_DIR, "t10k-images-idx3-ubyte.gz")
     labels = os.path.join(train.DATASET_DIR, "t10k-labels-idx1-ubyte.gz")
     te_img, te_lab = train.load_split("t10k")
@@ -134,13 +182,18 @@ def main():
                                                 ctypes.c_uint64, ctypes.c_void_p]
         lib.splitee_distorter_free.argtypes = [ctypes.c_void_p]
     print(f"date: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; torch {torch.__version__}; "
-          f"{len(te_img)} test images; model {args.model}; tolerance {args.tol:g}")
+          f"{len(te_img)} test images; model {args.model}"
+          + (f" vs {args.module}" + (f" with {args.weights}" if args.weights else "")
+             if args.module else "") + f"; tolerance {args.tol:g}")
     worst_all = 0.0
     for d in wanted:
         t0 = time.time()
         px32 = domains[d](pix).astype(np.float32)
-        x = train.normalise(px32)                                 # as train.py made the tables
-        ref = train.all_logits(model, x)                          # (n, exits, classes)
+        if args.module:
+            ref = user.logits(px32)                               # (n, exits, classes)
+        else:
+            x = train.normalise(px32)                             # as train.py made the tables
+            ref = train.all_logits(model, x)
         t1 = time.time()
         out = os.path.join(tmp, f"c-{d}.npy")
         cmd = [args.splitee, "logits", "--model", args.model, "--images", images,
@@ -173,7 +226,7 @@ def main():
                   + ("bit-identical" if ndiff == 0 else
                      f"{ndiff} of {px32.size} differ, max {np.abs(cpx - px32).max():.3g}"))
         shipped = os.path.join(os.path.dirname(os.path.abspath(args.model)), f"fmnist-{d}.npy")
-        if os.path.exists(shipped):   # does today's PyTorch still give the shipped table?
+        if os.path.exists(shipped) and not args.module:   # today's PyTorch vs the shipped table
             sh = np.load(shipped)[:len(ref)]
             print(f"{d}: max |PyTorch now - shipped {os.path.basename(shipped)}| "
                   f"{np.abs(sh.astype(np.float64) - ref).max():.3g}, "

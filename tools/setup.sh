@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # setup.sh -- installs what splitee needs from Debian's archive, once.
-#   tools/setup.sh           build, test and plot dependencies
-#   tools/setup.sh --train   also PyTorch/NumPy/OpenBLAS and Fashion-MNIST,
-#                            for tools/train.py
+#   tools/setup.sh           build, test and plot dependencies, and
+#                            PyTorch/NumPy/OpenBLAS for tests/test_export.sh
+#                            (tools/export.py's check against PyTorch)
+#   tools/setup.sh --train   also Fashion-MNIST, for tools/train.py
 #   tools/setup.sh --dataset also the Fashion-MNIST images (IDX files under
 #                            /usr/share/datasets/fashion-mnist), for
 #                            splitee logits/infer/device on the test set
@@ -14,10 +15,10 @@
 set -euo pipefail
 
 pkgs=(gcc libc6-dev libgsl-dev libcjson-dev libcriterion-dev meson ninja-build
-      pkg-config gnuplot-nox zlib1g-dev)
+      pkg-config gnuplot-nox zlib1g-dev python3-torch python3-numpy libopenblas0-pthread)
 for opt in "$@"; do
     case "$opt" in
-        --train) pkgs+=(python3-torch python3-numpy libopenblas0-pthread dataset-fashion-mnist) ;;
+        --train) pkgs+=(dataset-fashion-mnist) ;;
         --dataset) pkgs+=(dataset-fashion-mnist) ;;
         --fuzz) pkgs+=(clang libclang-rt-14-dev python3) ;;
         *) echo "setup.sh: unknown option $opt" >&2; exit 2 ;;

@@ -614,5 +614,92 @@ refuse alpha-from-split-eval "se.json has no \"alphas\" array" $bin replay $T --
 refuse alpha-from-split-exits "per-exit: 11 thresholds given for 2 exits" \
     $bin replay --logits "$tmp/cal/two.npy" --labels none --no-progress --rule per-exit --alpha-from "$tmp/cal/s.json" $outs
 
+# --- search: which exits to keep and their thresholds under a budget (docs/SEARCH.md)
+SM="--macs [110,210,310,410,510,610,710,810,910,1010,1110,1210] --head-macs 10,10,10,10,10,10,10,10,10,10,10,10"
+SG="--grid 0.5:0.9:0.1 --dp-weights 0.25,0.5,0.75"
+skip="^search took"
+check search-macs $bin search $T --cal-samples 200 $SM $SG --budget-macs 600
+check search-accuracy $bin search $T --cal-samples 200 $SM $SG --target-accuracy 0.9
+check search-greedy $bin search $T --cal-samples 200 $SM $SG --budget-macs 400 --method greedy
+check search-full $bin search $T --cal-samples 200 $SM --grid 0.6,0.9 --thresholds full --budget-macs 500
+check search-latency-link $bin search $T --cal-samples 200 --model ../data/model $SG --max-latency-ms 400 --device-macs-per-s 1e8 --link lte
+skip=""
+mkdir -p "$tmp/s"
+$bin search $T --cal-samples 200 $SM $SG --budget-macs 600 --json "$tmp/s/f.json" --plot "$tmp/s/front.png" > /dev/null \
+    && grep -q '"chosen": {"exits": \[' "$tmp/s/f.json" && grep -q '"front": \[' "$tmp/s/f.json" \
+    && grep -q '"test_accuracy": ' "$tmp/s/f.json" && grep -q '"budget": {"kind": "macs", "limit": 600}' "$tmp/s/f.json" \
+    && [[ -s "$tmp/s/front.png" && -s "$tmp/s/front.svg" ]] && ok || bad "search --json/--plot: front, chosen, figure"
+# the same configuration from --test-logits as from --cal-samples when the halves are files
+$bin logits --model fixtures/cnn28 --images fixtures/live/images-48.idx --labels fixtures/live/labels-48.idx \
+    --out "$tmp/s/c28.npy" --labels-out "$tmp/s/c28-labels.npy" --no-progress > /dev/null 2>&1 || bad "search: cnn28 table"
+S28="--logits $tmp/s/c28.npy --labels $tmp/s/c28-labels.npy --model fixtures/cnn28 --no-progress --grid 0.1:0.5:0.1"
+$bin search $S28 --cal-samples 24 --out-model "$tmp/s/v28" > "$tmp/s/v28.txt" \
+    && grep -q '^model variant: .*v28 (exits 1,3)$' "$tmp/s/v28.txt" \
+    && grep -q '"variant_exits":[[:space:]]*"1,3"' "$tmp/s/v28/model.json" && ok || bad "search --out-model: cnn28 variant with exits 1,3"
+# the variant loads and runs: logits (2 exits), infer, replay on its table, a live cloud and device
+$bin logits --model "$tmp/s/v28" --images fixtures/live/images-48.idx --labels fixtures/live/labels-48.idx \
+    --out "$tmp/s/v28.npy" --labels-out "$tmp/s/v28-labels.npy" --no-progress > /dev/null 2>&1 \
+    && $bin replay --logits "$tmp/s/v28.npy" --labels "$tmp/s/v28-labels.npy" --no-progress --reps 2 --policy splitee,final \
+        > "$tmp/s/v28-replay.txt" && grep -q "48 samples x 2 repetitions, 2 layers" "$tmp/s/v28-replay.txt" && ok || bad "search: the variant in logits and replay"
+$bin infer --model "$tmp/s/v28" --images fixtures/live/images-48.idx --labels fixtures/live/labels-48.idx --split 1 \
+    --no-progress > /dev/null 2>&1 && ok || bad "search: infer on the variant"
+$bin cloud --model "$tmp/s/v28" --listen 127.0.0.1:0 --workers 1 2> "$tmp/s/cloud.log" &
+cpid=$!
+cport=""
+for _ in $(seq 100); do
+    cport=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$tmp/s/cloud.log"); [[ -n "$cport" ]] && break; sleep 0.05
+done
+timeout 60 $bin device --model "$tmp/s/v28" --cloud "127.0.0.1:$cport" --images fixtures/live/images-48.idx \
+    --labels fixtures/live/labels-48.idx --limit 16 --timeout 20 --no-progress > "$tmp/s/dev.txt" 2>&1 \
+    && grep -q '^samples 16: exited' "$tmp/s/dev.txt" && ok || bad "search: device and cloud on the variant: $(cat "$tmp/s/dev.txt")"
+kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+# --test-logits: the calibration table as its own test table measures the same; --macs from a file
+echo '[110, 210, 310, 410, 510, 610, 710, 810, 910, 1010, 1110, 1210]' > "$tmp/s/macs.json"
+$bin search $T --test-logits fixtures/ref-logits.npy --test-labels fixtures/ref-labels.npy --macs "$tmp/s/macs.json" \
+    --head-macs 10,10,10,10,10,10,10,10,10,10,10,10 $SG --budget-macs 600 > "$tmp/s/same.txt" \
+    && cal_row="$(sed -n 's/^calibration  *//p' "$tmp/s/same.txt")" && [[ -n "$cal_row" ]] \
+    && [[ "$cal_row" == "$(sed -n 's/^test  *//p' "$tmp/s/same.txt")" ]] \
+    && grep -q "; test: fixtures/ref-logits.npy, 400 samples;" "$tmp/s/same.txt" \
+    && ok || bad "search --test-logits: the same table measures the same"
+SO="--json $tmp/out/f.json --plot $tmp/out/f.png --out-model $tmp/out/m"
+refuse search-test-shape "--test-logits: .*c28.npy has 3 candidates x 10 classes, the calibration table 12 x 4" \
+    $bin search $T --test-logits "$tmp/s/c28.npy" --test-labels "$tmp/s/c28-labels.npy" $SM $SO
+refuse search-test-labels "--test-logits: needs --test-labels" $bin search $T --test-logits fixtures/ref-logits.npy $SM $SO
+refuse search-macs-shape "--macs: 3 values, but fixtures/ref-logits.npy has 12 candidate exits" \
+    $bin search $T --cal-samples 200 --macs 1,2,3 --head-macs 1,1,1 $SO
+refuse search-head-shape "--head-macs: 2 values, --macs has 3" $bin search $T --cal-samples 200 --macs 1,2,3 --head-macs 1,1 $SO
+refuse search-macs-decrease "MACs: backbone MACs must not decrease (candidate 3: 200 after 300)" \
+    $bin search $T --cal-samples 200 --macs 110,310,210,410,510,610,710,810,910,1010,1110,1210 \
+    --head-macs 10,10,10,10,10,10,10,10,10,10,10,10 $SO
+refuse search-head-big "--head-macs: candidate 1's head (200 MACs) exceeds its cumulative MACs (110)" \
+    $bin search $T --cal-samples 200 --macs 110,210,310,410,510,610,710,810,910,1010,1110,1210 \
+    --head-macs 200,10,10,10,10,10,10,10,10,10,10,10 $SO
+refuse search-head-missing "--macs: needs --head-macs" $bin search $T --cal-samples 200 --macs 1,2,3 $SO
+refuse search-model-shape "--model: fixtures/cnn28 has 3 exits, but fixtures/ref-logits.npy has 12 candidate exits" \
+    $bin search $T --cal-samples 200 --model fixtures/cnn28 $SO
+refuse search-unmet "budget: no configuration spends at most 100 mean MACs; the closest: accuracy 0.4950, 205.7 mean MACs, 1270 worst-case MACs (exits 1,2,3,4,5,6,12, thresholds 0.5,0.5" \
+    $bin search $T --cal-samples 200 $SM $SG --budget-macs 100 $SO
+refuse search-unmet-acc "budget: no configuration reaches accuracy 0.9900; the closest" \
+    $bin search $T --cal-samples 200 $SM $SG --target-accuracy 0.99 $SO
+refuse search-unmet-lat "budget: no configuration's worst case fits 0.001 ms" \
+    $bin search $T --cal-samples 200 $SM $SG --max-latency-ms 0.001 --device-macs-per-s 1e6 $SO
+refuse search-grid-empty "--grid: the threshold grid is empty" $bin search $T --cal-samples 200 $SM --grid "" $SO
+refuse search-grid-order "--grid: values must increase (0.5 after 0.9)" $bin search $T --cal-samples 200 $SM --grid 0.9,0.5 $SO
+refuse search-thresholds "--thresholds: expected common, dp or full, got 'all'" $bin search $T --cal-samples 200 $SM --thresholds all $SO
+refuse search-weights "--dp-weights: 1.5 is outside \[0, 1\]" $bin search $T --cal-samples 200 $SM --dp-weights 0.5,1.5 $SO
+refuse search-two-budgets "give one budget, not 2" $bin search $T --cal-samples 200 $SM --budget-macs 5 --target-accuracy 0.5 $SO
+refuse search-no-rate "--max-latency-ms: needs --device-macs-per-s R" $bin search $T --cal-samples 200 $SM --max-latency-ms 5 $SO
+refuse search-link-alone "--link: only with --max-latency-ms" $bin search $T --cal-samples 200 --link lte $SO
+refuse search-no-test "give a test table (--test-logits/--test-labels) or --cal-samples N" $bin search $T $SM $SO
+refuse search-cal-all "--cal-samples: 400 leaves no test samples" $bin search $T --cal-samples 400 $SM $SO
+refuse search-no-labels "the search needs labels" $bin search $T --labels none --cal-samples 200 $SM $SO
+refuse search-full-cap "thresholds: full needs about 1e+11 configurations, over the limit of 1e+07" \
+    $bin search $T --cal-samples 200 $SM --thresholds full --grid 0.1:0.9:0.1 $SO
+mkdir -p "$tmp/s/full" && touch "$tmp/s/full/x"
+refuse search-out-model-full "--out-model: .*full is not empty" $bin search $T --cal-samples 200 $SM --out-model "$tmp/s/full"
+skip="^else the installed one. Here: "
+check help-search $bin search --help
+skip=""
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -63,6 +63,7 @@
 #include "bandit.h"
 #include "replay.h"
 #include "risk.h"
+#include "search.h"
 #include "report.h"
 #include "plot.h"
 #include "model.h"

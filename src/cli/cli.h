@@ -19,6 +19,7 @@ int cli_cloud(int argc, char **argv);    /* cmd_cloud.c */
 int cli_device(int argc, char **argv);   /* cmd_device.c */
 int cli_link(int argc, char **argv);     /* cmd_link.c */
 int cli_calibrate(int argc, char **argv); /* cmd_calibrate.c */
+int cli_search(int argc, char **argv);    /* cmd_search.c */
 
 /* Prints "splitee: MESSAGE" on stderr (the message in err, or the status's
  * description) and returns the exit status: 1 for SPLITEE_ERR_NOMEM, 2 for

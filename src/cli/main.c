@@ -34,6 +34,7 @@ static const struct command {
     { "device", cli_device, "learn the split layer live against a cloud" },
     { "link", cli_link, "price offloading per split layer on a link profile" },
     { "calibrate", cli_calibrate, "pick the exit threshold so the risk of exiting early stays within epsilon" },
+    { "search", cli_search, "choose which exits to keep and their thresholds under a compute budget" },
 };
 
 static void usage(FILE *f)

@@ -62,6 +62,7 @@ def check(cond, what):
 perm = np.random.default_rng(1234).permutation(96)
 yc, yt = np.load(f"{out}/cal-labels.npy"), np.load(f"{out}/test-labels.npy")
 check(yc.shape == (16,) and (yc == z["train_y"][perm[:16]]).all(), f"cal labels {yc.shape}")
+check((np.load(f"{out}/cal-indices.npy") == perm[:16]).all(), "cal indices")
 check(yt.shape == (20,) and (yt == z["test_y"][:20]).all(), f"test labels {yt.shape}")
 # Hand count (tiny.py): stem conv 1->8 k3 s2 on 28x28 -> 14x14: 8*196*9 = 14112;
 # residual 8->16->16(dw)->8 at 14x14: 25088 + 28224 + 25088 = 78400; dw 8 k3 s2 ->

@@ -49,6 +49,7 @@ moved into place only when every check passed):
       candidates the L-1 heads of that KIND in block order, then the final
       classifier (the same in both kinds)
   cal-labels.npy, test-labels.npy  int64
+  cal-indices.npy      int64: which training images are the calibration split
   macs-KIND.json       each candidate's cumulative MACs: the backbone's MACs
       up to its point plus its head (the final: the whole backbone)
   head-macs-KIND.json  each candidate's head alone
@@ -537,6 +538,7 @@ def main(argv=None):
                    "block_shapes": [list(s) for s in shapes], "block_macs": bmacs,
                    "classifier_macs": cmacs, "kinds": {}}
         np.save(os.path.join(tmp, "cal-labels.npy"), y_cal)
+        np.save(os.path.join(tmp, "cal-indices.npy"), cal_i.astype(np.int64))
         np.save(os.path.join(tmp, "test-labels.npy"), y_te)
         cum = np.cumsum(bmacs).tolist()
         for kind in heads:

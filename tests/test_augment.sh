@@ -152,6 +152,13 @@ refuse "augment.py: --heads medium: expected small, large or small,large" \
     --module "$fx/tiny.py:make" --heads medium
 refuse "augment.py: --module $fx/tiny.py: no factory 'nothing'" \
     --module "$fx/tiny.py:nothing"
+touch "$tmp/afile"
+rm -rf "$tmp/bad"
+"$py" "$aug" --data "$tmp/data.npz" --splitee "$splitee" --module "$fx/tiny.py:make" \
+    --cal-samples 16 --out "$tmp/afile" >"$tmp/bad.out" 2>"$tmp/bad.err"
+rc=$?
+[[ $rc -eq 2 && "$(cat "$tmp/bad.err")" == "augment.py: --out $tmp/afile: exists and is not a folder" ]] ||
+    bad "--out a file: exit $rc: $(cat "$tmp/bad.err")"
 
 if [[ $fail -ne 0 ]]; then exit 1; fi
 echo "augment: all checks passed"

@@ -460,6 +460,16 @@ def main(argv=None):
     if not exe or not os.access(exe, os.X_OK):
         raise AugmentError("no splitee binary for the checks (build it, or pass --splitee PATH)")
 
+    # the output folder must be writable (checked before any training)
+    parent = os.path.dirname(os.path.abspath(args.out))
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise AugmentError(f"--out {args.out}: exists and is not a folder")
+    try:
+        os.makedirs(parent, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".augment-", dir=parent))
+    except OSError as e:
+        raise AugmentError(f"--out {args.out}: cannot write beside it: {e.strerror}")
+
     # the data and the splits (checked before any training)
     trx, try_, tex, tey = load_data(args)
     if args.cal_samples >= len(trx):
@@ -518,8 +528,6 @@ def main(argv=None):
     test_t = tables(blocks, heads, classifier, x_te)
     eval_s = time.time() - t0
 
-    parent = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".augment-", dir=parent)
     try:
         summary = {"module": args.module, "weights": args.weights, "blocks": args.blocks,

@@ -172,6 +172,20 @@ static inline int splitee__policy_argmax_mean(const splitee_policy *p)
     return best;
 }
 
+#ifdef __SSE2__
+/* splitee__ucb1_scan's skip test on arms i, i+1 (mean m, count n, the
+ * best index b, 1 - 1e-9 k, tau t, beta^2 ln t l): each lane -1 where the
+ * arm is kept (cannot be ruled out), 0 where it is skipped. */
+static inline __m128i splitee__ucb1_keep2(const double *m, const double *n, __m128d b,
+                                          __m128d k, __m128d t, __m128d l)
+{
+    const __m128d d = _mm_sub_pd(_mm_mul_pd(_mm_sub_pd(b, _mm_loadu_pd(m)), k), t);
+    return _mm_castpd_si128(
+        _mm_or_pd(_mm_cmpngt_pd(d, _mm_setzero_pd()),
+                  _mm_cmpnlt_pd(l, _mm_mul_pd(_mm_mul_pd(d, d), _mm_loadu_pd(n)))));
+}
+#endif
+
 /* UCB1: argmax over a of mean[a] + beta*sqrt(lt / n[a]) (every n[a] > 0),
  * lowest a on ties. Every index that can win is evaluated exactly as the
  * authors' numpy expression, so the choices match theirs bit for bit; the
@@ -205,15 +219,15 @@ static inline int splitee__ucb1_scan(const double *mean, const double *n, int co
 #ifdef __SSE2__
     {
         const __m128d vb = _mm_set1_pd(best_idx), vk = _mm_set1_pd(1.0 - 1e-9),
-                      vt = _mm_set1_pd(tau0), vl = _mm_set1_pd(b2lt), z = _mm_setzero_pd();
+                      vt = _mm_set1_pd(tau0), vl = _mm_set1_pd(b2lt);
         __m128i cnt = _mm_setzero_si128();
-        for (; a + 2 <= count; a += 2) {
-            const __m128d d =
-                _mm_sub_pd(_mm_mul_pd(_mm_sub_pd(vb, _mm_loadu_pd(mean + a)), vk), vt);
-            const __m128d keep = _mm_or_pd(
-                _mm_cmpngt_pd(d, z),
-                _mm_cmpnlt_pd(vl, _mm_mul_pd(_mm_mul_pd(d, d), _mm_loadu_pd(n + a))));
-            cnt = _mm_sub_epi64(cnt, _mm_castpd_si128(keep));   /* lanes are 0 or -1 */
+        for (; a + 4 <= count; a += 4) {   /* lanes are 0 or -1 */
+            cnt = _mm_sub_epi64(cnt, splitee__ucb1_keep2(mean + a, n + a, vb, vk, vt, vl));
+            cnt = _mm_sub_epi64(cnt, splitee__ucb1_keep2(mean + a + 2, n + a + 2, vb, vk, vt, vl));
+        }
+        if (a + 2 <= count) {
+            cnt = _mm_sub_epi64(cnt, splitee__ucb1_keep2(mean + a, n + a, vb, vk, vt, vl));
+            a += 2;
         }
         long long lanes[2];
         _mm_storeu_si128((__m128i *)lanes, cnt);

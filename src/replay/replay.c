@@ -423,6 +423,10 @@ static inline __attribute__((always_inline)) void play_pass(const pass_in *in, c
     seg_enter(&cur, rp, sc, 0);
     const double *sched = rc->cfg->offload_schedule;
     splitee_reward rwt = *rw; /* round t's reward model (time-varying o) */
+    /* With one segment the dynamic regrets are the static ones bit for bit
+     * (setting_means: its best arm is the stream's, w = 1 makes the means
+     * equal, and rdyn aliases rstar), so they are not summed twice. */
+    const int one = rp->nseg == 1;
 
     for (size_t t = 0; t < n; t++) {
         if (t == cur.end)                    /* a shift: the next segment's table */
@@ -470,8 +474,10 @@ static inline __attribute__((always_inline)) void play_pass(const pass_in *in, c
                                     : cur.rstar[s];
         pseudo += cur.mu_static - mu_arm + drift;
         realized += r_best - oc.reward;
-        dyn_pseudo += cur.mu_dynamic - mu_arm + drift;
-        dyn_realized += (sched ? r_best : cur.rdyn[s]) - oc.reward;
+        if (!one) {   /* one segment: the same sums term by term (see one) */
+            dyn_pseudo += cur.mu_dynamic - mu_arm + drift;
+            dyn_realized += (sched ? r_best : cur.rdyn[s]) - oc.reward;
+        }
         plays[arm]++;
         hist[oc.offloaded ? L : oc.exit]++;
         if (trace)
@@ -484,8 +490,8 @@ static inline __attribute__((always_inline)) void play_pass(const pass_in *in, c
             c[SPLITEE_CURVE_REALIZED_REGRET] = realized;
             c[SPLITEE_CURVE_ACCURACY] = rp->correct ? (double)ncorrect / (double)(t + 1) : NAN;
             c[SPLITEE_CURVE_COST] = cost / (double)(t + 1);
-            c[SPLITEE_CURVE_DYNAMIC_PSEUDO_REGRET] = dyn_pseudo;
-            c[SPLITEE_CURVE_DYNAMIC_REALIZED_REGRET] = dyn_realized;
+            c[SPLITEE_CURVE_DYNAMIC_PSEUDO_REGRET] = one ? pseudo : dyn_pseudo;
+            c[SPLITEE_CURVE_DYNAMIC_REALIZED_REGRET] = one ? realized : dyn_realized;
             k++;
         }
     }
@@ -496,8 +502,8 @@ static inline __attribute__((always_inline)) void play_pass(const pass_in *in, c
     o->offload = (double)noff / (double)n;
     o->pseudo = pseudo;
     o->realized = realized;
-    o->dyn_pseudo = dyn_pseudo;
-    o->dyn_realized = dyn_realized;
+    o->dyn_pseudo = one ? pseudo : dyn_pseudo;
+    o->dyn_realized = one ? realized : dyn_realized;
     o->learned = 0;
     for (int a = 0; a < L; a++) {
         o->plays[a] = (double)plays[a];

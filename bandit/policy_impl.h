@@ -7,6 +7,9 @@
 
 #include <math.h>
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <cjson/cJSON.h>
 #include <gsl/gsl_rng.h>
 
@@ -169,6 +172,20 @@ static inline int splitee__policy_argmax_mean(const splitee_policy *p)
     return best;
 }
 
+#ifdef __SSE2__
+/* splitee__ucb1_scan's skip test on arms i, i+1 (mean m, count n, the
+ * best index b, 1 - 1e-9 k, tau t, beta^2 ln t l): each lane -1 where the
+ * arm is kept (cannot be ruled out), 0 where it is skipped. */
+static inline __m128i splitee__ucb1_keep2(const double *m, const double *n, __m128d b,
+                                          __m128d k, __m128d t, __m128d l)
+{
+    const __m128d d = _mm_sub_pd(_mm_mul_pd(_mm_sub_pd(b, _mm_loadu_pd(m)), k), t);
+    return _mm_castpd_si128(
+        _mm_or_pd(_mm_cmpngt_pd(d, _mm_setzero_pd()),
+                  _mm_cmpnlt_pd(l, _mm_mul_pd(_mm_mul_pd(d, d), _mm_loadu_pd(n)))));
+}
+#endif
+
 /* UCB1: argmax over a of mean[a] + beta*sqrt(lt / n[a]) (every n[a] > 0),
  * lowest a on ties. Every index that can win is evaluated exactly as the
  * authors' numpy expression, so the choices match theirs bit for bit; the
@@ -182,7 +199,7 @@ static inline int splitee__policy_argmax_mean(const splitee_policy *p)
  * every rounding error involved is far below tau. The scan starts from
  * `hint` (the arm chosen last round, which usually wins again; any value
  * gives the same answer), so most rounds cost one division and square root
- * instead of one per arm. */
+ * instead of one per arm, and a branch-free test per arm (below). */
 static inline int splitee__ucb1_scan(const double *mean, const double *n, int count,
                                      double beta, double lt, int hint)
 {
@@ -190,7 +207,40 @@ static inline int splitee__ucb1_scan(const double *mean, const double *n, int co
     int best = hint >= 0 && hint < count ? hint : 0;
     double best_idx = mean[best] + beta * sqrt(lt / n[best]);
     double tau0 = 1e-9 * (1.0 + 2.0 * fabs(best_idx));
-    for (int a = 0; a < count; a++) {
+    /* The common round: every arm but `best` passes the skip test below
+     * against best's index. Counted first without a branch, two arms at a
+     * time where SSE2 is there (the same IEEE operations lane by lane as
+     * the scalar test; cmpngt/cmpnlt are its negations, NaN included).
+     * `best` itself never passes (d = -tau0 < 0), so a count of one open
+     * arm means the scan below would only confirm `best` (its own index
+     * ties and a == best is not lower): returned without the scan. */
+    long long open = 0;
+    int a = 0;
+#ifdef __SSE2__
+    {
+        const __m128d vb = _mm_set1_pd(best_idx), vk = _mm_set1_pd(1.0 - 1e-9),
+                      vt = _mm_set1_pd(tau0), vl = _mm_set1_pd(b2lt);
+        __m128i cnt = _mm_setzero_si128();
+        for (; a + 4 <= count; a += 4) {   /* lanes are 0 or -1 */
+            cnt = _mm_sub_epi64(cnt, splitee__ucb1_keep2(mean + a, n + a, vb, vk, vt, vl));
+            cnt = _mm_sub_epi64(cnt, splitee__ucb1_keep2(mean + a + 2, n + a + 2, vb, vk, vt, vl));
+        }
+        if (a + 2 <= count) {
+            cnt = _mm_sub_epi64(cnt, splitee__ucb1_keep2(mean + a, n + a, vb, vk, vt, vl));
+            a += 2;
+        }
+        long long lanes[2];
+        _mm_storeu_si128((__m128i *)lanes, cnt);
+        open = lanes[0] + lanes[1];
+    }
+#endif
+    for (; a < count; a++) {
+        const double d = (best_idx - mean[a]) * (1.0 - 1e-9) - tau0;
+        open += !(d > 0 && b2lt < d * d * n[a]);
+    }
+    if (open == 1)
+        return best;
+    for (a = 0; a < count; a++) {
         const double gap = best_idx - mean[a];
         const double d = gap * (1.0 - 1e-9) - tau0; /* gap - tau, gap > 0 */
         if (d > 0 && b2lt < d * d * n[a])

@@ -5,6 +5,8 @@
  * exit rule, for fixed arms and the early-exit deployment, against a naive
  * replay of its definition. */
 #include <criterion/criterion.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1047,4 +1049,34 @@ Test(replay, temporal_calibration_refuses_bad_input)
     p = tu_write("neg.npy", img, len);
     free(img);
     cr_assert_eq(splitee_scenes_load(p, 2, &got, &e), SPLITEE_ERR_VALUE);
+}
+
+/* replay.c's inlined shuffle, the sample order of every shuffled replay. */
+void splitee__shuffle_u32(gsl_rng *rng, uint32_t *ord, size_t n);
+
+Test(replay, shuffle_matches_gsl_ran_shuffle)
+{
+    static const size_t sizes[] = { 1, 2, 3, 17, 1000, 10000 }; /* gsl: n >= 1 */
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        const size_t n = sizes[si];
+        for (unsigned long seed = 0; seed < 5; seed++) {
+            uint32_t *a = malloc((n + 1) * sizeof *a), *b = malloc((n + 1) * sizeof *b);
+            cr_assert(a && b);
+            for (size_t i = 0; i < n; i++)
+                a[i] = b[i] = (uint32_t)i;
+            gsl_rng *ra = gsl_rng_alloc(gsl_rng_mt19937), *rb = gsl_rng_alloc(gsl_rng_mt19937);
+            cr_assert(ra && rb);
+            gsl_rng_set(ra, seed * 7919 + 1);
+            gsl_rng_set(rb, seed * 7919 + 1);
+            gsl_ran_shuffle(ra, a, n, sizeof *a);
+            splitee__shuffle_u32(rb, b, n);
+            cr_assert(memcmp(a, b, n * sizeof *a) == 0, "n %zu seed %lu", n, seed);
+            /* the generators are left in the same state */
+            cr_assert_eq(gsl_rng_get(ra), gsl_rng_get(rb), "n %zu seed %lu", n, seed);
+            gsl_rng_free(ra);
+            gsl_rng_free(rb);
+            free(a);
+            free(b);
+        }
+    }
 }

@@ -423,6 +423,10 @@ static inline __attribute__((always_inline)) void play_pass(const pass_in *in, c
     seg_enter(&cur, rp, sc, 0);
     const double *sched = rc->cfg->offload_schedule;
     splitee_reward rwt = *rw; /* round t's reward model (time-varying o) */
+    /* With one segment the dynamic regrets are the static ones bit for bit
+     * (setting_means: its best arm is the stream's, w = 1 makes the means
+     * equal, and rdyn aliases rstar), so they are not summed twice. */
+    const int one = rp->nseg == 1;
 
     for (size_t t = 0; t < n; t++) {
         if (t == cur.end)                    /* a shift: the next segment's table */
@@ -470,8 +474,10 @@ static inline __attribute__((always_inline)) void play_pass(const pass_in *in, c
                                     : cur.rstar[s];
         pseudo += cur.mu_static - mu_arm + drift;
         realized += r_best - oc.reward;
-        dyn_pseudo += cur.mu_dynamic - mu_arm + drift;
-        dyn_realized += (sched ? r_best : cur.rdyn[s]) - oc.reward;
+        if (!one) {   /* one segment: the same sums term by term (see one) */
+            dyn_pseudo += cur.mu_dynamic - mu_arm + drift;
+            dyn_realized += (sched ? r_best : cur.rdyn[s]) - oc.reward;
+        }
         plays[arm]++;
         hist[oc.offloaded ? L : oc.exit]++;
         if (trace)
@@ -484,8 +490,8 @@ static inline __attribute__((always_inline)) void play_pass(const pass_in *in, c
             c[SPLITEE_CURVE_REALIZED_REGRET] = realized;
             c[SPLITEE_CURVE_ACCURACY] = rp->correct ? (double)ncorrect / (double)(t + 1) : NAN;
             c[SPLITEE_CURVE_COST] = cost / (double)(t + 1);
-            c[SPLITEE_CURVE_DYNAMIC_PSEUDO_REGRET] = dyn_pseudo;
-            c[SPLITEE_CURVE_DYNAMIC_REALIZED_REGRET] = dyn_realized;
+            c[SPLITEE_CURVE_DYNAMIC_PSEUDO_REGRET] = one ? pseudo : dyn_pseudo;
+            c[SPLITEE_CURVE_DYNAMIC_REALIZED_REGRET] = one ? realized : dyn_realized;
             k++;
         }
     }
@@ -496,8 +502,8 @@ static inline __attribute__((always_inline)) void play_pass(const pass_in *in, c
     o->offload = (double)noff / (double)n;
     o->pseudo = pseudo;
     o->realized = realized;
-    o->dyn_pseudo = dyn_pseudo;
-    o->dyn_realized = dyn_realized;
+    o->dyn_pseudo = one ? pseudo : dyn_pseudo;
+    o->dyn_realized = one ? realized : dyn_realized;
     o->learned = 0;
     for (int a = 0; a < L; a++) {
         o->plays[a] = (double)plays[a];
@@ -784,6 +790,36 @@ static int check_finite(const splitee_result *res, int nres, splitee_error *err)
 
 /* Each repetition's sample order; NOMEM when no generator can be had
  * (never an unshuffled order in its place). */
+/* gsl_ran_shuffle(rng, ord, n, sizeof *ord), the same permutation for the
+ * same generator state (GSL 2.x: for i = n-1 down to 1, swap i with
+ * gsl_rng_uniform_int(rng, i + 1), itself the rejection loop below), with
+ * the generator called directly and 32-bit swaps in place of GSL's generic
+ * byte-wise swap through a function call per element: the shuffle was a
+ * fifth of the instructions of a splitee replay (docs/PERFORMANCE.md).
+ * n must be at most the generator's range (mt19937: 2^32 - 1), which
+ * replay tables are (their sample index is a uint32_t). test_replay.c
+ * checks it against gsl_ran_shuffle. Internal, not static so the test can
+ * reach it. */
+void splitee__shuffle_u32(gsl_rng *rng, uint32_t *ord, size_t n);
+void splitee__shuffle_u32(gsl_rng *rng, uint32_t *ord, size_t n)
+{
+    const unsigned long offset = rng->type->min;
+    const unsigned long range = rng->type->max - offset;
+    unsigned long (*get)(void *) = rng->type->get;
+    void *state = rng->state;
+    for (size_t i = n > 0 ? n - 1 : 0; i > 0; i--) {
+        const unsigned long m = (unsigned long)i + 1;
+        const unsigned long scale = range / m;
+        unsigned long k;
+        do
+            k = (get(state) - offset) / scale;
+        while (k >= m);
+        const uint32_t tmp = ord[i];
+        ord[i] = ord[k];
+        ord[k] = tmp;
+    }
+}
+
 static int make_orders(const run_ctx *rc)
 {
     const size_t n = rc->rp->n;
@@ -797,7 +833,7 @@ static int make_orders(const run_ctx *rc)
         if (rc->cfg->order == SPLITEE_ORDER_SHUFFLE) {
             gsl_rng_set(rng, (unsigned long)splitee__mix64(rc->cfg->seed
                                                           ^ splitee__mix64((uint64_t)r + 1)));
-            gsl_ran_shuffle(rng, ord, n, sizeof *ord);
+            splitee__shuffle_u32(rng, ord, n);
         }
     }
     gsl_rng_free(rng);

@@ -152,13 +152,20 @@ static void check_exit_reward(const cli_exit *e, const cli_reward *r)
 }
 
 static char *config_path;
+static int home_fd = -1, scratch_fd = -1;   /* libFuzzer's folder, the scratch folder */
 
 /* Parses `--config config_path` with cmd's tables into opts (zeroed). */
 static int parse(const cli_command *cmd, void *opts, splitee_error *err)
 {
     char flag[] = "--config";
     char *argv[] = { flag, config_path, NULL };
+    /* relative names in the config resolve in the scratch folder (only
+     * while parsing: libFuzzer's own paths are relative to its folder) */
+    if (fchdir(scratch_fd) != 0)
+        abort();
     int rc = cli_parse(cmd, opts, 2, argv, err);
+    if (fchdir(home_fd) != 0)
+        abort();
     if (rc == 1)
         abort();   /* no --help was given */
     if (rc < 0)
@@ -213,11 +220,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
     if (!ready) {
-        /* relative names in a config resolve in the scratch folder; a
-         * config naming stdin reads nothing */
+        /* a config naming stdin reads nothing */
         char dir[300];
         snprintf(dir, sizeof dir, "%s", fz_write(0, "", 0));
-        if (chdir(dirname(dir)) != 0)
+        home_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        scratch_fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (home_fd < 0 || scratch_fd < 0)
             abort();
         int fd = open("/dev/null", O_RDONLY);
         if (fd < 0 || dup2(fd, 0) < 0)

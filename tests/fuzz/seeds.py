@@ -329,6 +329,15 @@ def config_seeds():
             "alphas-lines": bytes([5]) + b"0.9\n0.8\n"}
 
 
+def variant_seeds():
+    """fuzz_variant input: the kept-exits byte, then a model as for fuzz_model."""
+    out = {}
+    for name, data in model_seeds().items():
+        for keep in (0, 1, 0x55, 0xff):
+            out["%s-keep-%02x" % (name, keep)] = bytes([keep]) + data
+    return out
+
+
 def http_seeds():
     """fuzz_http input: the read size - 1, then what a scraper sends."""
     return {"get": bytes([255]) + b"GET /metrics HTTP/1.1\r\nHost: localhost:9100\r\nAccept: */*\r\n\r\n",
@@ -368,6 +377,7 @@ def tls_seeds():
 SEEDS = {
     "config": config_seeds,
     "http": http_seeds,
+    "variant": variant_seeds,
     "tls": tls_seeds,
     "catalog": catalog_seeds,
     "state": state_seeds,

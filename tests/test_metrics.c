@@ -224,3 +224,66 @@ Test(metrics, cloud_page)
     cr_assert_eq(value_of(page, "splitee_cloud_service_seconds_count"), (double)total);
     cr_assert_eq(value_of(page, "splitee_cloud_service_seconds_sum"), 0.125);
 }
+
+/* The metrics endpoint's request head (cloud.c's reader): every answer. */
+Test(metrics, http_request_answers)
+{
+    static const struct {
+        const char *head;
+        int whole;
+        splitee__http_code code;
+        int head_only;
+    } cases[] = {
+        { "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 1, SPLITEE__HTTP_OK, 0 },
+        { "GET /metrics?name[]=x HTTP/1.0\n\n", 1, SPLITEE__HTTP_OK, 0 },
+        { "HEAD /metrics HTTP/1.1\r\n\r\n", 1, SPLITEE__HTTP_OK, 1 },
+        { "HEAD / HTTP/1.1\r\n\r\n", 1, SPLITEE__HTTP_NOT_FOUND, 1 },
+        { "GET /metricsx HTTP/1.1\r\n\r\n", 1, SPLITEE__HTTP_NOT_FOUND, 0 },
+        { "POST /metrics HTTP/1.1\r\n\r\n", 1, SPLITEE__HTTP_BAD_METHOD, 0 },
+        { "GET /metrics HTTP/2\r\n\r\n", 1, SPLITEE__HTTP_BAD_REQUEST, 0 },
+        { "GET /metrics\r\n\r\n", 1, SPLITEE__HTTP_BAD_REQUEST, 0 },
+        { "\r\n\r\n", 1, SPLITEE__HTTP_BAD_REQUEST, 0 },
+        { "GET /metrics HTTP/1.1\r\nX: aaaa", 0, SPLITEE__HTTP_TOO_LARGE, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int head_only = -1;
+        size_t len = strlen(cases[i].head);
+        cr_assert_eq(splitee__http_head_whole(cases[i].head, 0, len), cases[i].whole, "%s", cases[i].head);
+        cr_assert_eq(splitee__http_request(cases[i].head, len, cases[i].whole, &head_only), cases[i].code,
+                     "%s", cases[i].head);
+        cr_assert_eq(head_only, cases[i].head_only, "%s", cases[i].head);
+    }
+    /* a head longer than the reader's buffer is 431 even when whole */
+    char big[SPLITEE__HTTP_HEAD_MAX + 8];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "GET /metrics HTTP/1.1\n", 22);
+    memcpy(big + sizeof big - 2, "\n\n", 2);
+    int h;
+    cr_assert_eq(splitee__http_request(big, sizeof big, 1, &h), SPLITEE__HTTP_TOO_LARGE);
+}
+
+/* The blank-line scan resumed 3 bytes before the old end, as cloud.c reads
+ * in pieces, finds the end of the head at the same read as a search of the
+ * whole buffer, for every split of heads ending in "\n\n" or "\r\n\r\n"
+ * (the only blank lines the reader knows: "\n\r\n" is none). */
+Test(metrics, http_head_found_across_reads)
+{
+    static const char *const heads[] = { "GET /metrics HTTP/1.1\r\nA: b\r\n\r\n", "GET / HTTP/1.0\n\n",
+                                         "GET / HTTP/1.0\r\n\n", "GET /x HTTP/1.1\r\n\r\n" };
+    for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) {
+        size_t n = strlen(heads[k]);
+        for (size_t cut = 1; cut < n; cut++) {
+            for (size_t cut2 = cut; cut2 <= n; cut2++) {
+                size_t from1 = 0, from2 = cut > 3 ? cut - 3 : 0, from3 = cut2 > 3 ? cut2 - 3 : 0;
+                int w1 = splitee__http_head_whole(heads[k], from1, cut);
+                int w2 = w1 || splitee__http_head_whole(heads[k], from2, cut2);
+                int w3 = w2 || splitee__http_head_whole(heads[k], from3, n);
+                int naive1 = memmem(heads[k], cut, "\n\n", 2) || memmem(heads[k], cut, "\r\n\r\n", 4);
+                int naive2 = memmem(heads[k], cut2, "\n\n", 2) || memmem(heads[k], cut2, "\r\n\r\n", 4);
+                cr_assert_eq(w1, naive1, "%zu %zu", k, cut);
+                cr_assert_eq(w2, naive2, "%zu %zu %zu", k, cut, cut2);
+                cr_assert(w3, "%zu: the whole head has its blank line", k);
+            }
+        }
+    }
+}

@@ -740,7 +740,7 @@ static void *worker_main(void *arg)
  * buffer of the server's (c->http_page), by the acceptor only. */
 
 #define HTTP_CLIENTS 16
-#define HTTP_HEAD_MAX 2048
+#define HTTP_HEAD_MAX SPLITEE__HTTP_HEAD_MAX
 #define HTTP_OUT_MAX 16384
 #define HTTP_PAGE_MAX (HTTP_OUT_MAX - 256)   /* room for the response head */
 #define HTTP_DEADLINE_S 2.0
@@ -824,31 +824,8 @@ static void http_answer(splitee_cloud *c, http_client *h, int whole)
     static const char *const reason[] = { "200 OK", "400 Bad Request", "404 Not Found",
                                           "405 Method Not Allowed", "431 Request Header Fields Too Large",
                                           "500 Internal Server Error" };
-    char method[8] = "", target[256] = "", version[16] = "";
-    int code = 0, head_only = 0;
-    char *eol = memchr(h->in, '\n', h->in_len);
-    size_t line = eol ? (size_t)(eol - h->in) : h->in_len;
-    char first[HTTP_HEAD_MAX + 1];
-    memcpy(first, h->in, line);
-    first[line] = '\0';
-    if (line > 0 && first[line - 1] == '\r')
-        first[line - 1] = '\0';
-    if (!whole)
-        code = 4;
-    else if (!eol)
-        code = 1;
-    else if (sscanf(first, "%7s %255s %15s", method, target, version) != 3 ||
-             (strcmp(version, "HTTP/1.0") != 0 && strcmp(version, "HTTP/1.1") != 0))
-        code = 1;
-    else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        code = 3;
-    else {
-        head_only = strcmp(method, "HEAD") == 0;
-        char *q = strchr(target, '?');
-        if (q)
-            *q = '\0';
-        code = strcmp(target, "/metrics") == 0 ? 0 : 2;
-    }
+    int head_only;
+    int code = (int)splitee__http_request(h->in, h->in_len, whole, &head_only);
     char *page = c->http_page;
     const size_t cap = HTTP_PAGE_MAX;
     size_t plen = 0;
@@ -893,10 +870,7 @@ static void http_step(splitee_cloud *c, http_client *h, short revents, double no
         if (n > 0) {
             size_t from = h->in_len > 3 ? h->in_len - 3 : 0;
             h->in_len += (size_t)n;
-            int whole = 0;
-            for (size_t i = from; i < h->in_len && !whole; i++)
-                whole = (i + 1 < h->in_len && h->in[i] == '\n' && h->in[i + 1] == '\n') ||
-                        (i + 3 < h->in_len && memcmp(h->in + i, "\r\n\r\n", 4) == 0);
+            int whole = splitee__http_head_whole(h->in, from, h->in_len);
             if (whole || h->in_len == sizeof h->in)
                 http_answer(c, h, whole);   /* a full buffer without a blank line: 431 */
         }

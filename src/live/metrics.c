@@ -5,6 +5,7 @@
  * the shared service-time buckets (cloud.h). */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -174,4 +175,42 @@ int splitee__cloud_metrics_text(const splitee_cloud_stats *s, char *buf, size_t 
                             "Start time of the process since the Unix epoch in seconds.");
     splitee__metrics_sample(&b, "process_start_time_seconds", NULL, s->start_time_s);
     return splitee__metrics_done(&b, len);
+}
+
+/* ---- the metrics endpoint's request head --------------------------------- */
+
+int splitee__http_head_whole(const char *in, size_t from, size_t len)
+{
+    for (size_t i = from; i < len; i++)
+        if ((i + 1 < len && in[i] == '\n' && in[i + 1] == '\n') ||
+            (i + 3 < len && memcmp(in + i, "\r\n\r\n", 4) == 0))
+            return 1;
+    return 0;
+}
+
+splitee__http_code splitee__http_request(const char *in, size_t len, int whole, int *head_only)
+{
+    char method[8] = "", target[256] = "", version[16] = "";
+    *head_only = 0;
+    if (!whole || len > SPLITEE__HTTP_HEAD_MAX)
+        return SPLITEE__HTTP_TOO_LARGE;
+    const char *eol = memchr(in, '\n', len);
+    if (!eol)
+        return SPLITEE__HTTP_BAD_REQUEST;
+    size_t line = (size_t)(eol - in);
+    char first[SPLITEE__HTTP_HEAD_MAX + 1];
+    memcpy(first, in, line);
+    first[line] = '\0';
+    if (line > 0 && first[line - 1] == '\r')
+        first[line - 1] = '\0';
+    if (sscanf(first, "%7s %255s %15s", method, target, version) != 3 ||
+        (strcmp(version, "HTTP/1.0") != 0 && strcmp(version, "HTTP/1.1") != 0))
+        return SPLITEE__HTTP_BAD_REQUEST;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return SPLITEE__HTTP_BAD_METHOD;
+    *head_only = strcmp(method, "HEAD") == 0;
+    char *q = strchr(target, '?');
+    if (q)
+        *q = '\0';
+    return strcmp(target, "/metrics") == 0 ? SPLITEE__HTTP_OK : SPLITEE__HTTP_NOT_FOUND;
 }

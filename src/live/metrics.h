@@ -47,4 +47,30 @@ int splitee__metrics_done(const splitee__metrics_buf *b, size_t *len);
  * snapshot: 0, or -1 when it does not fit in cap bytes. */
 int splitee__cloud_metrics_text(const splitee_cloud_stats *s, char *buf, size_t cap, size_t *len);
 
+/* ---- the metrics endpoint's request head (cloud.c serves it) ----------- */
+
+/* The most bytes of a request head the endpoint reads before answering
+ * 431. */
+#define SPLITEE__HTTP_HEAD_MAX 2048
+
+/* The answers to a request head, in the order of cloud.c's reason table. */
+typedef enum splitee__http_code {
+    SPLITEE__HTTP_OK = 0,          /* GET or HEAD /metrics (a query string ignored) */
+    SPLITEE__HTTP_BAD_REQUEST,     /* no "METHOD TARGET HTTP/1.0|1.1" request line */
+    SPLITEE__HTTP_NOT_FOUND,       /* another target */
+    SPLITEE__HTTP_BAD_METHOD,      /* another method: 405 */
+    SPLITEE__HTTP_TOO_LARGE        /* no blank line within SPLITEE__HTTP_HEAD_MAX bytes: 431 */
+} splitee__http_code;
+
+/* 1 when a blank line ("\n\n" or "\r\n\r\n") ends within in[0..len),
+ * looking only at those that start at index `from` or later (a reader
+ * that appends bytes rescans from 3 before its old length), else 0. Pure. */
+int splitee__http_head_whole(const char *in, size_t from, size_t len);
+
+/* The answer to the request head in[0..len) (whole: a blank line ends it,
+ * see splitee__http_head_whole; not whole: the reader's buffer filled, and
+ * so does any len over SPLITEE__HTTP_HEAD_MAX), and in *head_only 1 for a
+ * HEAD. Reads only the first line; pure. */
+splitee__http_code splitee__http_request(const char *in, size_t len, int whole, int *head_only);
+
 #endif

@@ -279,7 +279,74 @@ def catalog_seeds():
         shipped = f.read()
     minimal = (b'{"format": "splitee-catalog", "version": 1, "model": "m", "default_domain": "a", '
                b'"tables": [{"domain": "a", "logits": "a.npy", "labels": "l.npy", "distortion": "clean"}]}')
-    return {"shipped": shipped, "minimal": minimal}
+    v2 = (b'{"format": "splitee-catalog", "version": 2, "model": "model", "default_domain": "a", '
+          b'"datasets": "/nonexistent", "test_set": {"images": "i.gz", "labels": "l.gz", "package": "p"}, '
+          b'"tables": [{"domain": "a", "logits": "a.npy", "labels": "l.npy", "distortion": "clean"}, '
+          b'{"domain": "c", "logits": "c.npy", "labels": "l.npy", "distortion": "noise", "model": "cnn", '
+          b'"layer_cost": "cnn/layer-cost.json", "description": "d"}, '
+          b'{"domain": "s", "logits": "s.npy", "labels": "sl.npy", "scenes": "sc.npy", "distortion": "stream"}]}')
+    return {"shipped": shipped, "minimal": minimal, "v2": v2}
+
+
+CALIBRATE = (b'{"command": "splitee calibrate", "table": "t.npy", "samples": 100, "exits": 3, '
+             b'"risk": "accuracy-drop", "confidence": "entropy", "method": "ltt", "epsilon": 0.05, '
+             b'"delta": 0.1, "threshold": 0.83, "empirical_risk": 0.01}')
+CALIBRATE_SPLIT = (b'{"command": "splitee calibrate", "samples": 100, "exits": 4, "form": "split", '
+                   b'"confidence": "max-softmax", "n": 100, "alphas": [0.9, 0.85, null], '
+                   b'"layers": [{"layer": 1, "threshold": 0.9}]}')
+CALIBRATE_SPLIT_OK = b'{"form": "split", "confidence": "margin", "alphas": [0.9, 0.85, 0.7]}'
+TEMPORAL = b'{"command": "splitee calibrate", "form": "temporal", "rule": "difference", "theta": 0.42}'
+
+
+def config_seeds():
+    """fuzz_config input: a mode byte; modes 0 (replay) and 1 (device): two
+    bytes N, N bytes of --config JSON, the file input1 the config may name;
+    modes 2-5: the file of --alpha-from, --theta-from, a cost vector, --alphas."""
+    pair = lambda mode, cfg, aux=b"": bytes([mode]) + struct.pack("<H", len(cfg)) + cfg + aux
+    with open(os.path.join(ROOT, "data", "cnn", "layer-cost.json"), "rb") as f:
+        layer_cost = f.read()
+    replay = (b'{"alpha": "0.7,0.8", "confidence": "entropy", "rule": "threshold", "lambda": [0.1, 0.2], '
+              b'"mu": 1, "offload": "0.1:0.3:0.1", "policy": ["splitee", "final", "ucb-v"], "beta": 1, '
+              b'"reps": 3, "quiet": true, "layer-cost": "input1", "domain": "noise", "threads": 2, '
+              b'"encoding": "int8", "link": "lte", "csv": "out.csv", "checkpoints": 10}')
+    device = (b'{"model": "m", "images": "i.idx", "labels": "none", "distort": "noise:0.2", "limit": 5, '
+              b'"tls-cert": "c.pem", "tls-key": "k.pem", "tls-ca": "ca.pem", "rule": "per-exit", '
+              b'"alphas": "input1", "policy": "splitee", "seed": 3, "state": "s.json", "save-every": 7, '
+              b'"offload-cost": [0.1, 0.2, 0.3]}')
+    return {"replay": pair(0, replay, b"0.1\n0.2\n# c\n0.3\n"),
+            "replay-alpha-from": pair(0, b'{"alpha-from": "input1", "alpha": 0.5}', CALIBRATE),
+            "replay-theta": pair(0, b'{"rule": "temporal-patience", "theta-from": "input1", "theta": 1}', TEMPORAL),
+            "device": pair(1, device, b"[0.9, 0.8, 0.7]"),
+            "device-plain": pair(1, b'{"plaintext": true, "domain": "blur", "alpha-from": "input1", '
+                                    b'"rule": "per-exit"}', CALIBRATE_SPLIT_OK),
+            "alpha-from": bytes([2]) + CALIBRATE,
+            "alpha-from-split": bytes([2]) + CALIBRATE_SPLIT,
+            "theta-from": bytes([3]) + TEMPORAL,
+            "vector-layer-cost": bytes([4]) + layer_cost,
+            "vector-array": bytes([4]) + b"[0.5, 1e-3, 2]",
+            "vector-lines": bytes([4]) + b"# macs\n426656\n1217008\n\n  1072752\n",
+            "alphas": bytes([5]) + b"[0.9, 0.8, 0.7, 0.6]",
+            "alphas-lines": bytes([5]) + b"0.9\n0.8\n"}
+
+
+def variant_seeds():
+    """fuzz_variant input: the kept-exits byte, then a model as for fuzz_model."""
+    out = {}
+    for name, data in model_seeds().items():
+        for keep in (0, 1, 0x55, 0xff):
+            out["%s-keep-%02x" % (name, keep)] = bytes([keep]) + data
+    return out
+
+
+def http_seeds():
+    """fuzz_http input: the read size - 1, then what a scraper sends."""
+    return {"get": bytes([255]) + b"GET /metrics HTTP/1.1\r\nHost: localhost:9100\r\nAccept: */*\r\n\r\n",
+            "get-bytewise": bytes([0]) + b"GET /metrics?x=1 HTTP/1.0\n\n",
+            "head": bytes([2]) + b"HEAD /metrics HTTP/1.1\r\n\r\n",
+            "post": bytes([7]) + b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            "not-found": bytes([255]) + b"GET / HTTP/1.1\r\n\r\n",
+            "bad": bytes([255]) + b"GET /metrics HTTP/2\r\n\r\n",
+            "too-large": bytes([255]) + b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 2100}
 
 
 def tls_seeds():
@@ -308,6 +375,9 @@ def tls_seeds():
 
 
 SEEDS = {
+    "config": config_seeds,
+    "http": http_seeds,
+    "variant": variant_seeds,
     "tls": tls_seeds,
     "catalog": catalog_seeds,
     "state": state_seeds,

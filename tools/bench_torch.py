@@ -34,7 +34,7 @@ WORKDIR/model.onnx (torch.onnx.export, opset 17, dynamic batch, one output
 thread count times batch 1 (median of REPS forwards after 50 warm-up) and
 batch 64 (median of max(20, REPS/20) after 3 warm-up), writes the batch-64
 logits to WORKDIR/torch-T.f32 and prints
-  RESULT torch T b1_median_s b64_median_s
+  RESULT torch T b1_median_s b64_median_s b64_min_s
 """
 import argparse
 import json
@@ -232,7 +232,7 @@ def bench3_child(model_dir, work, threads, reps):
             out = model(batch)
             tb.append(clock() - t0)
     out.numpy().astype("<f4").tofile(os.path.join(work, f"torch-{threads}.f32"))
-    print(f"RESULT torch {threads} {median(t1):.9g} {median(tb):.9g} "
+    print(f"RESULT torch {threads} {median(t1):.9g} {median(tb):.9g} {min(tb):.9g} "
           f"(torch {torch.__version__}, {torch.get_num_threads()} threads)")
 
 

@@ -31,8 +31,14 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for m in vit cnn; do
     dir=data/model; [[ $m == cnn ]] && dir=data/cnn
     w=$work/$m
-    /usr/bin/python3 tools/bench_torch.py --bench3 "$w" --model "$dir" --threads 1 2 \
-        --reps "$((reps / 2))" 2>/dev/null | sed "s/^RESULT/RESULT $m/" >> "$work/results"
+    # torch.onnx's tracer warnings go to a log, shown only if the step fails
+    if ! /usr/bin/python3 tools/bench_torch.py --bench3 "$w" --model "$dir" --threads 1 2 \
+        --reps "$((reps / 2))" > "$work/$m-torch.out" 2> "$work/$m-torch.err"; then
+        cat "$work/$m-torch.err" >&2
+        echo "bench3.sh: tools/bench_torch.py --bench3 failed on $dir" >&2
+        exit 2
+    fi
+    sed "s/^RESULT/RESULT $m/" "$work/$m-torch.out" >> "$work/results"
     for t in 1 2; do
         node tools/bench_onnx.js "$w" "$t" "$reps" | sed "s/^RESULT/RESULT $m/" >> "$work/results"
         build/bench/bench3_engine "$dir" "$w/inputs.f32" "$t" "$reps" "$w/splitee-$t.f32" |

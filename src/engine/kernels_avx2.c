@@ -14,8 +14,11 @@
  *    range they are used on (see vexp and verf);
  *  - LayerNorm keeps its double-precision mean and variance;
  *  - conv2d runs the portable loop order with fused multiply-adds, eight
- *    output columns at a time when the stride is 1 or 2, and 1x1 convolutions
- *    (pointwise) as a register-blocked matrix product in the same order.
+ *    output columns at a time when the stride is 1 or 2, 1x1 convolutions
+ *    (pointwise) as a register-blocked matrix product in the same order, and
+ *    3x3 convolutions with one input channel per output (depthwise, the
+ *    stem) with the weights in registers and masked edges, again the same
+ *    fused operations per output in the same order (the same bits).
  * Every sample still runs on one thread, in a fixed order: results do not
  * depend on the thread count. */
 #include <stddef.h>

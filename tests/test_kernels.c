@@ -511,6 +511,81 @@ Test(kernels, avx2_pointwise_equals_general_path)
     free(y3);
 }
 
+/* 3x3 convolutions in which each output channel reads one input channel (the
+ * CNN's depthwise layers at stride 1 and 2, padding 1, and its 1-channel
+ * stem): the AVX2 set runs them eight columns at a time with masked edges;
+ * the widths 4, 7, 14, 28, 33 give rows shorter than, equal to and longer
+ * than the vector with every tail length the CNN has. */
+static splitee__conv2d_params dw3x3(int c, int out, int h, int w, int s, int pad, int dil)
+{
+    splitee__conv2d_params p = { c, h, w, out, 0, 0, 3, 3, s, s, pad, pad, dil, dil, c };
+    p.groups = c == 1 ? 1 : c;
+    p.ho = out_size(h, 3, s, pad, dil);
+    p.wo = out_size(w, 3, s, pad, dil);
+    return p;
+}
+
+static const int dw_widths[] = { 4, 7, 14, 28, 33 };
+
+Test(kernels, depthwise3x3_matches_double_reference)
+{
+    for (int trial = 0; trial < 120; trial++) {
+        int w = dw_widths[trial % 5], s = 1 + (trial / 5) % 2, c = irand(1, 9);
+        int out = c == 1 && trial % 3 == 0 ? 16 : c; /* the stem: 1 -> 16 */
+        splitee__conv2d_params p = dw3x3(c, out, irand(1, 30), w, s, 1, 1);
+        check_conv(&p, trial % 4 != 0);
+    }
+}
+
+/* Every output of the AVX2 3x3 path is the fused multiply-add chain of the
+ * general loop: bias, then the taps inside the input, kernel rows then
+ * columns in increasing order; checked bit for bit against that chain in
+ * fmaf, also with other paddings, dilations and row strides. */
+Test(kernels, avx2_depthwise3x3_equals_fma_chain)
+{
+    const splitee__kernels *k = splitee__kernels_avx2();
+    if (!k)
+        cr_skip_test("no AVX2+FMA on this CPU");
+    for (int trial = 0; trial < 150; trial++) {
+        int c = irand(1, 6), out = c == 1 ? irand(1, 17) : c;
+        int w = trial < 50 ? dw_widths[trial % 5] : irand(1, 41);
+        splitee__conv2d_params p = dw3x3(c, out, irand(1, 20), w, 1 + trial % 2,
+                                         trial < 50 ? 1 : irand(0, 3), trial < 50 ? 1 : irand(1, 2));
+        p.sh = trial < 50 ? p.sw : irand(1, 3);
+        p.ho = out_size(p.h, 3, p.sh, p.ph, p.dh);
+        if (p.ho <= 0 || p.wo <= 0)
+            continue;
+        size_t ny = (size_t)p.out * p.ho * p.wo;
+        float *x = rand_floats((size_t)p.c * p.h * p.w, -1, 1);
+        float *wt = rand_floats((size_t)p.out * 9, -1, 1);
+        float *b = trial % 3 ? rand_floats((size_t)p.out, -1, 1) : NULL;
+        float *y = malloc(ny * sizeof *y);
+        k->conv2d(y, x, wt, b, &p);
+        int og = p.out / p.groups;
+        for (int o = 0; o < p.out; o++)
+            for (int oy = 0; oy < p.ho; oy++)
+                for (int ox = 0; ox < p.wo; ox++) {
+                    float s = b ? b[o] : 0.0f;
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                            int iy = oy * p.sh - p.ph + ky * p.dh, ix = ox * p.sw - p.pw + kx * p.dw;
+                            if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w)
+                                s = fmaf(wt[o * 9 + ky * 3 + kx],
+                                         x[((size_t)(o / og) * p.h + iy) * p.w + ix], s);
+                        }
+                    float got = y[((size_t)o * p.ho + oy) * p.wo + ox];
+                    cr_assert(memcmp(&got, &s, sizeof s) == 0,
+                              "c%d %dx%d -> %d %dx%d s%d,%d p%d d%d: y[%d][%d][%d] = %a, chain %a",
+                              p.c, p.h, p.w, p.out, p.ho, p.wo, p.sh, p.sw, p.ph, p.dh, o, oy, ox,
+                              got, s);
+                }
+        free(x);
+        free(wt);
+        free(b);
+        free(y);
+    }
+}
+
 /* Random pooling geometry: padding at most half the kernel. */
 static splitee__conv2d_params rand_pool(void)
 {

@@ -14,8 +14,11 @@
  *    range they are used on (see vexp and verf);
  *  - LayerNorm keeps its double-precision mean and variance;
  *  - conv2d runs the portable loop order with fused multiply-adds, eight
- *    output columns at a time when the stride is 1 or 2, and 1x1 convolutions
- *    (pointwise) as a register-blocked matrix product in the same order.
+ *    output columns at a time when the stride is 1 or 2, 1x1 convolutions
+ *    (pointwise) as a register-blocked matrix product in the same order, and
+ *    3x3 convolutions with one input channel per output (depthwise, the
+ *    stem) with the weights in registers and masked edges, again the same
+ *    fused operations per output in the same order (the same bits).
  * Every sample still runs on one thread, in a fixed order: results do not
  * depend on the thread count. */
 #include <stddef.h>
@@ -422,6 +425,85 @@ AVX2 static void pointwise(float *restrict y, const float *restrict x, const flo
     }
 }
 
+/* A 3x3 convolution in which every output channel reads one input channel
+ * (depthwise, groups = c; also the stem's 1-channel input), column stride 1
+ * or 2: per output channel, the 9 weights sit in broadcast registers and
+ * each output row accumulates its valid taps (kernel rows, then columns, in
+ * increasing order) eight columns at a time. Lanes whose tap falls in the
+ * padding keep their sum (blend), so every output gets the same fused
+ * operations in the same order as the general loop below: the same bits.
+ * Masked loads never touch memory outside the input row; the last chunk
+ * of a row is stored masked. */
+AVX2 static void depthwise3x3(float *restrict y, const float *restrict x, const float *restrict w,
+                              const float *restrict b, const splitee__conv2d_params *p)
+{
+    const size_t plane = (size_t)p->h * (size_t)p->w, oplane = (size_t)p->ho * (size_t)p->wo;
+    const int og = p->out / p->groups, s2 = p->sw == 2;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i zero = _mm256_setzero_si256(), wv = _mm256_set1_epi32(p->w);
+    const __m256i wov = _mm256_set1_epi32(p->wo);
+    for (int ox0 = 0; ox0 < p->wo; ox0 += 8) {
+        /* per kernel column: the input offset of lane 0, the lanes whose tap
+         * is inside the row (out), the floats the loads may read (lo, hi) */
+        __m256i out[3], lo[3], hi[3];
+        int off[3], outfull[3], ldfull[3];
+        __m256i store = _mm256_cmpgt_epi32(wov, _mm256_add_epi32(lane, _mm256_set1_epi32(ox0)));
+        for (int kx = 0; kx < 3; kx++) {
+            off[kx] = ox0 * p->sw - p->pw + kx * p->dw;
+            __m256i ix = _mm256_add_epi32(_mm256_set1_epi32(off[kx]),
+                                          s2 ? _mm256_add_epi32(lane, lane) : lane);
+            __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(zero, ix), _mm256_cmpgt_epi32(wv, ix));
+            out[kx] = _mm256_and_si256(in, store);
+            __m256i j = _mm256_add_epi32(_mm256_set1_epi32(off[kx]), lane);
+            lo[kx] = _mm256_andnot_si256(_mm256_cmpgt_epi32(zero, j), _mm256_cmpgt_epi32(wv, j));
+            j = _mm256_add_epi32(j, _mm256_set1_epi32(8));
+            hi[kx] = _mm256_andnot_si256(_mm256_cmpgt_epi32(zero, j), _mm256_cmpgt_epi32(wv, j));
+            outfull[kx] = _mm256_movemask_epi8(out[kx]) == -1;
+            ldfull[kx] = _mm256_movemask_epi8(lo[kx]) == -1 &&
+                         (!s2 || _mm256_movemask_epi8(hi[kx]) == -1);
+        }
+        const int storefull = _mm256_movemask_epi8(store) == -1;
+        for (int o = 0; o < p->out; o++) {
+            const float *xc = x + (size_t)(o / og) * plane, *wc = w + (size_t)o * 9;
+            float *yo = y + (size_t)o * oplane + ox0;
+            const __m256 bias = _mm256_set1_ps(b ? b[o] : 0.0f);
+            __m256 wk[9];
+            for (int k = 0; k < 9; k++)
+                wk[k] = _mm256_broadcast_ss(wc + k);
+            for (int oy = 0; oy < p->ho; oy++) {
+                __m256 acc = bias;
+                for (int ky = 0; ky < 3; ky++) {
+                    int iy = oy * p->sh - p->ph + ky * p->dh;
+                    if (iy < 0 || iy >= p->h)
+                        continue;
+                    const float *xr = xc + (size_t)iy * (size_t)p->w;
+                    for (int kx = 0; kx < 3; kx++) {
+                        const float *xp = xr + off[kx];
+                        __m256 v;
+                        if (!s2)
+                            v = ldfull[kx] ? _mm256_loadu_ps(xp) : _mm256_maskload_ps(xp, lo[kx]);
+                        else {
+                            __m256 l = ldfull[kx] ? _mm256_loadu_ps(xp) : _mm256_maskload_ps(xp, lo[kx]);
+                            __m256 h = ldfull[kx] ? _mm256_loadu_ps(xp + 8)
+                                                  : _mm256_maskload_ps(xp + 8, hi[kx]);
+                            v = _mm256_shuffle_ps(l, h, _MM_SHUFFLE(2, 0, 2, 0));
+                            v = _mm256_castpd_ps(
+                                _mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+                        }
+                        __m256 f = _mm256_fmadd_ps(wk[ky * 3 + kx], v, acc);
+                        acc = outfull[kx] ? f : _mm256_blendv_ps(acc, f, _mm256_castsi256_ps(out[kx]));
+                    }
+                }
+                float *yr = yo + (size_t)oy * (size_t)p->wo;
+                if (storefull)
+                    _mm256_storeu_ps(yr, acc);
+                else
+                    _mm256_maskstore_ps(yr, store, acc);
+            }
+        }
+    }
+}
+
 /* splitee__conv2d's loops with fused multiply-adds, vectorised along the
  * output row when the stride is 1 or 2 (other strides: scalar fmaf, the
  * same operations). */
@@ -435,6 +517,10 @@ AVX2 static void conv2d_avx2(float *restrict y, const float *restrict x, const f
         return;
     }
     const int cg = p->c / p->groups, og = p->out / p->groups;
+    if (cg == 1 && p->kh == 3 && p->kw == 3 && (p->sw == 1 || p->sw == 2)) {
+        depthwise3x3(y, x, w, b, p);
+        return;
+    }
     for (int o = 0; o < p->out; o++) {
         float *yo = y + (size_t)o * oplane;
         float bias = b ? b[o] : 0.0f;

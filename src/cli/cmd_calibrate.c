@@ -223,31 +223,6 @@ static const cli_command CMD = {
     .data_note = 1,
 };
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static void put_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-/* A number in its shortest round-trip form; null when not finite. */
-static void put_num(FILE *f, double x)
-{
-    if (isfinite(x))
-        splitee__put_double(f, x);
-    else
-        fputs("null", f);
-}
-
 typedef struct outcome {
     const calib_opts *o;
     const char *table, *command;
@@ -266,71 +241,71 @@ static void write_json(FILE *f, const outcome *c)
 {
     const calib_opts *o = c->o;
     fputs("{\n  \"command\": ", f);
-    put_str(f, c->command);
+    splitee__put_json_string(f, c->command);
     fputs(",\n  \"table\": ", f);
-    put_str(f, c->table);
+    splitee__put_json_string(f, c->table);
     fprintf(f, ",\n  \"samples\": %zu,\n  \"exits\": %d,\n  \"risk\": \"%s\",\n  \"clamp\": %s,\n"
                "  \"confidence\": \"%s\",\n  \"method\": \"%s\",\n  \"epsilon\": ",
             c->n, c->exits, splitee_risk_kind_name(o->risk), o->clamp ? "true" : "false",
             splitee_confidence_name(o->confidence), splitee_calib_method_name(o->method));
-    put_num(f, o->epsilon);
+    splitee__put_json_number(f, o->epsilon);
     fputs(",\n  \"delta\": ", f);
-    put_num(f, o->delta);
+    splitee__put_json_number(f, o->delta);
     fputs(",\n  \"loss_range\": [", f);
-    put_num(f, c->lo);
+    splitee__put_json_number(f, c->lo);
     fputs(", ", f);
-    put_num(f, c->hi);
+    splitee__put_json_number(f, c->hi);
     fputs("]", f);
     if (c->res) {
         fprintf(f, ",\n  \"n\": %zu,\n  \"threshold\": ", c->n_cal);
-        put_num(f, c->res->threshold);
+        splitee__put_json_number(f, c->res->threshold);
         fputs(",\n  \"empirical_risk\": ", f);
-        put_num(f, c->res->risk);
+        splitee__put_json_number(f, c->res->risk);
         fputs(",\n  \"statistic\": ", f);
-        put_num(f, c->res->stat);
+        splitee__put_json_number(f, c->res->stat);
         fputs(",\n  \"first_failure\": {\"threshold\": ", f);
-        put_num(f, c->res->index + 1 < SPLITEE_RISK_GRID ? splitee_risk_grid_value(c->res->index + 1) : NAN);
+        splitee__put_json_number(f, c->res->index + 1 < SPLITEE_RISK_GRID ? splitee_risk_grid_value(c->res->index + 1) : NAN);
         fputs(", \"empirical_risk\": ", f);
-        put_num(f, c->res->fail_risk);
+        splitee__put_json_number(f, c->res->fail_risk);
         fputs(", \"statistic\": ", f);
-        put_num(f, c->res->fail_stat);
+        splitee__put_json_number(f, c->res->fail_stat);
         fputs("}", f);
         fprintf(f, ",\n  \"grid_tested\": %d,\n  \"mean_exit\": ", c->res->tested);
-        put_num(f, c->mean_exit);
+        splitee__put_json_number(f, c->mean_exit);
         fputs(",\n  \"saved\": ", f);
-        put_num(f, 1 - c->mean_exit / c->exits);
+        splitee__put_json_number(f, 1 - c->mean_exit / c->exits);
         if (o->holdout) {
             fprintf(f, ",\n  \"holdout\": {\"seed\": %llu, \"calibration\": ", (unsigned long long)o->seed);
-            put_str(f, c->hold_cal);
+            splitee__put_json_string(f, c->hold_cal);
             fputs(", \"test\": ", f);
-            put_str(f, c->hold_test);
+            splitee__put_json_string(f, c->hold_test);
             fprintf(f, ", \"test_samples\": %zu, \"test_risk\": ", c->n - c->n_cal);
-            put_num(f, c->test_risk);
+            splitee__put_json_number(f, c->test_risk);
             fputs(", \"test_mean_exit\": ", f);
-            put_num(f, c->test_exit);
+            splitee__put_json_number(f, c->test_exit);
             fputs("}", f);
         }
     } else {
         const splitee_risk_summary *s = c->sum;
         fprintf(f, ",\n  \"n\": %ld,\n  \"splits\": %d,\n  \"seed\": %llu,\n  \"test_risk\": {\"mean\": ",
                 o->n_cal, s->splits, (unsigned long long)o->seed);
-        put_num(f, s->test_mean);
+        splitee__put_json_number(f, s->test_mean);
         fputs(", \"q10\": ", f);
-        put_num(f, s->test_q10);
+        splitee__put_json_number(f, s->test_q10);
         fputs(", \"q50\": ", f);
-        put_num(f, s->test_q50);
+        splitee__put_json_number(f, s->test_q50);
         fputs(", \"q90\": ", f);
-        put_num(f, s->test_q90);
+        splitee__put_json_number(f, s->test_q90);
         fputs(", \"max\": ", f);
-        put_num(f, s->test_max);
+        splitee__put_json_number(f, s->test_max);
         fputs("},\n  \"share_over_epsilon\": ", f);
-        put_num(f, s->share_over);
+        splitee__put_json_number(f, s->share_over);
         fputs(",\n  \"threshold_mean\": ", f);
-        put_num(f, s->threshold_mean);
+        splitee__put_json_number(f, s->threshold_mean);
         fprintf(f, ",\n  \"splits_without_threshold\": %d,\n  \"mean_exit\": ", s->none);
-        put_num(f, s->exit_mean);
+        splitee__put_json_number(f, s->exit_mean);
         fputs(",\n  \"saved\": ", f);
-        put_num(f, s->saved);
+        splitee__put_json_number(f, s->saved);
     }
     fputs("\n}\n", f);
 }
@@ -354,38 +329,38 @@ static void write_split_json(FILE *f, const outcome *c, const layer_out *lo, int
 {
     const calib_opts *o = c->o;
     fputs("{\n  \"command\": ", f);
-    put_str(f, c->command);
+    splitee__put_json_string(f, c->command);
     fputs(",\n  \"table\": ", f);
-    put_str(f, c->table);
+    splitee__put_json_string(f, c->table);
     fprintf(f, ",\n  \"samples\": %zu,\n  \"exits\": %d,\n  \"form\": \"split\",\n  \"risk\": \"%s\",\n"
                "  \"clamp\": %s,\n  \"confidence\": \"%s\",\n  \"method\": \"%s\",\n  \"epsilon\": ",
             c->n, c->exits, splitee_risk_kind_name(o->risk), o->clamp ? "true" : "false",
             splitee_confidence_name(o->confidence), splitee_calib_method_name(o->method));
-    put_num(f, o->epsilon);
+    splitee__put_json_number(f, o->epsilon);
     fputs(",\n  \"delta\": ", f);
-    put_num(f, o->delta);
+    splitee__put_json_number(f, o->delta);
     fputs(",\n  \"loss_range\": [", f);
-    put_num(f, c->lo);
+    splitee__put_json_number(f, c->lo);
     fputs(", ", f);
-    put_num(f, c->hi);
+    splitee__put_json_number(f, c->hi);
     fputs("]", f);
     if (!o->splits) {
         fprintf(f, ",\n  \"n\": %zu,\n  \"alphas\": [", c->n);
         for (int l = 0; l < layers; l++) {
             fputs(l ? ", " : "", f);
-            put_num(f, lo[l].res.threshold);
+            splitee__put_json_number(f, lo[l].res.threshold);
         }
         fputs("],\n  \"layers\": [", f);
         for (int l = 0; l < layers; l++) {
             const splitee_calib_result *r = &lo[l].res;
             fprintf(f, "%s\n    {\"layer\": %d, \"threshold\": ", l ? "," : "", l + 1);
-            put_num(f, r->threshold);
+            splitee__put_json_number(f, r->threshold);
             fputs(", \"empirical_risk\": ", f);
-            put_num(f, r->risk);
+            splitee__put_json_number(f, r->risk);
             fputs(", \"statistic\": ", f);
-            put_num(f, r->stat);
+            splitee__put_json_number(f, r->stat);
             fprintf(f, ", \"grid_tested\": %d, \"exit_share\": ", r->tested);
-            put_num(f, exit_share(lo[l].mean_exit, l, c->exits));
+            splitee__put_json_number(f, exit_share(lo[l].mean_exit, l, c->exits));
             fputs("}", f);
         }
     } else {
@@ -394,21 +369,21 @@ static void write_split_json(FILE *f, const outcome *c, const layer_out *lo, int
         for (int l = 0; l < layers; l++) {
             const splitee_risk_summary *s = &lo[l].sum;
             fprintf(f, "%s\n    {\"layer\": %d, \"test_risk\": {\"mean\": ", l ? "," : "", l + 1);
-            put_num(f, s->test_mean);
+            splitee__put_json_number(f, s->test_mean);
             fputs(", \"q10\": ", f);
-            put_num(f, s->test_q10);
+            splitee__put_json_number(f, s->test_q10);
             fputs(", \"q50\": ", f);
-            put_num(f, s->test_q50);
+            splitee__put_json_number(f, s->test_q50);
             fputs(", \"q90\": ", f);
-            put_num(f, s->test_q90);
+            splitee__put_json_number(f, s->test_q90);
             fputs(", \"max\": ", f);
-            put_num(f, s->test_max);
+            splitee__put_json_number(f, s->test_max);
             fputs("}, \"share_over_epsilon\": ", f);
-            put_num(f, s->share_over);
+            splitee__put_json_number(f, s->share_over);
             fputs(", \"threshold_mean\": ", f);
-            put_num(f, s->threshold_mean);
+            splitee__put_json_number(f, s->threshold_mean);
             fprintf(f, ", \"splits_without_threshold\": %d, \"exit_share\": ", s->none);
-            put_num(f, exit_share(s->exit_mean, l, c->exits));
+            splitee__put_json_number(f, exit_share(s->exit_mean, l, c->exits));
             fputs("}", f);
         }
     }
@@ -478,59 +453,59 @@ static int calibrate_temporal(const calib_opts *o, int argc, char **argv, splite
             st = splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", o->json);
         } else {
             fputs("{\n  \"form\": \"temporal\",\n  \"rule\": ", m);
-            put_str(m, rule);
+            splitee__put_json_string(m, rule);
             fputs(",\n  \"theta\": ", m);
-            put_num(m, b->theta);
+            splitee__put_json_number(m, b->theta);
             fputs(",\n  \"distance\": \"L1 between softmax vectors\",\n  \"table\": ", m);
-            put_str(m, splitee_table_name(t));
+            splitee__put_json_string(m, splitee_table_name(t));
             fputs(",\n  \"scenes\": ", m);
-            put_str(m, sp);
+            splitee__put_json_string(m, sp);
             fprintf(m, ",\n  \"frames\": %zu,\n  \"calibration_frames\": %zu,\n  \"exits_fitted\": %d,\n", n, nc,
                     c.exits_fitted);
             fputs("  \"within_scene\": {\"mean\": ", m);
-            put_num(m, c.within_mean);
+            splitee__put_json_number(m, c.within_mean);
             fputs(", \"sd\": ", m);
-            put_num(m, c.within_sd);
+            splitee__put_json_number(m, c.within_sd);
             fprintf(m, ", \"pairs\": %ld},\n  \"scene_change\": {\"mean\": ", c.within_n);
-            put_num(m, c.change_mean);
+            splitee__put_json_number(m, c.change_mean);
             fputs(", \"sd\": ", m);
-            put_num(m, c.change_sd);
+            splitee__put_json_number(m, c.change_sd);
             fprintf(m, ", \"pairs\": %ld},\n  \"grid\": {\"lo\": ", c.change_n);
-            put_num(m, c.lo);
+            splitee__put_json_number(m, c.lo);
             fputs(", \"hi\": ", m);
-            put_num(m, c.hi);
+            splitee__put_json_number(m, c.hi);
             fprintf(m, ", \"points\": %d},\n  \"points\": [", c.npoints);
             for (int g = 0; g < c.npoints; g++) {
                 const splitee_temporal_point *p = &c.points[g];
                 fputs(g ? ",\n    {\"theta\": " : "\n    {\"theta\": ", m);
-                put_num(m, p->theta);
+                splitee__put_json_number(m, p->theta);
                 fputs(", \"accuracy\": ", m);
-                put_num(m, p->accuracy);
+                splitee__put_json_number(m, p->accuracy);
                 fputs(", \"relative_cost\": ", m);
-                put_num(m, p->relative_cost);
+                splitee__put_json_number(m, p->relative_cost);
                 fputs(", \"rerun_rate\": ", m);
-                put_num(m, p->rerun_rate);
+                splitee__put_json_number(m, p->rerun_rate);
                 fprintf(m, ", \"front\": %s}", p->front ? "true" : "false");
             }
             fputs("\n  ],\n  \"test\": ", m);
             if (has_test) {
                 fputs("{\"frames\": ", m);
                 fprintf(m, "%zu, \"accuracy\": ", test.frames);
-                put_num(m, test.accuracy);
+                splitee__put_json_number(m, test.accuracy);
                 fputs(", \"final_accuracy\": ", m);
-                put_num(m, test.final_accuracy);
+                splitee__put_json_number(m, test.final_accuracy);
                 fputs(", \"relative_cost\": ", m);
-                put_num(m, test.relative_cost);
+                splitee__put_json_number(m, test.relative_cost);
                 fputs(", \"rerun_rate\": ", m);
-                put_num(m, test.rerun_rate);
+                splitee__put_json_number(m, test.rerun_rate);
                 fputs(", \"change_recall\": ", m);
-                put_num(m, test.change_recall);
+                splitee__put_json_number(m, test.change_recall);
                 fputs("}", m);
             } else {
                 fputs("null", m);
             }
             fputs(",\n  \"command\": ", m);
-            put_str(m, cmdline);
+            splitee__put_json_string(m, cmdline);
             fputs("\n}\n", m);
             st = fclose(m) == 0 ? splitee_file_write_atomic(o->json, buf, len, err)
                                 : splitee__fail(err, SPLITEE_ERR_NOMEM, "%s: out of memory", o->json);

@@ -492,55 +492,31 @@ typedef struct stream_row {
     splitee_temporal_result res;
 } stream_row;
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static void put_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void put_num(FILE *f, double x)
-{
-    if (isfinite(x))
-        splitee__put_double(f, x);
-    else
-        fputs("null", f);
-}
-
 static void stream_json(FILE *f, const char *table, const char *scenes, const stream_row *rows, int n,
                         const char *cmdline)
 {
     fputs("{\n  \"form\": \"temporal-replay\",\n  \"table\": ", f);
-    put_str(f, table);
+    splitee__put_json_string(f, table);
     fputs(",\n  \"scenes\": ", f);
     if (scenes)
-        put_str(f, scenes);
+        splitee__put_json_string(f, scenes);
     else
         fputs("null", f);
     fprintf(f, ",\n  \"frames\": %zu,\n  \"exits\": %d,\n  \"order\": \"given\",\n  \"command\": ",
             rows[0].res.frames, rows[0].res.exits);
-    put_str(f, cmdline ? cmdline : "");
+    splitee__put_json_string(f, cmdline ? cmdline : "");
     fputs(",\n  \"rows\": [", f);
     for (int i = 0; i < n; i++) {
         const splitee_temporal_result *r = &rows[i].res;
         fputs(i ? ",\n    {\"rule\": " : "\n    {\"rule\": ", f);
-        put_str(f, rows[i].rule);
+        splitee__put_json_string(f, rows[i].rule);
         struct { const char *k; double v; } kv[] = {
             { "accuracy", r->accuracy }, { "agreement", r->agreement }, { "mean_layers", r->mean_layers },
             { "relative_cost", r->relative_cost }, { "rerun_rate", r->rerun_rate },
             { "change_recall", r->change_recall }, { "final_accuracy", r->final_accuracy } };
         for (size_t k = 0; k < sizeof kv / sizeof *kv; k++) {
             fprintf(f, ", \"%s\": ", kv[k].k);
-            put_num(f, kv[k].v);
+            splitee__put_json_number(f, kv[k].v);
         }
         fputs("}", f);
     }

@@ -158,29 +158,6 @@ static const cli_command CMD = {
 
 /* ---- helpers ---- */
 
-static void put_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void put_num(FILE *f, double x)
-{
-    if (isfinite(x))
-        splitee__put_double(f, x);
-    else
-        fputs("null", f);
-}
-
 /* A list option (a,b,c or start:stop:step) into v. */
 static int parse_list(const char *s, const char *opt, double *v, int max, int *n, splitee_error *err)
 {
@@ -250,19 +227,19 @@ static void json_point(FILE *f, const splitee_search_point *p, const splitee_sea
     for (int j = 0; j < p->plan.candidates - 1; j++)
         if (p->plan.keep >> j & 1) {
             fputs(first ? "" : ", ", f);
-            put_num(f, p->plan.thr[j]);
+            splitee__put_json_number(f, p->plan.thr[j]);
             first = 0;
         }
     fputs("], \"accuracy\": ", f);
-    put_num(f, p->accuracy);
+    splitee__put_json_number(f, p->accuracy);
     fputs(", \"mean_macs\": ", f);
-    put_num(f, p->mean_macs);
+    splitee__put_json_number(f, p->mean_macs);
     fputs(", \"max_macs\": ", f);
-    put_num(f, p->max_macs);
+    splitee__put_json_number(f, p->max_macs);
     fputs(", \"test_accuracy\": ", f);
-    put_num(f, t->accuracy);
+    splitee__put_json_number(f, t->accuracy);
     fputs(", \"test_mean_macs\": ", f);
-    put_num(f, t->mean_macs);
+    splitee__put_json_number(f, t->mean_macs);
     fputs("}", f);
 }
 
@@ -283,52 +260,52 @@ static void write_json(FILE *f, const report *r)
 {
     const splitee_search_result *res = r->res;
     fputs("{\n  \"command\": ", f);
-    put_str(f, r->command);
+    splitee__put_json_string(f, r->command);
     fputs(",\n  \"table\": ", f);
-    put_str(f, r->cal_name);
+    splitee__put_json_string(f, r->cal_name);
     fputs(",\n  \"test_table\": ", f);
-    put_str(f, r->test_name);
+    splitee__put_json_string(f, r->test_name);
     fprintf(f, ",\n  \"samples\": %zu,\n  \"test_samples\": %zu,\n  \"candidates\": %d,\n  \"macs_from\": ",
             r->ncal, r->ntest, r->C);
-    put_str(f, r->macs_from);
+    splitee__put_json_string(f, r->macs_from);
     fputs(",\n  \"backbone_macs\": [", f);
     for (int j = 0; j < r->C; j++) {
         fputs(j ? ", " : "", f);
-        put_num(f, r->bb[j]);
+        splitee__put_json_number(f, r->bb[j]);
     }
     fputs("],\n  \"head_macs\": [", f);
     for (int j = 0; j < r->C; j++) {
         fputs(j ? ", " : "", f);
-        put_num(f, r->head[j]);
+        splitee__put_json_number(f, r->head[j]);
     }
     fprintf(f, "],\n  \"confidence\": \"%s\",\n  \"method\": \"%s\",\n  \"budget\": {\"kind\": \"%s\", \"limit\": ",
             splitee_confidence_name(r->o->confidence), splitee_search_method_name(res->method),
             splitee_budget_kind_name(r->cfg->budget));
-    put_num(f, r->cfg->limit);
+    splitee__put_json_number(f, r->cfg->limit);
     if (r->cfg->budget == SPLITEE_BUDGET_LATENCY) {
         fputs(", \"device_macs_per_s\": ", f);
-        put_num(f, r->cfg->device_macs_per_s);
+        splitee__put_json_number(f, r->cfg->device_macs_per_s);
         if (r->o->link.link) {
             fputs(", \"link\": ", f);
-            put_str(f, r->o->link.link);
+            splitee__put_json_string(f, r->o->link.link);
             fputs(", \"offload_ms\": [", f);
             for (int j = 0; j < r->C - 1; j++) {
                 fputs(j ? ", " : "", f);
-                put_num(f, r->cfg->offload_ms[j]);
+                splitee__put_json_number(f, r->cfg->offload_ms[j]);
             }
             fputs("], \"offload_raw_ms\": ", f);
-            put_num(f, r->cfg->offload_raw_ms);
+            splitee__put_json_number(f, r->cfg->offload_raw_ms);
         }
         fputs(", \"chosen_latency_ms\": ", f);
-        put_num(f, splitee_search_latency_ms(r->cfg, &res->chosen));
+        splitee__put_json_number(f, splitee_search_latency_ms(r->cfg, &res->chosen));
     }
     fputs("},\n  \"grid\": [", f);
     for (int g = 0; g < r->cfg->ngrid; g++) {
         fputs(g ? ", " : "", f);
-        put_num(f, r->cfg->grid[g]);
+        splitee__put_json_number(f, r->cfg->grid[g]);
     }
     fputs("],\n  \"evaluated\": ", f);
-    put_num(f, res->evaluated);
+    splitee__put_json_number(f, res->evaluated);
     fprintf(f, ",\n  \"repaired\": %s,\n  \"backbone\": ", res->repaired ? "true" : "false");
     json_point(f, r->base, r->btest);
     fputs(",\n  \"chosen\": ", f);

@@ -39,6 +39,29 @@ int splitee__put_double(FILE *f, double x)
     return fputs(splitee__fmt_double(b, sizeof b, x), f);
 }
 
+void splitee__put_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void splitee__put_json_number(FILE *f, double x)
+{
+    if (isfinite(x))
+        splitee__put_double(f, x);
+    else
+        fputs("null", f);
+}
+
 cJSON *splitee__json_number(double x)
 {
     char b[SPLITEE__NUM_LEN];

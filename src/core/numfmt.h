@@ -25,6 +25,14 @@ char *splitee__fmt_double(char *buf, size_t len, double x);
 /* fputs of splitee__fmt_double(x); returns fputs's result. */
 int splitee__put_double(FILE *f, double x);
 
+/* A JSON string literal of s: quotes, backslashes and control characters
+ * escaped (for JSON written with stdio rather than cJSON). */
+void splitee__put_json_string(FILE *f, const char *s);
+
+/* A JSON number in the shortest round-trip form, or null when x is not
+ * finite. */
+void splitee__put_json_number(FILE *f, double x);
+
 /* A cJSON number that prints in the shortest round-trip form (a raw item),
  * or JSON null for a non-finite x. NULL when out of memory. */
 struct cJSON *splitee__json_number(double x);

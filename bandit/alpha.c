@@ -156,38 +156,12 @@ static void alpha_seed(splitee_policy *p, int arm, double reward)
     splitee__policy_update(p, arm, reward);
 }
 
-static int add_numbers(cJSON *o, const char *name, const double *v, int n)
-{
-    cJSON *arr = splitee__json_numbers(v, n);
-    return arr && cJSON_AddItemToObject(o, name, arr) ? 0 : (cJSON_Delete(arr), -1);
-}
-
 static int alpha_save(const splitee_policy *p, cJSON *o)
 {
     const int P = p->arms * p->grid_n;
-    return add_numbers(o, "alpha_grid", p->grid, p->grid_n) == 0 &&
-           add_numbers(o, "pair_n", p->pair_n, P) == 0 &&
-           add_numbers(o, "pair_sum", p->pair_sum, P) == 0 ? 0 : -1;
-}
-
-/* Reads array `name` of `len` finite numbers into v (NULL: check only). */
-static int read_numbers(const cJSON *o, const char *name, int len, double *v, splitee_error *err)
-{
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != len)
-        return splitee__fail(err, SPLITEE_ERR_FORMAT,
-                             "policy state: \"%s\" must be an array of %d numbers", name, len);
-    int i = 0;
-    const cJSON *x;
-    cJSON_ArrayForEach(x, arr) {
-        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
-            return splitee__fail(err, SPLITEE_ERR_FORMAT,
-                                 "policy state: \"%s\"[%d] is not a finite number", name, i);
-        if (v)
-            v[i] = x->valuedouble;
-        i++;
-    }
-    return SPLITEE_OK;
+    return splitee__state_add_array(o, "alpha_grid", p->grid, p->grid_n) == 0 &&
+           splitee__state_add_array(o, "pair_n", p->pair_n, P) == 0 &&
+           splitee__state_add_array(o, "pair_sum", p->pair_sum, P) == 0 ? 0 : -1;
 }
 
 /* Checks (apply 0) that the state's grid is the policy's and that its pair
@@ -199,8 +173,8 @@ static int alpha_load(splitee_policy *p, const cJSON *o, const double *n, int ap
     const int G = p->grid_n, P = p->arms * G;
     int rc;
     if (apply) {
-        read_numbers(o, "pair_n", P, p->pair_n, NULL);
-        read_numbers(o, "pair_sum", P, p->pair_sum, NULL);
+        splitee__state_read_numbers(o, "pair_n", P, p->pair_n, NULL);
+        splitee__state_read_numbers(o, "pair_sum", P, p->pair_sum, NULL);
         p->pair_untried = 0;
         for (int i = 0; i < P; i++) {
             p->pair_mean[i] = p->pair_n[i] > 0 ? p->pair_sum[i] / p->pair_n[i] : 0.0;
@@ -221,8 +195,8 @@ static int alpha_load(splitee_policy *p, const cJSON *o, const double *n, int ap
                                  g, p->grid[g]);
         g++;
     }
-    if ((rc = read_numbers(o, "pair_n", P, NULL, err)) < 0 ||
-        (rc = read_numbers(o, "pair_sum", P, NULL, err)) < 0)
+    if ((rc = splitee__state_read_numbers(o, "pair_n", P, NULL, err)) < 0 ||
+        (rc = splitee__state_read_numbers(o, "pair_sum", P, NULL, err)) < 0)
         return rc;
     const cJSON *pn = cJSON_GetObjectItemCaseSensitive(o, "pair_n");
     const cJSON *ps = cJSON_GetObjectItemCaseSensitive(o, "pair_sum")->child;

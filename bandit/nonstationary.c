@@ -199,16 +199,6 @@ static cJSON *item_round(const splitee_policy *p, int k)
     return cJSON_CreateNumber((double)p->win_round[slot_of(p, k)]);
 }
 
-/* Adds array `name` of the first p->arms values of v, each exact. */
-static int add_exact(cJSON *o, const char *name, const double *v, int n)
-{
-    cJSON *arr = splitee__json_numbers(v, n);
-    if (arr && cJSON_AddItemToObject(o, name, arr))
-        return 0;
-    cJSON_Delete(arr);
-    return -1;
-}
-
 /* "window": W, "history": {"arm", "reward", "round"} oldest first (0-based
  * arms and rounds), and the fresh re-accumulation ("fresh_rounds",
  * "fresh_n", "fresh_sum", "fresh_sumsq"), so that a loaded policy rounds
@@ -225,31 +215,10 @@ static int sw_save(const splitee_policy *p, cJSON *o)
              add_items(h, "round", p->win_len, p, item_round) == 0 &&
              cJSON_AddNumberToObject(o, "window", p->cfg.window) &&
              cJSON_AddNumberToObject(o, "fresh_rounds", p->fresh_rounds) &&
-             add_exact(o, "fresh_n", p->fresh_n, p->arms) == 0 &&
-             add_exact(o, "fresh_sum", p->fresh_sum, p->arms) == 0 &&
-             add_exact(o, "fresh_sumsq", p->fresh_sumsq, p->arms) == 0;
+             splitee__state_add_array(o, "fresh_n", p->fresh_n, p->arms) == 0 &&
+             splitee__state_add_array(o, "fresh_sum", p->fresh_sum, p->arms) == 0 &&
+             splitee__state_add_array(o, "fresh_sumsq", p->fresh_sumsq, p->arms) == 0;
     return ok ? 0 : -1;
-}
-
-/* Reads `len` finite numbers of array `name` of object o into v (v may be
- * NULL to check only). */
-static int numbers(const cJSON *o, const char *name, int len, double *v, splitee_error *err)
-{
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != len)
-        return splitee__fail(err, SPLITEE_ERR_FORMAT,
-                             "policy state: \"%s\" must be an array of %d numbers", name, len);
-    int i = 0;
-    const cJSON *x;
-    cJSON_ArrayForEach(x, arr) {
-        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
-            return splitee__fail(err, SPLITEE_ERR_FORMAT,
-                                 "policy state: \"%s\"[%d] is not a finite number", name, i);
-        if (v)
-            v[i] = x->valuedouble;
-        i++;
-    }
-    return SPLITEE_OK;
 }
 
 /* Checks (apply 0) that the history fits the window and agrees with the
@@ -277,9 +246,9 @@ static int sw_load(splitee_policy *p, const cJSON *o, const double *n, int apply
         p->win_head = 0;
         p->win_len = len;
         p->fresh_rounds = (int)fr->valuedouble;
-        numbers(o, "fresh_n", p->arms, p->fresh_n, NULL);
-        numbers(o, "fresh_sum", p->arms, p->fresh_sum, NULL);
-        numbers(o, "fresh_sumsq", p->arms, p->fresh_sumsq, NULL);
+        splitee__state_read_numbers(o, "fresh_n", p->arms, p->fresh_n, NULL);
+        splitee__state_read_numbers(o, "fresh_sum", p->arms, p->fresh_sum, NULL);
+        splitee__state_read_numbers(o, "fresh_sumsq", p->arms, p->fresh_sumsq, NULL);
         return SPLITEE_OK;
     }
     if (!cJSON_IsNumber(w))
@@ -324,9 +293,9 @@ static int sw_load(splitee_policy *p, const cJSON *o, const double *n, int apply
     }
     double fn[SPLITEE_MAX_EXITS];
     int rc;
-    if ((rc = numbers(o, "fresh_n", p->arms, fn, err)) < 0 ||
-        (rc = numbers(o, "fresh_sum", p->arms, NULL, err)) < 0 ||
-        (rc = numbers(o, "fresh_sumsq", p->arms, NULL, err)) < 0)
+    if ((rc = splitee__state_read_numbers(o, "fresh_n", p->arms, fn, err)) < 0 ||
+        (rc = splitee__state_read_numbers(o, "fresh_sum", p->arms, NULL, err)) < 0 ||
+        (rc = splitee__state_read_numbers(o, "fresh_sumsq", p->arms, NULL, err)) < 0)
         return rc;
     for (int k = 0; k < p->arms; k++) {
         if (count[k] != n[k])

@@ -300,12 +300,30 @@ int splitee_policy_best_arm(const splitee_policy *p)
 
 /* ---- save / load ---------------------------------------------------- */
 
-/* Adds `name`: array of p->arms doubles, each read back exactly; 0 or -1
- * on allocation failure. */
-static int add_array(cJSON *obj, const char *name, const double *v, int n)
+int splitee__state_add_array(cJSON *obj, const char *name, const double *v, int n)
 {
     cJSON *arr = splitee__json_numbers(v, n);
     return arr && cJSON_AddItemToObject(obj, name, arr) ? 0 : (cJSON_Delete(arr), -1);
+}
+
+int splitee__state_read_numbers(const cJSON *o, const char *name, int len, double *v,
+                                splitee_error *err)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != len)
+        return splitee__fail(err, SPLITEE_ERR_FORMAT,
+                             "policy state: \"%s\" must be an array of %d numbers", name, len);
+    int i = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, arr) {
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
+            return splitee__fail(err, SPLITEE_ERR_FORMAT,
+                                 "policy state: \"%s\"[%d] is not a finite number", name, i);
+        if (v)
+            v[i] = x->valuedouble;
+        i++;
+    }
+    return SPLITEE_OK;
 }
 
 /* Serialises kind, parameters, rounds and per-arm n/sum/sumsq as JSON
@@ -326,9 +344,9 @@ char *splitee_policy_save(const splitee_policy *p)
                                 p->cfg.side_info == SPLITEE_SIDE_INFO_REFERENCE
                                     ? "reference" : "honest") &&
         cJSON_AddNumberToObject(o, "rounds", (double)p->rounds) &&
-        add_array(o, "n", p->n, p->arms) == 0 &&
-        add_array(o, "sum", p->sum, p->arms) == 0 &&
-        add_array(o, "sumsq", p->sumsq, p->arms) == 0 &&
+        splitee__state_add_array(o, "n", p->n, p->arms) == 0 &&
+        splitee__state_add_array(o, "sum", p->sum, p->arms) == 0 &&
+        splitee__state_add_array(o, "sumsq", p->sumsq, p->arms) == 0 &&
         (!p->ops->save_extra || p->ops->save_extra(p, o) == 0);
     if (ok)
         text = cJSON_Print(o);

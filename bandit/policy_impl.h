@@ -153,6 +153,15 @@ static inline void splitee__policy_update(splitee_policy *p, int arm, double rew
     p->mean[arm] = p->sum[arm] / p->n[arm];
 }
 
+/* Adds array `name` of the n doubles of v to obj, each printed so that it
+ * reads back exactly (a policy's save_extra); 0, or -1 out of memory. */
+int splitee__state_add_array(cJSON *obj, const char *name, const double *v, int n);
+
+/* Reads array `name` of exactly `len` finite numbers of o into v (v NULL:
+ * check only); SPLITEE_ERR_FORMAT naming the field otherwise. */
+int splitee__state_read_numbers(const cJSON *o, const char *name, int len, double *v,
+                                splitee_error *err);
+
 /* Lowest arm with no observation; only meaningful when p->untried > 0. */
 static inline int splitee__policy_first_untried(const splitee_policy *p)
 {

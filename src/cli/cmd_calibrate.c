@@ -237,17 +237,21 @@ typedef struct outcome {
     const char *hold_cal, *hold_test;  /* --holdout: the two parts' logits files */
 } outcome;
 
-static void write_json(FILE *f, const outcome *c)
+/* The keys both JSON forms open with: the command, the table, the risk,
+ * the method and its parameters, up to the loss range's closing bracket;
+ * `split` adds "form": "split" after "exits". */
+static void write_json_head(FILE *f, const outcome *c, int split)
 {
     const calib_opts *o = c->o;
     fputs("{\n  \"command\": ", f);
     splitee__put_json_string(f, c->command);
     fputs(",\n  \"table\": ", f);
     splitee__put_json_string(f, c->table);
-    fprintf(f, ",\n  \"samples\": %zu,\n  \"exits\": %d,\n  \"risk\": \"%s\",\n  \"clamp\": %s,\n"
+    fprintf(f, ",\n  \"samples\": %zu,\n  \"exits\": %d,\n%s  \"risk\": \"%s\",\n  \"clamp\": %s,\n"
                "  \"confidence\": \"%s\",\n  \"method\": \"%s\",\n  \"epsilon\": ",
-            c->n, c->exits, splitee_risk_kind_name(o->risk), o->clamp ? "true" : "false",
-            splitee_confidence_name(o->confidence), splitee_calib_method_name(o->method));
+            c->n, c->exits, split ? "  \"form\": \"split\",\n" : "", splitee_risk_kind_name(o->risk),
+            o->clamp ? "true" : "false", splitee_confidence_name(o->confidence),
+            splitee_calib_method_name(o->method));
     splitee__put_json_number(f, o->epsilon);
     fputs(",\n  \"delta\": ", f);
     splitee__put_json_number(f, o->delta);
@@ -255,6 +259,12 @@ static void write_json(FILE *f, const outcome *c)
     splitee__put_json_number(f, c->lo);
     fputs(", ", f);
     splitee__put_json_number(f, c->hi);
+}
+
+static void write_json(FILE *f, const outcome *c)
+{
+    const calib_opts *o = c->o;
+    write_json_head(f, c, 0);
     fputs("]", f);
     if (c->res) {
         fprintf(f, ",\n  \"n\": %zu,\n  \"threshold\": ", c->n_cal);
@@ -328,21 +338,7 @@ static double exit_share(double mean_exit, int l, int L)
 static void write_split_json(FILE *f, const outcome *c, const layer_out *lo, int layers)
 {
     const calib_opts *o = c->o;
-    fputs("{\n  \"command\": ", f);
-    splitee__put_json_string(f, c->command);
-    fputs(",\n  \"table\": ", f);
-    splitee__put_json_string(f, c->table);
-    fprintf(f, ",\n  \"samples\": %zu,\n  \"exits\": %d,\n  \"form\": \"split\",\n  \"risk\": \"%s\",\n"
-               "  \"clamp\": %s,\n  \"confidence\": \"%s\",\n  \"method\": \"%s\",\n  \"epsilon\": ",
-            c->n, c->exits, splitee_risk_kind_name(o->risk), o->clamp ? "true" : "false",
-            splitee_confidence_name(o->confidence), splitee_calib_method_name(o->method));
-    splitee__put_json_number(f, o->epsilon);
-    fputs(",\n  \"delta\": ", f);
-    splitee__put_json_number(f, o->delta);
-    fputs(",\n  \"loss_range\": [", f);
-    splitee__put_json_number(f, c->lo);
-    fputs(", ", f);
-    splitee__put_json_number(f, c->hi);
+    write_json_head(f, c, 1);
     fputs("]", f);
     if (!o->splits) {
         fprintf(f, ",\n  \"n\": %zu,\n  \"alphas\": [", c->n);
